@@ -1,0 +1,70 @@
+//! Entity ids: `Copy` newtypes over UUIDs (v7, time-ordered, made by the caller).
+
+use std::fmt;
+use std::str::FromStr;
+
+use uuid::Uuid;
+
+use crate::error::DomainError;
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            pub const fn from_uuid(id: Uuid) -> Self {
+                Self(id)
+            }
+
+            pub const fn as_uuid(&self) -> Uuid {
+                self.0
+            }
+
+            /// Parses the textual form; any malformed id is a validation error.
+            pub fn parse(s: &str) -> Result<Self, DomainError> {
+                Uuid::try_parse(s.trim())
+                    .map(Self)
+                    .map_err(|_| DomainError::invalid("must be a UUID"))
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.hyphenated().fmt(f)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = DomainError;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::parse(s)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A user account.
+    UserId
+);
+id_type!(
+    /// A login session: one refresh-token family and the access tokens it issued.
+    SessionId
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip_and_reject_garbage() {
+        let raw = "0190f6b2-7c1a-7d3e-8a4b-1234567890ab";
+        let id = UserId::parse(raw).expect("valid uuid");
+        assert_eq!(id.to_string(), raw);
+        assert!(UserId::parse("not-a-uuid").is_err());
+        assert!(UserId::parse("").is_err());
+    }
+}

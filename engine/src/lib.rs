@@ -1,0 +1,13 @@
+//! Agora's pure domain: ids, validated newtypes, roles, money, permission rules and
+//! state machines. No I/O, no async runtime, no actix, no SQL or CQL: time, ids and
+//! randomness come in as arguments.
+
+pub mod account;
+pub mod error;
+pub mod ids;
+pub mod money;
+
+pub use account::{Email, Password, PersonName, Role, Username};
+pub use error::{DomainError, FieldErrors};
+pub use ids::{SessionId, UserId};
+pub use money::{Currency, Money};

@@ -1,1 +1,17 @@
+//! Agora's actix-web application: REST routes, auth, rate limits, CORS, OpenAPI, metrics,
+//! health, configuration, and the `agora` command line.
 
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod mail;
+pub mod middleware;
+pub mod openapi;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+
+pub use config::Settings;
+pub use startup::Application;

@@ -9,6 +9,7 @@ pub mod backend;
 mod codec;
 pub mod error;
 mod instrumented;
+pub mod scylla;
 pub mod sqlite;
 mod store;
 pub mod tables;

@@ -1,0 +1,198 @@
+//! Access and refresh JWTs (HS256). Every token names its session (`sid`); revoking the
+//! session (logout, refresh-token reuse, password change) stops its access tokens too.
+
+use std::path::Path;
+
+use agora_engine::{Role, SessionId, UserId};
+use jsonwebtoken::{decode, encode, errors::ErrorKind, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TokenKind {
+    Access,
+    Refresh,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: UserId,
+    pub sid: SessionId,
+    pub role: Role,
+    pub typ: TokenKind,
+    pub jti: String,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct TokenPair {
+    pub access: String,
+    pub refresh: String,
+}
+
+#[derive(Clone)]
+pub struct JwtKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    pub access_ttl_secs: i64,
+    pub refresh_ttl_secs: i64,
+}
+
+impl JwtKeys {
+    pub fn new(secret: &[u8], access_ttl_secs: u64, refresh_ttl_secs: u64) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 5;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        JwtKeys {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            access_ttl_secs: i64::try_from(access_ttl_secs).unwrap_or(i64::MAX),
+            refresh_ttl_secs: i64::try_from(refresh_ttl_secs).unwrap_or(i64::MAX),
+        }
+    }
+
+    /// The configured secret, or the one kept in `<data_dir>/jwt_secret` (generated on first
+    /// start, file mode 0600) so that tokens survive restarts. The secret is never logged.
+    pub fn load_or_generate_secret(configured: Option<&str>, data_dir: &Path) -> anyhow::Result<Vec<u8>> {
+        if let Some(s) = configured {
+            tracing::info!("using the configured JWT secret");
+            return Ok(s.as_bytes().to_vec());
+        }
+        let path = data_dir.join("jwt_secret");
+        match std::fs::read_to_string(&path) {
+            Ok(s) if s.trim().len() >= 32 => {
+                tracing::info!(path = %path.display(), "loaded the JWT secret kept in the data dir");
+                return Ok(s.trim().as_bytes().to_vec());
+            }
+            Ok(_) => anyhow::bail!("{} holds a JWT secret shorter than 32 bytes", path.display()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => anyhow::bail!("cannot read {}: {e}", path.display()),
+        }
+        use rand::RngCore as _;
+        let mut bytes = [0u8; 48];
+        rand::rng().fill_bytes(&mut bytes);
+        let secret = hex::encode(bytes);
+        std::fs::create_dir_all(data_dir)?;
+        let tmp = data_dir.join(format!(".jwt_secret.{}", std::process::id()));
+        std::fs::write(&tmp, &secret)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
+        }
+        // Several processes may start at once on one data dir: the first rename wins and
+        // everyone uses what ended up in the file.
+        if path.exists() {
+            let _ = std::fs::remove_file(&tmp);
+        } else {
+            std::fs::rename(&tmp, &path)?;
+            tracing::info!(path = %path.display(), "no JWT secret configured: generated one and kept it in the data dir");
+        }
+        Ok(std::fs::read_to_string(&path)?.trim().as_bytes().to_vec())
+    }
+
+    fn sign(&self, claims: &Claims) -> Result<String, ApiError> {
+        encode(&Header::new(Algorithm::HS256), claims, &self.encoding).map_err(ApiError::internal)
+    }
+
+    pub fn access_token(&self, user: UserId, role: Role, session: SessionId, now: OffsetDateTime) -> Result<String, ApiError> {
+        let iat = now.unix_timestamp();
+        self.sign(&Claims {
+            sub: user,
+            sid: session,
+            role,
+            typ: TokenKind::Access,
+            jti: Uuid::now_v7().simple().to_string(),
+            iat,
+            exp: iat + self.access_ttl_secs,
+        })
+    }
+
+    /// A refresh token carrying `jti`, the id the session expects next.
+    pub fn refresh_token(&self, user: UserId, role: Role, session: SessionId, jti: &str, now: OffsetDateTime) -> Result<String, ApiError> {
+        let iat = now.unix_timestamp();
+        self.sign(&Claims {
+            sub: user,
+            sid: session,
+            role,
+            typ: TokenKind::Refresh,
+            jti: jti.to_string(),
+            iat,
+            exp: iat + self.refresh_ttl_secs,
+        })
+    }
+
+    /// Checks signature, expiry and kind. Revocation is checked by the caller (one read).
+    pub fn verify(&self, token: &str, kind: TokenKind) -> Result<Claims, ApiError> {
+        let data = decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| match e.kind() {
+            ErrorKind::ExpiredSignature => ApiError::Unauthorized { code: "token_expired", message: "the token has expired" },
+            _ => ApiError::Unauthorized { code: "invalid_token", message: "the token is invalid" },
+        })?;
+        if data.claims.typ != kind {
+            return Err(ApiError::Unauthorized {
+                code: "wrong_token_type",
+                message: match kind {
+                    TokenKind::Access => "an access token is required",
+                    TokenKind::Refresh => "a refresh token is required",
+                },
+            });
+        }
+        Ok(data.claims)
+    }
+
+    /// Like `verify`, for either kind.
+    pub fn verify_any(&self, token: &str) -> Result<Claims, ApiError> {
+        match self.verify(token, TokenKind::Access) {
+            Err(ApiError::Unauthorized { code: "wrong_token_type", .. }) => self.verify(token, TokenKind::Refresh),
+            other => other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> JwtKeys {
+        JwtKeys::new(b"0123456789abcdef0123456789abcdef", 900, 3600)
+    }
+
+    #[test]
+    fn tokens_verify_only_as_their_kind_and_not_when_tampered() {
+        let k = keys();
+        let now = OffsetDateTime::now_utc();
+        let user = UserId::from_uuid(Uuid::now_v7());
+        let sid = SessionId::from_uuid(Uuid::now_v7());
+        let access = k.access_token(user, Role::Client, sid, now).expect("sign");
+        let refresh = k.refresh_token(user, Role::Client, sid, "j1", now).expect("sign");
+        assert_eq!(k.verify(&access, TokenKind::Access).expect("valid").sub, user);
+        assert_eq!(k.verify(&refresh, TokenKind::Refresh).expect("valid").jti, "j1");
+        assert_eq!(k.verify(&refresh, TokenKind::Access).expect_err("kind").code(), "wrong_token_type");
+        let mut tampered = access.clone();
+        tampered.pop();
+        tampered.push(if access.ends_with('A') { 'B' } else { 'A' });
+        assert_eq!(k.verify(&tampered, TokenKind::Access).expect_err("tampered").code(), "invalid_token");
+        let other = JwtKeys::new(b"another-secret-another-secret-0123", 900, 3600);
+        assert_eq!(other.verify(&access, TokenKind::Access).expect_err("foreign key").code(), "invalid_token");
+        let old = k.access_token(user, Role::Client, sid, now - time::Duration::hours(1)).expect("sign");
+        assert_eq!(k.verify(&old, TokenKind::Access).expect_err("expired").code(), "token_expired");
+    }
+
+    #[test]
+    fn secret_is_generated_once_and_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let a = JwtKeys::load_or_generate_secret(None, dir.path()).expect("generated");
+        let b = JwtKeys::load_or_generate_secret(None, dir.path()).expect("loaded");
+        assert_eq!(a, b);
+        assert!(a.len() >= 32);
+        let c = JwtKeys::load_or_generate_secret(Some("configured-secret-configured-secret"), dir.path()).expect("configured");
+        assert_eq!(c, b"configured-secret-configured-secret".to_vec());
+    }
+}

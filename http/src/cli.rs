@@ -1,0 +1,81 @@
+//! The `agora` command line: `serve` (default) and `admin create`.
+
+use std::path::PathBuf;
+
+use agora_engine::{Email, Password, Role, UserId, Username};
+use agora_storage::NewUser;
+use clap::{Parser, Subcommand};
+
+use crate::auth::PasswordHasher;
+use crate::config::Settings;
+use crate::startup::{open_store, Application};
+use crate::telemetry;
+
+#[derive(Parser)]
+#[command(name = "agora", version, about = "Agora realtime marketplace engine")]
+pub struct Cli {
+    /// TOML file with settings (environment variables AGORA_* override it).
+    #[arg(long, global = true, env = "AGORA_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the server (the default).
+    Serve,
+    /// Administration.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AdminCommand {
+    /// Create an admin account (registration cannot).
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        password: String,
+        #[arg(long)]
+        username: Option<String>,
+    },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::load(cli.config.as_deref())?;
+    telemetry::init_logging(&settings);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            tracing::info!(settings = ?settings, "starting agora");
+            Application::build(settings).await?.run_until_stopped().await?;
+        }
+        Command::Admin { command: AdminCommand::Create { email, password, username } } => {
+            let email = Email::parse(&email).map_err(|e| anyhow::anyhow!("--email: {e:?}"))?;
+            let password = Password::parse(&password).map_err(|e| anyhow::anyhow!("--password: {e:?}"))?;
+            let username = username.map(|u| Username::parse(&u)).transpose().map_err(|e| anyhow::anyhow!("--username: {e:?}"))?;
+            let store = open_store(&settings).await?;
+            let hash = PasswordHasher::new()?.hash(&password).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let now = time::OffsetDateTime::now_utc();
+            let user = store
+                .users()
+                .create(NewUser {
+                    id: UserId::from_uuid(uuid::Uuid::now_v7()),
+                    email,
+                    username,
+                    role: Role::Admin,
+                    first_name: String::new(),
+                    last_name: String::new(),
+                    password_hash: hash,
+                    at: now,
+                })
+                .await?;
+            store.users().update(user.id, |u| u.email_verified = true).await?;
+            println!("created admin {} ({})", user.id, user.email);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,323 @@
+//! Configuration: defaults in code, an optional TOML file (`--config`), then `AGORA_*`
+//! environment variables. Environment wins over the file, the file over the defaults.
+//! Secrets are never printed: `Debug` redacts them.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageKind {
+    Sqlite,
+    Scylla,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Switch {
+    On,
+    Off,
+}
+
+/// Every setting, with its default. Keys are the same in the TOML file and (upper-cased,
+/// prefixed with `AGORA_`) in the environment.
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Address to listen on; port 0 picks a free port.
+    pub listen: String,
+    /// Where the SQLite file, the generated JWT secret and the email outbox live.
+    pub data_dir: PathBuf,
+    pub storage: StorageKind,
+    pub scylla_nodes: Vec<String>,
+    pub scylla_keyspace: String,
+    pub scylla_replication_factor: u32,
+    /// Unset: single node. Set: cross-node fan-out, presence and rate limits through Redis.
+    pub redis_url: Option<String>,
+    pub node_id: Option<String>,
+    /// HMAC secret for JWTs (at least 32 bytes). Unset: generated once and kept in the data dir.
+    pub jwt_secret: Option<String>,
+    pub access_token_ttl_secs: u64,
+    pub refresh_token_ttl_secs: u64,
+    pub password_reset_ttl_secs: u64,
+    pub email_verification_ttl_secs: u64,
+    pub log: String,
+    pub log_format: LogFormat,
+    pub rate_limits: Switch,
+    /// General API limit per client IP for anonymous requests, per minute.
+    pub rate_anonymous_per_min: u32,
+    /// General API limit per authenticated user, per minute.
+    pub rate_user_per_min: u32,
+    /// Login, register and password-reset requests per client IP, per minute.
+    pub rate_auth_per_min: u32,
+    /// Failed logins allowed per account within `login_lockout_window_secs`.
+    pub login_failures_max: u32,
+    pub login_lockout_window_secs: u64,
+    /// Origins allowed by CORS; `*` allows any origin.
+    pub cors_origins: Vec<String>,
+    /// Largest accepted request body, in bytes (413 beyond).
+    pub max_body_bytes: usize,
+    /// Largest accepted WebSocket frame, in bytes.
+    pub max_frame_bytes: usize,
+    /// Where outgoing email is written when no SMTP server is configured. Default `<data_dir>/outbox`.
+    pub outbox_dir: Option<PathBuf>,
+    /// `smtp://` or `smtps://` URL (lettre syntax). Unset: email goes to the outbox folder.
+    pub smtp_url: Option<String>,
+    pub email_from: String,
+    /// Base URL used in links inside emails.
+    pub public_url: String,
+    pub sqlite_readers: usize,
+    pub http_workers: usize,
+    pub shutdown_timeout_secs: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./data"),
+            storage: StorageKind::Sqlite,
+            scylla_nodes: vec!["127.0.0.1:9042".into()],
+            scylla_keyspace: "agora".into(),
+            scylla_replication_factor: 3,
+            redis_url: None,
+            node_id: None,
+            jwt_secret: None,
+            access_token_ttl_secs: 15 * 60,
+            refresh_token_ttl_secs: 7 * 24 * 3600,
+            password_reset_ttl_secs: 3600,
+            email_verification_ttl_secs: 48 * 3600,
+            log: "info".into(),
+            log_format: LogFormat::Text,
+            rate_limits: Switch::On,
+            rate_anonymous_per_min: 300,
+            rate_user_per_min: 1200,
+            rate_auth_per_min: 10,
+            login_failures_max: 5,
+            login_lockout_window_secs: 15 * 60,
+            cors_origins: Vec::new(),
+            max_body_bytes: 256 * 1024,
+            max_frame_bytes: 64 * 1024,
+            outbox_dir: None,
+            smtp_url: None,
+            email_from: "Agora <no-reply@agora.localhost>".into(),
+            public_url: "http://127.0.0.1:8080".into(),
+            sqlite_readers: 4,
+            http_workers: 2,
+            shutdown_timeout_secs: 30,
+        }
+    }
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let redact = |s: &Option<String>| s.as_ref().map(|_| "<redacted>");
+        f.debug_struct("Settings")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("storage", &self.storage)
+            .field("scylla_nodes", &self.scylla_nodes)
+            .field("scylla_keyspace", &self.scylla_keyspace)
+            .field("redis_url", &redact(&self.redis_url))
+            .field("node_id", &self.node_id)
+            .field("jwt_secret", &redact(&self.jwt_secret))
+            .field("access_token_ttl_secs", &self.access_token_ttl_secs)
+            .field("refresh_token_ttl_secs", &self.refresh_token_ttl_secs)
+            .field("rate_limits", &self.rate_limits)
+            .field("cors_origins", &self.cors_origins)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("smtp_url", &redact(&self.smtp_url))
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("config file {path}: {message}")]
+    File { path: PathBuf, message: String },
+    #[error("environment variable {var}: {message}")]
+    Env { var: String, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+fn list(v: &str) -> Vec<String> {
+    v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
+}
+
+impl Settings {
+    /// Defaults, then the file (if any), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars().filter(|(k, _)| k.starts_with("AGORA_")).collect();
+        Self::load_from(file, &env)
+    }
+
+    pub fn load_from(file: Option<&Path>, env: &[(String, String)]) -> Result<Self, ConfigError> {
+        let mut s = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+                toml::from_str::<Settings>(&text).map_err(|e| ConfigError::File { path: path.into(), message: e.to_string() })?
+            }
+            None => Settings::default(),
+        };
+        for (var, value) in env {
+            s.apply_env(var, value)?;
+        }
+        s.validate()?;
+        Ok(s)
+    }
+
+    fn apply_env(&mut self, var: &str, value: &str) -> Result<(), ConfigError> {
+        fn parse<T: std::str::FromStr>(var: &str, value: &str) -> Result<T, ConfigError>
+        where
+            T::Err: fmt::Display,
+        {
+            value.trim().parse::<T>().map_err(|e| ConfigError::Env { var: var.into(), message: format!("{e}") })
+        }
+        fn opt(value: &str) -> Option<String> {
+            let v = value.trim();
+            (!v.is_empty()).then(|| v.to_string())
+        }
+        fn word<T: for<'de> Deserialize<'de>>(var: &str, value: &str) -> Result<T, ConfigError> {
+            T::deserialize(serde::de::value::StrDeserializer::<serde::de::value::Error>::new(value.trim()))
+                .map_err(|e| ConfigError::Env { var: var.into(), message: e.to_string() })
+        }
+        let Some(key) = var.strip_prefix("AGORA_") else { return Ok(()) };
+        match key {
+            "LISTEN" => self.listen = value.trim().into(),
+            "DATA_DIR" => self.data_dir = PathBuf::from(value.trim()),
+            "STORAGE" => self.storage = word(var, value)?,
+            "SCYLLA_NODES" => self.scylla_nodes = list(value),
+            "SCYLLA_KEYSPACE" => self.scylla_keyspace = value.trim().into(),
+            "SCYLLA_REPLICATION_FACTOR" => self.scylla_replication_factor = parse(var, value)?,
+            "REDIS_URL" => self.redis_url = opt(value),
+            "NODE_ID" => self.node_id = opt(value),
+            "JWT_SECRET" => self.jwt_secret = opt(value),
+            "ACCESS_TOKEN_TTL_SECS" => self.access_token_ttl_secs = parse(var, value)?,
+            "REFRESH_TOKEN_TTL_SECS" => self.refresh_token_ttl_secs = parse(var, value)?,
+            "PASSWORD_RESET_TTL_SECS" => self.password_reset_ttl_secs = parse(var, value)?,
+            "EMAIL_VERIFICATION_TTL_SECS" => self.email_verification_ttl_secs = parse(var, value)?,
+            "LOG" => self.log = value.trim().into(),
+            "LOG_FORMAT" => self.log_format = word(var, value)?,
+            "RATE_LIMITS" => self.rate_limits = word(var, value)?,
+            "RATE_ANONYMOUS_PER_MIN" => self.rate_anonymous_per_min = parse(var, value)?,
+            "RATE_USER_PER_MIN" => self.rate_user_per_min = parse(var, value)?,
+            "RATE_AUTH_PER_MIN" => self.rate_auth_per_min = parse(var, value)?,
+            "LOGIN_FAILURES_MAX" => self.login_failures_max = parse(var, value)?,
+            "LOGIN_LOCKOUT_WINDOW_SECS" => self.login_lockout_window_secs = parse(var, value)?,
+            "CORS_ORIGINS" => self.cors_origins = list(value),
+            "MAX_BODY_BYTES" => self.max_body_bytes = parse(var, value)?,
+            "MAX_FRAME_BYTES" => self.max_frame_bytes = parse(var, value)?,
+            "OUTBOX_DIR" => self.outbox_dir = opt(value).map(PathBuf::from),
+            "SMTP_URL" => self.smtp_url = opt(value),
+            "EMAIL_FROM" => self.email_from = value.trim().into(),
+            "PUBLIC_URL" => self.public_url = value.trim().into(),
+            "SQLITE_READERS" => self.sqlite_readers = parse(var, value)?,
+            "HTTP_WORKERS" => self.http_workers = parse(var, value)?,
+            "SHUTDOWN_TIMEOUT_SECS" => self.shutdown_timeout_secs = parse(var, value)?,
+            // Variables read elsewhere (tests, tools) are not settings.
+            "TEST_SCYLLA" | "CONFIG" => {}
+            _ => return Err(ConfigError::Env { var: var.into(), message: "unknown setting".into() }),
+        }
+        Ok(())
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        self.listen
+            .parse::<SocketAddr>()
+            .map_err(|e| ConfigError::Invalid(format!("listen {:?}: {e}", self.listen)))?;
+        if let Some(secret) = &self.jwt_secret {
+            if secret.len() < 32 {
+                return Err(ConfigError::Invalid("jwt_secret must be at least 32 bytes".into()));
+            }
+        }
+        if self.access_token_ttl_secs == 0 || self.refresh_token_ttl_secs <= self.access_token_ttl_secs {
+            return Err(ConfigError::Invalid(
+                "access_token_ttl_secs must be > 0 and refresh_token_ttl_secs larger than it".into(),
+            ));
+        }
+        if self.rate_limits == Switch::On
+            && [self.rate_anonymous_per_min, self.rate_user_per_min, self.rate_auth_per_min, self.login_failures_max].contains(&0)
+        {
+            return Err(ConfigError::Invalid("rate limits must be positive (or set rate_limits = \"off\")".into()));
+        }
+        if self.max_body_bytes < 1024 || self.max_frame_bytes < 1024 {
+            return Err(ConfigError::Invalid("max_body_bytes and max_frame_bytes must be at least 1024".into()));
+        }
+        if self.storage == StorageKind::Scylla && self.scylla_nodes.is_empty() {
+            return Err(ConfigError::Invalid("storage = scylla needs scylla_nodes".into()));
+        }
+        Ok(())
+    }
+
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.outbox_dir.clone().unwrap_or_else(|| self.data_dir.join("outbox"))
+    }
+
+    pub fn sqlite_path(&self) -> PathBuf {
+        self.data_dir.join("agora.db")
+    }
+
+    pub fn rate_limits_on(&self) -> bool {
+        self.rate_limits == Switch::On
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_then_file_then_env() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("agora.toml");
+        std::fs::write(&file, "listen = \"0.0.0.0:9000\"\nrate_user_per_min = 50\ncors_origins = [\"https://a.example\"]\n")
+            .expect("write");
+        let s = Settings::load_from(Some(&file), &env(&[("AGORA_LISTEN", "127.0.0.1:7000"), ("AGORA_RATE_LIMITS", "off")]))
+            .expect("loads");
+        assert_eq!(s.listen, "127.0.0.1:7000", "env beats file");
+        assert_eq!(s.rate_user_per_min, 50, "file beats default");
+        assert_eq!(s.rate_anonymous_per_min, 300, "default kept");
+        assert_eq!(s.cors_origins, vec!["https://a.example".to_string()]);
+        assert_eq!(s.rate_limits, Switch::Off);
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_variable_named() {
+        let err = Settings::load_from(None, &env(&[("AGORA_RATE_USER_PER_MIN", "lots")])).expect_err("refused");
+        assert!(err.to_string().contains("AGORA_RATE_USER_PER_MIN"), "{err}");
+        let err = Settings::load_from(None, &env(&[("AGORA_STORAGE", "postgres")])).expect_err("refused");
+        assert!(err.to_string().contains("AGORA_STORAGE"), "{err}");
+        assert!(Settings::load_from(None, &env(&[("AGORA_JWT_SECRET", "short")])).is_err());
+        assert!(Settings::load_from(None, &env(&[("AGORA_LISTEN", "nowhere")])).is_err());
+        assert!(Settings::load_from(None, &env(&[("AGORA_NO_SUCH_THING", "1")])).is_err());
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("bad.toml");
+        std::fs::write(&file, "no_such_key = 1\n").expect("write");
+        assert!(Settings::load_from(Some(&file), &[]).is_err(), "unknown file keys are refused");
+    }
+
+    #[test]
+    fn debug_output_redacts_secrets() {
+        let s = Settings::load_from(None, &env(&[("AGORA_JWT_SECRET", "0123456789abcdef0123456789abcdef-secret")])).expect("loads");
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("0123456789abcdef"), "{shown}");
+        assert!(shown.contains("<redacted>"));
+    }
+}

@@ -1,0 +1,152 @@
+//! `ApiError`: the HTTP layer's one error enum, rendered as the API.md envelope
+//! `{"error": {"code", "message", "fields"?}}`. Unexpected failures are opaque 500s whose
+//! cause is logged, never shown.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use agora_engine::{DomainError, FieldErrors};
+use agora_storage::StoreError;
+use serde::Serialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("invalid input")]
+    Validation(FieldErrors),
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    #[error("{message}")]
+    Unauthorized { code: &'static str, message: &'static str },
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("not found")]
+    NotFound,
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error("request body too large")]
+    PayloadTooLarge,
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{message}")]
+    TooManyRequests { message: &'static str, retry_after: Duration },
+    #[error("service unavailable")]
+    Unavailable(String),
+    #[error("internal error")]
+    Internal(String),
+}
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    error: Body<'a>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    code: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fields: Option<&'a BTreeMap<String, Vec<String>>>,
+}
+
+/// The envelope as JSON bytes; used for errors built outside handlers too.
+pub fn envelope(code: &str, message: &str, fields: Option<&BTreeMap<String, Vec<String>>>) -> String {
+    serde_json::to_string(&Envelope { error: Body { code, message, fields } })
+        .unwrap_or_else(|_| r#"{"error":{"code":"internal_error","message":"internal error"}}"#.to_string())
+}
+
+impl ApiError {
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+
+    pub fn invalid_field(field: &str, problem: &str) -> Self {
+        let mut f = FieldErrors::new();
+        f.add(field, problem);
+        ApiError::Validation(f)
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Validation(_) => "validation_failed",
+            ApiError::BadRequest { code, .. } => code,
+            ApiError::Unauthorized { code, .. } => code,
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound => "not_found",
+            ApiError::Conflict { code, .. } => code,
+            ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::TooManyRequests { .. } => "rate_limited",
+            ApiError::Unavailable(_) => "service_unavailable",
+            ApiError::Internal(_) => "internal_error",
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Validation(_) | ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let message = match self {
+            ApiError::Validation(_) => "the request has invalid fields".to_string(),
+            ApiError::Unavailable(cause) => {
+                tracing::warn!(cause = %cause, "service unavailable");
+                "the service is temporarily unavailable".to_string()
+            }
+            ApiError::Internal(cause) => {
+                tracing::error!(cause = %cause, "internal error");
+                "internal error".to_string()
+            }
+            other => other.to_string(),
+        };
+        let fields = match self {
+            ApiError::Validation(f) => Some(f.fields()),
+            _ => None,
+        };
+        let mut res = HttpResponse::build(self.status_code());
+        if let ApiError::TooManyRequests { retry_after, .. } = self {
+            res.insert_header((header::RETRY_AFTER, retry_after.as_secs().max(1).to_string()));
+        }
+        res.content_type("application/json").body(envelope(self.code(), &message, fields))
+    }
+}
+
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::Invalid(f) => ApiError::Validation(f),
+            DomainError::Forbidden(why) => ApiError::Forbidden(why),
+            DomainError::Transition { from, to } => {
+                ApiError::Conflict { code: "invalid_transition", message: format!("cannot go from {from} to {to}") }
+            }
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::InvalidCursor => ApiError::BadRequest { code: "invalid_cursor", message: "invalid cursor".into() },
+            StoreError::Duplicate(what) => ApiError::Conflict { code: "duplicate", message: format!("{what} already exists") },
+            StoreError::Conflict => {
+                ApiError::Conflict { code: "concurrent_update", message: "the object changed concurrently; retry".into() }
+            }
+            StoreError::Unavailable(cause) => ApiError::Unavailable(cause),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}

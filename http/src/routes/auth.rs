@@ -1,0 +1,476 @@
+//! `/api/auth/*`: registration, login, token refresh with rotation and reuse detection,
+//! logout, own account, password change and reset, email verification.
+
+use std::time::Duration;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+use agora_engine::{Email, FieldErrors, Password, PersonName, Role, SessionId, UserId, Username};
+use agora_storage::{NewUser, Rotation, Session, StoreError, TokenPurpose, User};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::users::UserView;
+use super::{optional, required, ErrorEnvelope};
+use crate::auth::{bearer_token, hash_token, one_time_token, AuthUser, TokenKind, TokenPair};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct RegisterBody {
+    pub email: Option<String>,
+    pub password: Option<String>,
+    /// client (default), worker or provider; admin is refused.
+    pub role: Option<String>,
+    pub username: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct AuthResponse {
+    pub user: UserView,
+    pub access: String,
+    pub refresh: String,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct LoginBody {
+    pub email: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct RefreshBody {
+    pub refresh: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct TokenBody {
+    pub token: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct LogoutBody {
+    pub refresh: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct PatchMeBody {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub username: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct PasswordChangeBody {
+    pub old_password: Option<String>,
+    pub new_password: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct PasswordResetBody {
+    pub email: Option<String>,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct PasswordResetConfirmBody {
+    pub token: Option<String>,
+    pub new_password: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Empty {}
+
+fn duplicate(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Duplicate("email") => ApiError::Conflict { code: "email_taken", message: "an account with this email exists".into() },
+        StoreError::Duplicate("username") => ApiError::Conflict { code: "username_taken", message: "this username is taken".into() },
+        other => other.into(),
+    }
+}
+
+/// Starts a session (one refresh-token family) and answers its first token pair.
+async fn start_session(state: &AppState, user: &User, now: OffsetDateTime) -> Result<TokenPair, ApiError> {
+    let session = Session {
+        id: SessionId::from_uuid(Uuid::now_v7()),
+        user_id: user.id,
+        current_jti: Uuid::new_v4().simple().to_string(),
+        revoked: false,
+        created_at: now,
+        expires_at: now + time::Duration::seconds(state.jwt.refresh_ttl_secs),
+    };
+    state.store.sessions().create(&session, now).await?;
+    Ok(TokenPair {
+        access: state.jwt.access_token(user.id, user.role, session.id, now)?,
+        refresh: state.jwt.refresh_token(user.id, user.role, session.id, &session.current_jti, now)?,
+    })
+}
+
+/// Issues a one-time token and mails it (in the background, so the answer's timing says nothing).
+async fn mail_token(state: &AppState, user: &User, purpose: TokenPurpose, now: OffsetDateTime) -> Result<(), ApiError> {
+    let (token, hash) = one_time_token();
+    let (ttl, subject, path) = match purpose {
+        TokenPurpose::PasswordReset => (state.settings.password_reset_ttl_secs, "Reset your Agora password", "reset-password"),
+        TokenPurpose::EmailVerification => (state.settings.email_verification_ttl_secs, "Verify your Agora email address", "verify-email"),
+    };
+    state.store.one_time_tokens().issue(&hash, purpose, user.id, Duration::from_secs(ttl), now).await?;
+    let body = format!(
+        "Hello,\r\n\r\nUse this token within {} minutes:\r\n\r\nToken: {token}\r\n\r\nor open {}/{path}?token={token}\r\n\r\nIf you did not ask for this, ignore this message.\r\n",
+        ttl / 60,
+        state.settings.public_url.trim_end_matches('/'),
+    );
+    let mailer = state.mailer.clone();
+    let to = user.email.clone();
+    actix_web::rt::spawn(async move { mailer.send(&to, subject, body).await });
+    Ok(())
+}
+
+/// Create an account and log in.
+#[utoipa::path(post, path = "/api/auth/register", tag = "auth", request_body = RegisterBody,
+    responses((status = 201, body = AuthResponse), (status = 400, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope), (status = 429, body = ErrorEnvelope)))]
+#[tracing::instrument(skip_all)]
+pub async fn register(state: web::Data<AppState>, body: web::Json<RegisterBody>) -> Result<HttpResponse, ApiError> {
+    let mut f = FieldErrors::new();
+    let email = required(&mut f, "email", body.email.as_deref(), Email::parse);
+    let password = required(&mut f, "password", body.password.as_deref(), Password::parse);
+    let role = f.check("role", Role::parse_registrable(body.role.as_deref().unwrap_or("client")));
+    let username = optional(&mut f, "username", body.username.as_deref(), Username::parse);
+    let first_name = optional(&mut f, "first_name", body.first_name.as_deref(), PersonName::parse).unwrap_or_default();
+    let last_name = optional(&mut f, "last_name", body.last_name.as_deref(), PersonName::parse).unwrap_or_default();
+    f.into_result()?;
+    let (Some(email), Some(password), Some(role)) = (email, password, role) else {
+        return Err(ApiError::internal("validated fields missing"));
+    };
+    let password_hash = state.hasher.hash(&password).await?;
+    let now = OffsetDateTime::now_utc();
+    let user = state
+        .store
+        .users()
+        .create(NewUser {
+            id: UserId::from_uuid(Uuid::now_v7()),
+            email,
+            username,
+            role,
+            first_name: first_name.as_str().to_string(),
+            last_name: last_name.as_str().to_string(),
+            password_hash,
+            at: now,
+        })
+        .await
+        .map_err(duplicate)?;
+    tracing::info!(user_id = %user.id, role = role.as_str(), "account registered");
+    metrics::counter!("agora_registrations_total", "role" => role.as_str()).increment(1);
+    mail_token(&state, &user, TokenPurpose::EmailVerification, now).await?;
+    let tokens = start_session(&state, &user, now).await?;
+    Ok(HttpResponse::Created().json(AuthResponse { user: UserView::of(&user, true), access: tokens.access, refresh: tokens.refresh }))
+}
+
+/// Log in with email or username and password.
+#[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginBody,
+    responses((status = 200, body = AuthResponse), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope), (status = 429, body = ErrorEnvelope)))]
+#[tracing::instrument(skip_all)]
+pub async fn login(state: web::Data<AppState>, body: web::Json<LoginBody>) -> Result<HttpResponse, ApiError> {
+    let mut f = FieldErrors::new();
+    let password = body.password.clone();
+    if password.as_deref().is_none_or(str::is_empty) {
+        f.add("password", "is required");
+    }
+    let found = match (body.email.as_deref(), body.username.as_deref()) {
+        (Some(e), _) => match f.check("email", Email::parse(e)) {
+            Some(email) => state.store.users().find_by_email(&email).await?.map(|v| v.value).ok_or(email.to_string()),
+            None => Err(String::new()),
+        },
+        (None, Some(u)) => match f.check("username", Username::parse(u)) {
+            Some(name) => state.store.users().find_by_username(&name).await?.map(|v| v.value).ok_or(name.as_str().to_string()),
+            None => Err(String::new()),
+        },
+        (None, None) => {
+            f.add("email", "email or username is required");
+            Err(String::new())
+        }
+    };
+    f.into_result()?;
+    // Lock out by account when it exists, else by the name tried.
+    let account_key = match &found {
+        Ok(user) => user.id.to_string(),
+        Err(name) => name.clone(),
+    };
+    state.login_failures.check(&account_key)?;
+    let user = found.ok();
+    let ok = state.hasher.verify(password.as_deref().unwrap_or_default(), user.as_ref().map(|u| u.password_hash.as_str())).await?;
+    let Some(user) = user.filter(|_| ok) else {
+        state.login_failures.record_failure(&account_key);
+        metrics::counter!("agora_logins_total", "outcome" => "failed").increment(1);
+        tracing::info!("login failed");
+        return Err(ApiError::Unauthorized { code: "invalid_credentials", message: "wrong email, username or password" });
+    };
+    state.login_failures.clear(&account_key);
+    metrics::counter!("agora_logins_total", "outcome" => "ok").increment(1);
+    tracing::info!(user_id = %user.id, "logged in");
+    let tokens = start_session(&state, &user, OffsetDateTime::now_utc()).await?;
+    Ok(HttpResponse::Ok().json(AuthResponse { user: UserView::of(&user, true), access: tokens.access, refresh: tokens.refresh }))
+}
+
+/// Exchange a refresh token for a new pair. A refresh token works once; presenting a used
+/// one revokes its whole family.
+#[utoipa::path(post, path = "/api/auth/refresh", tag = "auth", request_body = RefreshBody,
+    responses((status = 200, body = TokenPair), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope)))]
+#[tracing::instrument(skip_all)]
+pub async fn refresh(state: web::Data<AppState>, body: web::Json<RefreshBody>) -> Result<HttpResponse, ApiError> {
+    let token = body.refresh.as_deref().ok_or_else(|| ApiError::invalid_field("refresh", "is required"))?;
+    let claims = state.jwt.verify(token, TokenKind::Refresh)?;
+    let now = OffsetDateTime::now_utc();
+    let new_jti = Uuid::new_v4().simple().to_string();
+    match state.store.sessions().rotate(claims.sid, &claims.jti, &new_jti, now).await? {
+        Rotation::Rotated(session) => {
+            let user = state.store.users().get(session.user_id).await?.ok_or(ApiError::Unauthorized {
+                code: "token_revoked",
+                message: "the token has been revoked",
+            })?;
+            let role = user.value.role;
+            Ok(HttpResponse::Ok().json(TokenPair {
+                access: state.jwt.access_token(session.user_id, role, session.id, now)?,
+                refresh: state.jwt.refresh_token(session.user_id, role, session.id, &new_jti, now)?,
+            }))
+        }
+        Rotation::Reused => {
+            metrics::counter!("agora_refresh_reuse_total").increment(1);
+            tracing::warn!(user_id = %claims.sub, session_id = %claims.sid, "refresh token reused: session family revoked");
+            Err(ApiError::Unauthorized { code: "refresh_token_reused", message: "this refresh token was already used; the session is revoked" })
+        }
+        Rotation::Invalid => Err(ApiError::Unauthorized { code: "token_revoked", message: "the token has been revoked" }),
+    }
+}
+
+/// Check a token (access or refresh): 200 `{}` when valid and not revoked, else 401.
+#[utoipa::path(post, path = "/api/auth/verify", tag = "auth", request_body = TokenBody,
+    responses((status = 200, body = Empty), (status = 401, body = ErrorEnvelope)))]
+pub async fn verify(state: web::Data<AppState>, body: web::Json<TokenBody>) -> Result<HttpResponse, ApiError> {
+    let token = body.token.as_deref().ok_or_else(|| ApiError::invalid_field("token", "is required"))?;
+    let claims = state.jwt.verify_any(token)?;
+    let session = state.store.sessions().get(claims.sid).await?;
+    let live = match (claims.typ, session) {
+        (TokenKind::Access, Some(s)) => !s.revoked,
+        (TokenKind::Refresh, Some(s)) => !s.revoked && s.current_jti == claims.jti,
+        (_, None) => false,
+    };
+    if !live {
+        return Err(ApiError::Unauthorized { code: "token_revoked", message: "the token has been revoked" });
+    }
+    Ok(HttpResponse::Ok().json(Empty {}))
+}
+
+/// End the session: the refresh family and the presented access token stop working.
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth", request_body = LogoutBody,
+    responses((status = 204), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope)))]
+#[tracing::instrument(skip_all)]
+pub async fn logout(state: web::Data<AppState>, req: HttpRequest, body: web::Json<LogoutBody>) -> Result<HttpResponse, ApiError> {
+    let now = OffsetDateTime::now_utc();
+    let mut sessions = Vec::new();
+    if let Some(token) = body.refresh.as_deref() {
+        sessions.push(state.jwt.verify(token, TokenKind::Refresh)?.sid);
+    }
+    if let Some(token) = bearer_token(&req) {
+        sessions.push(state.jwt.verify(token, TokenKind::Access)?.sid);
+    }
+    if sessions.is_empty() {
+        return Err(ApiError::invalid_field("refresh", "is required"));
+    }
+    for sid in sessions {
+        state.store.sessions().revoke(sid, now).await?;
+        tracing::info!(session_id = %sid, "logged out");
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn load_user(state: &AppState, id: UserId) -> Result<User, ApiError> {
+    Ok(state.store.users().get(id).await?.ok_or(ApiError::Unauthorized { code: "token_revoked", message: "the account no longer exists" })?.value)
+}
+
+/// The caller's own account.
+#[utoipa::path(get, path = "/api/auth/me", tag = "auth", security(("bearer" = [])),
+    responses((status = 200, body = UserView), (status = 401, body = ErrorEnvelope)))]
+pub async fn me(state: web::Data<AppState>, auth: AuthUser) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(UserView::of(&load_user(&state, auth.id).await?, true)))
+}
+
+/// Change own names or username.
+#[utoipa::path(patch, path = "/api/auth/me", tag = "auth", request_body = PatchMeBody, security(("bearer" = [])),
+    responses((status = 200, body = UserView), (status = 400, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
+#[tracing::instrument(skip_all, fields(user_id = %auth.id))]
+pub async fn patch_me(state: web::Data<AppState>, auth: AuthUser, body: web::Json<PatchMeBody>) -> Result<HttpResponse, ApiError> {
+    let mut f = FieldErrors::new();
+    let first = optional(&mut f, "first_name", body.first_name.as_deref(), PersonName::parse);
+    let last = optional(&mut f, "last_name", body.last_name.as_deref(), PersonName::parse);
+    let username = optional(&mut f, "username", body.username.as_deref(), Username::parse);
+    f.into_result()?;
+    let now = OffsetDateTime::now_utc();
+    let updated = state
+        .store
+        .users()
+        .update(auth.id, |u| {
+            if let Some(v) = &first {
+                u.first_name = v.as_str().to_string();
+            }
+            if let Some(v) = &last {
+                u.last_name = v.as_str().to_string();
+            }
+            if let Some(v) = &username {
+                u.username = Some(v.as_str().to_string());
+            }
+            u.updated_at = now;
+        })
+        .await
+        .map_err(duplicate)?
+        .ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(UserView::of(&updated, true)))
+}
+
+/// Change password; every other session is revoked.
+#[utoipa::path(post, path = "/api/auth/password/change", tag = "auth", request_body = PasswordChangeBody, security(("bearer" = [])),
+    responses((status = 204), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope)))]
+#[tracing::instrument(skip_all, fields(user_id = %auth.id))]
+pub async fn password_change(state: web::Data<AppState>, auth: AuthUser, body: web::Json<PasswordChangeBody>) -> Result<HttpResponse, ApiError> {
+    let mut f = FieldErrors::new();
+    if body.old_password.is_none() {
+        f.add("old_password", "is required");
+    }
+    let new = required(&mut f, "new_password", body.new_password.as_deref(), Password::parse);
+    f.into_result()?;
+    let user = load_user(&state, auth.id).await?;
+    if !state.hasher.verify(body.old_password.as_deref().unwrap_or_default(), Some(&user.password_hash)).await? {
+        return Err(ApiError::invalid_field("old_password", "is incorrect"));
+    }
+    let Some(new) = new else { return Err(ApiError::internal("validated password missing")) };
+    let hash = state.hasher.hash(&new).await?;
+    let now = OffsetDateTime::now_utc();
+    state.store.users().update(auth.id, |u| {
+        u.password_hash = hash.clone();
+        u.updated_at = now;
+    })
+    .await?;
+    let revoked = state.store.sessions().revoke_all_for_user(auth.id, Some(auth.session), now).await?;
+    tracing::info!(revoked, "password changed; other sessions revoked");
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Ask for a password reset email. Always 202, whether or not the account exists.
+#[utoipa::path(post, path = "/api/auth/password-reset", tag = "auth", request_body = PasswordResetBody,
+    responses((status = 202, body = Empty), (status = 400, body = ErrorEnvelope), (status = 429, body = ErrorEnvelope)))]
+#[tracing::instrument(skip_all)]
+pub async fn password_reset(state: web::Data<AppState>, body: web::Json<PasswordResetBody>) -> Result<HttpResponse, ApiError> {
+    let mut f = FieldErrors::new();
+    let email = required(&mut f, "email", body.email.as_deref(), Email::parse);
+    f.into_result()?;
+    let Some(email) = email else { return Err(ApiError::internal("validated email missing")) };
+    // Look up and mail in the background: the answer is the same, and as fast, either way.
+    let state = state.into_inner();
+    actix_web::rt::spawn(async move {
+        let result = async {
+            if let Some(user) = state.store.users().find_by_email(&email).await?.map(|v| v.value) {
+                mail_token(&state, &user, TokenPurpose::PasswordReset, OffsetDateTime::now_utc()).await?;
+            }
+            Ok::<_, ApiError>(())
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::error!(error = %e, "password reset mail failed");
+        }
+    });
+    Ok(HttpResponse::Accepted().json(Empty {}))
+}
+
+fn invalid_token() -> ApiError {
+    ApiError::BadRequest { code: "invalid_token", message: "the token is invalid, expired or already used".into() }
+}
+
+/// Set a new password with the emailed token (single use). Every session is revoked.
+#[utoipa::path(post, path = "/api/auth/password-reset/confirm", tag = "auth", request_body = PasswordResetConfirmBody,
+    responses((status = 204), (status = 400, body = ErrorEnvelope)))]
+#[tracing::instrument(skip_all)]
+pub async fn password_reset_confirm(state: web::Data<AppState>, body: web::Json<PasswordResetConfirmBody>) -> Result<HttpResponse, ApiError> {
+    let mut f = FieldErrors::new();
+    let token = required(&mut f, "token", body.token.as_deref(), |t| Ok(t.trim().to_string()));
+    let password = required(&mut f, "new_password", body.new_password.as_deref(), Password::parse);
+    f.into_result()?;
+    let (Some(token), Some(password)) = (token, password) else { return Err(ApiError::internal("validated fields missing")) };
+    let hash = state.hasher.hash(&password).await?;
+    let now = OffsetDateTime::now_utc();
+    let user_id = state
+        .store
+        .one_time_tokens()
+        .consume(&hash_token(&token), TokenPurpose::PasswordReset, now)
+        .await?
+        .ok_or_else(invalid_token)?;
+    state.store.users().update(user_id, |u| {
+        u.password_hash = hash.clone();
+        // Receiving the email proves the address.
+        u.email_verified = true;
+        u.updated_at = now;
+    })
+    .await?
+    .ok_or_else(invalid_token)?;
+    let revoked = state.store.sessions().revoke_all_for_user(user_id, None, now).await?;
+    tracing::info!(user_id = %user_id, revoked, "password reset");
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Confirm the email address with the emailed token (single use).
+#[utoipa::path(post, path = "/api/auth/verify-email", tag = "auth", request_body = TokenBody,
+    responses((status = 204), (status = 400, body = ErrorEnvelope)))]
+pub async fn verify_email(state: web::Data<AppState>, body: web::Json<TokenBody>) -> Result<HttpResponse, ApiError> {
+    let token = body.token.as_deref().ok_or_else(|| ApiError::invalid_field("token", "is required"))?;
+    let now = OffsetDateTime::now_utc();
+    let user_id = state
+        .store
+        .one_time_tokens()
+        .consume(&hash_token(token.trim()), TokenPurpose::EmailVerification, now)
+        .await?
+        .ok_or_else(invalid_token)?;
+    state.store.users().update(user_id, |u| {
+        u.email_verified = true;
+        u.updated_at = now;
+    })
+    .await?
+    .ok_or_else(invalid_token)?;
+    tracing::info!(user_id = %user_id, "email verified");
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Send a new verification email to the caller.
+#[utoipa::path(post, path = "/api/auth/verify-email/resend", tag = "auth", security(("bearer" = [])),
+    responses((status = 202, body = Empty), (status = 401, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
+pub async fn verify_email_resend(state: web::Data<AppState>, auth: AuthUser) -> Result<HttpResponse, ApiError> {
+    let user = load_user(&state, auth.id).await?;
+    if user.email_verified {
+        return Err(ApiError::Conflict { code: "already_verified", message: "the email address is already verified".into() });
+    }
+    mail_token(&state, &user, TokenPurpose::EmailVerification, OffsetDateTime::now_utc()).await?;
+    Ok(HttpResponse::Accepted().json(Empty {}))
+}
+
+pub fn config(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/api/auth/register").route(web::post().to(register)))
+        .service(web::resource("/api/auth/login").route(web::post().to(login)))
+        .service(web::resource("/api/auth/token").route(web::post().to(login)))
+        .service(web::resource("/api/auth/refresh").route(web::post().to(refresh)))
+        .service(web::resource("/api/auth/token/refresh").route(web::post().to(refresh)))
+        .service(web::resource("/api/auth/verify").route(web::post().to(verify)))
+        .service(web::resource("/api/auth/token/verify").route(web::post().to(verify)))
+        .service(web::resource("/api/auth/logout").route(web::post().to(logout)))
+        .service(web::resource("/api/auth/me").route(web::get().to(me)).route(web::patch().to(patch_me)))
+        .service(web::resource("/api/auth/password/change").route(web::post().to(password_change)))
+        .service(web::resource("/api/auth/password-reset").route(web::post().to(password_reset)))
+        .service(web::resource("/api/auth/password-reset/confirm").route(web::post().to(password_reset_confirm)))
+        .service(web::resource("/api/auth/verify-email").route(web::post().to(verify_email)))
+        .service(web::resource("/api/auth/verify-email/resend").route(web::post().to(verify_email_resend)));
+}
+
+/// Alias paths and the canonical path they document.
+pub const ALIASES: &[(&str, &str)] = &[
+    ("/api/auth/token", "/api/auth/login"),
+    ("/api/auth/token/refresh", "/api/auth/refresh"),
+    ("/api/auth/token/verify", "/api/auth/verify"),
+];

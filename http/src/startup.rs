@@ -1,0 +1,170 @@
+//! `Application::build(settings)` wires storage, state, singleton services and the HTTP
+//! server; `run_until_stopped()` serves until SIGTERM/SIGINT, then drains.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_cors::Cors;
+use actix_web::dev::Server;
+use actix_web::middleware::{from_fn, Compress, ErrorHandlers};
+use actix_web::{web, App, HttpServer};
+use agora_storage::Store;
+use tracing_actix_web::TracingLogger;
+
+use crate::auth::{JwtKeys, PasswordHasher};
+use crate::config::{Settings, StorageKind};
+use crate::error::ApiError;
+use crate::mail::Mailer;
+use crate::middleware::rate_limit::{LoginFailures, Limiters};
+use crate::middleware::{envelope, observe, rate_limit, trailing_slash};
+use crate::state::AppState;
+use crate::{openapi, routes, telemetry};
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+}
+
+/// Opens the configured storage backend.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    Ok(match settings.storage {
+        StorageKind::Sqlite => {
+            let path = settings.sqlite_path();
+            let store = Store::open_sqlite(&path, settings.sqlite_readers)?;
+            tracing::info!(path = %path.display(), "storage: sqlite");
+            store
+        }
+        StorageKind::Scylla => {
+            let backend = agora_storage::scylla::ScyllaBackend::connect(
+                &settings.scylla_nodes,
+                &settings.scylla_keyspace,
+                settings.scylla_replication_factor,
+            )
+            .await?;
+            tracing::info!(nodes = ?settings.scylla_nodes, keyspace = %settings.scylla_keyspace, "storage: scylla");
+            Store::new(Arc::new(backend))
+        }
+    })
+}
+
+fn cors(settings: &Settings) -> Cors {
+    let mut cors = Cors::default()
+        .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+        .allowed_headers([
+            actix_web::http::header::AUTHORIZATION,
+            actix_web::http::header::CONTENT_TYPE,
+            actix_web::http::header::HeaderName::from_static("idempotency-key"),
+        ])
+        .expose_headers(["x-request-id", "retry-after"])
+        .max_age(3600);
+    for origin in &settings.cors_origins {
+        cors = if origin == "*" { cors.allow_any_origin() } else { cors.allowed_origin(origin) };
+    }
+    cors
+}
+
+fn json_error(err: actix_web::error::JsonPayloadError) -> ApiError {
+    use actix_web::error::JsonPayloadError as E;
+    match err {
+        E::Overflow { .. } | E::OverflowKnownLength { .. } => ApiError::PayloadTooLarge,
+        E::ContentType => ApiError::UnsupportedMediaType("Content-Type must be application/json".into()),
+        E::Deserialize(e) => ApiError::BadRequest { code: "invalid_json", message: format!("invalid JSON body: {e}") },
+        other => ApiError::BadRequest { code: "invalid_body", message: other.to_string() },
+    }
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let settings = Arc::new(settings);
+        std::fs::create_dir_all(&settings.data_dir)?;
+        let metrics = telemetry::metrics_handle()?;
+        let store = open_store(&settings).await?;
+        let secret = JwtKeys::load_or_generate_secret(settings.jwt_secret.as_deref(), &settings.data_dir)?;
+        let jwt = JwtKeys::new(&secret, settings.access_token_ttl_secs, settings.refresh_token_ttl_secs);
+        let mailer = Mailer::new(&settings.email_from, settings.outbox_dir(), settings.smtp_url.as_deref())?;
+        if settings.smtp_url.is_none() {
+            tracing::info!(outbox = %mailer.outbox().display(), "no SMTP configured: email is written to the outbox folder");
+        }
+        let state = web::Data::new(AppState {
+            settings: Arc::clone(&settings),
+            store,
+            jwt,
+            hasher: PasswordHasher::new()?,
+            mailer,
+            login_failures: LoginFailures::new(&settings),
+            metrics: metrics.clone(),
+        });
+        let limiters = web::Data::new(Arc::new(Limiters::new(&settings)));
+        spawn_housekeeping(state.clone(), limiters.clone(), metrics);
+
+        let listener = TcpListener::bind(&settings.listen)?;
+        let port = listener.local_addr()?.port();
+        let rate_limits_on = settings.rate_limits_on();
+        let max_body = settings.max_body_bytes;
+        let app_state = state.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(app_state.clone())
+                .app_data(limiters.clone())
+                .app_data(web::JsonConfig::default().limit(max_body).error_handler(|e, _| json_error(e).into()))
+                .app_data(web::PayloadConfig::default().limit(max_body))
+                .app_data(web::PathConfig::default().error_handler(|_, _| ApiError::NotFound.into()))
+                .app_data(web::QueryConfig::default().error_handler(|e, _| {
+                    ApiError::BadRequest { code: "invalid_query", message: e.to_string() }.into()
+                }))
+                .configure(routes::ops::config)
+                .configure(routes::auth::config)
+                .configure(routes::users::config)
+                .service(
+                    utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url("/api/schema", openapi::document()),
+                )
+                .service(web::resource("/docs").route(web::get().to(|| async {
+                    actix_web::HttpResponse::PermanentRedirect().insert_header(("location", "/docs/")).finish()
+                })))
+                .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::NotFound) }))
+                .wrap(ErrorHandlers::new().default_handler(envelope::ensure_envelope))
+                .wrap(actix_web::middleware::Condition::new(rate_limits_on, from_fn(rate_limit::rate_limit)))
+                .wrap(cors(&app_state.settings))
+                .wrap(Compress::default())
+                .wrap(from_fn(observe::observe))
+                .wrap(TracingLogger::default())
+                .wrap(from_fn(trailing_slash::trim_trailing_slash))
+        })
+        .workers(settings.http_workers.max(1))
+        .shutdown_timeout(settings.shutdown_timeout_secs)
+        .listen(listener)?
+        .run();
+        Ok(Application { port, server, state })
+    }
+
+    /// The port actually bound (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn store(&self) -> Store {
+        self.state.store.clone()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        tracing::info!(port = self.port, "agora is ready to serve");
+        let result = self.server.await;
+        tracing::info!("agora stopped");
+        result
+    }
+}
+
+/// Periodic upkeep: Prometheus histogram upkeep and pruning of idle rate-limit keys.
+fn spawn_housekeeping(state: web::Data<AppState>, limiters: web::Data<Arc<Limiters>>, metrics: metrics_exporter_prometheus::PrometheusHandle) {
+    actix_web::rt::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(10));
+        loop {
+            tick.tick().await;
+            metrics.run_upkeep();
+            limiters.prune();
+            state.login_failures.prune();
+        }
+    });
+}

@@ -1,0 +1,21 @@
+//! What every handler gets: built once in `Application::build`.
+
+use std::sync::Arc;
+
+use agora_storage::Store;
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::auth::{JwtKeys, PasswordHasher};
+use crate::config::Settings;
+use crate::mail::Mailer;
+use crate::middleware::rate_limit::LoginFailures;
+
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub store: Store,
+    pub jwt: JwtKeys,
+    pub hasher: PasswordHasher,
+    pub mailer: Mailer,
+    pub login_failures: LoginFailures,
+    pub metrics: PrometheusHandle,
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs the whole Agora test suite on a fresh machine. Installs redis-server first when it
+# is missing (tests that need Redis start their own on a free port).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v redis-server >/dev/null 2>&1; then
+  echo "redis-server not found: installing it with apt-get"
+  if command -v apt-get >/dev/null 2>&1; then
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && SUDO="sudo"
+    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server >/dev/null
+  fi
+  command -v redis-server >/dev/null 2>&1 || { echo "error: could not install redis-server" >&2; exit 1; }
+fi
+
+if [ -z "${AGORA_TEST_SCYLLA:-}" ]; then
+  echo "note: AGORA_TEST_SCYLLA is not set, so the ScyllaDB conformance tests will report SKIPPED"
+fi
+
+cargo test --workspace --locked "$@"

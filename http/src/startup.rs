@@ -134,6 +134,7 @@ impl Application {
         })
         .workers(settings.http_workers.max(1))
         .shutdown_timeout(settings.shutdown_timeout_secs)
+        .disable_signals()
         .listen(listener)?
         .run();
         Ok(Application { port, server, state })
@@ -148,7 +149,24 @@ impl Application {
         self.state.store.clone()
     }
 
+    /// Serves until SIGTERM or SIGINT, then drains in-flight requests and returns. The
+    /// signal handlers are in place before the ready line is logged.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let mut term = signal(SignalKind::terminate())?;
+            let mut int = signal(SignalKind::interrupt())?;
+            let handle = self.server.handle();
+            actix_web::rt::spawn(async move {
+                let which = tokio::select! {
+                    _ = term.recv() => "SIGTERM",
+                    _ = int.recv() => "SIGINT",
+                };
+                tracing::info!(signal = which, "shutting down gracefully");
+                handle.stop(true).await;
+            });
+        }
         tracing::info!(port = self.port, "agora is ready to serve");
         let result = self.server.await;
         tracing::info!("agora stopped");

@@ -3,10 +3,12 @@
 //! randomness come in as arguments.
 
 pub mod account;
+pub mod contract;
 pub mod error;
 pub mod ids;
 pub mod money;
 
+pub use contract::{ContractActor, ContractStatus, StatusChanged};
 pub use account::{Email, Password, PersonName, Role, Username};
 pub use error::{DomainError, FieldErrors};
 pub use ids::{SessionId, UserId};

@@ -115,13 +115,8 @@ impl SqliteBackend {
         let job: ReadJob = Box::new(move |conn| {
             let _ = tx.send(f(conn));
         });
-        self.inner
-            .readers
-            .lock()
-            .map_err(|_| StoreError::Unavailable("reader pool poisoned".into()))?
-            .send(job)
-            .map_err(|_| StoreError::Unavailable("reader pool stopped".into()))?;
-        rx.await.map_err(|_| StoreError::Unavailable("reader dropped the request".into()))?
+        enqueue(&self.inner.readers, job, "reader pool")?;
+        rx.await.map_err(|_| StoreError::Unavailable("reader pool dropped the request".into()))?
     }
 
     /// Runs `f` in its own savepoint inside the writer's next group transaction, and
@@ -137,14 +132,18 @@ impl SqliteBackend {
                 let _ = tx.send(commit.and(result));
             })
         });
-        self.inner
-            .writer
-            .lock()
-            .map_err(|_| StoreError::Unavailable("writer poisoned".into()))?
-            .send(job)
-            .map_err(|_| StoreError::Unavailable("writer stopped".into()))?;
+        enqueue(&self.inner.writer, job, "writer")?;
         rx.await.map_err(|_| StoreError::Unavailable("writer dropped the request".into()))?
     }
+}
+
+/// Hands a job to the writer or the reader pool.
+fn enqueue<J>(queue: &Mutex<mpsc::Sender<J>>, job: J, what: &str) -> Result<(), StoreError> {
+    queue
+        .lock()
+        .map_err(|_| StoreError::Unavailable(format!("{what} poisoned")))?
+        .send(job)
+        .map_err(|_| StoreError::Unavailable(format!("{what} stopped")))
 }
 
 fn in_savepoint<R>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<R, StoreError>) -> Result<R, StoreError> {

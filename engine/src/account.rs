@@ -62,9 +62,27 @@ impl fmt::Display for Email {
 pub struct Password(String);
 
 const COMMON_PASSWORDS: &[&str] = &[
-    "password", "password1", "password12", "password123", "password1234", "1234567890", "0123456789",
-    "qwertyuiop", "qwerty1234", "qwerty12345", "iloveyou12", "letmein123", "welcome123", "admin12345",
-    "abc1234567", "football12", "monkey1234", "dragon1234", "1q2w3e4r5t", "passw0rd12", "changeme12",
+    "password",
+    "password1",
+    "password12",
+    "password123",
+    "password1234",
+    "1234567890",
+    "0123456789",
+    "qwertyuiop",
+    "qwerty1234",
+    "qwerty12345",
+    "iloveyou12",
+    "letmein123",
+    "welcome123",
+    "admin12345",
+    "abc1234567",
+    "football12",
+    "monkey1234",
+    "dragon1234",
+    "1q2w3e4r5t",
+    "passw0rd12",
+    "changeme12",
 ];
 
 impl Password {
@@ -80,9 +98,7 @@ impl Password {
         let digits = raw.chars().any(|c| c.is_ascii_digit());
         let others = raw.chars().any(|c| !c.is_alphanumeric());
         if [letters, digits, others].iter().filter(|b| **b).count() < 2 {
-            return Err(DomainError::invalid(
-                "must mix at least two of: letters, digits, other characters",
-            ));
+            return Err(DomainError::invalid("must mix at least two of: letters, digits, other characters"));
         }
         if COMMON_PASSWORDS.contains(&raw.to_lowercase().as_str()) {
             return Err(DomainError::invalid("is too common"));
@@ -214,7 +230,18 @@ mod tests {
     #[test]
     fn emails() {
         assert_eq!(Email::parse("  Ann@Example.COM ").map(|e| e.to_string()), Ok("ann@example.com".into()));
-        for bad in ["", "ann", "ann@", "@example.com", "ann@example", "a b@example.com", "ann@@example.com", "ann@exa_mple.com", "ann..x@example.com", "ann@example.c0m"] {
+        for bad in [
+            "",
+            "ann",
+            "ann@",
+            "@example.com",
+            "ann@example",
+            "a b@example.com",
+            "ann@@example.com",
+            "ann@exa_mple.com",
+            "ann..x@example.com",
+            "ann@example.c0m",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad} accepted");
         }
     }

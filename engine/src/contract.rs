@@ -64,10 +64,9 @@ impl ContractStatus {
     }
 
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
-        Self::ALL
-            .into_iter()
-            .find(|s| s.as_str() == raw)
-            .ok_or_else(|| DomainError::invalid("must be one of pending, active, delivered, completed, cancelled, disputed"))
+        Self::ALL.into_iter().find(|s| s.as_str() == raw).ok_or_else(|| {
+            DomainError::invalid("must be one of pending, active, delivered, completed, cancelled, disputed")
+        })
     }
 
     pub fn is_terminal(self) -> bool {
@@ -137,7 +136,10 @@ mod tests {
                         assert_eq!((ev.from, ev.to, ev.by), (from, to, by));
                         assert_eq!(ev.completes_job, to == Completed);
                     } else if any_allowed {
-                        assert!(matches!(result, Err(DomainError::Forbidden(_))), "{from:?}->{to:?} by {by:?}: {result:?}");
+                        assert!(
+                            matches!(result, Err(DomainError::Forbidden(_))),
+                            "{from:?}->{to:?} by {by:?}: {result:?}"
+                        );
                     } else {
                         assert_eq!(
                             result,

@@ -8,8 +8,8 @@ pub mod error;
 pub mod ids;
 pub mod money;
 
-pub use contract::{ContractActor, ContractStatus, StatusChanged};
 pub use account::{Email, Password, PersonName, Role, Username};
+pub use contract::{ContractActor, ContractStatus, StatusChanged};
 pub use error::{DomainError, FieldErrors};
 pub use ids::{SessionId, UserId};
 pub use money::{Currency, Money};

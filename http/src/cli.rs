@@ -56,7 +56,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Admin { command: AdminCommand::Create { email, password, username } } => {
             let email = Email::parse(&email).map_err(|e| anyhow::anyhow!("--email: {e:?}"))?;
             let password = Password::parse(&password).map_err(|e| anyhow::anyhow!("--password: {e:?}"))?;
-            let username = username.map(|u| Username::parse(&u)).transpose().map_err(|e| anyhow::anyhow!("--username: {e:?}"))?;
+            let username =
+                username.map(|u| Username::parse(&u)).transpose().map_err(|e| anyhow::anyhow!("--username: {e:?}"))?;
             let store = open_store(&settings).await?;
             let hash = PasswordHasher::new()?.hash(&password).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             let now = time::OffsetDateTime::now_utc();

@@ -167,8 +167,10 @@ impl Settings {
     pub fn load_from(file: Option<&Path>, env: &[(String, String)]) -> Result<Self, ConfigError> {
         let mut s = match file {
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
-                toml::from_str::<Settings>(&text).map_err(|e| ConfigError::File { path: path.into(), message: e.to_string() })?
+                let text =
+                    std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+                toml::from_str::<Settings>(&text)
+                    .map_err(|e| ConfigError::File { path: path.into(), message: e.to_string() })?
             }
             None => Settings::default(),
         };
@@ -249,7 +251,8 @@ impl Settings {
             ));
         }
         if self.rate_limits == Switch::On
-            && [self.rate_anonymous_per_min, self.rate_user_per_min, self.rate_auth_per_min, self.login_failures_max].contains(&0)
+            && [self.rate_anonymous_per_min, self.rate_user_per_min, self.rate_auth_per_min, self.login_failures_max]
+                .contains(&0)
         {
             return Err(ConfigError::Invalid("rate limits must be positive (or set rate_limits = \"off\")".into()));
         }
@@ -287,10 +290,14 @@ mod tests {
     fn defaults_then_file_then_env() {
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("agora.toml");
-        std::fs::write(&file, "listen = \"0.0.0.0:9000\"\nrate_user_per_min = 50\ncors_origins = [\"https://a.example\"]\n")
-            .expect("write");
-        let s = Settings::load_from(Some(&file), &env(&[("AGORA_LISTEN", "127.0.0.1:7000"), ("AGORA_RATE_LIMITS", "off")]))
-            .expect("loads");
+        std::fs::write(
+            &file,
+            "listen = \"0.0.0.0:9000\"\nrate_user_per_min = 50\ncors_origins = [\"https://a.example\"]\n",
+        )
+        .expect("write");
+        let s =
+            Settings::load_from(Some(&file), &env(&[("AGORA_LISTEN", "127.0.0.1:7000"), ("AGORA_RATE_LIMITS", "off")]))
+                .expect("loads");
         assert_eq!(s.listen, "127.0.0.1:7000", "env beats file");
         assert_eq!(s.rate_user_per_min, 50, "file beats default");
         assert_eq!(s.rate_anonymous_per_min, 300, "default kept");
@@ -315,7 +322,8 @@ mod tests {
 
     #[test]
     fn debug_output_redacts_secrets() {
-        let s = Settings::load_from(None, &env(&[("AGORA_JWT_SECRET", "0123456789abcdef0123456789abcdef-secret")])).expect("loads");
+        let s = Settings::load_from(None, &env(&[("AGORA_JWT_SECRET", "0123456789abcdef0123456789abcdef-secret")]))
+            .expect("loads");
         let shown = format!("{s:?}");
         assert!(!shown.contains("0123456789abcdef"), "{shown}");
         assert!(shown.contains("<redacted>"));

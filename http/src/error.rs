@@ -140,11 +140,16 @@ impl From<DomainError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::InvalidCursor => ApiError::BadRequest { code: "invalid_cursor", message: "invalid cursor".into() },
-            StoreError::Duplicate(what) => ApiError::Conflict { code: "duplicate", message: format!("{what} already exists") },
-            StoreError::Conflict => {
-                ApiError::Conflict { code: "concurrent_update", message: "the object changed concurrently; retry".into() }
+            StoreError::InvalidCursor => {
+                ApiError::BadRequest { code: "invalid_cursor", message: "invalid cursor".into() }
             }
+            StoreError::Duplicate(what) => {
+                ApiError::Conflict { code: "duplicate", message: format!("{what} already exists") }
+            }
+            StoreError::Conflict => ApiError::Conflict {
+                code: "concurrent_update",
+                message: "the object changed concurrently; retry".into(),
+            },
             StoreError::Unavailable(cause) => ApiError::Unavailable(cause),
             other => ApiError::Internal(other.to_string()),
         }

@@ -17,7 +17,8 @@ pub struct Mailer {
 impl Mailer {
     pub fn new(from: &str, outbox: PathBuf, smtp_url: Option<&str>) -> anyhow::Result<Self> {
         let from: Mailbox = from.parse().map_err(|e| anyhow::anyhow!("email_from {from:?}: {e}"))?;
-        std::fs::create_dir_all(&outbox).map_err(|e| anyhow::anyhow!("cannot create outbox {}: {e}", outbox.display()))?;
+        std::fs::create_dir_all(&outbox)
+            .map_err(|e| anyhow::anyhow!("cannot create outbox {}: {e}", outbox.display()))?;
         let smtp = match smtp_url {
             Some(url) => Some(
                 AsyncSmtpTransport::<Tokio1Executor>::from_url(url)

@@ -16,7 +16,7 @@ use crate::auth::{JwtKeys, PasswordHasher};
 use crate::config::{Settings, StorageKind};
 use crate::error::ApiError;
 use crate::mail::Mailer;
-use crate::middleware::rate_limit::{LoginFailures, Limiters};
+use crate::middleware::rate_limit::{Limiters, LoginFailures};
 use crate::middleware::{envelope, observe, rate_limit, trailing_slash};
 use crate::state::AppState;
 use crate::{openapi, routes, telemetry};
@@ -117,9 +117,7 @@ impl Application {
                 .configure(routes::ops::config)
                 .configure(routes::auth::config)
                 .configure(routes::users::config)
-                .service(
-                    utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url("/api/schema", openapi::document()),
-                )
+                .service(utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url("/api/schema", openapi::document()))
                 .service(web::resource("/docs").route(web::get().to(|| async {
                     actix_web::HttpResponse::PermanentRedirect().insert_header(("location", "/docs/")).finish()
                 })))
@@ -175,7 +173,11 @@ impl Application {
 }
 
 /// Periodic upkeep: Prometheus histogram upkeep and pruning of idle rate-limit keys.
-fn spawn_housekeeping(state: web::Data<AppState>, limiters: web::Data<Arc<Limiters>>, metrics: metrics_exporter_prometheus::PrometheusHandle) {
+fn spawn_housekeeping(
+    state: web::Data<AppState>,
+    limiters: web::Data<Arc<Limiters>>,
+    metrics: metrics_exporter_prometheus::PrometheusHandle,
+) {
     actix_web::rt::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(10));
         loop {

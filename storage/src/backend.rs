@@ -44,9 +44,13 @@ pub enum Expect {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CasOutcome {
-    Applied { version: i64 },
+    Applied {
+        version: i64,
+    },
     /// The expectation failed; `current` is the live row, if any.
-    Conflict { current: Option<Row> },
+    Conflict {
+        current: Option<Row>,
+    },
 }
 
 impl CasOutcome {
@@ -83,7 +87,14 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Result<Page, StoreError>;
 
     /// Unconditional upsert at version 0.
-    async fn put(&self, table: Table, pk: &str, ck: &str, value: Vec<u8>, ttl: Option<Duration>) -> Result<(), StoreError>;
+    async fn put(
+        &self,
+        table: Table,
+        pk: &str,
+        ck: &str,
+        value: Vec<u8>,
+        ttl: Option<Duration>,
+    ) -> Result<(), StoreError>;
 
     /// Compare-and-set (ScyllaDB LWT; a write transaction in SQLite). `Expect::Absent`
     /// inserts at version 1; `Expect::Version(v)` replaces the row with version `v + 1`.

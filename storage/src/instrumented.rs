@@ -17,12 +17,17 @@ impl Instrumented {
         Instrumented { inner }
     }
 
-    async fn timed<T>(&self, op: &'static str, fut: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+    async fn timed<T>(
+        &self,
+        op: &'static str,
+        fut: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
         let start = Instant::now();
         let result = fut.await;
         let backend = self.inner.name();
         let outcome = if result.is_ok() { "ok" } else { "error" };
-        metrics::counter!("agora_storage_ops_total", "op" => op, "backend" => backend, "outcome" => outcome).increment(1);
+        metrics::counter!("agora_storage_ops_total", "op" => op, "backend" => backend, "outcome" => outcome)
+            .increment(1);
         metrics::histogram!("agora_storage_op_duration_seconds", "op" => op, "backend" => backend)
             .record(start.elapsed().as_secs_f64());
         result
@@ -43,15 +48,37 @@ impl Backend for Instrumented {
         self.timed("get", self.inner.get(table, pk, ck)).await
     }
 
-    async fn scan(&self, table: Table, pk: &str, order: Order, limit: usize, cursor: Option<&str>) -> Result<Page, StoreError> {
+    async fn scan(
+        &self,
+        table: Table,
+        pk: &str,
+        order: Order,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page, StoreError> {
         self.timed("scan", self.inner.scan(table, pk, order, limit, cursor)).await
     }
 
-    async fn put(&self, table: Table, pk: &str, ck: &str, value: Vec<u8>, ttl: Option<Duration>) -> Result<(), StoreError> {
+    async fn put(
+        &self,
+        table: Table,
+        pk: &str,
+        ck: &str,
+        value: Vec<u8>,
+        ttl: Option<Duration>,
+    ) -> Result<(), StoreError> {
         self.timed("put", self.inner.put(table, pk, ck, value, ttl)).await
     }
 
-    async fn cas(&self, table: Table, pk: &str, ck: &str, expect: Expect, value: Vec<u8>, ttl: Option<Duration>) -> Result<CasOutcome, StoreError> {
+    async fn cas(
+        &self,
+        table: Table,
+        pk: &str,
+        ck: &str,
+        expect: Expect,
+        value: Vec<u8>,
+        ttl: Option<Duration>,
+    ) -> Result<CasOutcome, StoreError> {
         let result = self.timed("cas", self.inner.cas(table, pk, ck, expect, value, ttl)).await;
         if let Ok(CasOutcome::Conflict { .. }) = &result {
             metrics::counter!("agora_storage_cas_conflicts_total", "backend" => self.inner.name()).increment(1);

@@ -43,8 +43,7 @@ use ::scylla::value::CqlValue;
 use ::scylla::DeserializeRow;
 
 use crate::backend::{
-    clamp_limit, decode_cursor, into_page, ttl_secs, Backend, BatchOp, CasOutcome, Expect, Order,
-    Page, Row,
+    clamp_limit, decode_cursor, into_page, ttl_secs, Backend, BatchOp, CasOutcome, Expect, Order, Page, Row,
 };
 use crate::error::StoreError;
 use crate::tables::{Table, SCHEMA_VERSION};
@@ -126,11 +125,7 @@ enum BatchValues<'a> {
 }
 
 impl SerializeRow for BatchValues<'_> {
-    fn serialize(
-        &self,
-        ctx: &RowSerializationContext<'_>,
-        writer: &mut RowWriter,
-    ) -> Result<(), SerializationError> {
+    fn serialize(&self, ctx: &RowSerializationContext<'_>, writer: &mut RowWriter) -> Result<(), SerializationError> {
         match self {
             BatchValues::Put(values) => values.serialize(ctx, writer),
             BatchValues::Delete(values) => values.serialize(ctx, writer),
@@ -164,12 +159,9 @@ impl LwtAnswer {
     fn current(self, pk: &str, ck: &str) -> Current {
         match (self.version, self.value) {
             (Some(None), _) | (_, Some(None)) => Current::Known(None),
-            (Some(Some(version)), Some(Some(value))) => Current::Known(Some(Row {
-                pk: pk.to_string(),
-                ck: ck.to_string(),
-                version,
-                value,
-            })),
+            (Some(Some(version)), Some(Some(value))) => {
+                Current::Known(Some(Row { pk: pk.to_string(), ck: ck.to_string(), version, value }))
+            }
             _ => Current::Unknown,
         }
     }
@@ -182,22 +174,13 @@ fn unavailable<E: Display>(what: &'static str) -> impl Fn(E) -> StoreError {
 
 /// The CQL TTL of a write: 0 means none.
 fn ttl_arg(ttl: Option<Duration>) -> i32 {
-    ttl.map_or(0, |t| {
-        i32::try_from(ttl_secs(t))
-            .unwrap_or(MAX_TTL_SECS)
-            .min(MAX_TTL_SECS)
-    })
+    ttl.map_or(0, |t| i32::try_from(ttl_secs(t)).unwrap_or(MAX_TTL_SECS).min(MAX_TTL_SECS))
 }
 
 /// A live row from its cells, or `None` when they are null (absent or expired).
 fn live_row(pk: &str, ck: &str, version: Option<i64>, value: Option<Vec<u8>>) -> Option<Row> {
     match (version, value) {
-        (Some(version), Some(value)) => Some(Row {
-            pk: pk.to_string(),
-            ck: ck.to_string(),
-            version,
-            value,
-        }),
+        (Some(version), Some(value)) => Some(Row { pk: pk.to_string(), ck: ck.to_string(), version, value }),
         _ => None,
     }
 }
@@ -215,15 +198,8 @@ fn last_op_per_key(ops: Vec<BatchOp>) -> Vec<BatchOp> {
     for (i, op) in ops.iter().enumerate() {
         last.insert(key(op), i);
     }
-    let keep: Vec<bool> = ops
-        .iter()
-        .enumerate()
-        .map(|(i, op)| last.get(key(op)) == Some(&i))
-        .collect();
-    ops.into_iter()
-        .zip(keep)
-        .filter_map(|(op, keep)| keep.then_some(op))
-        .collect()
+    let keep: Vec<bool> = ops.iter().enumerate().map(|(i, op)| last.get(key(op)) == Some(&i)).collect();
+    ops.into_iter().zip(keep).filter_map(|(op, keep)| keep.then_some(op)).collect()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -233,9 +209,7 @@ fn last_op_per_key(ops: Vec<BatchOp>) -> Vec<BatchOp> {
 /// Checks a keyspace name: `[a-z_][a-z0-9_]{0,47}` (ScyllaDB allows 48 characters).
 fn validate_keyspace(keyspace: &str) -> Result<(), StoreError> {
     let mut chars = keyspace.chars();
-    let first_ok = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c == '_');
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_lowercase() || c == '_');
     let rest_ok = chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     if first_ok && rest_ok && keyspace.len() <= 48 {
         Ok(())
@@ -338,11 +312,7 @@ fn split_statements(cql: &str) -> Vec<String> {
         current.push(c);
     }
     statements.push(current);
-    statements
-        .into_iter()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .collect()
+    statements.into_iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()
 }
 
 fn is_ident_char(c: char) -> bool {
@@ -388,9 +358,7 @@ fn map_idents(statement: &str, mut map: impl FnMut(&str) -> Option<String>) -> S
 /// unquoted names) by `to`. Identifiers that merely contain `from` (`agora_meta`) and text in
 /// strings or quoted identifiers are left alone.
 fn replace_ident(statement: &str, from: &str, to: &str) -> String {
-    map_idents(statement, |word| {
-        word.eq_ignore_ascii_case(from).then(|| to.to_string())
-    })
+    map_idents(statement, |word| word.eq_ignore_ascii_case(from).then(|| to.to_string()))
 }
 
 /// Whether `statement` names the unquoted identifier `name`.
@@ -406,37 +374,21 @@ fn has_ident(statement: &str, name: &str) -> bool {
 /// Sets the number after `'replication_factor':` (quoted or not) to `rf`.
 fn set_replication_factor(statement: &str, rf: u32) -> Result<String, StoreError> {
     const KEY: &str = "'replication_factor'";
-    let missing = || {
-        StoreError::Config(
-            "schema.cql: the keyspace statement has no 'replication_factor': N".into(),
-        )
-    };
+    let missing = || StoreError::Config("schema.cql: the keyspace statement has no 'replication_factor': N".into());
     let key_at = statement.find(KEY).ok_or_else(missing)?;
     let after_key = key_at + KEY.len();
     let rest = &statement[after_key..];
-    let colon = rest
-        .find(|c: char| !c.is_whitespace())
-        .filter(|&i| rest[i..].starts_with(':'))
-        .ok_or_else(missing)?;
+    let colon = rest.find(|c: char| !c.is_whitespace()).filter(|&i| rest[i..].starts_with(':')).ok_or_else(missing)?;
     let after_colon = after_key + colon + 1;
     let rest = &statement[after_colon..];
-    let value_at = after_colon
-        + rest
-            .find(|c: char| !c.is_whitespace())
-            .ok_or_else(missing)?;
+    let value_at = after_colon + rest.find(|c: char| !c.is_whitespace()).ok_or_else(missing)?;
     let quoted = statement[value_at..].starts_with('\'');
     let digits_at = if quoted { value_at + 1 } else { value_at };
-    let digits_len = statement[digits_at..]
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(statement.len() - digits_at);
+    let digits_len = statement[digits_at..].find(|c: char| !c.is_ascii_digit()).unwrap_or(statement.len() - digits_at);
     if digits_len == 0 {
         return Err(missing());
     }
-    Ok(format!(
-        "{}{rf}{}",
-        &statement[..digits_at],
-        &statement[digits_at + digits_len..]
-    ))
+    Ok(format!("{}{rf}{}", &statement[..digits_at], &statement[digits_at + digits_len..]))
 }
 
 /// What one schema statement does; decides the order in which [`ScyllaBackend::connect`]
@@ -449,24 +401,15 @@ enum SchemaPart {
 }
 
 /// The schema statements for `keyspace` and `replication_factor`, in file order.
-fn schema_plan(
-    keyspace: &str,
-    replication_factor: u32,
-) -> Result<Vec<(SchemaPart, String)>, StoreError> {
+fn schema_plan(keyspace: &str, replication_factor: u32) -> Result<Vec<(SchemaPart, String)>, StoreError> {
     validate_keyspace(keyspace)?;
     if replication_factor == 0 {
-        return Err(StoreError::Config(
-            "ScyllaDB replication factor must be at least 1".into(),
-        ));
+        return Err(StoreError::Config("ScyllaDB replication factor must be at least 1".into()));
     }
     let quoted = quoted_keyspace(keyspace);
     let mut plan = Vec::new();
     for statement in split_statements(&strip_comments(SCHEMA_CQL)) {
-        let words: Vec<String> = statement
-            .split_whitespace()
-            .take(2)
-            .map(|w| w.to_ascii_uppercase())
-            .collect();
+        let words: Vec<String> = statement.split_whitespace().take(2).map(|w| w.to_ascii_uppercase()).collect();
         let part = if words == ["CREATE", "KEYSPACE"] {
             SchemaPart::Keyspace
         } else if has_ident(&statement, META_TABLE) {
@@ -481,14 +424,10 @@ fn schema_plan(
         plan.push((part, rewritten));
     }
     if !plan.iter().any(|(part, _)| *part == SchemaPart::Keyspace) {
-        return Err(StoreError::Config(
-            "schema.cql has no CREATE KEYSPACE statement".into(),
-        ));
+        return Err(StoreError::Config("schema.cql has no CREATE KEYSPACE statement".into()));
     }
     if !plan.iter().any(|(part, _)| *part == SchemaPart::Meta) {
-        return Err(StoreError::Config(format!(
-            "schema.cql does not define {META_TABLE}"
-        )));
+        return Err(StoreError::Config(format!("schema.cql does not define {META_TABLE}")));
     }
     Ok(plan)
 }
@@ -497,10 +436,7 @@ fn schema_plan(
 // Connecting
 // ---------------------------------------------------------------------------------------
 
-fn with_consistency(
-    mut statement: PreparedStatement,
-    consistency: Consistency,
-) -> PreparedStatement {
+fn with_consistency(mut statement: PreparedStatement, consistency: Consistency) -> PreparedStatement {
     statement.set_consistency(consistency);
     statement
 }
@@ -520,17 +456,10 @@ fn idempotent(mut statement: PreparedStatement) -> PreparedStatement {
 }
 
 async fn prepare(session: &Session, cql: String) -> Result<PreparedStatement, StoreError> {
-    session
-        .prepare(cql.as_str())
-        .await
-        .map_err(|e| StoreError::Unavailable(format!("scylla prepare `{cql}`: {e}")))
+    session.prepare(cql.as_str()).await.map_err(|e| StoreError::Unavailable(format!("scylla prepare `{cql}`: {e}")))
 }
 
-async fn prepare_table(
-    session: &Session,
-    keyspace: &str,
-    table: Table,
-) -> Result<TableStatements, StoreError> {
+async fn prepare_table(session: &Session, keyspace: &str, table: Table) -> Result<TableStatements, StoreError> {
     let t = format!("{}.{}", quoted_keyspace(keyspace), table.name());
     let select = format!("SELECT ck, version, value FROM {t} WHERE pk = ?");
     let get = format!("SELECT version, value FROM {t} WHERE pk = ? AND ck = ?");
@@ -554,7 +483,8 @@ async fn prepare_table(
             CONSISTENCY,
         )),
         put: with_consistency(
-            prepare(session, format!("INSERT INTO {t} (pk, ck, version, value) VALUES (?, ?, ?, ?) USING TTL ?")).await?,
+            prepare(session, format!("INSERT INTO {t} (pk, ck, version, value) VALUES (?, ?, ?, ?) USING TTL ?"))
+                .await?,
             CONSISTENCY,
         ),
         insert_if_absent: as_lwt(
@@ -589,48 +519,30 @@ async fn prepare_table(
 async fn run(session: &Session, cql: &str) -> Result<QueryResult, StoreError> {
     let mut statement = Statement::new(cql);
     statement.set_consistency(CONSISTENCY);
-    session
-        .query_unpaged(statement, ())
-        .await
-        .map_err(|e| StoreError::Unavailable(format!("scylla `{cql}`: {e}")))
+    session.query_unpaged(statement, ()).await.map_err(|e| StoreError::Unavailable(format!("scylla `{cql}`: {e}")))
 }
 
 /// Creates the keyspace and its tables as needed and brings `schema_version` to
 /// [`SCHEMA_VERSION`], refusing a newer one.
-async fn migrate(
-    session: &Session,
-    keyspace: &str,
-    plan: &[(SchemaPart, String)],
-) -> Result<(), StoreError> {
+async fn migrate(session: &Session, keyspace: &str, plan: &[(SchemaPart, String)]) -> Result<(), StoreError> {
     for part in [SchemaPart::Keyspace, SchemaPart::Meta] {
         for (_, cql) in plan.iter().filter(|(p, _)| *p == part) {
             run(session, cql).await?;
         }
     }
     let meta = format!("{}.{META_TABLE}", quoted_keyspace(keyspace));
-    let answer = run(
-        session,
-        &format!("SELECT value FROM {meta} WHERE key = 'schema_version'"),
-    )
-    .await?;
+    let answer = run(session, &format!("SELECT value FROM {meta} WHERE key = 'schema_version'")).await?;
     let found: Option<u32> = answer
         .into_rows_result()
         .map_err(unavailable("schema_version read"))?
         .maybe_first_row::<(Option<String>,)>()
         .map_err(unavailable("schema_version read"))?
         .and_then(|(value,)| value)
-        .map(|v| {
-            v.trim()
-                .parse::<u32>()
-                .map_err(|_| StoreError::Config(format!("bad schema_version {v:?}")))
-        })
+        .map(|v| v.trim().parse::<u32>().map_err(|_| StoreError::Config(format!("bad schema_version {v:?}"))))
         .transpose()?;
     let from = found.unwrap_or(0);
     if from > SCHEMA_VERSION {
-        return Err(StoreError::SchemaTooNew {
-            found: from,
-            supported: SCHEMA_VERSION,
-        });
+        return Err(StoreError::SchemaTooNew { found: from, supported: SCHEMA_VERSION });
     }
     if from < SCHEMA_VERSION {
         // Every table statement is CREATE TABLE IF NOT EXISTS: tables that exist are kept,
@@ -638,19 +550,8 @@ async fn migrate(
         for (_, cql) in plan.iter().filter(|(p, _)| *p == SchemaPart::Tables) {
             run(session, cql).await?;
         }
-        run(
-            session,
-            &format!(
-                "INSERT INTO {meta} (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}')"
-            ),
-        )
-        .await?;
-        tracing::info!(
-            keyspace,
-            from,
-            to = SCHEMA_VERSION,
-            "scylla schema migrated"
-        );
+        run(session, &format!("INSERT INTO {meta} (key, value) VALUES ('schema_version', '{SCHEMA_VERSION}')")).await?;
+        tracing::info!(keyspace, from, to = SCHEMA_VERSION, "scylla schema migrated");
     }
     Ok(())
 }
@@ -663,47 +564,25 @@ impl ScyllaBackend {
     /// Fails with `StoreError::Config` for a bad keyspace name or replication factor,
     /// `StoreError::SchemaTooNew` if the keyspace was written by a newer build, and
     /// `StoreError::Unavailable` if the cluster cannot be reached or refuses the schema.
-    pub async fn connect(
-        nodes: &[String],
-        keyspace: &str,
-        replication_factor: u32,
-    ) -> Result<Self, StoreError> {
+    pub async fn connect(nodes: &[String], keyspace: &str, replication_factor: u32) -> Result<Self, StoreError> {
         if nodes.is_empty() {
             return Err(StoreError::Config("no ScyllaDB nodes configured".into()));
         }
         let plan = schema_plan(keyspace, replication_factor)?;
-        let session = SessionBuilder::new()
-            .known_nodes(nodes)
-            .build()
-            .await
-            .map_err(unavailable("connect"))?;
+        let session = SessionBuilder::new().known_nodes(nodes).build().await.map_err(unavailable("connect"))?;
         migrate(&session, keyspace, &plan).await?;
-        session
-            .use_keyspace(keyspace, true)
-            .await
-            .map_err(unavailable("use keyspace"))?;
+        session.use_keyspace(keyspace, true).await.map_err(unavailable("use keyspace"))?;
 
         let mut tables = HashMap::with_capacity(Table::ALL.len());
         for &table in Table::ALL {
             tables.insert(table, prepare_table(&session, keyspace, table).await?);
         }
         let ping = idempotent(with_consistency(
-            prepare(
-                &session,
-                "SELECT key FROM system.local WHERE key = 'local'".into(),
-            )
-            .await?,
+            prepare(&session, "SELECT key FROM system.local WHERE key = 'local'".into()).await?,
             Consistency::One,
         ));
         tracing::info!(keyspace, nodes = ?nodes, "scylla backend ready");
-        Ok(ScyllaBackend {
-            inner: Arc::new(Inner {
-                session,
-                keyspace: keyspace.to_string(),
-                tables,
-                ping,
-            }),
-        })
+        Ok(ScyllaBackend { inner: Arc::new(Inner { session, keyspace: keyspace.to_string(), tables, ping }) })
     }
 
     /// The keyspace this backend uses.
@@ -714,20 +593,15 @@ impl ScyllaBackend {
     /// The statements [`ScyllaBackend::connect`] runs to create the schema of `keyspace`
     /// with `replication_factor` replicas: deploy/scylla/schema.cql without comments, split
     /// on `;`, keyspace and replication factor replaced.
-    pub fn schema_statements(
-        keyspace: &str,
-        replication_factor: u32,
-    ) -> Result<Vec<String>, StoreError> {
-        Ok(schema_plan(keyspace, replication_factor)?
-            .into_iter()
-            .map(|(_, cql)| cql)
-            .collect())
+    pub fn schema_statements(keyspace: &str, replication_factor: u32) -> Result<Vec<String>, StoreError> {
+        Ok(schema_plan(keyspace, replication_factor)?.into_iter().map(|(_, cql)| cql).collect())
     }
 
     fn statements(&self, table: Table) -> Result<&TableStatements, StoreError> {
-        self.inner.tables.get(&table).ok_or_else(|| {
-            StoreError::Config(format!("no prepared statements for table {}", table.name()))
-        })
+        self.inner
+            .tables
+            .get(&table)
+            .ok_or_else(|| StoreError::Config(format!("no prepared statements for table {}", table.name())))
     }
 
     async fn execute(
@@ -736,45 +610,26 @@ impl ScyllaBackend {
         values: impl SerializeRow,
         what: &'static str,
     ) -> Result<QueryResult, StoreError> {
-        self.inner
-            .session
-            .execute_unpaged(statement, values)
-            .await
-            .map_err(unavailable(what))
+        self.inner.session.execute_unpaged(statement, values).await.map_err(unavailable(what))
     }
 
     /// Reads one live row with `statement` (`get` or `get_serial`).
-    async fn read_row(
-        &self,
-        statement: &PreparedStatement,
-        pk: &str,
-        ck: &str,
-    ) -> Result<Option<Row>, StoreError> {
+    async fn read_row(&self, statement: &PreparedStatement, pk: &str, ck: &str) -> Result<Option<Row>, StoreError> {
         let result = self.execute(statement, (pk, ck), "get").await?;
         let rows = result.into_rows_result().map_err(unavailable("get"))?;
-        let cells = rows
-            .maybe_first_row::<CellsRow>()
-            .map_err(unavailable("get"))?;
+        let cells = rows.maybe_first_row::<CellsRow>().map_err(unavailable("get"))?;
         Ok(cells.and_then(|c| live_row(pk, ck, c.version, c.value)))
     }
 
     /// Runs a lightweight transaction and reads its answer.
-    async fn lwt(
-        &self,
-        statement: &PreparedStatement,
-        values: impl SerializeRow,
-    ) -> Result<LwtAnswer, StoreError> {
+    async fn lwt(&self, statement: &PreparedStatement, values: impl SerializeRow) -> Result<LwtAnswer, StoreError> {
         let result = self.execute(statement, values, "cas").await?;
-        let rows = result
-            .into_rows_result()
-            .map_err(unavailable("cas answer"))?;
+        let rows = result.into_rows_result().map_err(unavailable("cas answer"))?;
         let specs = rows.column_specs();
         let applied_at = specs
             .get_by_name("[applied]")
             .map(|(i, _)| i)
-            .ok_or_else(|| {
-                StoreError::Unavailable("scylla cas answer: no [applied] column".into())
-            })?;
+            .ok_or_else(|| StoreError::Unavailable("scylla cas answer: no [applied] column".into()))?;
         let version_at = specs.get_by_name("version").map(|(i, _)| i);
         let value_at = specs.get_by_name("value").map(|(i, _)| i);
         let row = rows
@@ -784,35 +639,23 @@ impl ScyllaBackend {
         let cell = |i: usize| row.columns.get(i).cloned().flatten();
         let applied = match cell(applied_at) {
             Some(CqlValue::Boolean(applied)) => applied,
-            other => {
-                return Err(StoreError::Unavailable(format!(
-                    "scylla cas answer: [applied] is {other:?}"
-                )))
-            }
+            other => return Err(StoreError::Unavailable(format!("scylla cas answer: [applied] is {other:?}"))),
         };
         let version = version_at
             .map(|i| match cell(i) {
                 None => Ok(None),
                 Some(CqlValue::BigInt(v)) => Ok(Some(v)),
-                Some(other) => Err(StoreError::Unavailable(format!(
-                    "scylla cas answer: version is {other:?}"
-                ))),
+                Some(other) => Err(StoreError::Unavailable(format!("scylla cas answer: version is {other:?}"))),
             })
             .transpose()?;
         let value = value_at
             .map(|i| match cell(i) {
                 None => Ok(None),
                 Some(CqlValue::Blob(v)) => Ok(Some(v)),
-                Some(other) => Err(StoreError::Unavailable(format!(
-                    "scylla cas answer: value is {other:?}"
-                ))),
+                Some(other) => Err(StoreError::Unavailable(format!("scylla cas answer: value is {other:?}"))),
             })
             .transpose()?;
-        Ok(LwtAnswer {
-            applied,
-            version,
-            value,
-        })
+        Ok(LwtAnswer { applied, version, value })
     }
 }
 
@@ -855,18 +698,8 @@ impl Backend for ScyllaBackend {
         let mut paging = PagingState::start();
         loop {
             let (result, next) = match &after {
-                Some(after) => {
-                    self.inner
-                        .session
-                        .execute_single_page(&statement, (pk, after.as_str()), paging)
-                        .await
-                }
-                None => {
-                    self.inner
-                        .session
-                        .execute_single_page(&statement, (pk,), paging)
-                        .await
-                }
+                Some(after) => self.inner.session.execute_single_page(&statement, (pk, after.as_str()), paging).await,
+                None => self.inner.session.execute_single_page(&statement, (pk,), paging).await,
             }
             .map_err(unavailable("scan"))?;
             let result = result.into_rows_result().map_err(unavailable("scan"))?;
@@ -895,13 +728,7 @@ impl Backend for ScyllaBackend {
         ttl: Option<Duration>,
     ) -> Result<(), StoreError> {
         let st = self.statements(table)?;
-        self.execute(
-            &st.put,
-            (pk, ck, 0_i64, value.as_slice(), ttl_arg(ttl)),
-            "put",
-        )
-        .await
-        .map(|_| ())
+        self.execute(&st.put, (pk, ck, 0_i64, value.as_slice(), ttl_arg(ttl)), "put").await.map(|_| ())
     }
 
     async fn cas(
@@ -917,25 +744,16 @@ impl Backend for ScyllaBackend {
         let ttl = ttl_arg(ttl);
         let known = match expect {
             Expect::Absent => {
-                let answer = self
-                    .lwt(&st.insert_if_absent, (pk, ck, 1_i64, value.as_slice(), ttl))
-                    .await?;
+                let answer = self.lwt(&st.insert_if_absent, (pk, ck, 1_i64, value.as_slice(), ttl)).await?;
                 if answer.applied {
                     return Ok(CasOutcome::Applied { version: 1 });
                 }
                 match answer.current(pk, ck) {
-                    Current::Known(Some(row)) => {
-                        return Ok(CasOutcome::Conflict { current: Some(row) })
-                    }
+                    Current::Known(Some(row)) => return Ok(CasOutcome::Conflict { current: Some(row) }),
                     Current::Known(None) => {
                         // A row marker without live cells: absent to us, present to
                         // IF NOT EXISTS. Take it over while its cells are still null.
-                        let answer = self
-                            .lwt(
-                                &st.insert_over_stale,
-                                (ttl, 1_i64, value.as_slice(), pk, ck),
-                            )
-                            .await?;
+                        let answer = self.lwt(&st.insert_over_stale, (ttl, 1_i64, value.as_slice(), pk, ck)).await?;
                         if answer.applied {
                             return Ok(CasOutcome::Applied { version: 1 });
                         }
@@ -949,9 +767,7 @@ impl Backend for ScyllaBackend {
                     table: table.name(),
                     detail: format!("version {expected} cannot grow"),
                 })?;
-                let answer = self
-                    .lwt(&st.cas, (ttl, value.as_slice(), next, pk, ck, expected))
-                    .await?;
+                let answer = self.lwt(&st.cas, (ttl, value.as_slice(), next, pk, ck, expected)).await?;
                 if answer.applied {
                     return Ok(CasOutcome::Applied { version: next });
                 }
@@ -969,9 +785,7 @@ impl Backend for ScyllaBackend {
 
     async fn delete(&self, table: Table, pk: &str, ck: &str) -> Result<(), StoreError> {
         let st = self.statements(table)?;
-        self.execute(&st.delete, (pk, ck), "delete")
-            .await
-            .map(|_| ())
+        self.execute(&st.delete, (pk, ck), "delete").await.map(|_| ())
     }
 
     async fn batch(&self, table: Table, pk: &str, ops: Vec<BatchOp>) -> Result<(), StoreError> {
@@ -989,13 +803,7 @@ impl Backend for ScyllaBackend {
             match op {
                 BatchOp::Put { ck, value, ttl } => {
                     batch.append_statement(st.put.clone());
-                    values.push(BatchValues::Put((
-                        pk,
-                        ck.as_str(),
-                        0,
-                        value.as_slice(),
-                        ttl_arg(*ttl),
-                    )));
+                    values.push(BatchValues::Put((pk, ck.as_str(), 0, value.as_slice(), ttl_arg(*ttl))));
                 }
                 BatchOp::Delete { ck } => {
                     batch.append_statement(st.delete.clone());
@@ -1003,12 +811,7 @@ impl Backend for ScyllaBackend {
                 }
             }
         }
-        self.inner
-            .session
-            .batch(&batch, values)
-            .await
-            .map(|_| ())
-            .map_err(unavailable("batch"))
+        self.inner.session.batch(&batch, values).await.map(|_| ()).map_err(unavailable("batch"))
     }
 }
 
@@ -1021,32 +824,15 @@ mod tests {
         for ok in ["agora", "a", "_x", "agora_test_01", &"k".repeat(48)] {
             assert!(validate_keyspace(ok).is_ok(), "{ok} should be accepted");
         }
-        for bad in [
-            "",
-            "Agora",
-            "1abc",
-            "a-b",
-            "a.b",
-            "a b",
-            "ks\"",
-            "é",
-            &"k".repeat(49),
-        ] {
-            assert!(
-                matches!(validate_keyspace(bad), Err(StoreError::Config(_))),
-                "{bad:?} should be refused"
-            );
+        for bad in ["", "Agora", "1abc", "a-b", "a.b", "a b", "ks\"", "é", &"k".repeat(49)] {
+            assert!(matches!(validate_keyspace(bad), Err(StoreError::Config(_))), "{bad:?} should be refused");
         }
     }
 
     #[test]
     fn comments_are_stripped_outside_strings() {
-        let cql =
-            "-- head; with semicolon\nSELECT '--not a comment' /* block; */ FROM t; // tail\n";
-        assert_eq!(
-            strip_comments(cql),
-            "\nSELECT '--not a comment'   FROM t; \n"
-        );
+        let cql = "-- head; with semicolon\nSELECT '--not a comment' /* block; */ FROM t; // tail\n";
+        assert_eq!(strip_comments(cql), "\nSELECT '--not a comment'   FROM t; \n");
     }
 
     #[test]
@@ -1063,10 +849,7 @@ mod tests {
             "CREATE TABLE IF NOT EXISTS \"ks\".agora_meta (x text) 'agora' \"agora\" \"ks\" 3agora \"ks\""
         );
         assert!(has_ident(s, "agora_meta"));
-        assert!(!has_ident(
-            "SELECT 'agora_meta' FROM \"agora_meta\" x_agora_meta",
-            "agora_meta"
-        ));
+        assert!(!has_ident("SELECT 'agora_meta' FROM \"agora_meta\" x_agora_meta", "agora_meta"));
     }
 
     #[test]
@@ -1086,31 +869,15 @@ mod tests {
     #[test]
     fn the_schema_plan_rewrites_keyspace_and_replication() {
         let plan = schema_plan("test_ks", 1).expect("plan");
-        assert_eq!(
-            plan.iter()
-                .filter(|(p, _)| *p == SchemaPart::Keyspace)
-                .count(),
-            1
-        );
-        assert_eq!(
-            plan.iter().filter(|(p, _)| *p == SchemaPart::Meta).count(),
-            1
-        );
-        assert_eq!(
-            plan.iter()
-                .filter(|(p, _)| *p == SchemaPart::Tables)
-                .count(),
-            Table::ALL.len()
-        );
+        assert_eq!(plan.iter().filter(|(p, _)| *p == SchemaPart::Keyspace).count(), 1);
+        assert_eq!(plan.iter().filter(|(p, _)| *p == SchemaPart::Meta).count(), 1);
+        assert_eq!(plan.iter().filter(|(p, _)| *p == SchemaPart::Tables).count(), Table::ALL.len());
         for (part, cql) in &plan {
             assert!(!cql.contains("agora."), "keyspace not replaced in {cql}");
             assert!(!cql.contains("--"), "comment left in {cql}");
             match part {
                 SchemaPart::Keyspace => {
-                    assert!(
-                        cql.starts_with("CREATE KEYSPACE IF NOT EXISTS \"test_ks\""),
-                        "{cql}"
-                    );
+                    assert!(cql.starts_with("CREATE KEYSPACE IF NOT EXISTS \"test_ks\""), "{cql}");
                     assert!(cql.contains("'replication_factor': 1"), "{cql}");
                 }
                 SchemaPart::Meta => assert!(cql.contains("\"test_ks\".agora_meta"), "{cql}"),
@@ -1131,52 +898,22 @@ mod tests {
 
     #[test]
     fn a_batch_keeps_the_last_operation_per_key() {
-        let put = |ck: &str, v: u8| BatchOp::Put {
-            ck: ck.into(),
-            value: vec![v],
-            ttl: None,
-        };
+        let put = |ck: &str, v: u8| BatchOp::Put { ck: ck.into(), value: vec![v], ttl: None };
         let del = |ck: &str| BatchOp::Delete { ck: ck.into() };
-        let ops = vec![
-            put("a", 1),
-            del("b"),
-            del("a"),
-            put("b", 2),
-            put("c", 3),
-            put("c", 4),
-        ];
-        assert_eq!(
-            last_op_per_key(ops),
-            vec![del("a"), put("b", 2), put("c", 4)]
-        );
+        let ops = vec![put("a", 1), del("b"), del("a"), put("b", 2), put("c", 3), put("c", 4)];
+        assert_eq!(last_op_per_key(ops), vec![del("a"), put("b", 2), put("c", 4)]);
     }
 
     #[test]
     fn lwt_answers_give_the_current_row_when_they_can() {
-        let answer = |version, value| LwtAnswer {
-            applied: false,
-            version,
-            value,
-        };
+        let answer = |version, value| LwtAnswer { applied: false, version, value };
         assert!(matches!(
             answer(Some(Some(3)), Some(Some(b"v".to_vec()))).current("p", "c"),
             Current::Known(Some(Row { version: 3, .. }))
         ));
-        assert!(matches!(
-            answer(Some(None), None).current("p", "c"),
-            Current::Known(None)
-        ));
-        assert!(matches!(
-            answer(Some(Some(3)), Some(None)).current("p", "c"),
-            Current::Known(None)
-        ));
-        assert!(matches!(
-            answer(Some(Some(3)), None).current("p", "c"),
-            Current::Unknown
-        ));
-        assert!(matches!(
-            answer(None, None).current("p", "c"),
-            Current::Unknown
-        ));
+        assert!(matches!(answer(Some(None), None).current("p", "c"), Current::Known(None)));
+        assert!(matches!(answer(Some(Some(3)), Some(None)).current("p", "c"), Current::Known(None)));
+        assert!(matches!(answer(Some(Some(3)), None).current("p", "c"), Current::Unknown));
+        assert!(matches!(answer(None, None).current("p", "c"), Current::Unknown));
     }
 }

@@ -43,10 +43,7 @@ struct Inner {
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)).unwrap_or(0)
 }
 
 fn expiry(ttl: Option<Duration>) -> Option<i64> {
@@ -98,9 +95,7 @@ impl SqliteBackend {
                 .spawn(move || reader_loop(conn, rrx))
                 .map_err(|e| StoreError::Unavailable(format!("cannot start reader thread: {e}")))?;
         }
-        Ok(SqliteBackend {
-            inner: Arc::new(Inner { writer: Mutex::new(wtx), readers: Mutex::new(rtx), path }),
-        })
+        Ok(SqliteBackend { inner: Arc::new(Inner { writer: Mutex::new(wtx), readers: Mutex::new(rtx), path }) })
     }
 
     pub fn path(&self) -> &Path {
@@ -278,7 +273,15 @@ fn live_row(conn: &Connection, table: Table, pk: &str, ck: &str) -> Result<Optio
     .map_err(db_err)
 }
 
-fn upsert(conn: &Connection, table: Table, pk: &str, ck: &str, version: i64, value: &[u8], exp: Option<i64>) -> Result<(), StoreError> {
+fn upsert(
+    conn: &Connection,
+    table: Table,
+    pk: &str,
+    ck: &str,
+    version: i64,
+    value: &[u8],
+    exp: Option<i64>,
+) -> Result<(), StoreError> {
     let sql = format!(
         "INSERT INTO {} (pk, ck, version, expires_at, value) VALUES (?1, ?2, ?3, ?4, ?5) \
          ON CONFLICT(pk, ck) DO UPDATE SET version = excluded.version, expires_at = excluded.expires_at, value = excluded.value",
@@ -292,10 +295,7 @@ fn upsert(conn: &Connection, table: Table, pk: &str, ck: &str, version: i64, val
 
 fn delete_row(conn: &Connection, table: Table, pk: &str, ck: &str) -> Result<(), StoreError> {
     let sql = format!("DELETE FROM {} WHERE pk = ?1 AND ck = ?2", table.name());
-    conn.prepare_cached(&sql)
-        .and_then(|mut s| s.execute(params![pk, ck]))
-        .map(|_| ())
-        .map_err(db_err)
+    conn.prepare_cached(&sql).and_then(|mut s| s.execute(params![pk, ck])).map(|_| ()).map_err(db_err)
 }
 
 #[async_trait::async_trait]
@@ -313,7 +313,14 @@ impl Backend for SqliteBackend {
         self.read(move |conn| live_row(conn, table, &pk, &ck)).await
     }
 
-    async fn scan(&self, table: Table, pk: &str, order: Order, limit: usize, cursor: Option<&str>) -> Result<Page, StoreError> {
+    async fn scan(
+        &self,
+        table: Table,
+        pk: &str,
+        order: Order,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<Page, StoreError> {
         let limit = clamp_limit(limit);
         let after = cursor.map(decode_cursor).transpose()?;
         let pk = pk.to_string();
@@ -342,13 +349,28 @@ impl Backend for SqliteBackend {
         .await
     }
 
-    async fn put(&self, table: Table, pk: &str, ck: &str, value: Vec<u8>, ttl: Option<Duration>) -> Result<(), StoreError> {
+    async fn put(
+        &self,
+        table: Table,
+        pk: &str,
+        ck: &str,
+        value: Vec<u8>,
+        ttl: Option<Duration>,
+    ) -> Result<(), StoreError> {
         let (pk, ck) = (pk.to_string(), ck.to_string());
         let exp = expiry(ttl);
         self.write(move |conn| upsert(conn, table, &pk, &ck, 0, &value, exp)).await
     }
 
-    async fn cas(&self, table: Table, pk: &str, ck: &str, expect: Expect, value: Vec<u8>, ttl: Option<Duration>) -> Result<CasOutcome, StoreError> {
+    async fn cas(
+        &self,
+        table: Table,
+        pk: &str,
+        ck: &str,
+        expect: Expect,
+        value: Vec<u8>,
+        ttl: Option<Duration>,
+    ) -> Result<CasOutcome, StoreError> {
         let (pk, ck) = (pk.to_string(), ck.to_string());
         let exp = expiry(ttl);
         self.write(move |conn| {
@@ -406,8 +428,11 @@ mod tests {
         drop(b);
         {
             let conn = Connection::open(&path).expect("open");
-            conn.execute("UPDATE agora_meta SET value = ?1 WHERE key = 'schema_version'", params![(SCHEMA_VERSION + 1).to_string()])
-                .expect("bump");
+            conn.execute(
+                "UPDATE agora_meta SET value = ?1 WHERE key = 'schema_version'",
+                params![(SCHEMA_VERSION + 1).to_string()],
+            )
+            .expect("bump");
         }
         match SqliteBackend::open(&path, 1) {
             Err(StoreError::SchemaTooNew { found, supported }) => {

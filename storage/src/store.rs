@@ -277,7 +277,13 @@ impl Sessions<'_> {
 
     /// Exchanges `presented_jti` for `new_jti`, exactly once. A second use of the same
     /// token (a replay, or a stolen copy) revokes the family.
-    pub async fn rotate(&self, id: SessionId, presented_jti: &str, new_jti: &str, now: OffsetDateTime) -> Result<Rotation, StoreError> {
+    pub async fn rotate(
+        &self,
+        id: SessionId,
+        presented_jti: &str,
+        new_jti: &str,
+        now: OffsetDateTime,
+    ) -> Result<Rotation, StoreError> {
         let pk = id.to_string();
         for _ in 0..CAS_RETRIES {
             let Some(current) = get_versioned::<Session>(self.b, Table::SessionsById, &pk, "").await? else {
@@ -323,7 +329,12 @@ impl Sessions<'_> {
     }
 
     /// Revokes every session of `user` except `keep`, page by page. Answers how many.
-    pub async fn revoke_all_for_user(&self, user: UserId, keep: Option<SessionId>, now: OffsetDateTime) -> Result<usize, StoreError> {
+    pub async fn revoke_all_for_user(
+        &self,
+        user: UserId,
+        keep: Option<SessionId>,
+        now: OffsetDateTime,
+    ) -> Result<usize, StoreError> {
         let pk = user.to_string();
         let mut cursor: Option<String> = None;
         let mut revoked = 0;
@@ -372,7 +383,14 @@ pub struct OneTimeTokens<'a> {
 
 impl OneTimeTokens<'_> {
     /// Stores a token under its hash (the clear token is never stored).
-    pub async fn issue(&self, hash: &str, purpose: TokenPurpose, user_id: UserId, ttl: Duration, now: OffsetDateTime) -> Result<(), StoreError> {
+    pub async fn issue(
+        &self,
+        hash: &str,
+        purpose: TokenPurpose,
+        user_id: UserId,
+        ttl: Duration,
+        now: OffsetDateTime,
+    ) -> Result<(), StoreError> {
         let expires_at = now + ttl;
         let row = encode(Table::OneTimeTokens, &OneTimeToken { purpose, user_id, used: false, expires_at })?;
         if self.b.cas(Table::OneTimeTokens, hash, "", Expect::Absent, row, Some(ttl)).await?.applied() {
@@ -384,7 +402,12 @@ impl OneTimeTokens<'_> {
 
     /// Marks the token used and answers its user, exactly once; `None` for an unknown,
     /// expired, already used or wrong-purpose token.
-    pub async fn consume(&self, hash: &str, purpose: TokenPurpose, now: OffsetDateTime) -> Result<Option<UserId>, StoreError> {
+    pub async fn consume(
+        &self,
+        hash: &str,
+        purpose: TokenPurpose,
+        now: OffsetDateTime,
+    ) -> Result<Option<UserId>, StoreError> {
         let Some(current) = get_versioned::<OneTimeToken>(self.b, Table::OneTimeTokens, hash, "").await? else {
             return Ok(None);
         };

@@ -76,12 +76,18 @@ async fn ordered_paged_scans(b: Arc<dyn Backend>) {
 }
 
 async fn compare_and_set(b: Arc<dyn Backend>) {
-    assert_eq!(b.cas(T, "c", "", Expect::Absent, b"v1".to_vec(), None).await.expect("cas"), CasOutcome::Applied { version: 1 });
+    assert_eq!(
+        b.cas(T, "c", "", Expect::Absent, b"v1".to_vec(), None).await.expect("cas"),
+        CasOutcome::Applied { version: 1 }
+    );
     match b.cas(T, "c", "", Expect::Absent, b"again".to_vec(), None).await.expect("cas") {
         CasOutcome::Conflict { current: Some(row) } => assert_eq!((row.version, row.value), (1, b"v1".to_vec())),
         other => panic!("insert over a live row must conflict, got {other:?}"),
     }
-    assert_eq!(b.cas(T, "c", "", Expect::Version(1), b"v2".to_vec(), None).await.expect("cas"), CasOutcome::Applied { version: 2 });
+    assert_eq!(
+        b.cas(T, "c", "", Expect::Version(1), b"v2".to_vec(), None).await.expect("cas"),
+        CasOutcome::Applied { version: 2 }
+    );
     match b.cas(T, "c", "", Expect::Version(1), b"stale".to_vec(), None).await.expect("cas") {
         CasOutcome::Conflict { current: Some(row) } => assert_eq!((row.version, row.value), (2, b"v2".to_vec())),
         other => panic!("stale version must conflict, got {other:?}"),
@@ -261,7 +267,11 @@ fn sqlite_cas_across_two_processes() {
     rt.block_on(async {
         let b = agora_storage::sqlite::SqliteBackend::open(&db, 1).expect("open");
         let row = b.get(T, "xproc", "").await.expect("get").expect("counter exists");
-        assert_eq!(std::str::from_utf8(&row.value).expect("utf8"), (2 * EACH).to_string(), "an update was lost across processes");
+        assert_eq!(
+            std::str::from_utf8(&row.value).expect("utf8"),
+            (2 * EACH).to_string(),
+            "an update was lost across processes"
+        );
         assert_eq!(row.version, (2 * EACH) as i64);
     });
 }

@@ -55,11 +55,7 @@ fn strip_comments(cql: &str) -> String {
 /// Lower-cased, with runs of whitespace collapsed to one space and none around punctuation,
 /// so that formatting does not matter: `PRIMARY KEY ( (pk), ck )` -> `primary key((pk),ck)`.
 fn normalize(s: &str) -> String {
-    let collapsed = s
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase();
+    let collapsed = s.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
     let mut out = String::new();
     let chars: Vec<char> = collapsed.chars().collect();
     for (i, &c) in chars.iter().enumerate() {
@@ -77,11 +73,7 @@ fn normalize(s: &str) -> String {
 }
 
 fn statements() -> Vec<String> {
-    strip_comments(SCHEMA)
-        .split(';')
-        .map(normalize)
-        .filter(|s| !s.is_empty())
-        .collect()
+    strip_comments(SCHEMA).split(';').map(normalize).filter(|s| !s.is_empty()).collect()
 }
 
 /// Splits on the commas that are not inside parentheses.
@@ -102,11 +94,7 @@ fn split_top_level(s: &str) -> Vec<String> {
         current.push(c);
     }
     parts.push(current);
-    parts
-        .into_iter()
-        .map(|p| p.trim().to_string())
-        .filter(|p| !p.is_empty())
-        .collect()
+    parts.into_iter().map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect()
 }
 
 #[derive(Debug)]
@@ -120,12 +108,8 @@ struct TableDef {
 fn parse_table(statement: &str) -> (String, TableDef) {
     let rest = statement
         .strip_prefix("create table if not exists agora.")
-        .unwrap_or_else(|| {
-            panic!("tables must be created IF NOT EXISTS in keyspace agora: {statement}")
-        });
-    let open = rest
-        .find('(')
-        .unwrap_or_else(|| panic!("no column list: {statement}"));
+        .unwrap_or_else(|| panic!("tables must be created IF NOT EXISTS in keyspace agora: {statement}"));
+    let open = rest.find('(').unwrap_or_else(|| panic!("no column list: {statement}"));
     let name = rest[..open].to_string();
     let body = &rest[open + 1..];
     let mut depth = 1usize;
@@ -154,46 +138,24 @@ fn parse_table(statement: &str) -> (String, TableDef) {
         }
         let mut words = def.split(' ');
         let column = words.next().unwrap_or_default().to_string();
-        let typ = words
-            .next()
-            .unwrap_or_else(|| panic!("{name}: column {column} has no type"))
-            .to_string();
+        let typ = words.next().unwrap_or_else(|| panic!("{name}: column {column} has no type")).to_string();
         let tail: Vec<&str> = words.collect();
         if tail == ["primary", "key"] {
             assert!(primary_key.is_empty(), "{name}: two primary keys");
             primary_key = format!("({column})");
         } else {
-            assert!(
-                tail.is_empty(),
-                "{name}: unexpected column definition {def:?}"
-            );
+            assert!(tail.is_empty(), "{name}: unexpected column definition {def:?}");
         }
-        assert!(
-            columns.insert(column.clone(), typ).is_none(),
-            "{name}: column {column} defined twice"
-        );
+        assert!(columns.insert(column.clone(), typ).is_none(), "{name}: column {column} defined twice");
     }
-    (
-        name,
-        TableDef {
-            columns,
-            primary_key,
-            options: body[close + 1..].trim().to_string(),
-        },
-    )
+    (name, TableDef { columns, primary_key, options: body[close + 1..].trim().to_string() })
 }
 
 fn tables() -> BTreeMap<String, TableDef> {
     let mut tables = BTreeMap::new();
-    for statement in statements()
-        .iter()
-        .filter(|s| s.starts_with("create table"))
-    {
+    for statement in statements().iter().filter(|s| s.starts_with("create table")) {
         let (name, def) = parse_table(statement);
-        assert!(
-            tables.insert(name.clone(), def).is_none(),
-            "table {name} defined twice"
-        );
+        assert!(tables.insert(name.clone(), def).is_none(), "table {name} defined twice");
     }
     tables
 }
@@ -206,45 +168,23 @@ fn schema_defines_exactly_the_tables_of_table_all() {
     expected.insert("agora_meta".to_string());
     let missing: Vec<_> = expected.difference(&defined).collect();
     let unknown: Vec<_> = defined.difference(&expected).collect();
-    assert!(
-        missing.is_empty(),
-        "tables in Table::ALL without a CQL definition: {missing:?}"
-    );
-    assert!(
-        unknown.is_empty(),
-        "CQL tables that Table::ALL does not list: {unknown:?}"
-    );
+    assert!(missing.is_empty(), "tables in Table::ALL without a CQL definition: {missing:?}");
+    assert!(unknown.is_empty(), "CQL tables that Table::ALL does not list: {unknown:?}");
 }
 
 #[test]
 fn every_data_table_has_the_shared_row_shape() {
     let tables = tables();
-    let expected_columns: BTreeMap<String, String> = [
-        ("pk", "text"),
-        ("ck", "text"),
-        ("version", "bigint"),
-        ("value", "blob"),
-    ]
-    .into_iter()
-    .map(|(c, t)| (c.to_string(), t.to_string()))
-    .collect();
+    let expected_columns: BTreeMap<String, String> =
+        [("pk", "text"), ("ck", "text"), ("version", "bigint"), ("value", "blob")]
+            .into_iter()
+            .map(|(c, t)| (c.to_string(), t.to_string()))
+            .collect();
     for table in Table::ALL {
-        let def = tables
-            .get(table.name())
-            .unwrap_or_else(|| panic!("{} is not defined", table.name()));
+        let def = tables.get(table.name()).unwrap_or_else(|| panic!("{} is not defined", table.name()));
         assert_eq!(def.columns, expected_columns, "{}: columns", table.name());
-        assert_eq!(
-            def.primary_key,
-            "((pk),ck)",
-            "{}: primary key",
-            table.name()
-        );
-        assert_eq!(
-            def.options,
-            "with clustering order by(ck asc)",
-            "{}: options",
-            table.name()
-        );
+        assert_eq!(def.primary_key, "((pk),ck)", "{}: primary key", table.name());
+        assert_eq!(def.options, "with clustering order by(ck asc)", "{}: options", table.name());
     }
 }
 
@@ -252,10 +192,8 @@ fn every_data_table_has_the_shared_row_shape() {
 fn agora_meta_is_a_key_value_table() {
     let tables = tables();
     let meta = tables.get("agora_meta").expect("agora_meta is defined");
-    let expected: BTreeMap<String, String> = [("key", "text"), ("value", "text")]
-        .into_iter()
-        .map(|(c, t)| (c.to_string(), t.to_string()))
-        .collect();
+    let expected: BTreeMap<String, String> =
+        [("key", "text"), ("value", "text")].into_iter().map(|(c, t)| (c.to_string(), t.to_string())).collect();
     assert_eq!(meta.columns, expected);
     assert_eq!(meta.primary_key, "(key)");
 }
@@ -263,73 +201,36 @@ fn agora_meta_is_a_key_value_table() {
 #[test]
 fn the_keyspace_is_a_vnode_keyspace() {
     let statements = statements();
-    let keyspaces: Vec<&String> = statements
-        .iter()
-        .filter(|s| s.starts_with("create keyspace"))
-        .collect();
+    let keyspaces: Vec<&String> = statements.iter().filter(|s| s.starts_with("create keyspace")).collect();
     assert_eq!(keyspaces.len(), 1, "exactly one keyspace statement");
     let ks = keyspaces[0];
-    assert!(
-        ks.starts_with("create keyspace if not exists agora with"),
-        "{ks}"
-    );
+    assert!(ks.starts_with("create keyspace if not exists agora with"), "{ks}");
     assert!(ks.contains("'class':'networktopologystrategy'"), "{ks}");
     assert!(ks.contains("'replication_factor':3"), "{ks}");
     // Lightweight transactions (compare-and-set) need vnodes.
-    assert!(
-        ks.contains("tablets={'enabled':false}"),
-        "tablets must be disabled: {ks}"
-    );
+    assert!(ks.contains("tablets={'enabled':false}"), "tablets must be disabled: {ks}");
     // Every statement is either the keyspace or a table.
     for s in &statements {
-        assert!(
-            s.starts_with("create keyspace") || s.starts_with("create table"),
-            "unexpected statement {s}"
-        );
+        assert!(s.starts_with("create keyspace") || s.starts_with("create table"), "unexpected statement {s}");
     }
 }
 
 #[test]
 fn the_backend_rewrites_keyspace_and_replication_factor() {
     let statements = ScyllaBackend::schema_statements("agora_test_1", 1).expect("statements");
-    assert_eq!(
-        statements.len(),
-        Table::ALL.len() + 2,
-        "keyspace, agora_meta and every table"
-    );
-    let keyspace = statements
-        .iter()
-        .find(|s| s.starts_with("CREATE KEYSPACE"))
-        .expect("keyspace statement");
+    assert_eq!(statements.len(), Table::ALL.len() + 2, "keyspace, agora_meta and every table");
+    let keyspace = statements.iter().find(|s| s.starts_with("CREATE KEYSPACE")).expect("keyspace statement");
     assert!(keyspace.contains("\"agora_test_1\""), "{keyspace}");
     assert!(keyspace.contains("'replication_factor': 1"), "{keyspace}");
     for s in &statements {
         assert!(!s.contains("agora."), "keyspace left unreplaced in {s}");
     }
-    assert!(statements
-        .iter()
-        .any(|s| s.contains("\"agora_test_1\".agora_meta")));
+    assert!(statements.iter().any(|s| s.contains("\"agora_test_1\".agora_meta")));
     for table in Table::ALL {
         let name = format!("\"agora_test_1\".{} ", table.name());
-        assert!(
-            statements.iter().any(|s| s.contains(&name)),
-            "no statement creates {name}"
-        );
+        assert!(statements.iter().any(|s| s.contains(&name)), "no statement creates {name}");
     }
-    for bad in [
-        "",
-        "Agora",
-        "9lives",
-        "a-b",
-        "drop table x",
-        &"k".repeat(49),
-    ] {
-        assert!(
-            matches!(
-                ScyllaBackend::schema_statements(bad, 1),
-                Err(StoreError::Config(_))
-            ),
-            "{bad:?} accepted"
-        );
+    for bad in ["", "Agora", "9lives", "a-b", "drop table x", &"k".repeat(49)] {
+        assert!(matches!(ScyllaBackend::schema_statements(bad, 1), Err(StoreError::Config(_))), "{bad:?} accepted");
     }
 }

@@ -128,7 +128,8 @@ impl TestApp {
 
     /// Registers and answers the 201 body `{user, access, refresh}`.
     pub async fn register(&self, email: &str, role: &str) -> Value {
-        let r = self.post("/api/auth/register", json!({"email": email, "password": PASSWORD, "role": role}), None).await;
+        let r =
+            self.post("/api/auth/register", json!({"email": email, "password": PASSWORD, "role": role}), None).await;
         r.expect(201, None);
         r.json
     }
@@ -143,13 +144,17 @@ impl TestApp {
         let outbox = self.data_dir.join("outbox");
         for _ in 0..100 {
             if let Ok(entries) = std::fs::read_dir(&outbox) {
-                let mut files: Vec<_> = entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "eml")).collect();
+                let mut files: Vec<_> =
+                    entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "eml")).collect();
                 files.sort();
                 for f in files.iter().rev() {
                     let text = std::fs::read_to_string(f).unwrap_or_default();
                     if text.contains(&format!("To: {to}")) && text.contains(subject) {
                         let start = text.find("\nToken: ").expect("token line in the email") + "\nToken: ".len();
-                        return text[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect();
+                        return text[start..]
+                            .chars()
+                            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                            .collect();
                     }
                 }
             }

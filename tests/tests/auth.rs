@@ -50,7 +50,9 @@ async fn register_login_me_refresh_logout() {
     app.get("/api/auth/me", Some(&access2)).await.expect(200, None);
 
     // Logout revokes the family and the presented access token.
-    let out = app.send(app.client.post(app.url("/api/auth/logout")).bearer_auth(&access2).json(&json!({"refresh": refresh2}))).await;
+    let out = app
+        .send(app.client.post(app.url("/api/auth/logout")).bearer_auth(&access2).json(&json!({"refresh": refresh2})))
+        .await;
     out.expect(204, None);
     app.get("/api/auth/me", Some(&access2)).await.expect(401, Some("token_revoked"));
     app.get("/api/auth/me", Some(&access)).await.expect(401, Some("token_revoked"));
@@ -98,18 +100,26 @@ async fn aliases_and_trailing_slashes() {
 #[actix_web::test]
 async fn bad_input_gets_the_envelope_with_the_right_status() {
     let app = spawn_app_with(|s| s.max_body_bytes = 4096).await;
-    let post_raw = |body: &'static str, ct: &'static str| app.client.post(app.url("/api/auth/register")).header("content-type", ct).body(body);
+    let post_raw = |body: &'static str, ct: &'static str| {
+        app.client.post(app.url("/api/auth/register")).header("content-type", ct).body(body)
+    };
 
     app.send(post_raw("{\"email\": ", "application/json")).await.expect(400, Some("invalid_json"));
-    app.send(post_raw("{\"email\": 5, \"password\": true}", "application/json")).await.expect(400, Some("invalid_json"));
+    app.send(post_raw("{\"email\": 5, \"password\": true}", "application/json"))
+        .await
+        .expect(400, Some("invalid_json"));
     app.send(post_raw("[1,2,3]", "application/json")).await.expect(400, Some("invalid_json"));
-    app.send(post_raw("email=a", "application/x-www-form-urlencoded")).await.expect(415, Some("unsupported_media_type"));
+    app.send(post_raw("email=a", "application/x-www-form-urlencoded"))
+        .await
+        .expect(415, Some("unsupported_media_type"));
     let huge = format!("{{\"email\": \"{}\"}}", "a".repeat(10_000));
     app.send(app.client.post(app.url("/api/auth/register")).header("content-type", "application/json").body(huge))
         .await
         .expect(413, Some("payload_too_large"));
 
-    let r = app.post("/api/auth/register", json!({"email": "not-an-email", "password": "short", "role": "client"}), None).await;
+    let r = app
+        .post("/api/auth/register", json!({"email": "not-an-email", "password": "short", "role": "client"}), None)
+        .await;
     r.expect(400, Some("validation_failed"));
     assert!(r.json["error"]["fields"]["email"].is_array(), "{}", r.text);
     assert!(r.json["error"]["fields"]["password"].is_array(), "{}", r.text);
@@ -122,7 +132,9 @@ async fn bad_input_gets_the_envelope_with_the_right_status() {
     r.expect(400, Some("validation_failed"));
     assert_eq!(r.json["error"]["fields"]["email"][0], "is required");
 
-    let r = app.post("/api/auth/register", json!({"email": email("adm"), "password": PASSWORD, "role": "admin"}), None).await;
+    let r = app
+        .post("/api/auth/register", json!({"email": email("adm"), "password": PASSWORD, "role": "admin"}), None)
+        .await;
     r.expect(400, Some("validation_failed"));
     assert!(r.json["error"]["fields"]["role"].is_array());
     app.post("/api/auth/register", json!({"email": email("r"), "password": PASSWORD, "role": "wizard"}), None)
@@ -131,8 +143,12 @@ async fn bad_input_gets_the_envelope_with_the_right_status() {
 
     let dup = email("dup");
     app.register(&dup, "client").await;
-    app.post("/api/auth/register", json!({"email": dup.to_uppercase(), "password": PASSWORD}), None).await.expect(409, Some("email_taken"));
-    app.post("/api/auth/register", json!({"email": email("u1"), "password": PASSWORD, "username": "same_name"}), None).await.expect(201, None);
+    app.post("/api/auth/register", json!({"email": dup.to_uppercase(), "password": PASSWORD}), None)
+        .await
+        .expect(409, Some("email_taken"));
+    app.post("/api/auth/register", json!({"email": email("u1"), "password": PASSWORD, "username": "same_name"}), None)
+        .await
+        .expect(201, None);
     app.post("/api/auth/register", json!({"email": email("u2"), "password": PASSWORD, "username": "Same_Name"}), None)
         .await
         .expect(409, Some("username_taken"));
@@ -177,7 +193,9 @@ async fn tampered_expired_revoked_and_wrong_kind_tokens_are_refused() {
 
     // Expired: minted with the server's key an hour ago.
     let keys = JwtKeys::new(TEST_JWT_SECRET.as_bytes(), 900, 3600);
-    let expired = keys.access_token(user_id, Role::Client, sid, time::OffsetDateTime::now_utc() - time::Duration::hours(2)).expect("sign");
+    let expired = keys
+        .access_token(user_id, Role::Client, sid, time::OffsetDateTime::now_utc() - time::Duration::hours(2))
+        .expect("sign");
     app.get("/api/auth/me", Some(&expired)).await.expect(401, Some("token_expired"));
     app.post("/api/auth/verify", json!({"token": expired}), None).await.expect(401, Some("token_expired"));
 
@@ -214,9 +232,13 @@ async fn password_reset_by_email_is_single_use_and_revokes_sessions() {
     app.post("/api/auth/password-reset/confirm", json!({"token": token, "new_password": "short"}), None)
         .await
         .expect(400, Some("validation_failed"));
-    app.post("/api/auth/password-reset/confirm", json!({"token": "not-a-real-token", "new_password": "a brand new secret 7"}), None)
-        .await
-        .expect(400, Some("invalid_token"));
+    app.post(
+        "/api/auth/password-reset/confirm",
+        json!({"token": "not-a-real-token", "new_password": "a brand new secret 7"}),
+        None,
+    )
+    .await
+    .expect(400, Some("invalid_token"));
     app.post("/api/auth/password-reset/confirm", json!({"token": token, "new_password": "a brand new secret 7"}), None)
         .await
         .expect(204, None);
@@ -255,15 +277,23 @@ async fn password_change_revokes_other_sessions_and_profile_edits_validate() {
     let other = app.login(&addr, PASSWORD).await;
     let (access, other_access) = (s(&a["access"]), s(&other.json["access"]));
 
-    app.post("/api/auth/password/change", json!({"old_password": "wrong one 12345", "new_password": "fresh secret 42x"}), Some(&access))
-        .await
-        .expect(400, Some("validation_failed"));
+    app.post(
+        "/api/auth/password/change",
+        json!({"old_password": "wrong one 12345", "new_password": "fresh secret 42x"}),
+        Some(&access),
+    )
+    .await
+    .expect(400, Some("validation_failed"));
     app.post("/api/auth/password/change", json!({"old_password": PASSWORD, "new_password": "weak"}), Some(&access))
         .await
         .expect(400, Some("validation_failed"));
-    app.post("/api/auth/password/change", json!({"old_password": PASSWORD, "new_password": "fresh secret 42x"}), Some(&access))
-        .await
-        .expect(204, None);
+    app.post(
+        "/api/auth/password/change",
+        json!({"old_password": PASSWORD, "new_password": "fresh secret 42x"}),
+        Some(&access),
+    )
+    .await
+    .expect(204, None);
     app.get("/api/auth/me", Some(&access)).await.expect(200, None);
     app.get("/api/auth/me", Some(&other_access)).await.expect(401, Some("token_revoked"));
     app.login(&addr, "fresh secret 42x").await.expect(200, None);
@@ -272,9 +302,13 @@ async fn password_change_revokes_other_sessions_and_profile_edits_validate() {
     r.expect(200, None);
     assert_eq!((r.json["first_name"].as_str(), r.json["username"].as_str()), (Some("Zoë"), Some("zoe.k")));
     app.patch("/api/auth/me", json!({"username": "x"}), Some(&access)).await.expect(400, Some("validation_failed"));
-    app.patch("/api/auth/me", json!({"first_name": "a".repeat(101)}), Some(&access)).await.expect(400, Some("validation_failed"));
+    app.patch("/api/auth/me", json!({"first_name": "a".repeat(101)}), Some(&access))
+        .await
+        .expect(400, Some("validation_failed"));
     let b = app.register(&email("other"), "client").await;
-    app.patch("/api/auth/me", json!({"username": "zoe.k"}), Some(&s(&b["access"]))).await.expect(409, Some("username_taken"));
+    app.patch("/api/auth/me", json!({"username": "zoe.k"}), Some(&s(&b["access"])))
+        .await
+        .expect(409, Some("username_taken"));
     // The old username is released on change.
     app.patch("/api/auth/me", json!({"username": "zoe.new"}), Some(&access)).await.expect(200, None);
     app.patch("/api/auth/me", json!({"username": "zoe.k"}), Some(&s(&b["access"]))).await.expect(200, None);
@@ -309,7 +343,8 @@ async fn rate_limits_answer_429_with_retry_after() {
     }
     let limited = app.login(&email("rl"), PASSWORD).await;
     limited.expect(429, Some("rate_limited"));
-    let retry: u64 = limited.headers.get("retry-after").expect("Retry-After").to_str().expect("ascii").parse().expect("seconds");
+    let retry: u64 =
+        limited.headers.get("retry-after").expect("Retry-After").to_str().expect("ascii").parse().expect("seconds");
     assert!((1..=60).contains(&retry), "{retry}");
 
     for _ in 0..5 {
@@ -396,10 +431,24 @@ async fn operations_endpoints() {
     schema.expect(200, None);
     assert!(schema.json["openapi"].as_str().is_some_and(|v| v.starts_with("3.")));
     for path in [
-        "/api/auth/register", "/api/auth/login", "/api/auth/token", "/api/auth/refresh", "/api/auth/token/refresh",
-        "/api/auth/verify", "/api/auth/token/verify", "/api/auth/logout", "/api/auth/me", "/api/auth/password/change",
-        "/api/auth/password-reset", "/api/auth/password-reset/confirm", "/api/auth/verify-email",
-        "/api/auth/verify-email/resend", "/api/users/{id}", "/api/health", "/api/ready", "/metrics",
+        "/api/auth/register",
+        "/api/auth/login",
+        "/api/auth/token",
+        "/api/auth/refresh",
+        "/api/auth/token/refresh",
+        "/api/auth/verify",
+        "/api/auth/token/verify",
+        "/api/auth/logout",
+        "/api/auth/me",
+        "/api/auth/password/change",
+        "/api/auth/password-reset",
+        "/api/auth/password-reset/confirm",
+        "/api/auth/verify-email",
+        "/api/auth/verify-email/resend",
+        "/api/users/{id}",
+        "/api/health",
+        "/api/ready",
+        "/metrics",
     ] {
         assert!(schema.json["paths"][path].is_object(), "{path} missing from the OpenAPI document");
     }
@@ -422,7 +471,10 @@ async fn cors_allows_only_configured_origins() {
         )
         .await;
     assert_eq!(ok.status, 200);
-    assert_eq!(ok.headers.get("access-control-allow-origin").and_then(|v| v.to_str().ok()), Some("https://app.example"));
+    assert_eq!(
+        ok.headers.get("access-control-allow-origin").and_then(|v| v.to_str().ok()),
+        Some("https://app.example")
+    );
     let other = app.send(app.client.get(app.url("/api/health")).header("origin", "https://evil.example")).await;
     assert!(other.headers.get("access-control-allow-origin").is_none());
 }

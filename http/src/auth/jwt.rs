@@ -102,7 +102,13 @@ impl JwtKeys {
         encode(&Header::new(Algorithm::HS256), claims, &self.encoding).map_err(ApiError::internal)
     }
 
-    pub fn access_token(&self, user: UserId, role: Role, session: SessionId, now: OffsetDateTime) -> Result<String, ApiError> {
+    pub fn access_token(
+        &self,
+        user: UserId,
+        role: Role,
+        session: SessionId,
+        now: OffsetDateTime,
+    ) -> Result<String, ApiError> {
         let iat = now.unix_timestamp();
         self.sign(&Claims {
             sub: user,
@@ -116,7 +122,14 @@ impl JwtKeys {
     }
 
     /// A refresh token carrying `jti`, the id the session expects next.
-    pub fn refresh_token(&self, user: UserId, role: Role, session: SessionId, jti: &str, now: OffsetDateTime) -> Result<String, ApiError> {
+    pub fn refresh_token(
+        &self,
+        user: UserId,
+        role: Role,
+        session: SessionId,
+        jti: &str,
+        now: OffsetDateTime,
+    ) -> Result<String, ApiError> {
         let iat = now.unix_timestamp();
         self.sign(&Claims {
             sub: user,
@@ -132,7 +145,9 @@ impl JwtKeys {
     /// Checks signature, expiry and kind. Revocation is checked by the caller (one read).
     pub fn verify(&self, token: &str, kind: TokenKind) -> Result<Claims, ApiError> {
         let data = decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| match e.kind() {
-            ErrorKind::ExpiredSignature => ApiError::Unauthorized { code: "token_expired", message: "the token has expired" },
+            ErrorKind::ExpiredSignature => {
+                ApiError::Unauthorized { code: "token_expired", message: "the token has expired" }
+            }
             _ => ApiError::Unauthorized { code: "invalid_token", message: "the token is invalid" },
         })?;
         if data.claims.typ != kind {
@@ -192,7 +207,8 @@ mod tests {
         let b = JwtKeys::load_or_generate_secret(None, dir.path()).expect("loaded");
         assert_eq!(a, b);
         assert!(a.len() >= 32);
-        let c = JwtKeys::load_or_generate_secret(Some("configured-secret-configured-secret"), dir.path()).expect("configured");
+        let c = JwtKeys::load_or_generate_secret(Some("configured-secret-configured-secret"), dir.path())
+            .expect("configured");
         assert_eq!(c, b"configured-secret-configured-secret".to_vec());
     }
 }

@@ -3,9 +3,9 @@
 
 use std::sync::Arc;
 
+use agora_engine::Password;
 use argon2::password_hash::{phc::PasswordHash, PasswordHasher as _, PasswordVerifier as _};
 use argon2::{Algorithm, Argon2, Params, Version};
-use agora_engine::Password;
 
 use crate::error::ApiError;
 

@@ -25,7 +25,9 @@ fn code_for(status: StatusCode) -> &'static str {
     }
 }
 
-pub fn ensure_envelope<B: MessageBody + 'static>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+pub fn ensure_envelope<B: MessageBody + 'static>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
     let is_json = res
         .headers()
         .get(header::CONTENT_TYPE)
@@ -47,6 +49,7 @@ pub fn ensure_envelope<B: MessageBody + 'static>(res: ServiceResponse<B>) -> act
             builder.insert_header((name, v.clone()));
         }
     }
-    let new: HttpResponse<BoxBody> = builder.content_type("application/json").body(envelope(code_for(status), &message, None));
+    let new: HttpResponse<BoxBody> =
+        builder.content_type("application/json").body(envelope(code_for(status), &message, None));
     Ok(ErrorHandlerResponse::Response(ServiceResponse::new(req, new).map_into_right_body::<B>()))
 }

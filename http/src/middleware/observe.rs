@@ -10,7 +10,10 @@ use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage as _};
 use tracing_actix_web::RequestId;
 
-pub async fn observe(req: ServiceRequest, next: Next<impl MessageBody>) -> Result<ServiceResponse<impl MessageBody>, Error> {
+pub async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let start = Instant::now();
     let method = req.method().to_string();
     let request_id = req.extensions().get::<RequestId>().map(|id| id.to_string());

@@ -55,7 +55,11 @@ fn is_exempt(path: &str) -> bool {
 fn is_auth_endpoint(path: &str) -> bool {
     matches!(
         path,
-        "/api/auth/login" | "/api/auth/token" | "/api/auth/register" | "/api/auth/password-reset" | "/api/auth/password-reset/confirm"
+        "/api/auth/login"
+            | "/api/auth/token"
+            | "/api/auth/register"
+            | "/api/auth/password-reset"
+            | "/api/auth/password-reset/confirm"
     )
 }
 
@@ -64,12 +68,19 @@ fn limited(class: &'static str, wait: Duration) -> ApiError {
     ApiError::TooManyRequests { message: "too many requests; slow down", retry_after: wait }
 }
 
-fn check<K: std::hash::Hash + Eq + Clone>(limiter: &DefaultKeyedRateLimiter<K>, key: &K, class: &'static str) -> Result<(), ApiError> {
+fn check<K: std::hash::Hash + Eq + Clone>(
+    limiter: &DefaultKeyedRateLimiter<K>,
+    key: &K,
+    class: &'static str,
+) -> Result<(), ApiError> {
     limiter.check_key(key).map_err(|not_until| limited(class, not_until.wait_time_from(DefaultClock::default().now())))
 }
 
 /// The middleware function (`from_fn`).
-pub async fn rate_limit(req: ServiceRequest, next: Next<impl MessageBody + 'static>) -> Result<ServiceResponse<BoxBody>, Error> {
+pub async fn rate_limit(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
     let limiters = req.app_data::<web::Data<Arc<Limiters>>>().cloned();
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let (Some(limiters), Some(state)) = (limiters, state) else {
@@ -82,7 +93,8 @@ pub async fn rate_limit(req: ServiceRequest, next: Next<impl MessageBody + 'stat
             check(&limiters.auth, &ip, "auth")
         } else {
             // Only the signature is checked here (cheap); handlers still check revocation.
-            let user = bearer_token(req.request()).and_then(|t| state.jwt.verify(t, TokenKind::Access).ok()).map(|c| c.sub);
+            let user =
+                bearer_token(req.request()).and_then(|t| state.jwt.verify(t, TokenKind::Access).ok()).map(|c| c.sub);
             match user {
                 Some(user) => check(&limiters.user, &user.to_string(), "user"),
                 None => check(&limiters.anonymous, &ip, "anonymous"),

@@ -7,7 +7,10 @@ use actix_web::http::Uri;
 use actix_web::middleware::Next;
 use actix_web::Error;
 
-pub async fn trim_trailing_slash(mut req: ServiceRequest, next: Next<impl MessageBody>) -> Result<ServiceResponse<impl MessageBody>, Error> {
+pub async fn trim_trailing_slash(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let path = req.path();
     if path.len() > 1 && path.ends_with('/') && (path.starts_with("/api/") || path == "/metrics/") {
         let trimmed = path.trim_end_matches('/');

@@ -85,8 +85,12 @@ pub struct Empty {}
 
 fn duplicate(e: StoreError) -> ApiError {
     match e {
-        StoreError::Duplicate("email") => ApiError::Conflict { code: "email_taken", message: "an account with this email exists".into() },
-        StoreError::Duplicate("username") => ApiError::Conflict { code: "username_taken", message: "this username is taken".into() },
+        StoreError::Duplicate("email") => {
+            ApiError::Conflict { code: "email_taken", message: "an account with this email exists".into() }
+        }
+        StoreError::Duplicate("username") => {
+            ApiError::Conflict { code: "username_taken", message: "this username is taken".into() }
+        }
         other => other.into(),
     }
 }
@@ -112,8 +116,12 @@ async fn start_session(state: &AppState, user: &User, now: OffsetDateTime) -> Re
 async fn mail_token(state: &AppState, user: &User, purpose: TokenPurpose, now: OffsetDateTime) -> Result<(), ApiError> {
     let (token, hash) = one_time_token();
     let (ttl, subject, path) = match purpose {
-        TokenPurpose::PasswordReset => (state.settings.password_reset_ttl_secs, "Reset your Agora password", "reset-password"),
-        TokenPurpose::EmailVerification => (state.settings.email_verification_ttl_secs, "Verify your Agora email address", "verify-email"),
+        TokenPurpose::PasswordReset => {
+            (state.settings.password_reset_ttl_secs, "Reset your Agora password", "reset-password")
+        }
+        TokenPurpose::EmailVerification => {
+            (state.settings.email_verification_ttl_secs, "Verify your Agora email address", "verify-email")
+        }
     };
     state.store.one_time_tokens().issue(&hash, purpose, user.id, Duration::from_secs(ttl), now).await?;
     let body = format!(
@@ -164,7 +172,11 @@ pub async fn register(state: web::Data<AppState>, body: web::Json<RegisterBody>)
     metrics::counter!("agora_registrations_total", "role" => role.as_str()).increment(1);
     mail_token(&state, &user, TokenPurpose::EmailVerification, now).await?;
     let tokens = start_session(&state, &user, now).await?;
-    Ok(HttpResponse::Created().json(AuthResponse { user: UserView::of(&user, true), access: tokens.access, refresh: tokens.refresh }))
+    Ok(HttpResponse::Created().json(AuthResponse {
+        user: UserView::of(&user, true),
+        access: tokens.access,
+        refresh: tokens.refresh,
+    }))
 }
 
 /// Log in with email or username and password.
@@ -183,7 +195,9 @@ pub async fn login(state: web::Data<AppState>, body: web::Json<LoginBody>) -> Re
             None => Err(String::new()),
         },
         (None, Some(u)) => match f.check("username", Username::parse(u)) {
-            Some(name) => state.store.users().find_by_username(&name).await?.map(|v| v.value).ok_or(name.as_str().to_string()),
+            Some(name) => {
+                state.store.users().find_by_username(&name).await?.map(|v| v.value).ok_or(name.as_str().to_string())
+            }
             None => Err(String::new()),
         },
         (None, None) => {
@@ -199,18 +213,28 @@ pub async fn login(state: web::Data<AppState>, body: web::Json<LoginBody>) -> Re
     };
     state.login_failures.check(&account_key)?;
     let user = found.ok();
-    let ok = state.hasher.verify(password.as_deref().unwrap_or_default(), user.as_ref().map(|u| u.password_hash.as_str())).await?;
+    let ok = state
+        .hasher
+        .verify(password.as_deref().unwrap_or_default(), user.as_ref().map(|u| u.password_hash.as_str()))
+        .await?;
     let Some(user) = user.filter(|_| ok) else {
         state.login_failures.record_failure(&account_key);
         metrics::counter!("agora_logins_total", "outcome" => "failed").increment(1);
         tracing::info!("login failed");
-        return Err(ApiError::Unauthorized { code: "invalid_credentials", message: "wrong email, username or password" });
+        return Err(ApiError::Unauthorized {
+            code: "invalid_credentials",
+            message: "wrong email, username or password",
+        });
     };
     state.login_failures.clear(&account_key);
     metrics::counter!("agora_logins_total", "outcome" => "ok").increment(1);
     tracing::info!(user_id = %user.id, "logged in");
     let tokens = start_session(&state, &user, OffsetDateTime::now_utc()).await?;
-    Ok(HttpResponse::Ok().json(AuthResponse { user: UserView::of(&user, true), access: tokens.access, refresh: tokens.refresh }))
+    Ok(HttpResponse::Ok().json(AuthResponse {
+        user: UserView::of(&user, true),
+        access: tokens.access,
+        refresh: tokens.refresh,
+    }))
 }
 
 /// Exchange a refresh token for a new pair. A refresh token works once; presenting a used
@@ -225,10 +249,12 @@ pub async fn refresh(state: web::Data<AppState>, body: web::Json<RefreshBody>) -
     let new_jti = Uuid::new_v4().simple().to_string();
     match state.store.sessions().rotate(claims.sid, &claims.jti, &new_jti, now).await? {
         Rotation::Rotated(session) => {
-            let user = state.store.users().get(session.user_id).await?.ok_or(ApiError::Unauthorized {
-                code: "token_revoked",
-                message: "the token has been revoked",
-            })?;
+            let user = state
+                .store
+                .users()
+                .get(session.user_id)
+                .await?
+                .ok_or(ApiError::Unauthorized { code: "token_revoked", message: "the token has been revoked" })?;
             let role = user.value.role;
             Ok(HttpResponse::Ok().json(TokenPair {
                 access: state.jwt.access_token(session.user_id, role, session.id, now)?,
@@ -238,9 +264,14 @@ pub async fn refresh(state: web::Data<AppState>, body: web::Json<RefreshBody>) -
         Rotation::Reused => {
             metrics::counter!("agora_refresh_reuse_total").increment(1);
             tracing::warn!(user_id = %claims.sub, session_id = %claims.sid, "refresh token reused: session family revoked");
-            Err(ApiError::Unauthorized { code: "refresh_token_reused", message: "this refresh token was already used; the session is revoked" })
+            Err(ApiError::Unauthorized {
+                code: "refresh_token_reused",
+                message: "this refresh token was already used; the session is revoked",
+            })
         }
-        Rotation::Invalid => Err(ApiError::Unauthorized { code: "token_revoked", message: "the token has been revoked" }),
+        Rotation::Invalid => {
+            Err(ApiError::Unauthorized { code: "token_revoked", message: "the token has been revoked" })
+        }
     }
 }
 
@@ -266,7 +297,11 @@ pub async fn verify(state: web::Data<AppState>, body: web::Json<TokenBody>) -> R
 #[utoipa::path(post, path = "/api/auth/logout", tag = "auth", request_body = LogoutBody,
     responses((status = 204), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope)))]
 #[tracing::instrument(skip_all)]
-pub async fn logout(state: web::Data<AppState>, req: HttpRequest, body: web::Json<LogoutBody>) -> Result<HttpResponse, ApiError> {
+pub async fn logout(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<LogoutBody>,
+) -> Result<HttpResponse, ApiError> {
     let now = OffsetDateTime::now_utc();
     let mut sessions = Vec::new();
     if let Some(token) = body.refresh.as_deref() {
@@ -286,7 +321,13 @@ pub async fn logout(state: web::Data<AppState>, req: HttpRequest, body: web::Jso
 }
 
 async fn load_user(state: &AppState, id: UserId) -> Result<User, ApiError> {
-    Ok(state.store.users().get(id).await?.ok_or(ApiError::Unauthorized { code: "token_revoked", message: "the account no longer exists" })?.value)
+    Ok(state
+        .store
+        .users()
+        .get(id)
+        .await?
+        .ok_or(ApiError::Unauthorized { code: "token_revoked", message: "the account no longer exists" })?
+        .value)
 }
 
 /// The caller's own account.
@@ -300,7 +341,11 @@ pub async fn me(state: web::Data<AppState>, auth: AuthUser) -> Result<HttpRespon
 #[utoipa::path(patch, path = "/api/auth/me", tag = "auth", request_body = PatchMeBody, security(("bearer" = [])),
     responses((status = 200, body = UserView), (status = 400, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)))]
 #[tracing::instrument(skip_all, fields(user_id = %auth.id))]
-pub async fn patch_me(state: web::Data<AppState>, auth: AuthUser, body: web::Json<PatchMeBody>) -> Result<HttpResponse, ApiError> {
+pub async fn patch_me(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    body: web::Json<PatchMeBody>,
+) -> Result<HttpResponse, ApiError> {
     let mut f = FieldErrors::new();
     let first = optional(&mut f, "first_name", body.first_name.as_deref(), PersonName::parse);
     let last = optional(&mut f, "last_name", body.last_name.as_deref(), PersonName::parse);
@@ -332,7 +377,11 @@ pub async fn patch_me(state: web::Data<AppState>, auth: AuthUser, body: web::Jso
 #[utoipa::path(post, path = "/api/auth/password/change", tag = "auth", request_body = PasswordChangeBody, security(("bearer" = [])),
     responses((status = 204), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope)))]
 #[tracing::instrument(skip_all, fields(user_id = %auth.id))]
-pub async fn password_change(state: web::Data<AppState>, auth: AuthUser, body: web::Json<PasswordChangeBody>) -> Result<HttpResponse, ApiError> {
+pub async fn password_change(
+    state: web::Data<AppState>,
+    auth: AuthUser,
+    body: web::Json<PasswordChangeBody>,
+) -> Result<HttpResponse, ApiError> {
     let mut f = FieldErrors::new();
     if body.old_password.is_none() {
         f.add("old_password", "is required");
@@ -346,11 +395,14 @@ pub async fn password_change(state: web::Data<AppState>, auth: AuthUser, body: w
     let Some(new) = new else { return Err(ApiError::internal("validated password missing")) };
     let hash = state.hasher.hash(&new).await?;
     let now = OffsetDateTime::now_utc();
-    state.store.users().update(auth.id, |u| {
-        u.password_hash = hash.clone();
-        u.updated_at = now;
-    })
-    .await?;
+    state
+        .store
+        .users()
+        .update(auth.id, |u| {
+            u.password_hash = hash.clone();
+            u.updated_at = now;
+        })
+        .await?;
     let revoked = state.store.sessions().revoke_all_for_user(auth.id, Some(auth.session), now).await?;
     tracing::info!(revoked, "password changed; other sessions revoked");
     Ok(HttpResponse::NoContent().finish())
@@ -360,7 +412,10 @@ pub async fn password_change(state: web::Data<AppState>, auth: AuthUser, body: w
 #[utoipa::path(post, path = "/api/auth/password-reset", tag = "auth", request_body = PasswordResetBody,
     responses((status = 202, body = Empty), (status = 400, body = ErrorEnvelope), (status = 429, body = ErrorEnvelope)))]
 #[tracing::instrument(skip_all)]
-pub async fn password_reset(state: web::Data<AppState>, body: web::Json<PasswordResetBody>) -> Result<HttpResponse, ApiError> {
+pub async fn password_reset(
+    state: web::Data<AppState>,
+    body: web::Json<PasswordResetBody>,
+) -> Result<HttpResponse, ApiError> {
     let mut f = FieldErrors::new();
     let email = required(&mut f, "email", body.email.as_deref(), Email::parse);
     f.into_result()?;
@@ -390,12 +445,17 @@ fn invalid_token() -> ApiError {
 #[utoipa::path(post, path = "/api/auth/password-reset/confirm", tag = "auth", request_body = PasswordResetConfirmBody,
     responses((status = 204), (status = 400, body = ErrorEnvelope)))]
 #[tracing::instrument(skip_all)]
-pub async fn password_reset_confirm(state: web::Data<AppState>, body: web::Json<PasswordResetConfirmBody>) -> Result<HttpResponse, ApiError> {
+pub async fn password_reset_confirm(
+    state: web::Data<AppState>,
+    body: web::Json<PasswordResetConfirmBody>,
+) -> Result<HttpResponse, ApiError> {
     let mut f = FieldErrors::new();
     let token = required(&mut f, "token", body.token.as_deref(), |t| Ok(t.trim().to_string()));
     let password = required(&mut f, "new_password", body.new_password.as_deref(), Password::parse);
     f.into_result()?;
-    let (Some(token), Some(password)) = (token, password) else { return Err(ApiError::internal("validated fields missing")) };
+    let (Some(token), Some(password)) = (token, password) else {
+        return Err(ApiError::internal("validated fields missing"));
+    };
     let hash = state.hasher.hash(&password).await?;
     let now = OffsetDateTime::now_utc();
     let user_id = state
@@ -404,14 +464,17 @@ pub async fn password_reset_confirm(state: web::Data<AppState>, body: web::Json<
         .consume(&hash_token(&token), TokenPurpose::PasswordReset, now)
         .await?
         .ok_or_else(invalid_token)?;
-    state.store.users().update(user_id, |u| {
-        u.password_hash = hash.clone();
-        // Receiving the email proves the address.
-        u.email_verified = true;
-        u.updated_at = now;
-    })
-    .await?
-    .ok_or_else(invalid_token)?;
+    state
+        .store
+        .users()
+        .update(user_id, |u| {
+            u.password_hash = hash.clone();
+            // Receiving the email proves the address.
+            u.email_verified = true;
+            u.updated_at = now;
+        })
+        .await?
+        .ok_or_else(invalid_token)?;
     let revoked = state.store.sessions().revoke_all_for_user(user_id, None, now).await?;
     tracing::info!(user_id = %user_id, revoked, "password reset");
     Ok(HttpResponse::NoContent().finish())
@@ -429,12 +492,15 @@ pub async fn verify_email(state: web::Data<AppState>, body: web::Json<TokenBody>
         .consume(&hash_token(token.trim()), TokenPurpose::EmailVerification, now)
         .await?
         .ok_or_else(invalid_token)?;
-    state.store.users().update(user_id, |u| {
-        u.email_verified = true;
-        u.updated_at = now;
-    })
-    .await?
-    .ok_or_else(invalid_token)?;
+    state
+        .store
+        .users()
+        .update(user_id, |u| {
+            u.email_verified = true;
+            u.updated_at = now;
+        })
+        .await?
+        .ok_or_else(invalid_token)?;
     tracing::info!(user_id = %user_id, "email verified");
     Ok(HttpResponse::NoContent().finish())
 }
@@ -445,7 +511,10 @@ pub async fn verify_email(state: web::Data<AppState>, body: web::Json<TokenBody>
 pub async fn verify_email_resend(state: web::Data<AppState>, auth: AuthUser) -> Result<HttpResponse, ApiError> {
     let user = load_user(&state, auth.id).await?;
     if user.email_verified {
-        return Err(ApiError::Conflict { code: "already_verified", message: "the email address is already verified".into() });
+        return Err(ApiError::Conflict {
+            code: "already_verified",
+            message: "the email address is already verified".into(),
+        });
     }
     mail_token(&state, &user, TokenPurpose::EmailVerification, OffsetDateTime::now_utc()).await?;
     Ok(HttpResponse::Accepted().json(Empty {}))

@@ -22,7 +22,12 @@ pub struct ErrorBody {
 }
 
 /// Parses a required field, recording "is required" or the parse problem under `field`.
-pub(crate) fn required<T>(f: &mut FieldErrors, field: &str, raw: Option<&str>, parse: impl FnOnce(&str) -> Result<T, DomainError>) -> Option<T> {
+pub(crate) fn required<T>(
+    f: &mut FieldErrors,
+    field: &str,
+    raw: Option<&str>,
+    parse: impl FnOnce(&str) -> Result<T, DomainError>,
+) -> Option<T> {
     match raw {
         None => {
             f.add(field, "is required");
@@ -33,6 +38,11 @@ pub(crate) fn required<T>(f: &mut FieldErrors, field: &str, raw: Option<&str>, p
 }
 
 /// Parses an optional field; absent stays `None`.
-pub(crate) fn optional<T>(f: &mut FieldErrors, field: &str, raw: Option<&str>, parse: impl FnOnce(&str) -> Result<T, DomainError>) -> Option<T> {
+pub(crate) fn optional<T>(
+    f: &mut FieldErrors,
+    field: &str,
+    raw: Option<&str>,
+    parse: impl FnOnce(&str) -> Result<T, DomainError>,
+) -> Option<T> {
     raw.and_then(|v| f.check(field, parse(v)))
 }

@@ -49,7 +49,11 @@ impl UserView {
     params(("id" = String, Path, description = "user id")),
     responses((status = 200, body = UserView), (status = 404, body = super::ErrorEnvelope)))]
 #[tracing::instrument(skip(state, viewer))]
-pub async fn get_user(state: web::Data<AppState>, viewer: MaybeAuthUser, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn get_user(
+    state: web::Data<AppState>,
+    viewer: MaybeAuthUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let id = UserId::parse(&path).map_err(|_| ApiError::NotFound)?;
     let user = state.store.users().get(id).await?.ok_or(ApiError::NotFound)?.value;
     let show = may_see_private_fields(viewer.0.map(|u| (u.id, u.role)), user.id);

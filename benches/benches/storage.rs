@@ -28,16 +28,12 @@ const READERS: usize = 4;
 const VALUE_BYTES: usize = 256;
 
 fn runtime() -> Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("build the tokio runtime")
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("build the tokio runtime")
 }
 
 fn open_fresh() -> (tempfile::TempDir, Arc<SqliteBackend>) {
     let dir = tempfile::tempdir().expect("create a temp dir");
-    let backend =
-        SqliteBackend::open(dir.path().join("agora.db"), READERS).expect("open the SQLite backend");
+    let backend = SqliteBackend::open(dir.path().join("agora.db"), READERS).expect("open the SQLite backend");
     (dir, Arc::new(backend))
 }
 
@@ -49,14 +45,7 @@ fn row_key(concurrency: usize, task: usize) -> String {
 async fn seed(backend: &SqliteBackend, concurrency: usize) {
     for task in 0..concurrency {
         let outcome = backend
-            .cas(
-                Table::Scratch,
-                &row_key(concurrency, task),
-                "",
-                Expect::Absent,
-                vec![0u8; VALUE_BYTES],
-                None,
-            )
+            .cas(Table::Scratch, &row_key(concurrency, task), "", Expect::Absent, vec![0u8; VALUE_BYTES], None)
             .await
             .expect("seed a row");
         assert!(outcome.applied(), "seed row {task} already existed");
@@ -65,20 +54,9 @@ async fn seed(backend: &SqliteBackend, concurrency: usize) {
 
 /// One task's work in `cas_update`: read its own row, then compare-and-set it.
 async fn read_then_cas(backend: Arc<SqliteBackend>, pk: String, fill: u8) {
-    let row = backend
-        .get(Table::Scratch, &pk, "")
-        .await
-        .expect("get before cas")
-        .expect("the task's row exists");
+    let row = backend.get(Table::Scratch, &pk, "").await.expect("get before cas").expect("the task's row exists");
     let outcome = backend
-        .cas(
-            Table::Scratch,
-            &pk,
-            "",
-            Expect::Version(row.version),
-            vec![fill; VALUE_BYTES],
-            None,
-        )
+        .cas(Table::Scratch, &pk, "", Expect::Version(row.version), vec![fill; VALUE_BYTES], None)
         .await
         .expect("cas");
     match outcome {
@@ -100,29 +78,23 @@ fn cas_update(c: &mut Criterion) {
         rt.block_on(seed(&backend, concurrency));
         let keys: Vec<String> = (0..concurrency).map(|t| row_key(concurrency, t)).collect();
         group.throughput(Throughput::Elements(concurrency as u64));
-        group.bench_with_input(
-            BenchmarkId::from_parameter(format!("concurrency={concurrency}")),
-            &keys,
-            |b, keys| {
-                let backend = &backend;
-                let mut round: u8 = 0;
-                b.to_async(&rt).iter(|| {
-                    round = round.wrapping_add(1);
-                    let fill = round;
-                    async move {
-                        let tasks: Vec<_> = keys
-                            .iter()
-                            .map(|pk| {
-                                tokio::spawn(read_then_cas(Arc::clone(backend), pk.clone(), fill))
-                            })
-                            .collect();
-                        for task in tasks {
-                            task.await.expect("cas task panicked");
-                        }
+        group.bench_with_input(BenchmarkId::from_parameter(format!("concurrency={concurrency}")), &keys, |b, keys| {
+            let backend = &backend;
+            let mut round: u8 = 0;
+            b.to_async(&rt).iter(|| {
+                round = round.wrapping_add(1);
+                let fill = round;
+                async move {
+                    let tasks: Vec<_> = keys
+                        .iter()
+                        .map(|pk| tokio::spawn(read_then_cas(Arc::clone(backend), pk.clone(), fill)))
+                        .collect();
+                    for task in tasks {
+                        task.await.expect("cas task panicked");
                     }
-                });
-            },
-        );
+                }
+            });
+        });
     }
     group.finish();
     drop(backend);
@@ -138,29 +110,25 @@ fn point_read(c: &mut Criterion) {
         rt.block_on(seed(&backend, concurrency));
         let keys: Vec<String> = (0..concurrency).map(|t| row_key(concurrency, t)).collect();
         group.throughput(Throughput::Elements(concurrency as u64));
-        group.bench_with_input(
-            BenchmarkId::from_parameter(format!("concurrency={concurrency}")),
-            &keys,
-            |b, keys| {
-                let backend = &backend;
-                b.to_async(&rt).iter(|| async move {
-                    let tasks: Vec<_> = keys
-                        .iter()
-                        .map(|pk| {
-                            let backend = Arc::clone(backend);
-                            let pk = pk.clone();
-                            tokio::spawn(async move {
-                                let row = backend.get(Table::Scratch, &pk, "").await.expect("get");
-                                black_box(row.expect("the seeded row exists"));
-                            })
+        group.bench_with_input(BenchmarkId::from_parameter(format!("concurrency={concurrency}")), &keys, |b, keys| {
+            let backend = &backend;
+            b.to_async(&rt).iter(|| async move {
+                let tasks: Vec<_> = keys
+                    .iter()
+                    .map(|pk| {
+                        let backend = Arc::clone(backend);
+                        let pk = pk.clone();
+                        tokio::spawn(async move {
+                            let row = backend.get(Table::Scratch, &pk, "").await.expect("get");
+                            black_box(row.expect("the seeded row exists"));
                         })
-                        .collect();
-                    for task in tasks {
-                        task.await.expect("read task panicked");
-                    }
-                });
-            },
-        );
+                    })
+                    .collect();
+                for task in tasks {
+                    task.await.expect("read task panicked");
+                }
+            });
+        });
     }
     group.finish();
     drop(backend);

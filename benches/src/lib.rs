@@ -10,19 +10,14 @@ pub fn parse_duration(raw: &str) -> Result<Duration, String> {
     let s = raw.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (digits, unit) = s.split_at(split);
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("{raw:?}: expected a number followed by ms, s, m or h (e.g. 20s)"))?;
+    let n: u64 =
+        digits.parse().map_err(|_| format!("{raw:?}: expected a number followed by ms, s, m or h (e.g. 20s)"))?;
     let d = match unit.trim() {
         "ms" => Duration::from_millis(n),
         "" | "s" => Duration::from_secs(n),
         "m" => Duration::from_secs(n.saturating_mul(60)),
         "h" => Duration::from_secs(n.saturating_mul(3600)),
-        other => {
-            return Err(format!(
-                "{raw:?}: unknown unit {other:?} (use ms, s, m or h)"
-            ))
-        }
+        other => return Err(format!("{raw:?}: unknown unit {other:?} (use ms, s, m or h)")),
     };
     if d.is_zero() {
         return Err(format!("{raw:?}: must be longer than zero"));

@@ -23,8 +23,7 @@ impl Recorder {
     }
 
     pub fn record(&mut self, status: u16, latency: Duration) {
-        self.latencies_us
-            .push(u32::try_from(latency.as_micros()).unwrap_or(u32::MAX));
+        self.latencies_us.push(u32::try_from(latency.as_micros()).unwrap_or(u32::MAX));
         *self.statuses.entry(status).or_insert(0) += 1;
     }
 
@@ -50,18 +49,9 @@ impl Recorder {
         self.latencies_us.sort_unstable();
         let answered = self.latencies_us.len() as u64;
         let requests = answered + self.transport_errors;
-        let ok: u64 = self
-            .statuses
-            .iter()
-            .filter(|(s, _)| (200..300).contains(*s))
-            .map(|(_, n)| n)
-            .sum();
-        let mut errors: BTreeMap<String, u64> = self
-            .statuses
-            .iter()
-            .filter(|(s, _)| !(200..300).contains(*s))
-            .map(|(s, n)| (s.to_string(), *n))
-            .collect();
+        let ok: u64 = self.statuses.iter().filter(|(s, _)| (200..300).contains(*s)).map(|(_, n)| n).sum();
+        let mut errors: BTreeMap<String, u64> =
+            self.statuses.iter().filter(|(s, _)| !(200..300).contains(*s)).map(|(s, n)| (s.to_string(), *n)).collect();
         if self.transport_errors > 0 {
             errors.insert("transport".into(), self.transport_errors);
         }
@@ -76,7 +66,7 @@ impl Recorder {
             req_per_sec: per_sec(requests),
             ok_per_sec: per_sec(ok),
             latency_us: LatencySummary {
-                mean: if answered > 0 { sum / answered } else { 0 },
+                mean: sum.checked_div(answered).unwrap_or(0),
                 p50: percentile(&self.latencies_us, 0.50),
                 p90: percentile(&self.latencies_us, 0.90),
                 p99: percentile(&self.latencies_us, 0.99),

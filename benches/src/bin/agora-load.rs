@@ -6,6 +6,7 @@
 //! req/s and latency percentiles (`--json`: one JSON object on stdout). It talks only to the
 //! given URL. Run the server with `AGORA_RATE_LIMITS=off`, or the limits are what you measure.
 
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use agora_benches::parse_duration;
@@ -23,11 +24,7 @@ const REGISTER_PARALLELISM: usize = 4;
 const TRANSPORT_ERROR_PAUSE: Duration = Duration::from_millis(10);
 
 #[derive(Parser)]
-#[command(
-    name = "agora-load",
-    version,
-    about = "Load generator for a running Agora server"
-)]
+#[command(name = "agora-load", version, about = "Load generator for a running Agora server")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -66,7 +63,7 @@ struct RestArgs {
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "kebab-case")]
 enum Scenario {
-    /// GET /api/auth/me with a bearer access token (JWT check + one storage read).
+    /// GET /api/auth/me with a bearer access token (JWT check, session and user reads).
     AuthMe,
     /// GET /api/health (no storage).
     Health,
@@ -103,23 +100,14 @@ struct AuthResponse {
 /// What one worker sends, over and over.
 #[derive(Clone)]
 enum Request {
-    Get {
-        url: String,
-        bearer: Option<String>,
-    },
-    PostJson {
-        url: String,
-        body: serde_json::Value,
-    },
+    Get { url: String, bearer: Option<String> },
+    PostJson { url: String, body: serde_json::Value },
 }
 
 impl Request {
     fn build(&self, client: &reqwest::Client) -> reqwest::RequestBuilder {
         match self {
-            Request::Get {
-                url,
-                bearer: Some(token),
-            } => client.get(url).bearer_auth(token),
+            Request::Get { url, bearer: Some(token) } => client.get(url).bearer_auth(token),
             Request::Get { url, bearer: None } => client.get(url),
             Request::PostJson { url, body } => client.post(url).json(body),
         }
@@ -140,9 +128,16 @@ struct Report<'a> {
 }
 
 #[tokio::main]
-async fn main() -> Result<()> {
-    match Cli::parse().command {
+async fn main() -> ExitCode {
+    let outcome = match Cli::parse().command {
         Command::Rest(args) => rest(args).await,
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("agora-load: {e:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -190,18 +185,13 @@ async fn rest(args: RestArgs) -> Result<()> {
         eprintln!("registering {n} accounts at {base} ...");
         let started = Instant::now();
         let accounts = register_accounts(&client, &base, n).await?;
-        eprintln!(
-            "registered {n} accounts in {:.1}s",
-            started.elapsed().as_secs_f64()
-        );
+        eprintln!("registered {n} accounts in {:.1}s", started.elapsed().as_secs_f64());
         accounts
     } else {
         Vec::new()
     };
 
-    let requests: Vec<Request> = (0..concurrency)
-        .map(|w| request_for(args.scenario, &base, &accounts, w))
-        .collect();
+    let requests: Vec<Request> = (0..concurrency).map(|w| request_for(args.scenario, &base, &accounts, w)).collect();
     eprintln!(
         "running scenario {} with {concurrency} workers for {:.1}s ...",
         args.scenario.name(),
@@ -209,10 +199,8 @@ async fn rest(args: RestArgs) -> Result<()> {
     );
     let started = Instant::now();
     let deadline = started + args.duration;
-    let workers: Vec<_> = requests
-        .into_iter()
-        .map(|request| tokio::spawn(worker(client.clone(), request, deadline)))
-        .collect();
+    let workers: Vec<_> =
+        requests.into_iter().map(|request| tokio::spawn(worker(client.clone(), request, deadline))).collect();
     let mut recorder = Recorder::new();
     for w in workers {
         recorder.merge(w.await.context("a worker panicked")?);
@@ -234,10 +222,7 @@ async fn rest(args: RestArgs) -> Result<()> {
             users: accounts.len(),
             summary: &summary,
         };
-        println!(
-            "{}",
-            serde_json::to_string(&report).context("serializing the report")?
-        );
+        println!("{}", serde_json::to_string(&report).context("serializing the report")?);
     } else {
         print!("{text}");
     }
@@ -253,19 +238,15 @@ async fn rest(args: RestArgs) -> Result<()> {
 fn request_for(scenario: Scenario, base: &str, accounts: &[Account], worker: usize) -> Request {
     let account = (!accounts.is_empty()).then(|| &accounts[worker % accounts.len()]);
     match (scenario, account) {
-        (Scenario::AuthMe, Some(a)) => Request::Get {
-            url: format!("{base}/api/auth/me"),
-            bearer: Some(a.access.clone()),
-        },
+        (Scenario::AuthMe, Some(a)) => {
+            Request::Get { url: format!("{base}/api/auth/me"), bearer: Some(a.access.clone()) }
+        }
         (Scenario::Login, Some(a)) => Request::PostJson {
             url: format!("{base}/api/auth/login"),
             body: serde_json::json!({ "email": a.email, "password": PASSWORD }),
         },
         // Health, or (never: accounts are registered first) a scenario without accounts.
-        _ => Request::Get {
-            url: format!("{base}/api/health"),
-            bearer: None,
-        },
+        _ => Request::Get { url: format!("{base}/api/health"), bearer: None },
     }
 }
 
@@ -296,14 +277,8 @@ async fn register_one(client: &reqwest::Client, base: &str, email: String) -> Re
         let body = resp.text().await.unwrap_or_default();
         bail!("registering {email}: {status}: {body}");
     }
-    let auth: AuthResponse = resp
-        .json()
-        .await
-        .with_context(|| format!("registering {email}: unexpected answer"))?;
-    Ok(Account {
-        email,
-        access: auth.access,
-    })
+    let auth: AuthResponse = resp.json().await.with_context(|| format!("registering {email}: unexpected answer"))?;
+    Ok(Account { email, access: auth.access })
 }
 
 /// Sends `request` back to back until `deadline`; the request in flight at the deadline
@@ -334,11 +309,7 @@ fn text_summary(args: &RestArgs, base: &str, users: usize, s: &Summary) -> Strin
     let errors = if s.errors.is_empty() {
         "none".to_string()
     } else {
-        s.errors
-            .iter()
-            .map(|(k, n)| format!("{k}={n}"))
-            .collect::<Vec<_>>()
-            .join(" ")
+        s.errors.iter().map(|(k, n)| format!("{k}={n}")).collect::<Vec<_>>().join(" ")
     };
     let l = &s.latency_us;
     format!(
@@ -368,10 +339,7 @@ mod tests {
 
     #[test]
     fn only_plain_http_urls_are_accepted() {
-        assert_eq!(
-            base_url("http://127.0.0.1:8080/").expect("valid"),
-            "http://127.0.0.1:8080"
-        );
+        assert_eq!(base_url("http://127.0.0.1:8080/").expect("valid"), "http://127.0.0.1:8080");
         assert!(base_url("https://example.com").is_err());
         assert!(base_url("127.0.0.1:8080").is_err());
     }
@@ -379,14 +347,8 @@ mod tests {
     #[test]
     fn scenarios_pick_their_request() {
         let accounts = vec![
-            Account {
-                email: "a@x.test".into(),
-                access: "ta".into(),
-            },
-            Account {
-                email: "b@x.test".into(),
-                access: "tb".into(),
-            },
+            Account { email: "a@x.test".into(), access: "ta".into() },
+            Account { email: "b@x.test".into(), access: "tb".into() },
         ];
         match request_for(Scenario::AuthMe, "http://h", &accounts, 3) {
             Request::Get { url, bearer } => {

@@ -98,8 +98,23 @@ impl JwtKeys {
         Ok(std::fs::read_to_string(&path)?.trim().as_bytes().to_vec())
     }
 
-    fn sign(&self, claims: &Claims) -> Result<String, ApiError> {
-        encode(&Header::new(Algorithm::HS256), claims, &self.encoding).map_err(ApiError::internal)
+    /// Signs a token of `kind` for the session, valid from `now` for that kind's lifetime.
+    fn mint(
+        &self,
+        kind: TokenKind,
+        user: UserId,
+        role: Role,
+        session: SessionId,
+        jti: String,
+        now: OffsetDateTime,
+    ) -> Result<String, ApiError> {
+        let iat = now.unix_timestamp();
+        let ttl = match kind {
+            TokenKind::Access => self.access_ttl_secs,
+            TokenKind::Refresh => self.refresh_ttl_secs,
+        };
+        let claims = Claims { sub: user, sid: session, role, typ: kind, jti, iat, exp: iat.saturating_add(ttl) };
+        encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(ApiError::internal)
     }
 
     pub fn access_token(
@@ -109,16 +124,7 @@ impl JwtKeys {
         session: SessionId,
         now: OffsetDateTime,
     ) -> Result<String, ApiError> {
-        let iat = now.unix_timestamp();
-        self.sign(&Claims {
-            sub: user,
-            sid: session,
-            role,
-            typ: TokenKind::Access,
-            jti: Uuid::now_v7().simple().to_string(),
-            iat,
-            exp: iat + self.access_ttl_secs,
-        })
+        self.mint(TokenKind::Access, user, role, session, Uuid::now_v7().simple().to_string(), now)
     }
 
     /// A refresh token carrying `jti`, the id the session expects next.
@@ -130,16 +136,7 @@ impl JwtKeys {
         jti: &str,
         now: OffsetDateTime,
     ) -> Result<String, ApiError> {
-        let iat = now.unix_timestamp();
-        self.sign(&Claims {
-            sub: user,
-            sid: session,
-            role,
-            typ: TokenKind::Refresh,
-            jti: jti.to_string(),
-            iat,
-            exp: iat + self.refresh_ttl_secs,
-        })
+        self.mint(TokenKind::Refresh, user, role, session, jti.to_string(), now)
     }
 
     /// Checks signature, expiry and kind. Revocation is checked by the caller (one read).

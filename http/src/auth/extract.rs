@@ -56,14 +56,11 @@ impl FromRequest for MaybeAuthUser {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let token = bearer_token(req).map(str::to_string);
-        let state = state_of(req);
-        Box::pin(async move {
-            match token {
-                None => Ok(MaybeAuthUser(None)),
-                Some(t) => authenticate(state?, Some(t)).await.map(|u| MaybeAuthUser(Some(u))),
-            }
-        })
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        if bearer_token(req).is_none() {
+            return Box::pin(async { Ok(MaybeAuthUser(None)) });
+        }
+        let user = AuthUser::from_request(req, payload);
+        Box::pin(async move { user.await.map(|u| MaybeAuthUser(Some(u))) })
     }
 }

@@ -141,13 +141,8 @@ impl JwtKeys {
 
     /// Checks signature, expiry and kind. Revocation is checked by the caller (one read).
     pub fn verify(&self, token: &str, kind: TokenKind) -> Result<Claims, ApiError> {
-        let data = decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| match e.kind() {
-            ErrorKind::ExpiredSignature => {
-                ApiError::Unauthorized { code: "token_expired", message: "the token has expired" }
-            }
-            _ => ApiError::Unauthorized { code: "invalid_token", message: "the token is invalid" },
-        })?;
-        if data.claims.typ != kind {
+        let claims = self.verify_any(token)?;
+        if claims.typ != kind {
             return Err(ApiError::Unauthorized {
                 code: "wrong_token_type",
                 message: match kind {
@@ -156,15 +151,17 @@ impl JwtKeys {
                 },
             });
         }
-        Ok(data.claims)
+        Ok(claims)
     }
 
-    /// Like `verify`, for either kind.
+    /// Checks signature and expiry, for either kind (one decode).
     pub fn verify_any(&self, token: &str) -> Result<Claims, ApiError> {
-        match self.verify(token, TokenKind::Access) {
-            Err(ApiError::Unauthorized { code: "wrong_token_type", .. }) => self.verify(token, TokenKind::Refresh),
-            other => other,
-        }
+        decode::<Claims>(token, &self.decoding, &self.validation).map(|data| data.claims).map_err(|e| match e.kind() {
+            ErrorKind::ExpiredSignature => {
+                ApiError::Unauthorized { code: "token_expired", message: "the token has expired" }
+            }
+            _ => ApiError::Unauthorized { code: "invalid_token", message: "the token is invalid" },
+        })
     }
 }
 

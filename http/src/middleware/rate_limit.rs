@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
-use actix_web::{web, Error, HttpMessage as _, ResponseError as _};
+use actix_web::{web, Error, ResponseError as _};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
@@ -101,7 +101,6 @@ pub async fn rate_limit(
             }
         };
         if let Err(e) = verdict {
-            let _ = req.extensions();
             return Ok(req.into_response(e.error_response()));
         }
     }

@@ -55,6 +55,19 @@ id_type!(
     SessionId
 );
 
+id_type!(
+    /// A conversation (direct or group).
+    ConversationId
+);
+id_type!(
+    /// One chat message.
+    MessageId
+);
+id_type!(
+    /// One notification.
+    NotificationId
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

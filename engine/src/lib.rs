@@ -3,13 +3,17 @@
 //! randomness come in as arguments.
 
 pub mod account;
+pub mod chat;
 pub mod contract;
 pub mod error;
 pub mod ids;
 pub mod money;
+pub mod notification;
 
 pub use account::{Email, Password, PersonName, Role, Username};
+pub use chat::{ClientMsgId, ConversationKind, MessageBody, NewConversation};
 pub use contract::{ContractActor, ContractStatus, StatusChanged};
 pub use error::{DomainError, FieldErrors};
-pub use ids::{SessionId, UserId};
+pub use ids::{ConversationId, MessageId, NotificationId, SessionId, UserId};
 pub use money::{Currency, Money};
+pub use notification::{Channels, Digest, NotificationType, Preferences};

@@ -67,8 +67,21 @@ pub struct Settings {
     pub cors_origins: Vec<String>,
     /// Largest accepted request body, in bytes (413 beyond).
     pub max_body_bytes: usize,
-    /// Largest accepted WebSocket frame, in bytes.
+    /// Largest accepted WebSocket frame, in bytes (an `error` frame beyond; the socket
+    /// closes with 1009 only beyond four times this).
     pub max_frame_bytes: usize,
+    /// WebSocket ping interval, announced to clients in `hello.heartbeat_ms`.
+    pub ws_heartbeat_ms: u64,
+    /// A WebSocket with no traffic (not even a pong) for this long is closed.
+    pub ws_timeout_ms: u64,
+    /// Inbound frames per second allowed per connection (burst = 2x); beyond, close 4008.
+    pub ws_frames_per_sec: u32,
+    /// Outbound frames a connection may have queued; beyond, it is closed with 4009.
+    pub ws_outbound_queue: usize,
+    /// A conversation actor with no command for this many seconds stops.
+    pub conversation_idle_secs: u64,
+    /// How often the digest scheduler runs, in seconds.
+    pub digest_interval_secs: u64,
     /// Where outgoing email is written when no SMTP server is configured. Default `<data_dir>/outbox`.
     pub outbox_dir: Option<PathBuf>,
     /// `smtp://` or `smtps://` URL (lettre syntax). Unset: email goes to the outbox folder.
@@ -108,6 +121,12 @@ impl Default for Settings {
             cors_origins: Vec::new(),
             max_body_bytes: 256 * 1024,
             max_frame_bytes: 64 * 1024,
+            ws_heartbeat_ms: 15_000,
+            ws_timeout_ms: 45_000,
+            ws_frames_per_sec: 50,
+            ws_outbound_queue: 1024,
+            conversation_idle_secs: 300,
+            digest_interval_secs: 3600,
             outbox_dir: None,
             smtp_url: None,
             email_from: "Agora <no-reply@agora.localhost>".into(),
@@ -222,6 +241,12 @@ impl Settings {
             "CORS_ORIGINS" => self.cors_origins = list(value),
             "MAX_BODY_BYTES" => self.max_body_bytes = parse(var, value)?,
             "MAX_FRAME_BYTES" => self.max_frame_bytes = parse(var, value)?,
+            "WS_HEARTBEAT_MS" => self.ws_heartbeat_ms = parse(var, value)?,
+            "WS_TIMEOUT_MS" => self.ws_timeout_ms = parse(var, value)?,
+            "WS_FRAMES_PER_SEC" => self.ws_frames_per_sec = parse(var, value)?,
+            "WS_OUTBOUND_QUEUE" => self.ws_outbound_queue = parse(var, value)?,
+            "CONVERSATION_IDLE_SECS" => self.conversation_idle_secs = parse(var, value)?,
+            "DIGEST_INTERVAL_SECS" => self.digest_interval_secs = parse(var, value)?,
             "OUTBOX_DIR" => self.outbox_dir = opt(value).map(PathBuf::from),
             "SMTP_URL" => self.smtp_url = opt(value),
             "EMAIL_FROM" => self.email_from = value.trim().into(),
@@ -256,6 +281,18 @@ impl Settings {
         {
             return Err(ConfigError::Invalid("rate limits must be positive (or set rate_limits = \"off\")".into()));
         }
+        if self.ws_heartbeat_ms < 100 || self.ws_timeout_ms <= self.ws_heartbeat_ms {
+            return Err(ConfigError::Invalid("ws_heartbeat_ms must be >= 100 and below ws_timeout_ms".into()));
+        }
+        if self.ws_frames_per_sec == 0
+            || self.ws_outbound_queue == 0
+            || self.conversation_idle_secs == 0
+            || self.digest_interval_secs == 0
+        {
+            return Err(ConfigError::Invalid(
+                "ws_frames_per_sec, ws_outbound_queue, conversation_idle_secs and digest_interval_secs must be positive".into(),
+            ));
+        }
         if self.max_body_bytes < 1024 || self.max_frame_bytes < 1024 {
             return Err(ConfigError::Invalid("max_body_bytes and max_frame_bytes must be at least 1024".into()));
         }
@@ -271,6 +308,14 @@ impl Settings {
 
     pub fn sqlite_path(&self) -> PathBuf {
         self.data_dir.join("agora.db")
+    }
+
+    pub fn realtime(&self) -> agora_actors::RealtimeConfig {
+        agora_actors::RealtimeConfig {
+            outbound_queue: self.ws_outbound_queue,
+            conversation_idle: std::time::Duration::from_secs(self.conversation_idle_secs),
+            digest_every: std::time::Duration::from_secs(self.digest_interval_secs),
+        }
     }
 
     pub fn rate_limits_on(&self) -> bool {

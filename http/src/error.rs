@@ -21,6 +21,9 @@ pub enum ApiError {
     Unauthorized { code: &'static str, message: &'static str },
     #[error("{0}")]
     Forbidden(&'static str),
+    /// 403 with a specific code (e.g. `blocked`).
+    #[error("{message}")]
+    Refused { code: &'static str, message: &'static str },
     #[error("not found")]
     NotFound,
     #[error("{message}")]
@@ -73,6 +76,7 @@ impl ApiError {
             ApiError::BadRequest { code, .. } => code,
             ApiError::Unauthorized { code, .. } => code,
             ApiError::Forbidden(_) => "forbidden",
+            ApiError::Refused { code, .. } => code,
             ApiError::NotFound => "not_found",
             ApiError::Conflict { code, .. } => code,
             ApiError::PayloadTooLarge => "payload_too_large",
@@ -89,7 +93,7 @@ impl ResponseError for ApiError {
         match self {
             ApiError::Validation(_) | ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::Refused { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -153,5 +157,30 @@ impl From<StoreError> for ApiError {
             StoreError::Unavailable(cause) => ApiError::Unavailable(cause),
             other => ApiError::Internal(other.to_string()),
         }
+    }
+}
+
+impl From<agora_actors::ChatError> for ApiError {
+    fn from(e: agora_actors::ChatError) -> Self {
+        use agora_actors::ChatError as C;
+        match e {
+            C::NotFound => ApiError::NotFound,
+            C::Forbidden(why) => ApiError::Forbidden(why),
+            C::Blocked => ApiError::Refused { code: "blocked", message: "you cannot message this conversation" },
+            C::Invalid(f) => ApiError::Validation(f),
+            C::Conflict(why) => ApiError::Conflict { code: "conflict", message: why.to_string() },
+            C::RateLimited(_) => ApiError::TooManyRequests {
+                message: "too many requests; slow down",
+                retry_after: Duration::from_secs(1),
+            },
+            C::Storage(e) => e.into(),
+            C::Unavailable => ApiError::Unavailable("actor unavailable".into()),
+        }
+    }
+}
+
+impl From<actix::MailboxError> for ApiError {
+    fn from(e: actix::MailboxError) -> Self {
+        ApiError::Unavailable(e.to_string())
     }
 }

@@ -5,13 +5,14 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod error;
-pub mod mail;
+pub use agora_actors::mail;
 pub mod middleware;
 pub mod openapi;
 pub mod routes;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod ws;
 
 pub use config::Settings;
 pub use startup::Application;

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{auth, ops, users};
+use crate::routes::{auth, conversations, notifications, ops, users};
 
 struct BearerAuth;
 
@@ -25,8 +25,15 @@ impl Modify for BearerAuth {
         auth::register, auth::login, auth::refresh, auth::verify, auth::logout, auth::me, auth::patch_me,
         auth::password_change, auth::password_reset, auth::password_reset_confirm, auth::verify_email,
         auth::verify_email_resend, users::get_user, ops::health, ops::ready, ops::metrics,
+        conversations::list, conversations::create, conversations::get, conversations::history, conversations::send,
+        conversations::read, conversations::edit_message, conversations::delete_message, conversations::list_blocks,
+        conversations::get_block, conversations::put_block, conversations::delete_block,
+        notifications::list, notifications::unread_count, notifications::mark_read, notifications::read_all,
+        notifications::delete, notifications::get_preferences, notifications::put_preferences, notifications::announce,
     ),
-    tags((name = "auth", description = "Accounts and tokens"), (name = "accounts"), (name = "operations"))
+    tags((name = "auth", description = "Accounts and tokens"), (name = "accounts"), (name = "operations"),
+        (name = "messaging", description = "Conversations, messages, read cursors and blocks (live over GET /ws, see docs/protocol.md)"),
+        (name = "notifications"))
 )]
 struct ApiDoc;
 

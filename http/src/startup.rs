@@ -87,6 +87,8 @@ impl Application {
         if settings.smtp_url.is_none() {
             tracing::info!(outbox = %mailer.outbox().display(), "no SMTP configured: email is written to the outbox folder");
         }
+        // Singleton actors start here, once, before the HTTP server and its workers.
+        let hub = agora_actors::Hub::start(store.clone(), mailer.clone(), settings.realtime());
         let state = web::Data::new(AppState {
             settings: Arc::clone(&settings),
             store,
@@ -95,6 +97,7 @@ impl Application {
             mailer,
             login_failures: LoginFailures::new(&settings),
             metrics: metrics.clone(),
+            hub,
         });
         let limiters = web::Data::new(Arc::new(Limiters::new(&settings)));
         spawn_housekeeping(state.clone(), limiters.clone(), metrics);
@@ -117,6 +120,9 @@ impl Application {
                 .configure(routes::ops::config)
                 .configure(routes::auth::config)
                 .configure(routes::users::config)
+                .configure(routes::conversations::config)
+                .configure(routes::notifications::config)
+                .configure(crate::ws::config)
                 .service(utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url("/api/schema", openapi::document()))
                 .service(web::resource("/docs").route(web::get().to(|| async {
                     actix_web::HttpResponse::PermanentRedirect().insert_header(("location", "/docs/")).finish()
@@ -156,12 +162,21 @@ impl Application {
             let mut term = signal(SignalKind::terminate())?;
             let mut int = signal(SignalKind::interrupt())?;
             let handle = self.server.handle();
+            let sessions = self.state.hub.sessions.clone();
             actix_web::rt::spawn(async move {
                 let which = tokio::select! {
                     _ = term.recv() => "SIGTERM",
                     _ = int.recv() => "SIGINT",
                 };
                 tracing::info!(signal = which, "shutting down gracefully");
+                // WebSockets never finish on their own: close them with 1001 first.
+                match sessions.send(agora_actors::registry::CloseEveryone { code: 1001 }).await {
+                    Ok(n) if n > 0 => {
+                        tracing::info!(connections = n, "closing websockets");
+                        tokio::time::sleep(Duration::from_millis(250)).await;
+                    }
+                    _ => {}
+                }
                 handle.stop(true).await;
             });
         }

@@ -18,4 +18,6 @@ pub struct AppState {
     pub mailer: Mailer,
     pub login_failures: LoginFailures,
     pub metrics: PrometheusHandle,
+    /// The realtime actors (session registry, conversations, notification broker).
+    pub hub: agora_actors::Hub,
 }

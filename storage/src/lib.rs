@@ -6,9 +6,11 @@
 //! which the embedded SQLite backend and the ScyllaDB backend implement.
 
 pub mod backend;
+pub mod chat;
 mod codec;
 pub mod error;
 mod instrumented;
+pub mod notify;
 pub mod scylla;
 pub mod sqlite;
 mod store;

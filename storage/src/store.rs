@@ -15,7 +15,7 @@ use crate::sqlite::SqliteBackend;
 use crate::tables::Table;
 
 /// How many times a compare-and-set loop retries before reporting a conflict.
-const CAS_RETRIES: usize = 16;
+pub(crate) const CAS_RETRIES: usize = 16;
 
 /// A cheap-clone handle on the store.
 #[derive(Clone)]
@@ -58,6 +58,14 @@ impl Store {
     pub fn one_time_tokens(&self) -> OneTimeTokens<'_> {
         OneTimeTokens { b: self.backend.as_ref() }
     }
+
+    pub fn chat(&self) -> crate::chat::Chat<'_> {
+        crate::chat::Chat { b: self.backend.as_ref() }
+    }
+
+    pub fn notifications(&self) -> crate::notify::Notifications<'_> {
+        crate::notify::Notifications { b: self.backend.as_ref() }
+    }
 }
 
 /// An object read together with its compare-and-set version.
@@ -67,7 +75,7 @@ pub struct Versioned<T> {
     pub version: i64,
 }
 
-async fn get_versioned<T: serde::de::DeserializeOwned>(
+pub(crate) async fn get_versioned<T: serde::de::DeserializeOwned>(
     b: &dyn Backend,
     table: Table,
     pk: &str,
@@ -79,7 +87,7 @@ async fn get_versioned<T: serde::de::DeserializeOwned>(
     }
 }
 
-fn remaining(expires_at: OffsetDateTime, now: OffsetDateTime) -> Duration {
+pub(crate) fn remaining(expires_at: OffsetDateTime, now: OffsetDateTime) -> Duration {
     let left = expires_at - now;
     Duration::from_secs(u64::try_from(left.whole_seconds()).unwrap_or(0).max(1))
 }
@@ -160,6 +168,17 @@ impl Users<'_> {
 
     pub async fn get(&self, id: UserId) -> Result<Option<Versioned<User>>, StoreError> {
         get_versioned(self.b, Table::UsersById, &id.to_string(), "").await
+    }
+
+    /// User ids in creation order, one page at a time (for scheduled jobs).
+    pub async fn ids_page(
+        &self,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<UserId>, Option<String>), StoreError> {
+        let page = self.b.scan(Table::UsersByCreation, "all", Order::Asc, limit, cursor).await?;
+        let ids = page.rows.iter().filter_map(|r| UserId::parse(&r.ck).ok()).collect();
+        Ok((ids, page.next_cursor))
     }
 
     async fn by_index(&self, table: Table, key: &str) -> Result<Option<Versioned<User>>, StoreError> {

@@ -126,6 +126,188 @@ impl TestApp {
         self.send(req).await
     }
 
+    pub async fn put(&self, path: &str, body: Value, token: Option<&str>) -> Reply {
+        let mut req = self.client.put(self.url(path)).json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        self.send(req).await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Reply {
+        let mut req = self.client.delete(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        self.send(req).await
+    }
+
+    /// Registers a fresh user and answers its id, email and access token.
+    pub async fn user(&self, tag: &str) -> TestUser {
+        let addr = email(tag);
+        let body = self.register(&addr, "client").await;
+        TestUser {
+            id: body["user"]["id"].as_str().expect("user id").to_string(),
+            email: addr,
+            token: body["access"].as_str().expect("access token").to_string(),
+        }
+    }
+
+    /// Creates a conversation as `by` with `others`; answers its id.
+    pub async fn conversation(&self, by: &TestUser, others: &[&TestUser]) -> String {
+        let ids: Vec<&str> = others.iter().map(|u| u.id.as_str()).collect();
+        let r = self.post("/api/conversations", json!({"participant_ids": ids}), Some(&by.token)).await;
+        assert!(r.status == 201 || r.status == 200, "create conversation: {} {}", r.status, r.text);
+        r.json["id"].as_str().expect("conversation id").to_string()
+    }
+
+    /// Opens a WebSocket as `token` (JSON or MessagePack) and waits for `hello`.
+    pub async fn ws(&self, token: &str, encoding: Encoding) -> WsClient {
+        let (client, hello) = self.ws_raw(&format!("/ws?token={token}"), None, encoding).await;
+        let hello = hello.expect("hello frame");
+        assert_eq!(hello["type"], "hello", "first frame must be hello: {hello}");
+        client
+    }
+
+    /// Opens a WebSocket at `path_and_query` (optionally with a Bearer header) and answers
+    /// the client and its first frame (or `None` if the socket closed first).
+    pub async fn ws_raw(
+        &self,
+        path_and_query: &str,
+        bearer: Option<&str>,
+        encoding: Encoding,
+    ) -> (WsClient, Option<Value>) {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut req =
+            format!("ws://127.0.0.1:{}{}", self.port, path_and_query).into_client_request().expect("ws request");
+        let proto = match encoding {
+            Encoding::Json => "agora.v1.json",
+            Encoding::Msgpack => "agora.v1.msgpack",
+        };
+        req.headers_mut().insert("sec-websocket-protocol", proto.parse().expect("header"));
+        if let Some(b) = bearer {
+            req.headers_mut().insert("authorization", format!("Bearer {b}").parse().expect("header"));
+        }
+        let (stream, response) = tokio_tungstenite::connect_async(req).await.expect("websocket handshake");
+        let negotiated =
+            response.headers().get("sec-websocket-protocol").and_then(|v| v.to_str().ok()).map(str::to_string);
+        assert_eq!(negotiated.as_deref(), Some(proto), "subprotocol negotiated");
+        let mut client = WsClient { stream, encoding, close: None };
+        let first = client.recv_timeout(Duration::from_secs(5)).await;
+        (client, first)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    pub id: String,
+    pub email: String,
+    pub token: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Json,
+    Msgpack,
+}
+
+/// A real WebSocket client speaking either encoding; frames are `serde_json::Value`s.
+pub struct WsClient {
+    pub stream: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    pub encoding: Encoding,
+    /// The close frame's (code, reason), once the server closed the socket.
+    pub close: Option<(u16, String)>,
+}
+
+impl WsClient {
+    pub async fn send(&mut self, frame: Value) {
+        use futures_util::SinkExt;
+        use tokio_tungstenite::tungstenite::Message;
+        let msg = match self.encoding {
+            Encoding::Json => Message::Text(frame.to_string().into()),
+            Encoding::Msgpack => Message::Binary(rmp_serde::to_vec_named(&frame).expect("msgpack").into()),
+        };
+        self.stream.send(msg).await.expect("ws send");
+    }
+
+    /// Sends a raw WebSocket message (for malformed-input tests).
+    pub async fn send_raw(&mut self, msg: tokio_tungstenite::tungstenite::Message) {
+        use futures_util::SinkExt;
+        self.stream.send(msg).await.expect("ws send raw");
+    }
+
+    /// The next application frame within `wait`, or `None` on timeout or close.
+    pub async fn recv_timeout(&mut self, wait: Duration) -> Option<Value> {
+        use futures_util::StreamExt;
+        use tokio_tungstenite::tungstenite::Message;
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let next = tokio::time::timeout_at(deadline, self.stream.next()).await.ok()??;
+            match next {
+                Ok(Message::Text(t)) => {
+                    assert_eq!(self.encoding, Encoding::Json, "text frame on a msgpack connection");
+                    return Some(serde_json::from_str(&t).expect("server sends JSON objects"));
+                }
+                Ok(Message::Binary(b)) => {
+                    assert_eq!(self.encoding, Encoding::Msgpack, "binary frame on a JSON connection");
+                    return Some(rmp_serde::from_slice(&b).expect("server sends MessagePack maps"));
+                }
+                Ok(Message::Close(c)) => {
+                    self.close = c.map(|c| (u16::from(c.code), c.reason.to_string()));
+                    return None;
+                }
+                Ok(_) => continue,
+                Err(_) => return None,
+            }
+        }
+    }
+
+    /// The next frame of type `kind` within 5 s, skipping frames of other types.
+    pub async fn expect(&mut self, kind: &str) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.recv_timeout(left).await {
+                Some(f) if f["type"] == kind => return f,
+                Some(_) => continue,
+                None => panic!("no {kind:?} frame (closed: {:?})", self.close),
+            }
+        }
+    }
+
+    /// Asserts that no frame of type `kind` arrives within `wait` (other types are skipped).
+    pub async fn expect_none(&mut self, kind: &str, wait: Duration) {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            if let Some(f) = self.recv_timeout(left).await {
+                assert_ne!(f["type"], kind, "unexpected {kind} frame: {f}");
+            } else {
+                return;
+            }
+        }
+    }
+
+    /// Waits for the server to close the socket; answers the close code.
+    pub async fn closed(&mut self, wait: Duration) -> Option<u16> {
+        let deadline = tokio::time::Instant::now() + wait;
+        while self.close.is_none() {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            if self.recv_timeout(left).await.is_none() && self.close.is_none() {
+                return None;
+            }
+        }
+        self.close.as_ref().map(|c| c.0)
+    }
+}
+
+impl TestApp {
     /// Registers and answers the 201 body `{user, access, refresh}`.
     pub async fn register(&self, email: &str, role: &str) -> Value {
         let r =

@@ -24,7 +24,7 @@ pub fn bearer_token(req: &HttpRequest) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()).then(|| token.trim())
 }
 
-async fn authenticate(state: web::Data<AppState>, token: Option<String>) -> Result<AuthUser, ApiError> {
+pub(crate) async fn authenticate(state: web::Data<AppState>, token: Option<String>) -> Result<AuthUser, ApiError> {
     let token = token.ok_or(ApiError::Unauthorized { code: "unauthorized", message: "authentication required" })?;
     let claims = state.jwt.verify(&token, TokenKind::Access)?;
     if !state.store.sessions().is_active(claims.sid).await? {

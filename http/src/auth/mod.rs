@@ -4,6 +4,7 @@ mod extract;
 mod jwt;
 mod password;
 
+pub(crate) use extract::authenticate;
 pub use extract::{bearer_token, AuthUser, MaybeAuthUser};
 pub use jwt::{Claims, JwtKeys, TokenKind, TokenPair};
 pub use password::PasswordHasher;

@@ -1,11 +1,45 @@
 //! REST routes, one module per resource, each exposing `config`.
 
 pub mod auth;
+pub mod conversations;
+pub mod notifications;
 pub mod ops;
 pub mod users;
 
 use agora_engine::{DomainError, FieldErrors};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+
+use crate::error::ApiError;
+
+/// `?limit=` (1..=100, default 20) and `?cursor=` (opaque).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct PageQuery {
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+}
+
+impl PageQuery {
+    pub fn limit(&self) -> Result<usize, ApiError> {
+        match self.limit {
+            None => Ok(20),
+            Some(n @ 1..=100) => Ok(n),
+            Some(_) => Err(ApiError::invalid_field("limit", "must be between 1 and 100")),
+        }
+    }
+
+    pub fn cursor(&self) -> Result<Option<&str>, ApiError> {
+        let cursor = self.cursor.as_deref().filter(|c| !c.is_empty());
+        agora_storage::chat::check_cursor(cursor)?;
+        Ok(cursor)
+    }
+}
+
+/// `{"results": [...], "next_cursor": "..." | null}`.
+#[derive(Debug, Serialize)]
+pub struct Paged<T> {
+    pub results: Vec<T>,
+    pub next_cursor: Option<String>,
+}
 
 /// The error envelope, for the OpenAPI document.
 #[derive(Serialize, utoipa::ToSchema)]

@@ -1,0 +1,210 @@
+//! NotificationBroker: takes domain events, applies the recipient's preferences, persists
+//! the notification, pushes it live with a fresh `unread` frame, and sends email for
+//! email-enabled types. DigestScheduler mails daily or weekly digests of unread
+//! notifications, claiming each digest by compare-and-set so several nodes never double-send.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use agora_engine::notification::{clip, MAX_MESSAGE_CHARS, MAX_TITLE_CHARS};
+use agora_engine::{NotificationId, NotificationType, UserId};
+use agora_storage::notify::Notification;
+use agora_storage::{Store, StoreError};
+use time::OffsetDateTime;
+
+use crate::mail::Mailer;
+use crate::protocol::{ServerFrame, SharedFrame};
+use crate::registry::{Deliver, RefreshUnread, SessionRegistry};
+use crate::ChatError;
+
+/// A domain event addressed to one recipient.
+#[derive(Debug, Clone)]
+pub struct NewNotification {
+    pub user: UserId,
+    pub kind: NotificationType,
+    pub title: String,
+    pub message: String,
+    pub action_url: Option<String>,
+    pub actor_id: Option<UserId>,
+    pub object_type: Option<String>,
+    pub object_id: Option<String>,
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+/// Answers the stored notification, or `None` when the recipient turned in-app off.
+#[derive(Message)]
+#[rtype(result = "Result<Option<Notification>, ChatError>")]
+pub struct Notify(pub NewNotification);
+
+pub struct NotificationBroker {
+    store: Store,
+    sessions: Addr<SessionRegistry>,
+    mailer: Mailer,
+}
+
+impl NotificationBroker {
+    pub(crate) fn new(store: Store, sessions: Addr<SessionRegistry>, mailer: Mailer) -> Self {
+        NotificationBroker { store, sessions, mailer }
+    }
+}
+
+impl Actor for NotificationBroker {
+    type Context = Context<Self>;
+}
+
+impl Handler<Notify> for NotificationBroker {
+    type Result = ResponseFuture<Result<Option<Notification>, ChatError>>;
+
+    fn handle(&mut self, msg: Notify, _: &mut Context<Self>) -> Self::Result {
+        let (store, sessions, mailer) = (self.store.clone(), self.sessions.clone(), self.mailer.clone());
+        Box::pin(async move {
+            let result = deliver(&store, &sessions, &mailer, msg.0).await;
+            if let Err(e) = &result {
+                tracing::error!(error = %e, "notification failed");
+            }
+            result
+        })
+    }
+}
+
+async fn deliver(
+    store: &Store,
+    sessions: &Addr<SessionRegistry>,
+    mailer: &Mailer,
+    n: NewNotification,
+) -> Result<Option<Notification>, ChatError> {
+    let now = OffsetDateTime::now_utc();
+    if n.expires_at.is_some_and(|e| e <= now) {
+        return Ok(None);
+    }
+    let channels = store.notifications().preferences(n.user).await?.channels(n.kind);
+    let title = clip(&n.title, MAX_TITLE_CHARS);
+    let message = clip(&n.message, MAX_MESSAGE_CHARS);
+    let mut stored = None;
+    if channels.in_app {
+        let notification = Notification {
+            id: NotificationId::from_uuid(uuid::Uuid::now_v7()),
+            user_id: n.user,
+            kind: n.kind,
+            title: title.clone(),
+            message: message.clone(),
+            action_url: n.action_url.clone(),
+            actor_id: n.actor_id,
+            object_type: n.object_type.clone(),
+            object_id: n.object_id.clone(),
+            read: false,
+            created_at: now,
+            expires_at: n.expires_at,
+            deleted: false,
+        };
+        store.notifications().create(&notification, now).await?;
+        let frame = SharedFrame::new(ServerFrame::Notification { notification: (&notification).into() });
+        sessions.do_send(Deliver { users: Arc::from([n.user]), frame });
+        sessions.do_send(RefreshUnread { user: n.user });
+        metrics::counter!("agora_notifications_total", "type" => n.kind.as_str(), "channel" => "in_app").increment(1);
+        stored = Some(notification);
+    }
+    if channels.email {
+        if let Some(user) = store.users().get(n.user).await? {
+            let mut body = format!("{message}\n");
+            if let Some(url) = &n.action_url {
+                body.push_str(&format!("\nOpen: {url}\n"));
+            }
+            body.push_str("\nYou can change which emails you get in your notification preferences.\n");
+            mailer.send(&user.value.email, &title, body).await;
+            metrics::counter!("agora_notifications_total", "type" => n.kind.as_str(), "channel" => "email")
+                .increment(1);
+        }
+    }
+    Ok(stored)
+}
+
+/// Runs [`run_digests`] on a fixed interval (never two passes at once).
+pub struct DigestScheduler {
+    store: Store,
+    mailer: Mailer,
+    every: Duration,
+    running: bool,
+}
+
+impl DigestScheduler {
+    pub(crate) fn new(store: Store, mailer: Mailer, every: Duration) -> Self {
+        DigestScheduler { store, mailer, every, running: false }
+    }
+}
+
+impl Actor for DigestScheduler {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.run_interval(self.every, |act, ctx| {
+            if act.running {
+                return;
+            }
+            act.running = true;
+            let (store, mailer) = (act.store.clone(), act.mailer.clone());
+            ctx.spawn(
+                async move { run_digests(&store, &mailer, OffsetDateTime::now_utc()).await }.into_actor(act).map(
+                    |res, act, _| {
+                        act.running = false;
+                        match res {
+                            Ok(sent) if sent > 0 => tracing::info!(sent, "digest emails sent"),
+                            Ok(_) => {}
+                            Err(e) => tracing::error!(error = %e, "digest pass failed"),
+                        }
+                    },
+                ),
+            );
+        });
+    }
+}
+
+/// How many unread notifications one digest lists.
+const DIGEST_ITEMS: usize = 20;
+
+/// One pass over every user: those whose digest period has elapsed get an email listing
+/// their unread notifications since the last digest (none if there are none). A user's
+/// first pass only starts the clock. Answers how many emails went out.
+pub async fn run_digests(store: &Store, mailer: &Mailer, now: OffsetDateTime) -> Result<usize, StoreError> {
+    let mut sent = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let (users, next) = store.users().ids_page(500, cursor.as_deref()).await?;
+        for user in users {
+            let prefs = store.notifications().preferences(user).await?;
+            let Some(period) = prefs.digest.period_secs() else { continue };
+            let state = store.notifications().digest_state(user).await?;
+            let Some(state) = state else {
+                store.notifications().claim_digest(user, None, now).await?;
+                continue;
+            };
+            if (now - state.value.last_sent).whole_seconds() < period {
+                continue;
+            }
+            let unread = store.notifications().unread_since(user, state.value.last_sent, DIGEST_ITEMS, now).await?;
+            if !store.notifications().claim_digest(user, Some(state.version), now).await? || unread.is_empty() {
+                continue;
+            }
+            let Some(account) = store.users().get(user).await? else { continue };
+            let mut body = format!("You have {} unread notification(s):\n\n", unread.len());
+            for n in &unread {
+                body.push_str(&format!("- [{}] {}: {}\n", n.kind.as_str(), n.title, n.message));
+                if let Some(url) = &n.action_url {
+                    body.push_str(&format!("  {url}\n"));
+                }
+            }
+            let cadence = match prefs.digest {
+                agora_engine::Digest::Daily => "daily",
+                _ => "weekly",
+            };
+            mailer.send(&account.value.email, &format!("Your {cadence} Agora digest"), body).await;
+            metrics::counter!("agora_digest_emails_total", "cadence" => cadence).increment(1);
+            sent += 1;
+        }
+        match next {
+            Some(c) => cursor = Some(c),
+            None => return Ok(sent),
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! Notification types, recipient preferences and the rules that route an event to the
+//! in-app and email channels.
+
+use std::collections::BTreeMap;
+
+use crate::error::DomainError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotificationType {
+    Info,
+    Success,
+    Warning,
+    Error,
+    Proposal,
+    Contract,
+    Payment,
+    Review,
+    Message,
+    Booking,
+}
+
+impl NotificationType {
+    pub const ALL: [NotificationType; 10] = [
+        NotificationType::Info,
+        NotificationType::Success,
+        NotificationType::Warning,
+        NotificationType::Error,
+        NotificationType::Proposal,
+        NotificationType::Contract,
+        NotificationType::Payment,
+        NotificationType::Review,
+        NotificationType::Message,
+        NotificationType::Booking,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotificationType::Info => "info",
+            NotificationType::Success => "success",
+            NotificationType::Warning => "warning",
+            NotificationType::Error => "error",
+            NotificationType::Proposal => "proposal",
+            NotificationType::Contract => "contract",
+            NotificationType::Payment => "payment",
+            NotificationType::Review => "review",
+            NotificationType::Message => "message",
+            NotificationType::Booking => "booking",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        Self::ALL
+            .into_iter()
+            .find(|t| t.as_str() == raw)
+            .ok_or_else(|| DomainError::invalid(format!("unknown notification type {raw:?}")))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Digest {
+    None,
+    Daily,
+    #[default]
+    Weekly,
+}
+
+impl Digest {
+    /// Seconds between two digests, if any.
+    pub fn period_secs(self) -> Option<i64> {
+        match self {
+            Digest::None => None,
+            Digest::Daily => Some(86_400),
+            Digest::Weekly => Some(7 * 86_400),
+        }
+    }
+}
+
+/// The two channel switches of one type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Channels {
+    pub in_app: bool,
+    pub email: bool,
+}
+
+impl Default for Channels {
+    fn default() -> Self {
+        Channels { in_app: true, email: true }
+    }
+}
+
+/// Per-type switches (a type not listed uses the default: both on) and the digest cadence.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Preferences {
+    #[serde(default)]
+    pub types: BTreeMap<NotificationType, Channels>,
+    #[serde(default)]
+    pub digest: Digest,
+}
+
+impl Preferences {
+    pub fn channels(&self, t: NotificationType) -> Channels {
+        self.types.get(&t).copied().unwrap_or_default()
+    }
+
+    /// Every type spelled out, as the API shows them.
+    pub fn complete(&self) -> Preferences {
+        Preferences {
+            types: NotificationType::ALL.into_iter().map(|t| (t, self.channels(t))).collect(),
+            digest: self.digest,
+        }
+    }
+}
+
+/// Notification text limits.
+pub const MAX_TITLE_CHARS: usize = 200;
+pub const MAX_MESSAGE_CHARS: usize = 2000;
+
+/// Trims a notification text to its limit on a character boundary (events supply the text).
+pub fn clip(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        Some((cut, _)) => text[..cut].to_string(),
+        None => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_all_on_and_weekly() {
+        let p = Preferences::default();
+        assert_eq!(p.digest, Digest::Weekly);
+        for t in NotificationType::ALL {
+            assert_eq!(p.channels(t), Channels { in_app: true, email: true });
+        }
+        assert_eq!(p.complete().types.len(), NotificationType::ALL.len());
+    }
+
+    #[test]
+    fn types_round_trip() {
+        for t in NotificationType::ALL {
+            assert_eq!(NotificationType::parse(t.as_str()).expect("known"), t);
+        }
+        assert!(NotificationType::parse("nope").is_err());
+    }
+
+    #[test]
+    fn clip_cuts_on_characters() {
+        assert_eq!(clip("héllo", 2), "hé");
+        assert_eq!(clip("hi", 10), "hi");
+    }
+}

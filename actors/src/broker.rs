@@ -41,11 +41,21 @@ pub struct NotificationBroker {
     store: Store,
     sessions: Addr<SessionRegistry>,
     mailer: Mailer,
+    public_url: Arc<str>,
 }
 
 impl NotificationBroker {
-    pub(crate) fn new(store: Store, sessions: Addr<SessionRegistry>, mailer: Mailer) -> Self {
-        NotificationBroker { store, sessions, mailer }
+    pub(crate) fn new(store: Store, sessions: Addr<SessionRegistry>, mailer: Mailer, public_url: String) -> Self {
+        NotificationBroker { store, sessions, mailer, public_url: Arc::from(public_url) }
+    }
+}
+
+/// An `action_url` as a link in an email: relative paths get the public base URL.
+fn absolute(base: &str, url: &str) -> String {
+    if url.starts_with('/') {
+        format!("{}{url}", base.trim_end_matches('/'))
+    } else {
+        url.to_string()
     }
 }
 
@@ -58,8 +68,9 @@ impl Handler<Notify> for NotificationBroker {
 
     fn handle(&mut self, msg: Notify, _: &mut Context<Self>) -> Self::Result {
         let (store, sessions, mailer) = (self.store.clone(), self.sessions.clone(), self.mailer.clone());
+        let base = Arc::clone(&self.public_url);
         Box::pin(async move {
-            let result = deliver(&store, &sessions, &mailer, msg.0).await;
+            let result = deliver(&store, &sessions, &mailer, &base, msg.0).await;
             if let Err(e) = &result {
                 tracing::error!(error = %e, "notification failed");
             }
@@ -72,6 +83,7 @@ async fn deliver(
     store: &Store,
     sessions: &Addr<SessionRegistry>,
     mailer: &Mailer,
+    base: &str,
     n: NewNotification,
 ) -> Result<Option<Notification>, ChatError> {
     let now = OffsetDateTime::now_utc();
@@ -109,7 +121,7 @@ async fn deliver(
         if let Some(user) = store.users().get(n.user).await? {
             let mut body = format!("{message}\n");
             if let Some(url) = &n.action_url {
-                body.push_str(&format!("\nOpen: {url}\n"));
+                body.push_str(&format!("\nOpen: {}\n", absolute(base, url)));
             }
             body.push_str("\nYou can change which emails you get in your notification preferences.\n");
             mailer.send(&user.value.email, &title, body).await;
@@ -125,12 +137,13 @@ pub struct DigestScheduler {
     store: Store,
     mailer: Mailer,
     every: Duration,
+    public_url: Arc<str>,
     running: bool,
 }
 
 impl DigestScheduler {
-    pub(crate) fn new(store: Store, mailer: Mailer, every: Duration) -> Self {
-        DigestScheduler { store, mailer, every, running: false }
+    pub(crate) fn new(store: Store, mailer: Mailer, every: Duration, public_url: String) -> Self {
+        DigestScheduler { store, mailer, every, public_url: Arc::from(public_url), running: false }
     }
 }
 
@@ -143,18 +156,18 @@ impl Actor for DigestScheduler {
                 return;
             }
             act.running = true;
-            let (store, mailer) = (act.store.clone(), act.mailer.clone());
+            let (store, mailer, base) = (act.store.clone(), act.mailer.clone(), Arc::clone(&act.public_url));
             ctx.spawn(
-                async move { run_digests(&store, &mailer, OffsetDateTime::now_utc()).await }.into_actor(act).map(
-                    |res, act, _| {
+                async move { run_digests(&store, &mailer, &base, OffsetDateTime::now_utc()).await }
+                    .into_actor(act)
+                    .map(|res, act, _| {
                         act.running = false;
                         match res {
                             Ok(sent) if sent > 0 => tracing::info!(sent, "digest emails sent"),
                             Ok(_) => {}
                             Err(e) => tracing::error!(error = %e, "digest pass failed"),
                         }
-                    },
-                ),
+                    }),
             );
         });
     }
@@ -166,7 +179,7 @@ const DIGEST_ITEMS: usize = 20;
 /// One pass over every user: those whose digest period has elapsed get an email listing
 /// their unread notifications since the last digest (none if there are none). A user's
 /// first pass only starts the clock. Answers how many emails went out.
-pub async fn run_digests(store: &Store, mailer: &Mailer, now: OffsetDateTime) -> Result<usize, StoreError> {
+pub async fn run_digests(store: &Store, mailer: &Mailer, base: &str, now: OffsetDateTime) -> Result<usize, StoreError> {
     let mut sent = 0;
     let mut cursor: Option<String> = None;
     loop {
@@ -191,7 +204,7 @@ pub async fn run_digests(store: &Store, mailer: &Mailer, now: OffsetDateTime) ->
             for n in &unread {
                 body.push_str(&format!("- [{}] {}: {}\n", n.kind.as_str(), n.title, n.message));
                 if let Some(url) = &n.action_url {
-                    body.push_str(&format!("  {url}\n"));
+                    body.push_str(&format!("  {}\n", absolute(base, url)));
                 }
             }
             let cadence = match prefs.digest {

@@ -39,6 +39,8 @@ pub struct RealtimeConfig {
     pub conversation_idle: Duration,
     /// How often the digest scheduler looks for due digests.
     pub digest_every: Duration,
+    /// Base URL that makes the relative `action_url`s absolute in emails.
+    pub public_url: String,
 }
 
 impl Default for RealtimeConfig {
@@ -47,6 +49,7 @@ impl Default for RealtimeConfig {
             outbound_queue: 1024,
             conversation_idle: Duration::from_secs(300),
             digest_every: Duration::from_secs(3600),
+            public_url: "http://127.0.0.1:8080".into(),
         }
     }
 }
@@ -66,7 +69,13 @@ impl Hub {
         let mut parts = None;
         let sessions = registry::SessionRegistry::create(|ctx| {
             let mut registry = registry::SessionRegistry::new(store.clone(), config.clone());
-            let broker = broker::NotificationBroker::new(store.clone(), ctx.address(), mailer.clone()).start();
+            let broker = broker::NotificationBroker::new(
+                store.clone(),
+                ctx.address(),
+                mailer.clone(),
+                config.public_url.clone(),
+            )
+            .start();
             let conversations =
                 conversation::ConversationRegistry::new(store.clone(), ctx.address(), broker.clone(), config.clone())
                     .start();
@@ -74,7 +83,7 @@ impl Hub {
             parts = Some((conversations, broker));
             registry
         });
-        let digests = broker::DigestScheduler::new(store, mailer, config.digest_every).start();
+        let digests = broker::DigestScheduler::new(store, mailer, config.digest_every, config.public_url).start();
         let Some((conversations, broker)) = parts else {
             unreachable!("Actor::create runs its closure before returning")
         };

@@ -315,6 +315,7 @@ impl Settings {
             outbound_queue: self.ws_outbound_queue,
             conversation_idle: std::time::Duration::from_secs(self.conversation_idle_secs),
             digest_every: std::time::Duration::from_secs(self.digest_interval_secs),
+            public_url: self.public_url.clone(),
         }
     }
 

@@ -644,3 +644,28 @@ async fn blocks_are_listed_read_and_validated() {
     app.delete(&format!("/api/blocks/{}", b.id), Some(&a.token)).await.expect(204, None);
     app.delete(&format!("/api/blocks/{}", b.id), Some(&a.token)).await.expect(404, Some("not_found"));
 }
+
+#[actix_web::test]
+async fn realtime_metrics_are_exported() {
+    let app = spawn_app().await;
+    let (a, b) = (app.user("a").await, app.user("b").await);
+    let conv = app.conversation(&a, &[&b]).await;
+    let mut wa = app.ws(&a.token, Encoding::Json).await;
+    let mut wb = app.ws(&b.token, Encoding::Msgpack).await;
+    wa.send(json!({"type": "send", "conversation_id": conv, "client_msg_id": "m1", "body": "measured"})).await;
+    ack(&mut wa, "m1").await;
+    wb.expect("message").await;
+    let text = app.get("/metrics", None).await.text;
+    for needle in [
+        "agora_ws_connections",
+        "agora_online_users",
+        "agora_conversation_actors",
+        "agora_ws_frames_in_total{type=\"send\"}",
+        "agora_ws_frames_out_total{type=\"message\"}",
+        "agora_message_latency_seconds_bucket{stage=\"durable\"",
+        "agora_message_latency_seconds_bucket{stage=\"delivered\"",
+    ] {
+        assert!(text.contains(needle), "/metrics lacks {needle}");
+    }
+    assert!(!text.contains(&conv), "no entity ids in metric labels");
+}

@@ -68,6 +68,47 @@ id_type!(
     NotificationId
 );
 
+id_type!(
+    /// A catalog category.
+    CategoryId
+);
+id_type!(
+    /// A skill.
+    SkillId
+);
+id_type!(
+    /// A company.
+    CompanyId
+);
+id_type!(
+    /// A provider profile.
+    ProviderId
+);
+id_type!(
+    /// A provider's service offer.
+    ServiceId
+);
+id_type!(
+    /// A client's job (service request).
+    JobId
+);
+id_type!(
+    /// A proposal on a job.
+    ProposalId
+);
+id_type!(
+    /// A contract between a client and a provider.
+    ContractId
+);
+id_type!(
+    /// A booking of a service.
+    BookingId
+);
+id_type!(
+    /// A review.
+    ReviewId
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

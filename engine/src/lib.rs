@@ -7,6 +7,7 @@ pub mod chat;
 pub mod contract;
 pub mod error;
 pub mod ids;
+pub mod market;
 pub mod money;
 pub mod notification;
 
@@ -14,6 +15,10 @@ pub use account::{Email, Password, PersonName, Role, Username};
 pub use chat::{ClientMsgId, ConversationKind, MessageBody, NewConversation};
 pub use contract::{ContractActor, ContractStatus, StatusChanged};
 pub use error::{DomainError, FieldErrors};
-pub use ids::{ConversationId, MessageId, NotificationId, SessionId, UserId};
+pub use ids::{
+    BookingId, CategoryId, CompanyId, ContractId, ConversationId, JobId, MessageId, NotificationId, ProposalId,
+    ProviderId, ReviewId, ServiceId, SessionId, SkillId, UserId,
+};
+pub use market::{Availability, BookingActor, BookingStatus, JobStatus, ProposalStatus, SkillLevel};
 pub use money::{Currency, Money};
 pub use notification::{Channels, Digest, NotificationType, Preferences};

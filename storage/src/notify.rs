@@ -41,21 +41,25 @@ pub struct Notification {
 
 impl Notification {
     fn live(&self, now: OffsetDateTime) -> bool {
-        !self.deleted && self.expires_at.is_none_or(|e| e > now)
+        !self.deleted && self.expires_at.is_none_or(|e| millis(e) > millis(now))
     }
+}
+
+fn millis(at: OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct UnreadCounter {
     /// Unread notifications without an expiry.
     count: i64,
-    /// Unread notifications with an expiry: (expires_at unix seconds, id).
+    /// Unread notifications with an expiry: (expires_at in unix milliseconds, id).
     expiring: Vec<(i64, NotificationId)>,
 }
 
 impl UnreadCounter {
     fn value(&self, now: OffsetDateTime) -> i64 {
-        let now = now.unix_timestamp();
+        let now = millis(now);
         self.count.max(0) + self.expiring.iter().filter(|(at, _)| *at > now).count() as i64
     }
 }
@@ -82,7 +86,7 @@ impl Notifications<'_> {
         }
         self.b.put(Table::NotificationsUnread, &pk, &ck, Vec::new(), ttl).await?;
         self.count(n.user_id, now, |c| match n.expires_at {
-            Some(at) => c.expiring.push((at.unix_timestamp(), n.id)),
+            Some(at) => c.expiring.push((millis(at), n.id)),
             None => c.count += 1,
         })
         .await
@@ -102,7 +106,7 @@ impl Notifications<'_> {
                 None => (UnreadCounter::default(), Expect::Absent),
             };
             change(&mut next);
-            let cutoff = now.unix_timestamp();
+            let cutoff = millis(now);
             next.expiring.retain(|(at, _)| *at > cutoff);
             next.count = next.count.max(0);
             let row = encode(Table::UnreadCounters, &next)?;

@@ -63,6 +63,10 @@ impl Store {
         crate::chat::Chat { b: self.backend.as_ref() }
     }
 
+    pub fn market(&self) -> crate::market::Market<'_> {
+        crate::market::Market { b: self.backend.as_ref() }
+    }
+
     pub fn notifications(&self) -> crate::notify::Notifications<'_> {
         crate::notify::Notifications { b: self.backend.as_ref() }
     }
@@ -87,9 +91,13 @@ pub(crate) async fn get_versioned<T: serde::de::DeserializeOwned>(
     }
 }
 
+/// Time left until `expires_at` as a row TTL, rounded up to whole seconds (backends count
+/// TTL in seconds): the row may outlive `expires_at` by under a second, never the reverse.
+/// Readers that must honour the exact instant compare `expires_at` themselves.
 pub(crate) fn remaining(expires_at: OffsetDateTime, now: OffsetDateTime) -> Duration {
-    let left = expires_at - now;
-    Duration::from_secs(u64::try_from(left.whole_seconds()).unwrap_or(0).max(1))
+    let nanos = (expires_at - now).whole_nanoseconds().max(0);
+    let secs = (nanos + 999_999_999) / 1_000_000_000;
+    Duration::from_secs(u64::try_from(secs).unwrap_or(u64::MAX).max(1))
 }
 
 // ---------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@
 //! checks the two agree. Keys are documented in docs/storage.md.
 
 /// The schema version this build writes. Older stores migrate forward; newer ones are refused.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Table {
@@ -56,6 +56,71 @@ pub enum Table {
     NotificationPreferences,
     /// pk = user id, ck = "" : when the last digest email went out (claimed by compare-and-set).
     DigestState,
+    // ---- schema version 3: marketplace
+    /// pk = "all", ck = category id : the category tree (admin-managed, small).
+    Categories,
+    /// pk = "<parent id or root>:<lower-cased name>", ck = "" : category id (unique among siblings).
+    CategoriesByName,
+    /// pk = "all", ck = skill id : skills.
+    Skills,
+    /// pk = lower-cased name, ck = "" : skill id (unique names).
+    SkillsByName,
+    /// pk = company id, ck = "" : a company.
+    CompaniesById,
+    /// pk = "all", ck = company id : companies in creation order.
+    CompaniesByCreation,
+    /// pk = provider id, ck = "" : a provider profile.
+    ProvidersById,
+    /// pk = user id, ck = "" : the user's one provider profile (insert-if-absent).
+    ProvidersByUser,
+    /// pk = "all", ck = provider id : for listing and index rebuilds.
+    ProvidersByCreation,
+    /// pk = service id, ck = "" : a service offer.
+    ServicesById,
+    /// pk = provider id, ck = service id : a provider's services.
+    ServicesByProvider,
+    /// pk = "all", ck = service id : for index rebuilds.
+    ServicesByCreation,
+    /// pk = service id, ck = user id : likes (idempotent).
+    ServiceLikes,
+    /// pk = job id, ck = "" : a job.
+    JobsById,
+    /// pk = client user id, ck = job id : a client's jobs.
+    JobsByClient,
+    /// pk = "all", ck = job id : for index rebuilds.
+    JobsByCreation,
+    /// pk = proposal id, ck = "" : a proposal.
+    ProposalsById,
+    /// pk = job id, ck = proposal id : a job's proposals.
+    ProposalsByJob,
+    /// pk = proposer user id, ck = proposal id : one's proposals.
+    ProposalsByProvider,
+    /// pk = "<job id>:<proposer id>", ck = "" : one proposal per provider per job.
+    ProposalsUnique,
+    /// pk = contract id, ck = "" : a contract (CAS on version for every transition).
+    ContractsById,
+    /// pk = party user id, ck = contract id : contracts of a client or provider.
+    ContractsByParty,
+    /// pk = contract id, ck = "<version, 20 digits>" : one status transition.
+    ContractEvents,
+    /// pk = booking id, ck = "" : a booking.
+    BookingsById,
+    /// pk = party user id, ck = booking id : bookings of a client or provider.
+    BookingsByParty,
+    /// pk = provider user id, ck = "" : confirmed booking intervals (CAS: no overlap).
+    ProviderSchedule,
+    /// pk = review id, ck = "" : a review.
+    ReviewsById,
+    /// pk = reviewee user id, ck = review id.
+    ReviewsByReviewee,
+    /// pk = service id, ck = review id.
+    ReviewsByService,
+    /// pk = author user id, ck = review id.
+    ReviewsByAuthor,
+    /// pk = "<contract or booking id>:<author id>", ck = "" : one review per engagement and author.
+    ReviewsUnique,
+    /// pk = UTC day, ck = "<µs, 20 digits>:<uuid>" : recorded searches (analytics).
+    SearchQueries,
 }
 
 impl Table {
@@ -82,6 +147,38 @@ impl Table {
         Table::UnreadCounters,
         Table::NotificationPreferences,
         Table::DigestState,
+        Table::Categories,
+        Table::CategoriesByName,
+        Table::Skills,
+        Table::SkillsByName,
+        Table::CompaniesById,
+        Table::CompaniesByCreation,
+        Table::ProvidersById,
+        Table::ProvidersByUser,
+        Table::ProvidersByCreation,
+        Table::ServicesById,
+        Table::ServicesByProvider,
+        Table::ServicesByCreation,
+        Table::ServiceLikes,
+        Table::JobsById,
+        Table::JobsByClient,
+        Table::JobsByCreation,
+        Table::ProposalsById,
+        Table::ProposalsByJob,
+        Table::ProposalsByProvider,
+        Table::ProposalsUnique,
+        Table::ContractsById,
+        Table::ContractsByParty,
+        Table::ContractEvents,
+        Table::BookingsById,
+        Table::BookingsByParty,
+        Table::ProviderSchedule,
+        Table::ReviewsById,
+        Table::ReviewsByReviewee,
+        Table::ReviewsByService,
+        Table::ReviewsByAuthor,
+        Table::ReviewsUnique,
+        Table::SearchQueries,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -108,6 +205,38 @@ impl Table {
             Table::UnreadCounters => "unread_counters",
             Table::NotificationPreferences => "notification_preferences",
             Table::DigestState => "digest_state",
+            Table::Categories => "categories",
+            Table::CategoriesByName => "categories_by_name",
+            Table::Skills => "skills",
+            Table::SkillsByName => "skills_by_name",
+            Table::CompaniesById => "companies_by_id",
+            Table::CompaniesByCreation => "companies_by_creation",
+            Table::ProvidersById => "providers_by_id",
+            Table::ProvidersByUser => "providers_by_user",
+            Table::ProvidersByCreation => "providers_by_creation",
+            Table::ServicesById => "services_by_id",
+            Table::ServicesByProvider => "services_by_provider",
+            Table::ServicesByCreation => "services_by_creation",
+            Table::ServiceLikes => "service_likes",
+            Table::JobsById => "jobs_by_id",
+            Table::JobsByClient => "jobs_by_client",
+            Table::JobsByCreation => "jobs_by_creation",
+            Table::ProposalsById => "proposals_by_id",
+            Table::ProposalsByJob => "proposals_by_job",
+            Table::ProposalsByProvider => "proposals_by_provider",
+            Table::ProposalsUnique => "proposals_unique",
+            Table::ContractsById => "contracts_by_id",
+            Table::ContractsByParty => "contracts_by_party",
+            Table::ContractEvents => "contract_events",
+            Table::BookingsById => "bookings_by_id",
+            Table::BookingsByParty => "bookings_by_party",
+            Table::ProviderSchedule => "provider_schedule",
+            Table::ReviewsById => "reviews_by_id",
+            Table::ReviewsByReviewee => "reviews_by_reviewee",
+            Table::ReviewsByService => "reviews_by_service",
+            Table::ReviewsByAuthor => "reviews_by_author",
+            Table::ReviewsUnique => "reviews_unique",
+            Table::SearchQueries => "search_queries",
         }
     }
 
@@ -122,7 +251,21 @@ impl Table {
             | Table::SessionsByUser
             | Table::OneTimeTokens
             | Table::Scratch => 1,
-            _ => 2,
+            Table::ConversationsById
+            | Table::ConversationsDirect
+            | Table::ConversationsByUser
+            | Table::ConversationBuckets
+            | Table::MessagesByConversation
+            | Table::MessagesById
+            | Table::MessagesByClientId
+            | Table::ReadCursors
+            | Table::BlocksByUser
+            | Table::NotificationsByUser
+            | Table::NotificationsUnread
+            | Table::UnreadCounters
+            | Table::NotificationPreferences
+            | Table::DigestState => 2,
+            _ => 3,
         }
     }
 }

@@ -1,0 +1,729 @@
+//! Marketplace records and the generic entity access they share: each entity lives in its
+//! `<kind>_by_id` table (compare-and-set on its version) with secondary index tables whose
+//! rows are `(pk = owner or "all", ck = entity id)`. Entity ids are UUID v7, so index
+//! partitions scan in creation order.
+
+use std::future::Future;
+
+use agora_engine::market::{Availability, BookingStatus, JobStatus, ProposalStatus, SkillLevel};
+use agora_engine::{
+    BookingId, CategoryId, CompanyId, ContractId, ContractStatus, JobId, Money, ProposalId, ProviderId, ReviewId,
+    ServiceId, SkillId, UserId,
+};
+use futures_util::future::try_join_all;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use time::{Date, OffsetDateTime};
+
+use crate::backend::{Backend, CasOutcome, Expect, Order};
+use crate::codec::{decode, encode};
+use crate::error::StoreError;
+use crate::store::{get_versioned, Versioned, CAS_RETRIES};
+use crate::tables::Table;
+
+/// A stored marketplace record.
+pub trait Entity: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
+    const TABLE: Table;
+    fn key(&self) -> String;
+    /// Secondary index partitions this record is listed in: `(table, pk)`, ck = `key()`.
+    fn indexes(&self) -> Vec<(Table, String)> {
+        Vec::new()
+    }
+}
+
+macro_rules! entity {
+    ($t:ty, $table:expr, |$s:ident| $indexes:expr) => {
+        impl Entity for $t {
+            const TABLE: Table = $table;
+            fn key(&self) -> String {
+                self.id.to_string()
+            }
+            fn indexes(&self) -> Vec<(Table, String)> {
+                let $s = self;
+                $indexes
+            }
+        }
+    };
+}
+
+const ALL: &str = "all";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Category {
+    pub id: CategoryId,
+    pub name: String,
+    pub parent_id: Option<CategoryId>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Skill {
+    pub id: SkillId,
+    pub name: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Company {
+    pub id: CompanyId,
+    pub owner_id: UserId,
+    pub name: String,
+    pub description: Option<String>,
+    pub website: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+entity!(Company, Table::CompaniesById, |_c| vec![(Table::CompaniesByCreation, ALL.into())]);
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ProviderSkill {
+    pub skill_id: SkillId,
+    pub level: SkillLevel,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Provider {
+    pub id: ProviderId,
+    pub user_id: UserId,
+    pub bio: String,
+    pub hourly_rate: Money,
+    pub city: Option<String>,
+    pub country: Option<String>,
+    pub category_ids: Vec<CategoryId>,
+    pub skills: Vec<ProviderSkill>,
+    pub availability: Availability,
+    pub is_verified: bool,
+    pub rating_avg: f64,
+    pub reviews_count: u64,
+    pub completed_jobs: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+entity!(Provider, Table::ProvidersById, |_p| vec![(Table::ProvidersByCreation, ALL.into())]);
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Service {
+    pub id: ServiceId,
+    pub provider_id: ProviderId,
+    pub owner_id: UserId,
+    pub title: String,
+    pub description: String,
+    pub category_id: Option<CategoryId>,
+    pub price: Money,
+    pub duration_minutes: Option<u32>,
+    pub tags: Vec<String>,
+    pub rating_avg: f64,
+    pub reviews_count: u64,
+    pub likes_count: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+    #[serde(default)]
+    pub deleted: bool,
+}
+entity!(Service, Table::ServicesById, |s| vec![
+    (Table::ServicesByProvider, s.provider_id.to_string()),
+    (Table::ServicesByCreation, ALL.into()),
+]);
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    pub id: JobId,
+    pub client_id: UserId,
+    pub title: String,
+    pub description: String,
+    pub budget_min: Option<Money>,
+    pub budget_max: Option<Money>,
+    pub deadline: Option<Date>,
+    pub category_id: Option<CategoryId>,
+    pub skill_ids: Vec<SkillId>,
+    pub max_hires: u32,
+    pub hires: u32,
+    pub status: JobStatus,
+    pub proposals_count: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+entity!(Job, Table::JobsById, |j| vec![
+    (Table::JobsByClient, j.client_id.to_string()),
+    (Table::JobsByCreation, ALL.into())
+]);
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Proposal {
+    pub id: ProposalId,
+    pub job_id: JobId,
+    pub job_client_id: UserId,
+    pub provider_id: UserId,
+    pub rate: Money,
+    pub message: Option<String>,
+    pub status: ProposalStatus,
+    /// Set when accepted: the contract created for it.
+    pub contract_id: Option<ContractId>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+entity!(Proposal, Table::ProposalsById, |p| vec![
+    (Table::ProposalsByJob, p.job_id.to_string()),
+    (Table::ProposalsByProvider, p.provider_id.to_string()),
+]);
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Contract {
+    pub id: ContractId,
+    pub job_id: JobId,
+    pub proposal_id: ProposalId,
+    pub client_id: UserId,
+    pub provider_id: UserId,
+    pub title: String,
+    pub agreed_rate: Money,
+    pub deadline: Option<Date>,
+    pub status: ContractStatus,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+entity!(Contract, Table::ContractsById, |c| vec![
+    (Table::ContractsByParty, c.client_id.to_string()),
+    (Table::ContractsByParty, c.provider_id.to_string()),
+]);
+
+/// One stored contract transition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContractEvent {
+    pub contract_id: ContractId,
+    pub from: Option<ContractStatus>,
+    pub to: ContractStatus,
+    pub actor_id: UserId,
+    /// `client`, `provider`, `admin` or `system`.
+    pub actor_role: String,
+    pub reason: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// The contract version this transition produced (orders the history).
+    pub version: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Booking {
+    pub id: BookingId,
+    pub service_id: ServiceId,
+    pub client_id: UserId,
+    pub provider_id: UserId,
+    #[serde(with = "time::serde::rfc3339")]
+    pub start_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub end_at: OffsetDateTime,
+    pub note: Option<String>,
+    pub status: BookingStatus,
+    pub price: Money,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+entity!(Booking, Table::BookingsById, |b| vec![
+    (Table::BookingsByParty, b.client_id.to_string()),
+    (Table::BookingsByParty, b.provider_id.to_string()),
+]);
+
+/// A provider's confirmed intervals: the arbiter of "no two overlapping confirmed bookings".
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Schedule {
+    /// (start unix seconds, end unix seconds, booking id)
+    pub slots: Vec<(i64, i64, BookingId)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Engagement {
+    Contract(ContractId),
+    Booking(BookingId),
+}
+
+impl Engagement {
+    pub fn key(&self) -> String {
+        match self {
+            Engagement::Contract(id) => id.to_string(),
+            Engagement::Booking(id) => id.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Review {
+    pub id: ReviewId,
+    pub engagement: Engagement,
+    pub author_id: UserId,
+    pub reviewee_id: UserId,
+    /// Set for booking reviews of the service's provider.
+    pub service_id: Option<ServiceId>,
+    pub rating: u8,
+    pub comment: Option<String>,
+    pub reply: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option", default)]
+    pub replied_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+entity!(Review, Table::ReviewsById, |r| {
+    let mut v =
+        vec![(Table::ReviewsByReviewee, r.reviewee_id.to_string()), (Table::ReviewsByAuthor, r.author_id.to_string())];
+    if let Some(s) = r.service_id {
+        v.push((Table::ReviewsByService, s.to_string()));
+    }
+    v
+});
+
+/// A recorded search (analytics).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchQuery {
+    pub q: String,
+    /// `services`, `jobs` or `providers`.
+    pub kind: String,
+    pub user_id: Option<UserId>,
+    pub results: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+}
+
+pub struct Market<'a> {
+    pub(crate) b: &'a dyn Backend,
+}
+
+impl Market<'_> {
+    pub fn backend(&self) -> &dyn Backend {
+        self.b
+    }
+
+    pub async fn get<T: Entity>(&self, key: &str) -> Result<Option<Versioned<T>>, StoreError> {
+        get_versioned(self.b, T::TABLE, key, "").await
+    }
+
+    /// Inserts a new record (insert-if-absent) and lists it in its indexes.
+    pub async fn insert<T: Entity>(&self, v: &T) -> Result<(), StoreError> {
+        let key = v.key();
+        if !self.b.cas(T::TABLE, &key, "", Expect::Absent, encode(T::TABLE, v)?, None).await?.applied() {
+            return Err(StoreError::Duplicate("record"));
+        }
+        self.index(v).await
+    }
+
+    /// Writes the record's index rows (idempotent).
+    pub async fn index<T: Entity>(&self, v: &T) -> Result<(), StoreError> {
+        let key = v.key();
+        try_join_all(v.indexes().into_iter().map(|(table, pk)| {
+            let key = key.clone();
+            async move { self.b.put(table, &pk, &key, Vec::new(), None).await }
+        }))
+        .await?;
+        Ok(())
+    }
+
+    /// Saves `v` if it is still at `version`; answers the new version or `Conflict`.
+    pub async fn save<T: Entity>(&self, v: &T, version: i64) -> Result<i64, StoreError> {
+        match self.b.cas(T::TABLE, &v.key(), "", Expect::Version(version), encode(T::TABLE, v)?, None).await? {
+            CasOutcome::Applied { version } => Ok(version),
+            CasOutcome::Conflict { .. } => Err(StoreError::Conflict),
+        }
+    }
+
+    /// Read-modify-write with retries. `change` may refuse (its error is returned as is);
+    /// `Ok(None)` when the record does not exist.
+    pub async fn update<T: Entity, E: From<StoreError>>(
+        &self,
+        key: &str,
+        mut change: impl FnMut(&mut T) -> Result<(), E>,
+    ) -> Result<Option<Versioned<T>>, E> {
+        for _ in 0..CAS_RETRIES {
+            let Some(current) = self.get::<T>(key).await? else { return Ok(None) };
+            let mut next = current.value.clone();
+            change(&mut next)?;
+            match self.save(&next, current.version).await {
+                Ok(version) => return Ok(Some(Versioned { value: next, version })),
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(StoreError::Conflict.into())
+    }
+
+    /// One page of an index partition, loaded (missing records are skipped).
+    pub async fn page<T: Entity>(
+        &self,
+        index: Table,
+        pk: &str,
+        order: Order,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<T>, Option<String>), StoreError> {
+        let page = self.b.scan(index, pk, order, limit, cursor).await?;
+        let found = self.load_many::<T>(page.rows.iter().map(|r| r.ck.clone()).collect()).await?;
+        Ok((found, page.next_cursor))
+    }
+
+    /// Loads records by key, keeping order and skipping missing ones.
+    pub async fn load_many<T: Entity>(&self, keys: Vec<String>) -> Result<Vec<T>, StoreError> {
+        let found = try_join_all(keys.iter().map(|k| self.get::<T>(k))).await?;
+        Ok(found.into_iter().flatten().map(|v| v.value).collect())
+    }
+
+    /// Every key of an index partition (for rebuilds and small partitions), page by page.
+    pub async fn keys(&self, index: Table, pk: &str) -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = self.b.scan(index, pk, Order::Asc, 1000, cursor.as_deref()).await?;
+            out.extend(page.rows.into_iter().map(|r| r.ck));
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// Calls `f` on every record listed in an index partition, 500 at a time.
+    pub async fn for_each<T: Entity, F, Fut>(&self, index: Table, pk: &str, mut f: F) -> Result<u64, StoreError>
+    where
+        F: FnMut(T) -> Fut,
+        Fut: Future<Output = Result<(), StoreError>>,
+    {
+        let mut n = 0;
+        let mut cursor: Option<String> = None;
+        loop {
+            let (items, next) = self.page::<T>(index, pk, Order::Asc, 500, cursor.as_deref()).await?;
+            for item in items {
+                f(item).await?;
+                n += 1;
+            }
+            match next {
+                Some(c) => cursor = Some(c),
+                None => return Ok(n),
+            }
+        }
+    }
+
+    // ---- small shared tables (categories, skills): one partition each
+
+    pub async fn categories(&self) -> Result<Vec<Versioned<Category>>, StoreError> {
+        self.small_table(Table::Categories).await
+    }
+
+    pub async fn skills(&self) -> Result<Vec<Versioned<Skill>>, StoreError> {
+        self.small_table(Table::Skills).await
+    }
+
+    async fn small_table<T: DeserializeOwned>(&self, table: Table) -> Result<Vec<Versioned<T>>, StoreError> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = self.b.scan(table, ALL, Order::Asc, 1000, cursor.as_deref()).await?;
+            for r in &page.rows {
+                out.push(Versioned { value: decode(table, &r.value)?, version: r.version });
+            }
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    pub async fn category(&self, id: CategoryId) -> Result<Option<Versioned<Category>>, StoreError> {
+        get_versioned(self.b, Table::Categories, ALL, &id.to_string()).await
+    }
+
+    pub async fn skill(&self, id: SkillId) -> Result<Option<Versioned<Skill>>, StoreError> {
+        get_versioned(self.b, Table::Skills, ALL, &id.to_string()).await
+    }
+
+    /// Creates or renames/moves a category, keeping names unique among siblings.
+    pub async fn save_category(&self, c: &Category, previous: Option<&Versioned<Category>>) -> Result<(), StoreError> {
+        let name_key = |c: &Category| {
+            format!("{}:{}", c.parent_id.map_or_else(|| "root".to_string(), |p| p.to_string()), c.name.to_lowercase())
+        };
+        let new_key = name_key(c);
+        let old_key = previous.map(|p| name_key(&p.value));
+        if old_key.as_deref() != Some(new_key.as_str()) {
+            let claim = encode(Table::CategoriesByName, &c.id)?;
+            if !self.b.cas(Table::CategoriesByName, &new_key, "", Expect::Absent, claim, None).await?.applied() {
+                return Err(StoreError::Duplicate("category name"));
+            }
+        }
+        let expect = previous.map_or(Expect::Absent, |p| Expect::Version(p.version));
+        let row = encode(Table::Categories, c)?;
+        if !self.b.cas(Table::Categories, ALL, &c.id.to_string(), expect, row, None).await?.applied() {
+            if old_key.as_deref() != Some(new_key.as_str()) {
+                self.b.delete(Table::CategoriesByName, &new_key, "").await?;
+            }
+            return Err(StoreError::Conflict);
+        }
+        if let Some(old) = old_key.filter(|k| *k != new_key) {
+            self.b.delete(Table::CategoriesByName, &old, "").await?;
+        }
+        Ok(())
+    }
+
+    pub async fn delete_category(&self, c: &Category) -> Result<(), StoreError> {
+        let key =
+            format!("{}:{}", c.parent_id.map_or_else(|| "root".to_string(), |p| p.to_string()), c.name.to_lowercase());
+        self.b.delete(Table::Categories, ALL, &c.id.to_string()).await?;
+        self.b.delete(Table::CategoriesByName, &key, "").await
+    }
+
+    pub async fn save_skill(&self, s: &Skill, previous: Option<&Versioned<Skill>>) -> Result<(), StoreError> {
+        let new_key = s.name.to_lowercase();
+        let old_key = previous.map(|p| p.value.name.to_lowercase());
+        if old_key.as_deref() != Some(new_key.as_str()) {
+            let claim = encode(Table::SkillsByName, &s.id)?;
+            if !self.b.cas(Table::SkillsByName, &new_key, "", Expect::Absent, claim, None).await?.applied() {
+                return Err(StoreError::Duplicate("skill name"));
+            }
+        }
+        let expect = previous.map_or(Expect::Absent, |p| Expect::Version(p.version));
+        let row = encode(Table::Skills, s)?;
+        if !self.b.cas(Table::Skills, ALL, &s.id.to_string(), expect, row, None).await?.applied() {
+            if old_key.as_deref() != Some(new_key.as_str()) {
+                self.b.delete(Table::SkillsByName, &new_key, "").await?;
+            }
+            return Err(StoreError::Conflict);
+        }
+        if let Some(old) = old_key.filter(|k| *k != new_key) {
+            self.b.delete(Table::SkillsByName, &old, "").await?;
+        }
+        Ok(())
+    }
+
+    pub async fn delete_skill(&self, s: &Skill) -> Result<(), StoreError> {
+        self.b.delete(Table::Skills, ALL, &s.id.to_string()).await?;
+        self.b.delete(Table::SkillsByName, &s.name.to_lowercase(), "").await
+    }
+
+    // ---- providers
+
+    /// Creates the user's one provider profile (`Duplicate` if they have one).
+    pub async fn create_provider(&self, p: &Provider) -> Result<(), StoreError> {
+        let claim = encode(Table::ProvidersByUser, &p.id)?;
+        if !self.b.cas(Table::ProvidersByUser, &p.user_id.to_string(), "", Expect::Absent, claim, None).await?.applied()
+        {
+            return Err(StoreError::Duplicate("provider profile"));
+        }
+        if let Err(e) = self.insert(p).await {
+            self.b.delete(Table::ProvidersByUser, &p.user_id.to_string(), "").await?;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    pub async fn provider_of(&self, user: UserId) -> Result<Option<Versioned<Provider>>, StoreError> {
+        let Some(row) = self.b.get(Table::ProvidersByUser, &user.to_string(), "").await? else { return Ok(None) };
+        let id: ProviderId = decode(Table::ProvidersByUser, &row.value)?;
+        self.get(&id.to_string()).await
+    }
+
+    // ---- likes
+
+    /// Likes a service; answers whether this call changed anything.
+    pub async fn like(&self, service: ServiceId, user: UserId) -> Result<bool, StoreError> {
+        let applied = self
+            .b
+            .cas(Table::ServiceLikes, &service.to_string(), &user.to_string(), Expect::Absent, Vec::new(), None)
+            .await?
+            .applied();
+        if applied {
+            self.update::<Service, StoreError>(&service.to_string(), |s| {
+                s.likes_count += 1;
+                Ok(())
+            })
+            .await?;
+        }
+        Ok(applied)
+    }
+
+    pub async fn unlike(&self, service: ServiceId, user: UserId) -> Result<bool, StoreError> {
+        let (pk, ck) = (service.to_string(), user.to_string());
+        let Some(row) = self.b.get(Table::ServiceLikes, &pk, &ck).await? else { return Ok(false) };
+        // Claim the removal by compare-and-set so two concurrent unlikes count once.
+        let tomb = self
+            .b
+            .cas(
+                Table::ServiceLikes,
+                &pk,
+                &ck,
+                Expect::Version(row.version),
+                vec![0],
+                Some(std::time::Duration::from_secs(1)),
+            )
+            .await?;
+        if !tomb.applied() || row.value == vec![0] {
+            return Ok(false);
+        }
+        self.b.delete(Table::ServiceLikes, &pk, &ck).await?;
+        self.update::<Service, StoreError>(&pk, |s| {
+            s.likes_count = s.likes_count.saturating_sub(1);
+            Ok(())
+        })
+        .await?;
+        Ok(true)
+    }
+
+    pub async fn likes(&self, service: ServiceId, user: UserId) -> Result<bool, StoreError> {
+        Ok(self
+            .b
+            .get(Table::ServiceLikes, &service.to_string(), &user.to_string())
+            .await?
+            .is_some_and(|r| r.value.is_empty()))
+    }
+
+    // ---- proposals
+
+    /// Claims "one proposal per provider per job"; `false` when one exists.
+    pub async fn claim_proposal(&self, job: JobId, provider: UserId, id: ProposalId) -> Result<bool, StoreError> {
+        let claim = encode(Table::ProposalsUnique, &id)?;
+        Ok(self
+            .b
+            .cas(Table::ProposalsUnique, &format!("{job}:{provider}"), "", Expect::Absent, claim, None)
+            .await?
+            .applied())
+    }
+
+    // ---- contracts
+
+    pub async fn contract_event(&self, e: &ContractEvent) -> Result<(), StoreError> {
+        self.b
+            .put(
+                Table::ContractEvents,
+                &e.contract_id.to_string(),
+                &format!("{:020}", e.version),
+                encode(Table::ContractEvents, e)?,
+                None,
+            )
+            .await
+    }
+
+    pub async fn contract_events(
+        &self,
+        contract: ContractId,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<ContractEvent>, Option<String>), StoreError> {
+        let page = self.b.scan(Table::ContractEvents, &contract.to_string(), Order::Asc, limit, cursor).await?;
+        let events =
+            page.rows.iter().map(|r| decode(Table::ContractEvents, &r.value)).collect::<Result<Vec<_>, _>>()?;
+        Ok((events, page.next_cursor))
+    }
+
+    // ---- bookings: the provider schedule
+
+    pub async fn schedule(&self, provider: UserId) -> Result<Option<Versioned<Schedule>>, StoreError> {
+        get_versioned(self.b, Table::ProviderSchedule, &provider.to_string(), "").await
+    }
+
+    /// Adds a confirmed interval unless it overlaps one (compare-and-set on the schedule).
+    /// Answers the overlapping booking, if any. Past slots are pruned on the way.
+    pub async fn reserve(
+        &self,
+        provider: UserId,
+        booking: BookingId,
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<Option<BookingId>, StoreError> {
+        let pk = provider.to_string();
+        let (s, e) = (start.unix_timestamp(), end.unix_timestamp());
+        for _ in 0..CAS_RETRIES {
+            let current = self.schedule(provider).await?;
+            let (mut sched, expect) = match current {
+                Some(v) => (v.value, Expect::Version(v.version)),
+                None => (Schedule::default(), Expect::Absent),
+            };
+            if let Some(clash) = sched.slots.iter().find(|(a, b, id)| *id != booking && *a < e && s < *b) {
+                return Ok(Some(clash.2));
+            }
+            let cutoff = now.unix_timestamp();
+            sched.slots.retain(|(_, b, id)| *b > cutoff && *id != booking);
+            sched.slots.push((s, e, booking));
+            if self
+                .b
+                .cas(Table::ProviderSchedule, &pk, "", expect, encode(Table::ProviderSchedule, &sched)?, None)
+                .await?
+                .applied()
+            {
+                return Ok(None);
+            }
+        }
+        Err(StoreError::Conflict)
+    }
+
+    /// Frees a booking's interval (idempotent).
+    pub async fn release(&self, provider: UserId, booking: BookingId) -> Result<(), StoreError> {
+        let pk = provider.to_string();
+        for _ in 0..CAS_RETRIES {
+            let Some(current) = self.schedule(provider).await? else { return Ok(()) };
+            let mut sched = current.value;
+            let before = sched.slots.len();
+            sched.slots.retain(|(_, _, id)| *id != booking);
+            if sched.slots.len() == before {
+                return Ok(());
+            }
+            let row = encode(Table::ProviderSchedule, &sched)?;
+            if self
+                .b
+                .cas(Table::ProviderSchedule, &pk, "", Expect::Version(current.version), row, None)
+                .await?
+                .applied()
+            {
+                return Ok(());
+            }
+        }
+        Err(StoreError::Conflict)
+    }
+
+    // ---- reviews
+
+    /// Claims "one review per engagement and author"; `false` when one exists.
+    pub async fn claim_review(
+        &self,
+        engagement: &Engagement,
+        author: UserId,
+        id: ReviewId,
+    ) -> Result<bool, StoreError> {
+        let claim = encode(Table::ReviewsUnique, &id)?;
+        let pk = format!("{}:{author}", engagement.key());
+        Ok(self.b.cas(Table::ReviewsUnique, &pk, "", Expect::Absent, claim, None).await?.applied())
+    }
+
+    pub async fn release_review(&self, engagement: &Engagement, author: UserId) -> Result<(), StoreError> {
+        self.b.delete(Table::ReviewsUnique, &format!("{}:{author}", engagement.key()), "").await
+    }
+
+    /// Removes a record and its index rows.
+    pub async fn remove<T: Entity>(&self, v: &T) -> Result<(), StoreError> {
+        let key = v.key();
+        for (table, pk) in v.indexes() {
+            self.b.delete(table, &pk, &key).await?;
+        }
+        self.b.delete(T::TABLE, &key, "").await
+    }
+
+    // ---- analytics
+
+    pub async fn record_search(&self, q: &SearchQuery) -> Result<(), StoreError> {
+        let day = q.at.unix_timestamp().div_euclid(86_400).to_string();
+        let ck = format!("{:020}:{}", (q.at.unix_timestamp_nanos() / 1000).max(0), uuid::Uuid::now_v7());
+        self.b.put(Table::SearchQueries, &day, &ck, encode(Table::SearchQueries, q)?, None).await
+    }
+}

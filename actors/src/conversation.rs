@@ -300,7 +300,7 @@ impl Handler<SendMessage> for ConversationActor {
                 if let Some(cmid) = &cmid {
                     if let Some(ack) = chat.find_by_client_id(head.value.id, msg.sender, cmid).await? {
                         let message = chat.get_message(ack.message_id).await?.ok_or(ChatError::NotFound)?;
-                        return Ok((head, Sent { message, duplicate: true }));
+                        return Ok((head, Sent { message, duplicate: true }, None));
                     }
                 }
                 let message = Message {
@@ -314,13 +314,11 @@ impl Handler<SendMessage> for ConversationActor {
                     edited_at: None,
                     deleted: false,
                 };
-                match chat.append(&head, message.clone()).await {
+                match chat.commit(&head, &message).await {
                     Ok(next) => {
                         metrics::histogram!("agora_message_latency_seconds", "stage" => "durable")
                             .record(origin.elapsed().as_secs_f64());
-                        let cursor = ReadCursor { seq: message.seq, notified: false };
-                        chat.set_read_cursor(next.value.id, msg.sender, cursor).await?;
-                        return Ok((next, Sent { message, duplicate: false }));
+                        return Ok((next, Sent { message, duplicate: false }, Some(head.value)));
                     }
                     Err(StoreError::Conflict) => {
                         // Another writer (another node, or a retired actor) moved the head.
@@ -333,7 +331,7 @@ impl Handler<SendMessage> for ConversationActor {
             Err(ChatError::Storage(StoreError::Conflict))
         };
         AtomicResponse::new(Box::pin(work.into_actor(self).map(move |res, act, ctx| {
-            let (head, sent) = match res {
+            let (head, sent, prev) = match res {
                 Ok(r) => r,
                 Err(e) => {
                     // The head may have moved under us: reload it before the next command.
@@ -343,11 +341,30 @@ impl Handler<SendMessage> for ConversationActor {
                     return Err(e);
                 }
             };
-            act.head = Some(head);
-            if sent.duplicate {
-                return Ok(sent);
-            }
-            act.cursors.insert(sent.message.sender_id, ReadCursor { seq: sent.message.seq, notified: false });
+            act.head = Some(head.clone());
+            let Some(prev) = prev else { return Ok(sent) };
+            // The message is durable (the head holds it): the ack goes out now, and its
+            // derived rows are written before this actor takes its next command.
+            let (store, message, sender) = (act.store.clone(), sent.message.clone(), sent.message.sender_id);
+            let cursor = ReadCursor { seq: sent.message.seq, notified: false };
+            act.cursors.insert(sender, cursor);
+            ctx.wait(
+                async move {
+                    let chat = store.chat();
+                    futures_util::future::try_join(
+                        chat.finish(&prev, &head.value, &message),
+                        chat.set_read_cursor(head.value.id, sender, cursor),
+                    )
+                    .await
+                }
+                .into_actor(act)
+                .map(|res, act, ctx| {
+                    if let Err(e) = res {
+                        tracing::error!(conversation = %act.id, error = %e, "writing message rows failed; reloading");
+                        act.reload(ctx);
+                    }
+                }),
+            );
             let Some(members) = act.head.as_ref().map(|h| Arc::<[UserId]>::from(h.value.members.clone())) else {
                 return Ok(sent);
             };
@@ -366,9 +383,17 @@ impl Handler<SendMessage> for ConversationActor {
 }
 
 impl ConversationActor {
+    /// Reloads the head and finishes its last append (roll-forward) before the next command.
     fn reload(&mut self, ctx: &mut Context<Self>) {
         let (store, id) = (self.store.clone(), self.id);
-        ctx.wait(async move { store.chat().get(id).await }.into_actor(self).map(|res, act, _| match res {
+        let work = async move {
+            let head = store.chat().get(id).await?;
+            if let Some(h) = &head {
+                store.chat().roll_forward(&h.value).await?;
+            }
+            Ok::<_, StoreError>(head)
+        };
+        ctx.wait(work.into_actor(self).map(|res, act, _| match res {
             Ok(head) => act.head = head,
             Err(e) => tracing::error!(conversation = %act.id, error = %e, "reloading conversation failed"),
         }));

@@ -14,6 +14,7 @@
 
 pub mod broker;
 pub mod connection;
+pub mod contract;
 pub mod conversation;
 pub mod error;
 pub mod mail;
@@ -61,6 +62,7 @@ pub struct Hub {
     pub conversations: Addr<conversation::ConversationRegistry>,
     pub broker: Addr<broker::NotificationBroker>,
     pub digests: Addr<broker::DigestScheduler>,
+    pub contracts: Addr<contract::ContractRegistry>,
 }
 
 impl Hub {
@@ -83,11 +85,12 @@ impl Hub {
             parts = Some((conversations, broker));
             registry
         });
+        let contracts = contract::ContractRegistry::new(store.clone(), config.conversation_idle).start();
         let digests = broker::DigestScheduler::new(store, mailer, config.digest_every, config.public_url).start();
         let Some((conversations, broker)) = parts else {
             unreachable!("Actor::create runs its closure before returning")
         };
-        Hub { sessions, conversations, broker, digests }
+        Hub { sessions, conversations, broker, digests, contracts }
     }
 }
 

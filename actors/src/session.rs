@@ -57,20 +57,22 @@ impl UserSession {
     /// The single way a connection leaves the session; idempotent.
     fn drop_connection(&mut self, id: ConnectionId) {
         if self.connections.remove(&id).is_some() {
+            metrics::gauge!("agora_ws_connections").decrement(1.0);
             self.registry.do_send(Detached { user: self.user, connection_id: id });
         }
     }
 
-    fn reply(&self, id: ConnectionId, frame: ServerFrame) {
-        if let Some(conn) = self.connections.get(&id) {
-            if !conn.push(&SharedFrame::new(frame)) {
-                // Too slow even for its own replies: the session lets it go.
-                tracing::debug!(connection_id = id, "reply dropped: queue full");
-            }
+    /// A frame for one connection. If its queue is full the connection is dropped (4009),
+    /// so a reply (an `ack`, say) is never silently lost on a live connection.
+    fn reply(&mut self, id: ConnectionId, frame: ServerFrame) {
+        let delivered = self.connections.get(&id).map(|conn| conn.push(&SharedFrame::new(frame)));
+        if delivered == Some(false) {
+            tracing::info!(user = %self.user, connection_id = id, "slow consumer: reply did not fit, closing with 4009");
+            self.drop_connection(id);
         }
     }
 
-    fn reply_error(&self, id: ConnectionId, err: &ChatError, reference: Option<String>) {
+    fn reply_error(&mut self, id: ConnectionId, err: &ChatError, reference: Option<String>) {
         if matches!(err, ChatError::Storage(_) | ChatError::Unavailable) {
             tracing::error!(user = %self.user, connection_id = id, error = %err, "frame failed");
         }
@@ -277,15 +279,15 @@ impl UserSession {
             let mut cursor = after;
             let now = OffsetDateTime::now_utc();
             loop {
-                let (page, more) = store.notifications().after(user, cursor, SYNC_PAGE, now).await?;
+                let (page, next) = store.notifications().after(user, cursor, SYNC_PAGE, now).await?;
                 for n in &page {
                     if !conn.push_wait(SharedFrame::new(ServerFrame::Notification { notification: n.into() })).await {
                         return Ok(());
                     }
                 }
-                match page.last() {
-                    Some(last) if more => cursor = Some(last.id),
-                    _ => break,
+                match next {
+                    Some(last_scanned) => cursor = Some(last_scanned),
+                    None => break,
                 }
             }
             conn.push_wait(SharedFrame::new(ServerFrame::Synced {})).await;
@@ -374,9 +376,6 @@ impl Handler<Disconnected> for UserSession {
     type Result = ();
 
     fn handle(&mut self, msg: Disconnected, _: &mut Context<Self>) {
-        if self.connections.contains_key(&msg.connection_id) {
-            metrics::gauge!("agora_ws_connections").decrement(1.0);
-        }
         self.drop_connection(msg.connection_id);
     }
 }
@@ -393,7 +392,6 @@ impl Handler<Push> for UserSession {
         let slow: Vec<ConnectionId> = self.connections.values().filter(|c| !c.push(&msg.0)).map(|c| c.id).collect();
         for id in slow {
             tracing::info!(user = %self.user, connection_id = id, "slow consumer: outbound queue full, closing with 4009");
-            metrics::gauge!("agora_ws_connections").decrement(1.0);
             self.drop_connection(id);
         }
     }

@@ -1,7 +1,10 @@
 //! Shared pieces of the Agora benchmarks: latency recording and summaries for `agora-load`,
-//! and the duration syntax of its command line. Criterion benches live in `benches/`.
+//! the REST set-up calls it makes, its WebSocket load (`ws`), and the duration syntax of its
+//! command line. Criterion benches live in `benches/`.
 
+pub mod api;
 pub mod stats;
+pub mod ws;
 
 use std::time::Duration;
 

@@ -57,7 +57,6 @@ impl Recorder {
         }
         let secs = elapsed.as_secs_f64();
         let per_sec = |n: u64| if secs > 0.0 { n as f64 / secs } else { 0.0 };
-        let sum: u64 = self.latencies_us.iter().map(|&us| u64::from(us)).sum();
         Summary {
             requests,
             ok,
@@ -65,14 +64,46 @@ impl Recorder {
             elapsed_secs: secs,
             req_per_sec: per_sec(requests),
             ok_per_sec: per_sec(ok),
-            latency_us: LatencySummary {
-                mean: sum.checked_div(answered).unwrap_or(0),
-                p50: percentile(&self.latencies_us, 0.50),
-                p90: percentile(&self.latencies_us, 0.90),
-                p99: percentile(&self.latencies_us, 0.99),
-                max: self.latencies_us.last().copied().unwrap_or(0),
-            },
+            latency_us: LatencySummary::of_sorted(&self.latencies_us),
         }
+    }
+}
+
+/// Latency samples alone (microseconds), for runs whose outcomes are counted elsewhere
+/// (the WebSocket load). Percentiles are exact, like [`Recorder`]'s.
+#[derive(Debug, Default, Clone)]
+pub struct Latencies {
+    samples_us: Vec<u32>,
+}
+
+impl Latencies {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn record(&mut self, latency: Duration) {
+        self.record_us(u64::try_from(latency.as_micros()).unwrap_or(u64::MAX));
+    }
+
+    pub fn record_us(&mut self, us: u64) {
+        self.samples_us.push(u32::try_from(us).unwrap_or(u32::MAX));
+    }
+
+    pub fn merge(&mut self, other: Latencies) {
+        self.samples_us.extend(other.samples_us);
+    }
+
+    pub fn len(&self) -> usize {
+        self.samples_us.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.samples_us.is_empty()
+    }
+
+    pub fn summary(mut self) -> LatencySummary {
+        self.samples_us.sort_unstable();
+        LatencySummary::of_sorted(&self.samples_us)
     }
 }
 
@@ -85,6 +116,7 @@ pub fn percentile(sorted: &[u32], q: f64) -> u32 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
+/// Microseconds.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LatencySummary {
     pub mean: u64,
@@ -92,6 +124,42 @@ pub struct LatencySummary {
     pub p90: u32,
     pub p99: u32,
     pub max: u32,
+}
+
+impl LatencySummary {
+    /// Summarizes samples sorted in ascending order (all zeros when there are none).
+    pub fn of_sorted(sorted: &[u32]) -> Self {
+        let sum: u64 = sorted.iter().map(|&us| u64::from(us)).sum();
+        LatencySummary {
+            mean: sum.checked_div(sorted.len() as u64).unwrap_or(0),
+            p50: percentile(sorted, 0.50),
+            p90: percentile(sorted, 0.90),
+            p99: percentile(sorted, 0.99),
+            max: sorted.last().copied().unwrap_or(0),
+        }
+    }
+
+    /// The same figures in milliseconds.
+    pub fn in_ms(&self) -> LatencyMs {
+        let ms = |us: u64| us as f64 / 1e3;
+        LatencyMs {
+            mean: ms(self.mean),
+            p50: ms(u64::from(self.p50)),
+            p90: ms(u64::from(self.p90)),
+            p99: ms(u64::from(self.p99)),
+            max: ms(u64::from(self.max)),
+        }
+    }
+}
+
+/// A [`LatencySummary`] in milliseconds (fractional), for reports.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LatencyMs {
+    pub mean: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub max: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -166,6 +234,26 @@ mod tests {
         assert_eq!(s.requests, 0);
         assert_eq!(s.req_per_sec, 0.0);
         assert_eq!(s.latency_us.max, 0);
+    }
+
+    #[test]
+    fn bare_latencies_summarize_exactly() {
+        let mut a = Latencies::new();
+        for us in 1..=50 {
+            a.record_us(us * 1_000);
+        }
+        let mut b = Latencies::new();
+        for us in 51..=100 {
+            b.record(Duration::from_millis(us));
+        }
+        a.merge(b);
+        assert_eq!(a.len(), 100);
+        let s = a.summary();
+        assert_eq!((s.p50, s.p90, s.p99, s.max), (50_000, 90_000, 99_000, 100_000));
+        assert_eq!(s.mean, 50_500);
+        let ms = s.in_ms();
+        assert!((ms.p99 - 99.0).abs() < 1e-9);
+        assert_eq!(Latencies::new().summary().max, 0);
     }
 
     #[test]

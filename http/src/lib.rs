@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub use agora_actors::mail;
+pub mod market;
 pub mod middleware;
 pub mod openapi;
 pub mod routes;

@@ -1,7 +1,6 @@
 //! `Application::build(settings)` wires storage, state, singleton services and the HTTP
 //! server; `run_until_stopped()` serves until SIGTERM/SIGINT, then drains.
 
-use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,6 +19,9 @@ use crate::middleware::rate_limit::{Limiters, LoginFailures};
 use crate::middleware::{envelope, observe, rate_limit, trailing_slash};
 use crate::state::AppState;
 use crate::{openapi, routes, telemetry};
+
+/// Pending connections the kernel may queue (capped by `net.core.somaxconn`).
+const LISTEN_BACKLOG: u32 = 4096;
 
 pub struct Application {
     port: u16,
@@ -89,6 +91,9 @@ impl Application {
         }
         // Singleton actors start here, once, before the HTTP server and its workers.
         let hub = agora_actors::Hub::start(store.clone(), mailer.clone(), settings.realtime());
+        let search = Arc::new(agora_storage::search::SearchIndex::new()?);
+        let (services, jobs, providers) = crate::market::rebuild_index(&store, &search).await?;
+        tracing::info!(services, jobs, providers, "search index built from storage");
         let state = web::Data::new(AppState {
             settings: Arc::clone(&settings),
             store,
@@ -98,12 +103,11 @@ impl Application {
             login_failures: LoginFailures::new(&settings),
             metrics: metrics.clone(),
             hub,
+            search,
         });
         let limiters = web::Data::new(Arc::new(Limiters::new(&settings)));
         spawn_housekeeping(state.clone(), limiters.clone(), metrics);
 
-        let listener = TcpListener::bind(&settings.listen)?;
-        let port = listener.local_addr()?.port();
         let rate_limits_on = settings.rate_limits_on();
         let max_body = settings.max_body_bytes;
         let app_state = state.clone();
@@ -122,6 +126,13 @@ impl Application {
                 .configure(routes::users::config)
                 .configure(routes::conversations::config)
                 .configure(routes::notifications::config)
+                .configure(routes::catalog::config)
+                .configure(routes::providers::config)
+                .configure(routes::services::config)
+                .configure(routes::jobs::config)
+                .configure(routes::contracts::config)
+                .configure(routes::bookings::config)
+                .configure(routes::reviews::config)
                 .configure(crate::ws::config)
                 .service(utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url("/api/schema", openapi::document()))
                 .service(web::resource("/docs").route(web::get().to(|| async {
@@ -139,8 +150,12 @@ impl Application {
         .workers(settings.http_workers.max(1))
         .shutdown_timeout(settings.shutdown_timeout_secs)
         .disable_signals()
-        .listen(listener)?
-        .run();
+        // A deep accept queue: reconnect storms of thousands of WebSockets must not stall
+        // on SYN retries (a std listener would be stuck at a backlog of 128).
+        .backlog(LISTEN_BACKLOG)
+        .bind(&settings.listen)?;
+        let port = server.addrs().first().map(|a| a.port()).ok_or_else(|| anyhow::anyhow!("no listening address"))?;
+        let server = server.run();
         Ok(Application { port, server, state })
     }
 

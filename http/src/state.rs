@@ -20,4 +20,6 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// The realtime actors (session registry, conversations, notification broker).
     pub hub: agora_actors::Hub,
+    /// The catalog search index (services, jobs, providers), rebuilt from storage at start.
+    pub search: Arc<agora_storage::search::SearchIndex>,
 }

@@ -284,11 +284,25 @@ impl Chat<'_> {
     }
 
     /// Appends `message` (its `seq` must be `head.last_seq + 1`) if the head is still at
-    /// `head.version`. Answers the new head, or `Conflict` when another writer moved it.
+    /// `head.version`: [`Chat::commit`] then [`Chat::finish`]. Answers the new head, or
+    /// `Conflict` when another writer moved it.
     pub async fn append(
         &self,
         head: &Versioned<Conversation>,
         message: Message,
+    ) -> Result<Versioned<Conversation>, StoreError> {
+        let next = self.commit(head, &message).await?;
+        self.finish(&head.value, &next.value, &message).await?;
+        Ok(next)
+    }
+
+    /// The commit point of a message: one compare-and-set of the head carrying the message.
+    /// Once this returns, the message is durable (the head holds it, and readers and
+    /// [`Chat::roll_forward`] use it).
+    pub async fn commit(
+        &self,
+        head: &Versioned<Conversation>,
+        message: &Message,
     ) -> Result<Versioned<Conversation>, StoreError> {
         let prev = &head.value;
         let mut next = prev.clone();
@@ -301,16 +315,23 @@ impl Chat<'_> {
         next.last_seq = message.seq;
         next.last_activity = message.sent_at.max(prev.last_activity);
         next.last_message = Some(message.clone());
-        let pk = prev.id.to_string();
         let row = encode(Table::ConversationsById, &next)?;
-        let version =
-            match self.b.cas(Table::ConversationsById, &pk, "", Expect::Version(head.version), row, None).await? {
-                CasOutcome::Applied { version } => version,
-                CasOutcome::Conflict { .. } => return Err(StoreError::Conflict),
-            };
-        self.write_message_rows(&next, &message).await?;
-        self.touch_members(prev, &next).await?;
-        Ok(Versioned { value: next, version })
+        match self
+            .b
+            .cas(Table::ConversationsById, &prev.id.to_string(), "", Expect::Version(head.version), row, None)
+            .await?
+        {
+            CasOutcome::Applied { version } => Ok(Versioned { value: next, version }),
+            CasOutcome::Conflict { .. } => Err(StoreError::Conflict),
+        }
+    }
+
+    /// Writes what a committed message derives: its rows (bucket, by id, by client id) and
+    /// each member's activity index entry, all at once. Idempotent; a crash before it ends
+    /// is repaired by [`Chat::roll_forward`].
+    pub async fn finish(&self, prev: &Conversation, next: &Conversation, message: &Message) -> Result<(), StoreError> {
+        futures_util::future::try_join(self.write_message_rows(next, message), self.touch_members(prev, next)).await?;
+        Ok(())
     }
 
     /// Moves the conversation in each member's activity-ordered index (one atomic

@@ -48,6 +48,8 @@ macro_rules! entity {
 
 const ALL: &str = "all";
 
+time::serde::format_description!(ymd, Date, "[year]-[month]-[day]");
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Category {
     pub id: CategoryId,
@@ -125,7 +127,7 @@ pub struct Service {
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deleted: bool,
 }
 entity!(Service, Table::ServicesById, |s| vec![
@@ -141,6 +143,7 @@ pub struct Job {
     pub description: String,
     pub budget_min: Option<Money>,
     pub budget_max: Option<Money>,
+    #[serde(with = "ymd::option")]
     pub deadline: Option<Date>,
     pub category_id: Option<CategoryId>,
     pub skill_ids: Vec<SkillId>,
@@ -188,6 +191,7 @@ pub struct Contract {
     pub provider_id: UserId,
     pub title: String,
     pub agreed_rate: Money,
+    #[serde(with = "ymd::option")]
     pub deadline: Option<Date>,
     pub status: ContractStatus,
     #[serde(with = "time::serde::rfc3339")]

@@ -178,13 +178,15 @@ impl Notifications<'_> {
     }
 
     /// Notifications created after `after` (exclusive), oldest first: what `sync` replays.
+    /// Also answers where the next page starts (the last row scanned, live or not), `None`
+    /// at the end, so a run of expired or deleted rows never ends a replay early.
     pub async fn after(
         &self,
         user: UserId,
         after: Option<NotificationId>,
         limit: usize,
         now: OffsetDateTime,
-    ) -> Result<(Vec<Notification>, bool), StoreError> {
+    ) -> Result<(Vec<Notification>, Option<NotificationId>), StoreError> {
         let cursor = after.map(|id| crate::backend::encode_cursor(&id.to_string()));
         let page =
             self.b.scan(Table::NotificationsByUser, &user.to_string(), Order::Asc, limit, cursor.as_deref()).await?;
@@ -193,7 +195,11 @@ impl Notifications<'_> {
             .iter()
             .map(|r| decode::<Notification>(Table::NotificationsByUser, &r.value))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok((items.into_iter().filter(|n| n.live(now)).collect(), page.next_cursor.is_some()))
+        let next = match (&page.next_cursor, items.last()) {
+            (Some(_), Some(last)) => Some(last.id),
+            _ => None,
+        };
+        Ok((items.into_iter().filter(|n| n.live(now)).collect(), next))
     }
 
     /// Marks one notification read. `None` if it does not exist (or is not the user's).

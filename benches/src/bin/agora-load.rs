@@ -3,23 +3,28 @@
 //! `agora-load rest --url http://127.0.0.1:8080 --concurrency 32 --duration 20s --scenario auth-me`
 //! registers the accounts the scenario needs, then runs `--concurrency` workers, each sending
 //! one request after another, for `--duration`, and prints requests done, errors by status,
-//! req/s and latency percentiles (`--json`: one JSON object on stdout). It talks only to the
-//! given URL. Run the server with `AGORA_RATE_LIMITS=off`, or the limits are what you measure.
+//! req/s and latency percentiles (`--json`: one JSON object on stdout).
+//!
+//! `agora-load ws --connections 1000 --senders 100 --rate 2000 --duration 20s` registers
+//! accounts, pairs them into direct conversations, holds `--connections` WebSockets on
+//! `/ws` and has `--senders` of them send chat messages; it prints connections opened and
+//! held, messages sent, acked and delivered, ack and delivery latency percentiles and, with
+//! `--server-pid`, the server's memory per connection. See `agora_benches::ws`.
+//!
+//! It talks only to the given URL. Run the server with `AGORA_RATE_LIMITS=off`, or the limits
+//! are what you measure.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use agora_benches::api::{self, Account, PASSWORD};
 use agora_benches::parse_duration;
 use agora_benches::stats::{fmt_us, Recorder, Summary};
+use agora_benches::ws::{self, WsArgs};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use futures_util::{StreamExt, TryStreamExt};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-/// The password of every account the load generator registers (meets the password policy).
-const PASSWORD: &str = "correct horse battery 9";
-/// Registrations in flight at once: each costs the server one argon2 hash.
-const REGISTER_PARALLELISM: usize = 4;
 /// Pause after a transport error, so a dead server is not hammered in a tight loop.
 const TRANSPORT_ERROR_PAUSE: Duration = Duration::from_millis(10);
 
@@ -34,6 +39,8 @@ struct Cli {
 enum Command {
     /// Drive one REST scenario with concurrent workers for a fixed time.
     Rest(RestArgs),
+    /// Hold many WebSocket connections on /ws and drive chat messages through some of them.
+    Ws(WsArgs),
 }
 
 #[derive(Args)]
@@ -85,18 +92,6 @@ impl Scenario {
     }
 }
 
-/// One registered account.
-#[derive(Clone)]
-struct Account {
-    email: String,
-    access: String,
-}
-
-#[derive(Deserialize)]
-struct AuthResponse {
-    access: String,
-}
-
 /// What one worker sends, over and over.
 #[derive(Clone)]
 enum Request {
@@ -131,6 +126,7 @@ struct Report<'a> {
 async fn main() -> ExitCode {
     let outcome = match Cli::parse().command {
         Command::Rest(args) => rest(args).await,
+        Command::Ws(args) => ws::run(args).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -141,27 +137,8 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Checks the URL and returns it without a trailing slash.
-fn base_url(raw: &str) -> Result<String> {
-    let url = reqwest::Url::parse(raw).with_context(|| format!("--url {raw:?} is not a URL"))?;
-    if url.scheme() != "http" {
-        bail!("--url {raw:?}: only plain http is supported (put TLS in front in production, not in load runs)");
-    }
-    if url.host_str().is_none() {
-        bail!("--url {raw:?} has no host");
-    }
-    Ok(raw.trim_end_matches('/').to_string())
-}
-
-fn rate_limit_hint() {
-    eprintln!(
-        "hint: the server answered 429 Too Many Requests: its rate limits are on. \
-         Start it with AGORA_RATE_LIMITS=off for load runs."
-    );
-}
-
 async fn rest(args: RestArgs) -> Result<()> {
-    let base = base_url(&args.url)?;
+    let base = api::base_url(&args.url)?;
     let concurrency = args.concurrency as usize;
     let client = reqwest::Client::builder()
         .no_proxy()
@@ -171,20 +148,13 @@ async fn rest(args: RestArgs) -> Result<()> {
         .build()
         .context("building the HTTP client")?;
 
-    let health = client
-        .get(format!("{base}/api/health"))
-        .send()
-        .await
-        .with_context(|| format!("cannot reach {base}/api/health: is the server running?"))?;
-    if !health.status().is_success() {
-        bail!("{base}/api/health answered {}", health.status());
-    }
+    api::check_health(&client, &base).await?;
 
     let accounts = if args.scenario.needs_accounts() {
         let n = args.users.map_or(concurrency, |u| u as usize);
         eprintln!("registering {n} accounts at {base} ...");
         let started = Instant::now();
-        let accounts = register_accounts(&client, &base, n).await?;
+        let accounts = api::register_accounts(&client, &base, n).await?;
         eprintln!("registered {n} accounts in {:.1}s", started.elapsed().as_secs_f64());
         accounts
     } else {
@@ -227,7 +197,7 @@ async fn rest(args: RestArgs) -> Result<()> {
         print!("{text}");
     }
     if saw_429 {
-        rate_limit_hint();
+        api::rate_limit_hint();
     }
     if summary.ok == 0 {
         bail!("no request succeeded");
@@ -248,37 +218,6 @@ fn request_for(scenario: Scenario, base: &str, accounts: &[Account], worker: usi
         // Health, or (never: accounts are registered first) a scenario without accounts.
         _ => Request::Get { url: format!("{base}/api/health"), bearer: None },
     }
-}
-
-/// Registers `n` fresh client accounts (unique emails per run) and returns their tokens.
-async fn register_accounts(client: &reqwest::Client, base: &str, n: usize) -> Result<Vec<Account>> {
-    let run = uuid::Uuid::new_v4().simple().to_string();
-    let run = &run[..12];
-    futures_util::stream::iter(0..n)
-        .map(|i| register_one(client, base, format!("load-{run}-{i}@agora-load.test")))
-        .buffer_unordered(REGISTER_PARALLELISM)
-        .try_collect()
-        .await
-}
-
-async fn register_one(client: &reqwest::Client, base: &str, email: String) -> Result<Account> {
-    let resp = client
-        .post(format!("{base}/api/auth/register"))
-        .json(&serde_json::json!({ "email": email, "password": PASSWORD, "role": "client" }))
-        .send()
-        .await
-        .with_context(|| format!("registering {email}"))?;
-    let status = resp.status();
-    if status.as_u16() == 429 {
-        rate_limit_hint();
-        bail!("registering {email}: 429 Too Many Requests");
-    }
-    if !status.is_success() {
-        let body = resp.text().await.unwrap_or_default();
-        bail!("registering {email}: {status}: {body}");
-    }
-    let auth: AuthResponse = resp.json().await.with_context(|| format!("registering {email}: unexpected answer"))?;
-    Ok(Account { email, access: auth.access })
 }
 
 /// Sends `request` back to back until `deadline`; the request in flight at the deadline
@@ -338,17 +277,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_plain_http_urls_are_accepted() {
-        assert_eq!(base_url("http://127.0.0.1:8080/").expect("valid"), "http://127.0.0.1:8080");
-        assert!(base_url("https://example.com").is_err());
-        assert!(base_url("127.0.0.1:8080").is_err());
-    }
-
-    #[test]
     fn scenarios_pick_their_request() {
         let accounts = vec![
-            Account { email: "a@x.test".into(), access: "ta".into() },
-            Account { email: "b@x.test".into(), access: "tb".into() },
+            Account { email: "a@x.test".into(), user_id: "ua".into(), access: "ta".into() },
+            Account { email: "b@x.test".into(), user_id: "ub".into(), access: "tb".into() },
         ];
         match request_for(Scenario::AuthMe, "http://h", &accounts, 3) {
             Request::Get { url, bearer } => {

@@ -1,9 +1,16 @@
 //! REST routes, one module per resource, each exposing `config`.
 
 pub mod auth;
+pub mod bookings;
+pub mod catalog;
+pub mod contracts;
 pub mod conversations;
+pub mod jobs;
 pub mod notifications;
 pub mod ops;
+pub mod providers;
+pub mod reviews;
+pub mod services;
 pub mod users;
 
 use agora_engine::{DomainError, FieldErrors};

@@ -1,0 +1,543 @@
+//! Service bookings: a client books a provider's service for a time slot; the provider
+//! confirms or declines; either party cancels before the start; the provider completes it
+//! once it has started. Parties only: a booking the caller is not a party to is a 404.
+//! Every path also answers under `/api/service-bookings` and `/api/appointments`.
+//!
+//! "A provider never holds two overlapping confirmed bookings" is decided by the provider's
+//! schedule row in storage (compare-and-set, so it holds across processes): confirming
+//! first reserves the interval there, then compare-and-sets the booking; a confirm that
+//! loses that second race gives the interval back. Every move to a final state (declined,
+//! cancelled, completed) releases the interval again (idempotent), so a completed booking
+//! frees the rest of its slot. A reservation left behind by a crash between the two writes
+//! is healed the next time it is in the way: an interval held by a booking that is no longer
+//! live (declined, cancelled, completed or gone) is released and the reservation retried.
+
+use std::collections::HashMap;
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+use agora_engine::market::{self, BookingActor, BookingStatus};
+use agora_engine::{BookingId, FieldErrors, NotificationType, ServiceId, UserId};
+use agora_storage::market::{Booking, Service};
+use agora_storage::{Order, StoreError, Table, Versioned};
+use serde::{Deserialize, Serialize};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use super::{optional, required, ErrorEnvelope, PageQuery, Paged};
+use crate::auth::AuthUser;
+use crate::error::ApiError;
+use crate::market::{notify, optional_text, Event};
+use crate::state::AppState;
+
+/// How many compare-and-set rounds a status change tries before answering 409.
+const RETRIES: usize = 8;
+/// How many bookings the calendar export holds at most (newest first).
+const ICS_MAX: usize = 1000;
+/// How many index rows one list request reads at most while filtering.
+const LIST_SCAN_PAGES: usize = 10;
+
+/// A booking as its parties see it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct BookingView {
+    pub id: String,
+    pub service_id: String,
+    pub client_id: String,
+    /// The provider's user id (the service's owner).
+    pub provider_id: String,
+    pub start_at: String,
+    pub end_at: String,
+    pub note: Option<String>,
+    /// `requested`, `confirmed`, `completed`, `declined` or `cancelled`.
+    pub status: String,
+    /// Copied from the service when booked.
+    #[schema(value_type = Object)]
+    pub price: agora_engine::Money,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+fn rfc3339(at: OffsetDateTime) -> String {
+    at.format(&Rfc3339).unwrap_or_default()
+}
+
+impl From<&Booking> for BookingView {
+    fn from(b: &Booking) -> Self {
+        BookingView {
+            id: b.id.to_string(),
+            service_id: b.service_id.to_string(),
+            client_id: b.client_id.to_string(),
+            provider_id: b.provider_id.to_string(),
+            start_at: rfc3339(b.start_at),
+            end_at: rfc3339(b.end_at),
+            note: b.note.clone(),
+            status: b.status.as_str().to_string(),
+            price: b.price,
+            created_at: rfc3339(b.created_at),
+            updated_at: rfc3339(b.updated_at),
+        }
+    }
+}
+
+fn booking_id(raw: &str) -> Result<BookingId, ApiError> {
+    BookingId::parse(raw).map_err(|_| ApiError::NotFound)
+}
+
+/// An RFC 3339 instant, in UTC, truncated to whole seconds (the schedule's resolution).
+fn instant(raw: &str) -> Result<OffsetDateTime, agora_engine::DomainError> {
+    let at = OffsetDateTime::parse(raw.trim(), &Rfc3339)
+        .map_err(|_| agora_engine::DomainError::invalid("must be an RFC 3339 timestamp"))?;
+    let at = at.to_offset(time::UtcOffset::UTC);
+    at.replace_nanosecond(0).map_err(|_| agora_engine::DomainError::invalid("must be an RFC 3339 timestamp"))
+}
+
+/// The booking, if the caller is one of its parties; 404 otherwise.
+async fn party_booking(state: &AppState, user: UserId, id: BookingId) -> Result<Versioned<Booking>, ApiError> {
+    state
+        .store
+        .market()
+        .get::<Booking>(&id.to_string())
+        .await?
+        .filter(|b| b.value.client_id == user || b.value.provider_id == user)
+        .ok_or(ApiError::NotFound)
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct CreateBody {
+    pub service_id: Option<String>,
+    /// RFC 3339; not in the past.
+    pub start_at: Option<String>,
+    /// RFC 3339; after `start_at`, at most 30 days later.
+    pub end_at: Option<String>,
+    /// Up to 2000 characters.
+    pub note: Option<String>,
+}
+
+/// Books a service (anyone but the service's owner). The price is the service's current
+/// price; the booking starts `requested` and the provider is notified.
+#[utoipa::path(post, path = "/api/bookings", tag = "bookings", request_body = CreateBody,
+    responses((status = 201, body = BookingView), (status = 400, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope, description = "your own service"), (status = 404, body = ErrorEnvelope, description = "no such service")),
+    security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(user = %user.id))]
+pub async fn create(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: web::Json<CreateBody>,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = FieldErrors::new();
+    let service_id = required(&mut f, "service_id", body.service_id.as_deref(), ServiceId::parse);
+    let start = required(&mut f, "start_at", body.start_at.as_deref(), instant);
+    let end = required(&mut f, "end_at", body.end_at.as_deref(), instant);
+    let note = optional_text(&mut f, "note", body.note.as_deref(), 2000);
+    let now = OffsetDateTime::now_utc();
+    if let (Some(start), Some(end)) = (start, end) {
+        f.check("", market::slot(start, end, now));
+    }
+    f.into_result()?;
+    let (Some(service_id), Some(start_at), Some(end_at)) = (service_id, start, end) else {
+        return Err(ApiError::invalid_field("service_id", "is required"));
+    };
+    let service = state
+        .store
+        .market()
+        .get::<Service>(&service_id.to_string())
+        .await?
+        .map(|s| s.value)
+        .filter(|s| !s.deleted)
+        .ok_or(ApiError::NotFound)?;
+    if service.owner_id == user.id {
+        return Err(ApiError::Forbidden("you cannot book your own service"));
+    }
+    let booking = Booking {
+        id: BookingId::from_uuid(uuid::Uuid::now_v7()),
+        service_id,
+        client_id: user.id,
+        provider_id: service.owner_id,
+        start_at,
+        end_at,
+        note,
+        status: BookingStatus::Requested,
+        price: service.price,
+        created_at: now,
+        updated_at: now,
+    };
+    state.store.market().insert(&booking).await?;
+    tracing::info!(booking = %booking.id, service = %service.id, "booking requested");
+    notify(
+        &state,
+        Event {
+            to: booking.provider_id,
+            kind: NotificationType::Booking,
+            title: "New booking request".into(),
+            message: format!("{} from {} to {}", service.title, rfc3339(start_at), rfc3339(end_at)),
+            action_url: format!("/bookings/{}", booking.id),
+            actor: Some(user.id),
+            object_type: "booking",
+            object_id: booking.id.to_string(),
+        },
+    );
+    Ok(HttpResponse::Created().json(BookingView::from(&booking)))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ListQuery {
+    /// Only bookings in this status.
+    pub status: Option<String>,
+    /// `client`: bookings I made; `provider`: bookings of my services.
+    pub role: Option<String>,
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Client,
+    Provider,
+}
+
+/// My bookings, as client and as provider, newest first.
+#[utoipa::path(get, path = "/api/bookings", tag = "bookings", params(ListQuery),
+    responses((status = 200, description = "{results: [BookingView], next_cursor}"), (status = 400, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(user = %user.id))]
+pub async fn list(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let page = PageQuery { limit: q.limit, cursor: q.cursor.clone() };
+    let (limit, mut cursor) = (page.limit()?, page.cursor()?.map(str::to_string));
+    let mut f = FieldErrors::new();
+    let status = optional(&mut f, "status", q.status.as_deref(), BookingStatus::parse);
+    let role = optional(&mut f, "role", q.role.as_deref(), |r| match r {
+        "client" => Ok(Role::Client),
+        "provider" => Ok(Role::Provider),
+        _ => Err(agora_engine::DomainError::invalid("must be client or provider")),
+    });
+    f.into_result()?;
+    let keep = |b: &Booking| {
+        status.is_none_or(|s| b.status == s)
+            && match role {
+                None => true,
+                Some(Role::Client) => b.client_id == user.id,
+                Some(Role::Provider) => b.provider_id == user.id,
+            }
+    };
+    // Filters apply after the index read: read only as many rows as still fit, so the
+    // cursor never skips any, and stop after a bounded number of index pages.
+    let mut results: Vec<BookingView> = Vec::new();
+    let pk = user.id.to_string();
+    for _ in 0..LIST_SCAN_PAGES {
+        let want = limit - results.len();
+        let (items, next) = state
+            .store
+            .market()
+            .page::<Booking>(Table::BookingsByParty, &pk, Order::Desc, want, cursor.as_deref())
+            .await?;
+        results.extend(items.iter().filter(|b| keep(b)).map(BookingView::from));
+        cursor = next;
+        if cursor.is_none() || results.len() >= limit {
+            break;
+        }
+    }
+    Ok(HttpResponse::Ok().json(Paged { results, next_cursor: cursor }))
+}
+
+/// One booking (parties only).
+#[utoipa::path(get, path = "/api/bookings/{id}", tag = "bookings", params(("id" = String, Path)),
+    responses((status = 200, body = BookingView), (status = 404, body = ErrorEnvelope)), security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(user = %user.id, booking = %path.as_str()))]
+pub async fn get(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let b = party_booking(&state, user.id, booking_id(&path)?).await?;
+    Ok(HttpResponse::Ok().json(BookingView::from(&b.value)))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct StatusBody {
+    /// `confirmed`, `declined` (provider, before the start), `cancelled` (either party,
+    /// before the start), `completed` (provider, after the start).
+    pub status: Option<String>,
+}
+
+fn overlap() -> ApiError {
+    ApiError::Conflict {
+        code: "booking_overlap",
+        message: "the provider already has a confirmed booking that overlaps this one".into(),
+    }
+}
+
+/// Reserves the booking's interval on the provider's schedule. An interval held by a
+/// booking that is no longer live is a leftover of an interrupted change: it is released
+/// and the reservation retried.
+async fn reserve(state: &AppState, b: &Booking, now: OffsetDateTime) -> Result<(), ApiError> {
+    let m = state.store.market();
+    for _ in 0..RETRIES {
+        let Some(clash) = m.reserve(b.provider_id, b.id, b.start_at, b.end_at, now).await? else { return Ok(()) };
+        let holder = m.get::<Booking>(&clash.to_string()).await?;
+        let stale = holder.is_none_or(|h| {
+            matches!(h.value.status, BookingStatus::Declined | BookingStatus::Cancelled | BookingStatus::Completed)
+        });
+        if !stale {
+            return Err(overlap());
+        }
+        tracing::warn!(booking = %clash, "releasing a stale schedule reservation");
+        m.release(b.provider_id, clash).await?;
+    }
+    Err(overlap())
+}
+
+/// Changes a booking's status through the booking state machine.
+#[utoipa::path(post, path = "/api/bookings/{id}/status", tag = "bookings", params(("id" = String, Path)),
+    request_body = StatusBody,
+    responses((status = 200, body = BookingView), (status = 400, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope, description = "the other party makes this change"),
+        (status = 404, body = ErrorEnvelope),
+        (status = 409, body = ErrorEnvelope, description = "`invalid_transition`, or `booking_overlap` when confirming over another confirmed booking")),
+    security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(user = %user.id, booking = %path.as_str()))]
+pub async fn set_status(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+    body: web::Json<StatusBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = booking_id(&path)?;
+    let mut f = FieldErrors::new();
+    let to = required(&mut f, "status", body.status.as_deref(), BookingStatus::parse);
+    f.into_result()?;
+    let Some(to) = to else { return Err(ApiError::invalid_field("status", "is required")) };
+    let m = state.store.market();
+    let mut current = party_booking(&state, user.id, id).await?;
+    let mut reserved = false;
+    let saved = 'cas: {
+        for _ in 0..RETRIES {
+            let now = OffsetDateTime::now_utc();
+            let b = &current.value;
+            let by = if b.client_id == user.id { BookingActor::Client } else { BookingActor::Provider };
+            if let Err(e) = b.status.transition(to, by, now, b.start_at) {
+                // A reservation made in an earlier round belongs to nobody unless the
+                // booking is confirmed now (by a concurrent request for the same slot).
+                if reserved && b.status != BookingStatus::Confirmed {
+                    m.release(b.provider_id, b.id).await?;
+                }
+                return Err(e.into());
+            }
+            if to == BookingStatus::Confirmed && !reserved {
+                reserve(&state, b, now).await?;
+                reserved = true;
+            }
+            let mut next = b.clone();
+            next.status = to;
+            next.updated_at = now;
+            match m.save(&next, current.version).await {
+                Ok(_) => break 'cas next,
+                Err(StoreError::Conflict) => {
+                    current = m.get::<Booking>(&id.to_string()).await?.ok_or(ApiError::NotFound)?;
+                }
+                Err(e) => {
+                    if reserved {
+                        m.release(next.provider_id, next.id).await?;
+                    }
+                    return Err(e.into());
+                }
+            }
+        }
+        if reserved && current.value.status != BookingStatus::Confirmed {
+            m.release(current.value.provider_id, id).await?;
+        }
+        return Err(StoreError::Conflict.into());
+    };
+    if matches!(to, BookingStatus::Declined | BookingStatus::Cancelled | BookingStatus::Completed) {
+        m.release(saved.provider_id, saved.id).await?;
+    }
+    tracing::info!(status = to.as_str(), "booking status changed");
+    let (other, title) = match to {
+        BookingStatus::Confirmed => (saved.client_id, "Booking confirmed"),
+        BookingStatus::Declined => (saved.client_id, "Booking declined"),
+        BookingStatus::Completed => (saved.client_id, "Booking completed"),
+        _ if saved.client_id == user.id => (saved.provider_id, "Booking cancelled"),
+        _ => (saved.client_id, "Booking cancelled"),
+    };
+    let service_title = m.get::<Service>(&saved.service_id.to_string()).await?.map(|s| s.value.title);
+    notify(
+        &state,
+        Event {
+            to: other,
+            kind: NotificationType::Booking,
+            title: title.into(),
+            message: format!(
+                "{} on {} is now {}",
+                service_title.as_deref().unwrap_or("Your booking"),
+                rfc3339(saved.start_at),
+                to.as_str()
+            ),
+            action_url: format!("/bookings/{}", saved.id),
+            actor: Some(user.id),
+            object_type: "booking",
+            object_id: saved.id.to_string(),
+        },
+    );
+    Ok(HttpResponse::Ok().json(BookingView::from(&saved)))
+}
+
+/// My bookings (not declined or cancelled, newest 1000) as an RFC 5545 iCalendar feed.
+#[utoipa::path(get, path = "/api/bookings.ics", tag = "bookings",
+    responses((status = 200, content_type = "text/calendar", description = "VCALENDAR with one VEVENT per booking"),
+        (status = 401, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(user = %user.id))]
+pub async fn calendar(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
+    let m = state.store.market();
+    let pk = user.id.to_string();
+    let mut bookings: Vec<Booking> = Vec::new();
+    let mut cursor: Option<String> = None;
+    while bookings.len() < ICS_MAX {
+        let want = (ICS_MAX - bookings.len()).min(100);
+        let (items, next) =
+            m.page::<Booking>(Table::BookingsByParty, &pk, Order::Desc, want, cursor.as_deref()).await?;
+        bookings.extend(
+            items.into_iter().filter(|b| !matches!(b.status, BookingStatus::Declined | BookingStatus::Cancelled)),
+        );
+        match next {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    let mut ids: Vec<String> = bookings.iter().map(|b| b.service_id.to_string()).collect();
+    ids.sort();
+    ids.dedup();
+    let titles: HashMap<ServiceId, String> =
+        m.load_many::<Service>(ids).await?.into_iter().map(|s| (s.id, s.title)).collect();
+    let body = ics(&bookings, &titles);
+    Ok(HttpResponse::Ok()
+        .content_type("text/calendar; charset=utf-8")
+        .insert_header((header::CONTENT_DISPOSITION, "attachment; filename=\"agora-bookings.ics\""))
+        .body(body))
+}
+
+/// UTC "basic" form: `YYYYMMDDTHHMMSSZ`.
+fn ics_time(at: OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second()
+    )
+}
+
+/// TEXT value escaping (RFC 5545 §3.3.11).
+fn ics_escape(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut chars = raw.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            ';' => out.push_str("\\;"),
+            ',' => out.push_str("\\,"),
+            '\r' => {
+                if chars.peek() == Some(&'\n') {
+                    chars.next();
+                }
+                out.push_str("\\n");
+            }
+            '\n' => out.push_str("\\n"),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Appends one content line, folded so no physical line exceeds 75 octets (RFC 5545
+/// §3.1): continuation lines start with a space; UTF-8 sequences are never split.
+fn ics_line(out: &mut String, line: &str) {
+    let mut width = 0;
+    for c in line.chars() {
+        let n = c.len_utf8();
+        if width + n > 75 {
+            out.push_str("\r\n ");
+            width = 1;
+        }
+        out.push(c);
+        width += n;
+    }
+    out.push_str("\r\n");
+}
+
+fn ics(bookings: &[Booking], titles: &HashMap<ServiceId, String>) -> String {
+    let mut out = String::new();
+    for line in ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Agora//Bookings//EN", "CALSCALE:GREGORIAN"] {
+        ics_line(&mut out, line);
+    }
+    for b in bookings {
+        let title = titles.get(&b.service_id).map_or("Booking", String::as_str);
+        let status = if b.status == BookingStatus::Requested { "TENTATIVE" } else { "CONFIRMED" };
+        ics_line(&mut out, "BEGIN:VEVENT");
+        ics_line(&mut out, &format!("UID:{}@agora", b.id));
+        ics_line(&mut out, &format!("DTSTAMP:{}", ics_time(b.updated_at)));
+        ics_line(&mut out, &format!("DTSTART:{}", ics_time(b.start_at)));
+        ics_line(&mut out, &format!("DTEND:{}", ics_time(b.end_at)));
+        ics_line(&mut out, &format!("SUMMARY:{}", ics_escape(title)));
+        if let Some(note) = &b.note {
+            ics_line(&mut out, &format!("DESCRIPTION:{}", ics_escape(note)));
+        }
+        ics_line(&mut out, &format!("STATUS:{status}"));
+        ics_line(&mut out, &format!("CREATED:{}", ics_time(b.created_at)));
+        ics_line(&mut out, &format!("LAST-MODIFIED:{}", ics_time(b.updated_at)));
+        ics_line(&mut out, "END:VEVENT");
+    }
+    ics_line(&mut out, "END:VCALENDAR");
+    out
+}
+
+pub fn config(cfg: &mut web::ServiceConfig) {
+    for base in ["/api/bookings", "/api/service-bookings", "/api/appointments"] {
+        cfg.service(web::resource(format!("{base}.ics")).route(web::get().to(calendar)))
+            .service(web::resource(base).route(web::get().to(list)).route(web::post().to(create)))
+            .service(web::resource(format!("{base}/{{id}}")).route(web::get().to(get)))
+            .service(web::resource(format!("{base}/{{id}}/status")).route(web::post().to(set_status)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn escapes_text() {
+        assert_eq!(ics_escape("a,b;c\\d\r\ne\nf"), "a\\,b\\;c\\\\d\\ne\\nf");
+    }
+
+    #[test]
+    fn folds_at_75_octets_without_splitting_characters() {
+        let mut out = String::new();
+        let long = format!("SUMMARY:{}", "é".repeat(100));
+        ics_line(&mut out, &long);
+        assert!(out.ends_with("\r\n"));
+        let lines: Vec<&str> = out.trim_end_matches("\r\n").split("\r\n").collect();
+        assert!(lines.len() > 1);
+        for (i, l) in lines.iter().enumerate() {
+            assert!(l.len() <= 75, "line {i} has {} octets", l.len());
+            if i > 0 {
+                assert!(l.starts_with(' '));
+            }
+        }
+        let unfolded: String = lines.iter().enumerate().map(|(i, l)| if i == 0 { *l } else { &l[1..] }).collect();
+        assert_eq!(unfolded, long);
+    }
+
+    #[test]
+    fn utc_basic_format() {
+        assert_eq!(ics_time(datetime!(2026-03-04 05:06:07 +02:00)), "20260304T030607Z");
+    }
+}

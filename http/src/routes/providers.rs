@@ -1,0 +1,387 @@
+//! Provider profiles: one per user (providers and workers), written by the owner;
+//! `is_verified` by admins only. Listing and search go through the catalog index.
+
+use actix_web::{web, HttpResponse};
+use agora_engine::market::{Availability, SkillLevel};
+use agora_engine::{CategoryId, FieldErrors, ProviderId, Role, SkillId};
+use agora_storage::market::{Provider, ProviderSkill, Review, SearchQuery, Service};
+use agora_storage::search::{Kind, SearchRequest, Sort};
+use agora_storage::{Order, Table};
+use serde::Deserialize;
+use time::OffsetDateTime;
+
+use super::{ErrorEnvelope, PageQuery, Paged};
+use crate::auth::{AuthUser, MaybeAuthUser};
+use crate::error::ApiError;
+use crate::market::{index_provider, optional_text, required_money, search_offset, MoneyBody};
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct SkillBody {
+    pub skill_id: Option<String>,
+    pub level: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct ProviderBody {
+    pub bio: Option<String>,
+    pub hourly_rate: Option<MoneyBody>,
+    pub city: Option<String>,
+    pub country: Option<String>,
+    pub category_ids: Option<Vec<String>>,
+    pub skills: Option<Vec<SkillBody>>,
+    /// `available`, `busy` or `unavailable`.
+    pub availability: Option<String>,
+    /// Admins only.
+    pub is_verified: Option<bool>,
+}
+
+/// Validated profile fields (absent = unchanged on PATCH).
+struct Fields {
+    bio: Option<String>,
+    hourly_rate: Option<agora_engine::Money>,
+    city: Option<Option<String>>,
+    country: Option<Option<String>>,
+    category_ids: Option<Vec<CategoryId>>,
+    skills: Option<Vec<ProviderSkill>>,
+    availability: Option<Availability>,
+}
+
+async fn parse(state: &AppState, body: &ProviderBody, creating: bool) -> Result<Fields, ApiError> {
+    let mut f = FieldErrors::new();
+    let bio = match (&body.bio, creating) {
+        (None, true) => {
+            f.add("bio", "is required");
+            None
+        }
+        (None, false) => None,
+        (Some(b), _) => f.check("bio", agora_engine::market::text(b, 1, 5000)),
+    };
+    let hourly_rate = match (&body.hourly_rate, creating) {
+        (None, false) => None,
+        (raw, _) => required_money(&mut f, "hourly_rate", raw.as_ref()),
+    };
+    let city = body.city.as_ref().map(|c| optional_text(&mut f, "city", Some(c), 100));
+    let country = body.country.as_ref().map(|c| optional_text(&mut f, "country", Some(c), 100));
+    let mut category_ids = None;
+    if let Some(raw) = &body.category_ids {
+        let known = state.store.market().categories().await?;
+        let mut ids = Vec::new();
+        for r in raw {
+            match CategoryId::parse(r) {
+                Ok(id) if known.iter().any(|c| c.value.id == id) => {
+                    if !ids.contains(&id) {
+                        ids.push(id)
+                    }
+                }
+                _ => f.add("category_ids", format!("no category {r:?}")),
+            }
+        }
+        if ids.len() > 20 {
+            f.add("category_ids", "at most 20");
+        }
+        category_ids = Some(ids);
+    }
+    let mut skills = None;
+    if let Some(raw) = &body.skills {
+        let known = state.store.market().skills().await?;
+        let mut out: Vec<ProviderSkill> = Vec::new();
+        for s in raw {
+            let id = s
+                .skill_id
+                .as_deref()
+                .and_then(|r| SkillId::parse(r).ok())
+                .filter(|id| known.iter().any(|k| k.value.id == *id));
+            let level = f.check("skills.level", SkillLevel::parse(s.level.as_deref().unwrap_or("intermediate")));
+            match (id, level) {
+                (Some(skill_id), Some(level)) if !out.iter().any(|x| x.skill_id == skill_id) => {
+                    out.push(ProviderSkill { skill_id, level })
+                }
+                (None, _) => f.add("skills.skill_id", format!("no skill {:?}", s.skill_id.as_deref().unwrap_or(""))),
+                _ => {}
+            }
+        }
+        if out.len() > 50 {
+            f.add("skills", "at most 50");
+        }
+        skills = Some(out);
+    }
+    let availability = body.availability.as_deref().and_then(|a| f.check("availability", Availability::parse(a)));
+    f.into_result()?;
+    Ok(Fields { bio, hourly_rate, city, country, category_ids, skills, availability })
+}
+
+/// Creates the caller's provider profile (providers and workers; one per user).
+#[utoipa::path(post, path = "/api/providers", tag = "providers", request_body = ProviderBody,
+    responses((status = 201, description = "the profile"), (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope),
+        (status = 409, body = ErrorEnvelope, description = "the caller already has a profile")), security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(user = %user.id))]
+pub async fn create(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: web::Json<ProviderBody>,
+) -> Result<HttpResponse, ApiError> {
+    if !matches!(user.role, Role::Provider | Role::Worker) {
+        return Err(ApiError::Forbidden("only providers and workers have a provider profile"));
+    }
+    if body.is_verified.is_some() {
+        return Err(ApiError::Forbidden("only admins set is_verified"));
+    }
+    let v = parse(&state, &body, true).await?;
+    let (Some(bio), Some(hourly_rate)) = (v.bio, v.hourly_rate) else {
+        return Err(ApiError::invalid_field("bio", "is required"));
+    };
+    let now = OffsetDateTime::now_utc();
+    let p = Provider {
+        id: ProviderId::from_uuid(uuid::Uuid::now_v7()),
+        user_id: user.id,
+        bio,
+        hourly_rate,
+        city: v.city.flatten(),
+        country: v.country.flatten(),
+        category_ids: v.category_ids.unwrap_or_default(),
+        skills: v.skills.unwrap_or_default(),
+        availability: v.availability.unwrap_or_default(),
+        is_verified: false,
+        rating_avg: 0.0,
+        reviews_count: 0,
+        completed_jobs: 0,
+        created_at: now,
+        updated_at: now,
+    };
+    state.store.market().create_provider(&p).await.map_err(|e| match e {
+        agora_storage::StoreError::Duplicate(_) => {
+            ApiError::Conflict { code: "profile_exists", message: "you already have a provider profile".into() }
+        }
+        other => other.into(),
+    })?;
+    index_provider(&state, &p).await?;
+    Ok(HttpResponse::Created().json(p))
+}
+
+fn provider_id(raw: &str) -> Result<ProviderId, ApiError> {
+    ProviderId::parse(raw).map_err(|_| ApiError::NotFound)
+}
+
+#[utoipa::path(get, path = "/api/providers/{id}", tag = "providers", params(("id" = String, Path)),
+    responses((status = 200, description = "the profile"), (status = 404, body = ErrorEnvelope)))]
+pub async fn get(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let id = provider_id(&path)?;
+    Ok(HttpResponse::Ok()
+        .json(state.store.market().get::<Provider>(&id.to_string()).await?.ok_or(ApiError::NotFound)?.value))
+}
+
+/// Owner edits the profile; admins may set only `is_verified`.
+#[utoipa::path(patch, path = "/api/providers/{id}", tag = "providers", params(("id" = String, Path)), request_body = ProviderBody,
+    responses((status = 200, description = "the profile"), (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(user = %user.id))]
+pub async fn update(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+    body: web::Json<ProviderBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = provider_id(&path)?;
+    let v = parse(&state, &body, false).await?;
+    let owner_fields = v.bio.is_some()
+        || v.hourly_rate.is_some()
+        || v.city.is_some()
+        || v.country.is_some()
+        || v.category_ids.is_some()
+        || v.skills.is_some()
+        || v.availability.is_some();
+    let updated = state
+        .store
+        .market()
+        .update::<Provider, ApiError>(&id.to_string(), |p| {
+            let owner = p.user_id == user.id;
+            if body.is_verified.is_some() && !user.role.is_admin() {
+                return Err(ApiError::Forbidden("only admins set is_verified"));
+            }
+            if owner_fields && !owner {
+                return Err(ApiError::Forbidden("only the owner may edit this profile"));
+            }
+            if !owner && !user.role.is_admin() {
+                return Err(ApiError::Forbidden("only the owner may edit this profile"));
+            }
+            if let Some(b) = &v.bio {
+                p.bio = b.clone();
+            }
+            if let Some(r) = v.hourly_rate {
+                p.hourly_rate = r;
+            }
+            if let Some(c) = &v.city {
+                p.city = c.clone();
+            }
+            if let Some(c) = &v.country {
+                p.country = c.clone();
+            }
+            if let Some(c) = &v.category_ids {
+                p.category_ids = c.clone();
+            }
+            if let Some(s) = &v.skills {
+                p.skills = s.clone();
+            }
+            if let Some(a) = v.availability {
+                p.availability = a;
+            }
+            if let Some(verified) = body.is_verified {
+                p.is_verified = verified;
+            }
+            p.updated_at = OffsetDateTime::now_utc();
+            Ok(())
+        })
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    index_provider(&state, &updated.value).await?;
+    Ok(HttpResponse::Ok().json(updated.value))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ListQuery {
+    /// Full-text search over skills and bio (ranked).
+    pub q: Option<String>,
+    pub availability: Option<String>,
+    /// Includes subcategories.
+    pub category: Option<String>,
+    pub city: Option<String>,
+    pub country: Option<String>,
+    pub verified: Option<bool>,
+    /// `rating`, `hourly_rate`, `-hourly_rate`, `completed_jobs`, `-created_at` (default: relevance with `q`, else newest).
+    pub ordering: Option<String>,
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+}
+
+/// Lists and searches provider profiles.
+#[utoipa::path(get, path = "/api/providers", tag = "providers", params(ListQuery),
+    responses((status = 200, description = "{results: [Provider], next_cursor}"), (status = 400, body = ErrorEnvelope)))]
+#[tracing::instrument(skip_all)]
+pub async fn list(
+    state: web::Data<AppState>,
+    viewer: MaybeAuthUser,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = PageQuery { limit: q.limit, cursor: None }.limit()?;
+    let mut filters = Vec::new();
+    if let Some(a) = &q.availability {
+        Availability::parse(a)
+            .map_err(|_| ApiError::invalid_field("availability", "must be available, busy or unavailable"))?;
+        filters.push(("availability", a.clone()));
+    }
+    if let Some(c) = &q.category {
+        CategoryId::parse(c).map_err(|_| ApiError::invalid_field("category", "must be a category id"))?;
+        filters.push(("category", c.clone()));
+    }
+    for (name, v) in [("city", &q.city), ("country", &q.country)] {
+        if let Some(v) = v {
+            filters.push((name, v.trim().to_string()));
+        }
+    }
+    if let Some(v) = q.verified {
+        filters.push(("verified", v.to_string()));
+    }
+    let sort = match q.ordering.as_deref() {
+        None => Sort::Relevance,
+        Some("rating" | "-rating") => Sort::Rating,
+        Some("hourly_rate") => Sort::PriceAsc,
+        Some("-hourly_rate") => Sort::PriceDesc,
+        Some("completed_jobs" | "-completed_jobs") => Sort::CompletedJobs,
+        Some("-created_at") => Sort::Newest,
+        Some("created_at") => Sort::Oldest,
+        Some(_) => {
+            return Err(ApiError::invalid_field(
+                "ordering",
+                "must be rating, hourly_rate, -hourly_rate, completed_jobs, created_at or -created_at",
+            ))
+        }
+    };
+    let request = SearchRequest {
+        kind: Kind::Provider,
+        q: q.q.clone(),
+        filters,
+        price_min: None,
+        price_max: None,
+        sort,
+        offset: search_offset(q.cursor.as_deref())?,
+        limit,
+    };
+    let (results, next_cursor) = search::<Provider>(&state, request, viewer).await?;
+    Ok(HttpResponse::Ok().json(Paged { results, next_cursor }))
+}
+
+/// Runs a catalog search, loads the hits from storage and records the query (when `q` is set).
+pub async fn search<T: agora_storage::market::Entity>(
+    state: &AppState,
+    request: SearchRequest,
+    viewer: MaybeAuthUser,
+) -> Result<(Vec<T>, Option<String>), ApiError> {
+    let index = std::sync::Arc::clone(&state.search);
+    let r = request.clone();
+    let hits = web::block(move || index.search(&r)).await.map_err(ApiError::internal)??;
+    let results = state.store.market().load_many::<T>(hits.ids.clone()).await?;
+    if let Some(text) = request.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+        let kind = match request.kind {
+            Kind::Service => "services",
+            Kind::Job => "jobs",
+            Kind::Provider => "providers",
+        };
+        let record = SearchQuery {
+            q: agora_engine::notification::clip(text, 200),
+            kind: kind.into(),
+            user_id: viewer.0.map(|u| u.id),
+            results: hits.total as u64,
+            at: OffsetDateTime::now_utc(),
+        };
+        if let Err(e) = state.store.market().record_search(&record).await {
+            tracing::warn!(error = %e, "recording a search query failed");
+        }
+        metrics::counter!("agora_search_queries_total", "kind" => kind).increment(1);
+    }
+    Ok((results, hits.next_offset.map(agora_storage::search::encode_offset)))
+}
+
+/// A provider's services, oldest first.
+#[utoipa::path(get, path = "/api/providers/{id}/services", tag = "providers", params(("id" = String, Path), PageQuery),
+    responses((status = 200, description = "{results: [Service], next_cursor}"), (status = 404, body = ErrorEnvelope)))]
+pub async fn services(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    q: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let id = provider_id(&path)?;
+    state.store.market().get::<Provider>(&id.to_string()).await?.ok_or(ApiError::NotFound)?;
+    let (items, next_cursor) = state
+        .store
+        .market()
+        .page::<Service>(Table::ServicesByProvider, &id.to_string(), Order::Asc, q.limit()?, q.cursor()?)
+        .await?;
+    let results: Vec<Service> = items.into_iter().filter(|s| !s.deleted).collect();
+    Ok(HttpResponse::Ok().json(Paged { results, next_cursor }))
+}
+
+/// Reviews of the provider (as reviewee), newest first.
+#[utoipa::path(get, path = "/api/providers/{id}/reviews", tag = "providers", params(("id" = String, Path), PageQuery),
+    responses((status = 200, description = "{results: [Review], next_cursor}"), (status = 404, body = ErrorEnvelope)))]
+pub async fn reviews(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    q: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let id = provider_id(&path)?;
+    let p = state.store.market().get::<Provider>(&id.to_string()).await?.ok_or(ApiError::NotFound)?;
+    let (results, next_cursor) = state
+        .store
+        .market()
+        .page::<Review>(Table::ReviewsByReviewee, &p.value.user_id.to_string(), Order::Desc, q.limit()?, q.cursor()?)
+        .await?;
+    Ok(HttpResponse::Ok().json(Paged { results, next_cursor }))
+}
+
+pub fn config(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/api/providers").route(web::get().to(list)).route(web::post().to(create)))
+        .service(web::resource("/api/providers/{id}").route(web::get().to(get)).route(web::patch().to(update)))
+        .service(web::resource("/api/providers/{id}/services").route(web::get().to(services)))
+        .service(web::resource("/api/providers/{id}/reviews").route(web::get().to(reviews)));
+}

@@ -1,0 +1,542 @@
+//! Reviews: a party to a completed contract or booking rates the other party (1..5, with
+//! an optional comment), once per engagement; the author edits or deletes it; the reviewee
+//! replies once. Reviews are public to read. Every path also answers under `/api/ratings`.
+//!
+//! Aggregates are never adjusted incrementally: after every create, edit and delete the
+//! reviewee's provider profile (`rating_avg`, `reviews_count` over all reviews of that user)
+//! and, for booking reviews, the service's (over all reviews of that service) are recomputed
+//! from storage and written with compare-and-set on the profile's version, recomputing on a
+//! lost race, so concurrent reviews can't leave a stale figure behind. The search index is
+//! refreshed afterwards.
+//!
+//! Deleting a review releases its "once per engagement" claim: the author may review that
+//! engagement again (a fresh review, with a new id), which is what an author who deleted a
+//! review by mistake expects; the aggregates stay exact either way.
+
+use actix_web::{web, HttpResponse};
+use agora_engine::market::{self, BookingStatus};
+use agora_engine::{BookingId, ContractId, ContractStatus, FieldErrors, NotificationType, ReviewId, ServiceId, UserId};
+use agora_storage::market::{Booking, Contract, Engagement, Review, Service};
+use agora_storage::{Order, StoreError, Table};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use super::{optional, ErrorEnvelope, PageQuery, Paged};
+use crate::auth::AuthUser;
+use crate::error::ApiError;
+use crate::market::{index_provider, index_service, notify, optional_text, required_text, Event};
+use crate::state::AppState;
+
+/// Compare-and-set rounds for an aggregate before giving up (and logging).
+const RETRIES: usize = 10;
+/// Index pages one filtered list request reads at most.
+const LIST_SCAN_PAGES: usize = 10;
+const COMMENT_MAX: usize = 2000;
+
+/// A review as anyone sees it. Exactly one of `contract_id` and `booking_id` is set.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ReviewView {
+    pub id: String,
+    pub contract_id: Option<String>,
+    pub booking_id: Option<String>,
+    pub author_id: String,
+    pub reviewee_id: String,
+    /// The booked service, for a client's review of a booking.
+    pub service_id: Option<String>,
+    /// 1..5.
+    pub rating: u8,
+    pub comment: Option<String>,
+    /// The reviewee's one reply.
+    pub reply: Option<String>,
+    pub replied_at: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+fn rfc3339(at: OffsetDateTime) -> String {
+    at.format(&Rfc3339).unwrap_or_default()
+}
+
+impl From<&Review> for ReviewView {
+    fn from(r: &Review) -> Self {
+        let (contract_id, booking_id) = match r.engagement {
+            Engagement::Contract(id) => (Some(id.to_string()), None),
+            Engagement::Booking(id) => (None, Some(id.to_string())),
+        };
+        ReviewView {
+            id: r.id.to_string(),
+            contract_id,
+            booking_id,
+            author_id: r.author_id.to_string(),
+            reviewee_id: r.reviewee_id.to_string(),
+            service_id: r.service_id.map(|s| s.to_string()),
+            rating: r.rating,
+            comment: r.comment.clone(),
+            reply: r.reply.clone(),
+            replied_at: r.replied_at.map(rfc3339),
+            created_at: rfc3339(r.created_at),
+            updated_at: rfc3339(r.updated_at),
+        }
+    }
+}
+
+fn review_id(raw: &str) -> Result<ReviewId, ApiError> {
+    ReviewId::parse(raw).map_err(|_| ApiError::NotFound)
+}
+
+/// A rating must be a JSON integer from 1 to 5 (not a string, not 4.5).
+fn parse_rating(f: &mut FieldErrors, raw: &Value) -> Option<u8> {
+    match raw.as_i64() {
+        Some(n) => f.check("rating", market::rating(n)),
+        None => {
+            f.add("rating", "must be an integer from 1 to 5");
+            None
+        }
+    }
+}
+
+// ---- aggregates
+
+/// Recomputes the reviewee's provider profile figures from all their reviews (no-op when
+/// they have no profile) and refreshes its search document.
+async fn refresh_provider(state: &AppState, reviewee: UserId) -> Result<(), ApiError> {
+    let m = state.store.market();
+    for _ in 0..RETRIES {
+        let Some(current) = m.provider_of(reviewee).await? else { return Ok(()) };
+        let ratings = ratings(state, Table::ReviewsByReviewee, &reviewee.to_string()).await?;
+        let (avg, count) = market::rating_aggregate(ratings);
+        let mut next = current.value.clone();
+        next.rating_avg = avg;
+        next.reviews_count = count;
+        match m.save(&next, current.version).await {
+            Ok(_) => return index_provider(state, &next).await,
+            Err(StoreError::Conflict) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(StoreError::Conflict.into())
+}
+
+/// Recomputes a service's figures from all its reviews and refreshes its search document.
+async fn refresh_service(state: &AppState, service: ServiceId) -> Result<(), ApiError> {
+    let m = state.store.market();
+    let key = service.to_string();
+    for _ in 0..RETRIES {
+        let Some(current) = m.get::<Service>(&key).await? else { return Ok(()) };
+        let ratings = ratings(state, Table::ReviewsByService, &key).await?;
+        let (avg, count) = market::rating_aggregate(ratings);
+        let mut next = current.value.clone();
+        next.rating_avg = avg;
+        next.reviews_count = count;
+        match m.save(&next, current.version).await {
+            Ok(_) => return index_service(state, &next).await,
+            Err(StoreError::Conflict) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(StoreError::Conflict.into())
+}
+
+async fn ratings(state: &AppState, index: Table, pk: &str) -> Result<Vec<u8>, StoreError> {
+    let mut out = Vec::new();
+    state
+        .store
+        .market()
+        .for_each::<Review, _, _>(index, pk, |r| {
+            out.push(r.rating);
+            async { Ok(()) }
+        })
+        .await?;
+    Ok(out)
+}
+
+/// Recomputes every aggregate a review counts in. The review itself is durable by now, so a
+/// failure here is logged rather than answered: the next review change recomputes exactly.
+async fn refresh_aggregates(state: &AppState, r: &Review) {
+    if let Err(e) = refresh_provider(state, r.reviewee_id).await {
+        tracing::error!(error = %e, reviewee = %r.reviewee_id, "recomputing provider rating failed");
+    }
+    if let Some(service) = r.service_id {
+        if let Err(e) = refresh_service(state, service).await {
+            tracing::error!(error = %e, service = %service, "recomputing service rating failed");
+        }
+    }
+}
+
+// ---- handlers
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct CreateBody {
+    /// Exactly one of `contract_id` and `booking_id`.
+    pub contract_id: Option<String>,
+    pub booking_id: Option<String>,
+    /// An integer from 1 to 5.
+    #[schema(value_type = i64)]
+    pub rating: Option<Value>,
+    /// Up to 2000 characters.
+    pub comment: Option<String>,
+}
+
+/// Who a review of an engagement rates, and which service it counts for.
+struct Reviewed {
+    reviewee: UserId,
+    service_id: Option<ServiceId>,
+}
+
+fn not_completed() -> ApiError {
+    ApiError::Conflict { code: "not_completed", message: "only a completed contract or booking can be reviewed".into() }
+}
+
+/// The engagement, if the author is a party to it (404 otherwise) and it is completed (409).
+async fn reviewed(state: &AppState, author: UserId, engagement: Engagement) -> Result<Reviewed, ApiError> {
+    let m = state.store.market();
+    match engagement {
+        Engagement::Contract(id) => {
+            let c = m.get::<Contract>(&id.to_string()).await?.map(|c| c.value).ok_or(ApiError::NotFound)?;
+            let reviewee = match author {
+                a if a == c.client_id => c.provider_id,
+                a if a == c.provider_id => c.client_id,
+                _ => return Err(ApiError::NotFound),
+            };
+            if c.status != ContractStatus::Completed {
+                return Err(not_completed());
+            }
+            Ok(Reviewed { reviewee, service_id: None })
+        }
+        Engagement::Booking(id) => {
+            let b = m.get::<Booking>(&id.to_string()).await?.map(|b| b.value).ok_or(ApiError::NotFound)?;
+            // A client's review rates the provider and counts for the booked service; a
+            // provider's review of the client does not.
+            let (reviewee, service_id) = match author {
+                a if a == b.client_id => (b.provider_id, Some(b.service_id)),
+                a if a == b.provider_id => (b.client_id, None),
+                _ => return Err(ApiError::NotFound),
+            };
+            if b.status != BookingStatus::Completed {
+                return Err(not_completed());
+            }
+            Ok(Reviewed { reviewee, service_id })
+        }
+    }
+}
+
+/// Reviews the other party of a completed contract or booking (once per engagement).
+#[utoipa::path(post, path = "/api/reviews", tag = "reviews", request_body = CreateBody,
+    responses((status = 201, body = ReviewView), (status = 400, body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope, description = "no such contract or booking, or not a party to it"),
+        (status = 409, body = ErrorEnvelope, description = "`not_completed` or `already_reviewed`")),
+    security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(user = %user.id))]
+pub async fn create(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: web::Json<CreateBody>,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = FieldErrors::new();
+    let engagement = match (body.contract_id.as_deref(), body.booking_id.as_deref()) {
+        (Some(c), None) => f.check("contract_id", ContractId::parse(c)).map(Engagement::Contract),
+        (None, Some(b)) => f.check("booking_id", BookingId::parse(b)).map(Engagement::Booking),
+        _ => {
+            f.add("contract_id", "give exactly one of contract_id and booking_id");
+            None
+        }
+    };
+    let rating = match &body.rating {
+        None => {
+            f.add("rating", "is required");
+            None
+        }
+        Some(raw) => parse_rating(&mut f, raw),
+    };
+    let comment = optional_text(&mut f, "comment", body.comment.as_deref(), COMMENT_MAX);
+    f.into_result()?;
+    let (Some(engagement), Some(rating)) = (engagement, rating) else {
+        return Err(ApiError::invalid_field("rating", "is required"));
+    };
+    let target = reviewed(&state, user.id, engagement).await?;
+    let m = state.store.market();
+    let id = ReviewId::from_uuid(uuid::Uuid::now_v7());
+    if !m.claim_review(&engagement, user.id, id).await? {
+        return Err(ApiError::Conflict {
+            code: "already_reviewed",
+            message: "you have already reviewed this engagement".into(),
+        });
+    }
+    let now = OffsetDateTime::now_utc();
+    let review = Review {
+        id,
+        engagement,
+        author_id: user.id,
+        reviewee_id: target.reviewee,
+        service_id: target.service_id,
+        rating,
+        comment,
+        reply: None,
+        replied_at: None,
+        created_at: now,
+        updated_at: now,
+    };
+    if let Err(e) = m.insert(&review).await {
+        m.release_review(&engagement, user.id).await?;
+        return Err(e.into());
+    }
+    tracing::info!(review = %review.id, reviewee = %review.reviewee_id, rating, "review posted");
+    refresh_aggregates(&state, &review).await;
+    notify(
+        &state,
+        Event {
+            to: review.reviewee_id,
+            kind: NotificationType::Review,
+            title: "New review".into(),
+            message: format!("You received a {rating}-star review"),
+            action_url: format!("/reviews/{}", review.id),
+            actor: Some(user.id),
+            object_type: "review",
+            object_id: review.id.to_string(),
+        },
+    );
+    Ok(HttpResponse::Created().json(ReviewView::from(&review)))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ListQuery {
+    /// Reviews of this user.
+    pub reviewee_id: Option<String>,
+    /// Reviews of this service.
+    pub service_id: Option<String>,
+    /// Reviews written by this user.
+    pub author_id: Option<String>,
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+}
+
+/// One page of an index partition, newest first, keeping only reviews that pass `keep`.
+/// Reads only as many index rows as still fit (so the cursor never skips one) and at most
+/// a bounded number of index pages; a short page may still have a `next_cursor`.
+async fn page(
+    state: &AppState,
+    index: Table,
+    pk: &str,
+    page: &PageQuery,
+    keep: impl Fn(&Review) -> bool,
+) -> Result<Paged<ReviewView>, ApiError> {
+    let limit = page.limit()?;
+    let mut cursor = page.cursor()?.map(str::to_string);
+    let mut results = Vec::new();
+    for _ in 0..LIST_SCAN_PAGES {
+        let want = limit - results.len();
+        let (items, next) =
+            state.store.market().page::<Review>(index, pk, Order::Desc, want, cursor.as_deref()).await?;
+        results.extend(items.iter().filter(|r| keep(r)).map(ReviewView::from));
+        cursor = next;
+        if cursor.is_none() || results.len() >= limit {
+            break;
+        }
+    }
+    Ok(Paged { results, next_cursor: cursor })
+}
+
+/// Reviews of a user (as reviewee), newest first: for `GET /api/providers/{id}/reviews`.
+pub async fn list_for_reviewee(
+    state: &AppState,
+    reviewee: UserId,
+    q: &PageQuery,
+) -> Result<Paged<ReviewView>, ApiError> {
+    page(state, Table::ReviewsByReviewee, &reviewee.to_string(), q, |_| true).await
+}
+
+/// Reviews of a service, newest first: for `GET /api/services/{id}/reviews`.
+pub async fn list_for_service(
+    state: &AppState,
+    service: ServiceId,
+    q: &PageQuery,
+) -> Result<Paged<ReviewView>, ApiError> {
+    page(state, Table::ReviewsByService, &service.to_string(), q, |_| true).await
+}
+
+/// Reviews, newest first, by reviewee, service and/or author (at least one filter).
+#[utoipa::path(get, path = "/api/reviews", tag = "reviews", params(ListQuery),
+    responses((status = 200, description = "{results: [ReviewView], next_cursor}"), (status = 400, body = ErrorEnvelope)))]
+#[tracing::instrument(skip_all)]
+pub async fn list(state: web::Data<AppState>, q: web::Query<ListQuery>) -> Result<HttpResponse, ApiError> {
+    let mut f = FieldErrors::new();
+    let reviewee = optional(&mut f, "reviewee_id", q.reviewee_id.as_deref(), UserId::parse);
+    let service = optional(&mut f, "service_id", q.service_id.as_deref(), ServiceId::parse);
+    let author = optional(&mut f, "author_id", q.author_id.as_deref(), UserId::parse);
+    f.into_result()?;
+    let keep = |r: &Review| {
+        reviewee.is_none_or(|u| r.reviewee_id == u)
+            && service.is_none_or(|s| r.service_id == Some(s))
+            && author.is_none_or(|a| r.author_id == a)
+    };
+    let pq = PageQuery { limit: q.limit, cursor: q.cursor.clone() };
+    let paged = match (service, reviewee, author) {
+        (Some(s), _, _) => page(&state, Table::ReviewsByService, &s.to_string(), &pq, keep).await?,
+        (None, Some(u), _) => page(&state, Table::ReviewsByReviewee, &u.to_string(), &pq, keep).await?,
+        (None, None, Some(a)) => page(&state, Table::ReviewsByAuthor, &a.to_string(), &pq, keep).await?,
+        (None, None, None) => {
+            return Err(ApiError::invalid_field("reviewee_id", "give reviewee_id, service_id or author_id"));
+        }
+    };
+    Ok(HttpResponse::Ok().json(paged))
+}
+
+async fn load(state: &AppState, id: ReviewId) -> Result<Review, ApiError> {
+    Ok(state.store.market().get::<Review>(&id.to_string()).await?.ok_or(ApiError::NotFound)?.value)
+}
+
+/// One review (public).
+#[utoipa::path(get, path = "/api/reviews/{id}", tag = "reviews", params(("id" = String, Path)),
+    responses((status = 200, body = ReviewView), (status = 404, body = ErrorEnvelope)))]
+#[tracing::instrument(skip_all, fields(review = %path.as_str()))]
+pub async fn get(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    let r = load(&state, review_id(&path)?).await?;
+    Ok(HttpResponse::Ok().json(ReviewView::from(&r)))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct UpdateBody {
+    /// An integer from 1 to 5.
+    #[schema(value_type = Option<i64>)]
+    pub rating: Option<Value>,
+    /// Up to 2000 characters; an empty string removes the comment.
+    pub comment: Option<String>,
+}
+
+/// Edits a review (author only); the aggregates are recomputed.
+#[utoipa::path(patch, path = "/api/reviews/{id}", tag = "reviews", params(("id" = String, Path)), request_body = UpdateBody,
+    responses((status = 200, body = ReviewView), (status = 400, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(user = %user.id, review = %path.as_str()))]
+pub async fn update(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+    body: web::Json<UpdateBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = review_id(&path)?;
+    let mut f = FieldErrors::new();
+    let rating = body.rating.as_ref().and_then(|raw| parse_rating(&mut f, raw));
+    let comment = body.comment.as_deref().map(|c| optional_text(&mut f, "comment", Some(c), COMMENT_MAX));
+    f.into_result()?;
+    let updated = state
+        .store
+        .market()
+        .update::<Review, ApiError>(&id.to_string(), |r| {
+            if r.author_id != user.id {
+                return Err(ApiError::Forbidden("only the author may edit a review"));
+            }
+            if let Some(rating) = rating {
+                r.rating = rating;
+            }
+            if let Some(comment) = &comment {
+                r.comment = comment.clone();
+            }
+            r.updated_at = OffsetDateTime::now_utc();
+            Ok(())
+        })
+        .await?
+        .ok_or(ApiError::NotFound)?
+        .value;
+    refresh_aggregates(&state, &updated).await;
+    Ok(HttpResponse::Ok().json(ReviewView::from(&updated)))
+}
+
+/// Deletes a review (author only); the author may then review that engagement again.
+#[utoipa::path(delete, path = "/api/reviews/{id}", tag = "reviews", params(("id" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(user = %user.id, review = %path.as_str()))]
+pub async fn delete(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let r = load(&state, review_id(&path)?).await?;
+    if r.author_id != user.id {
+        return Err(ApiError::Forbidden("only the author may delete a review"));
+    }
+    let m = state.store.market();
+    m.remove(&r).await?;
+    m.release_review(&r.engagement, r.author_id).await?;
+    tracing::info!(review = %r.id, "review deleted");
+    refresh_aggregates(&state, &r).await;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct ReplyBody {
+    /// Up to 2000 characters.
+    pub reply: Option<String>,
+}
+
+/// The reviewee answers a review, once.
+#[utoipa::path(post, path = "/api/reviews/{id}/reply", tag = "reviews", params(("id" = String, Path)), request_body = ReplyBody,
+    responses((status = 200, body = ReviewView), (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope, description = "`already_replied`")),
+    security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(user = %user.id, review = %path.as_str()))]
+pub async fn reply(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+    body: web::Json<ReplyBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = review_id(&path)?;
+    let mut f = FieldErrors::new();
+    let text = required_text(&mut f, "reply", body.reply.as_deref(), 1, COMMENT_MAX);
+    f.into_result()?;
+    let Some(text) = text else { return Err(ApiError::invalid_field("reply", "is required")) };
+    let updated = state
+        .store
+        .market()
+        .update::<Review, ApiError>(&id.to_string(), |r| {
+            if r.reviewee_id != user.id {
+                return Err(ApiError::Forbidden("only the reviewee may reply to a review"));
+            }
+            if r.reply.is_some() {
+                return Err(ApiError::Conflict {
+                    code: "already_replied",
+                    message: "this review already has a reply".into(),
+                });
+            }
+            let now = OffsetDateTime::now_utc();
+            r.reply = Some(text.clone());
+            r.replied_at = Some(now);
+            r.updated_at = now;
+            Ok(())
+        })
+        .await?
+        .ok_or(ApiError::NotFound)?
+        .value;
+    notify(
+        &state,
+        Event {
+            to: updated.author_id,
+            kind: NotificationType::Review,
+            title: "Reply to your review".into(),
+            message: "The person you reviewed replied to your review".into(),
+            action_url: format!("/reviews/{}", updated.id),
+            actor: Some(user.id),
+            object_type: "review",
+            object_id: updated.id.to_string(),
+        },
+    );
+    Ok(HttpResponse::Ok().json(ReviewView::from(&updated)))
+}
+
+pub fn config(cfg: &mut web::ServiceConfig) {
+    for base in ["/api/reviews", "/api/ratings"] {
+        cfg.service(web::resource(base).route(web::get().to(list)).route(web::post().to(create)))
+            .service(
+                web::resource(format!("{base}/{{id}}"))
+                    .route(web::get().to(get))
+                    .route(web::patch().to(update))
+                    .route(web::delete().to(delete)),
+            )
+            .service(web::resource(format!("{base}/{{id}}/reply")).route(web::post().to(reply)));
+    }
+}

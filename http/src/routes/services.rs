@@ -1,0 +1,374 @@
+//! Services: offers owned by a provider profile. Listing and full-text search go through
+//! the catalog index (filters category with subcategories, provider, price range;
+//! orderings price, -created_at, rating, popularity). Likes are idempotent PUT/DELETE.
+
+use actix_web::{web, HttpResponse};
+use agora_engine::market::{tags, MAX_DURATION_MINUTES};
+use agora_engine::{CategoryId, FieldErrors, ProviderId, ServiceId};
+use agora_storage::market::{Review, Service};
+use agora_storage::search::{Kind, SearchRequest, Sort};
+use agora_storage::{Order, Table};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::{ErrorEnvelope, PageQuery, Paged};
+use crate::auth::{AuthUser, MaybeAuthUser};
+use crate::error::ApiError;
+use crate::market::{index_service, required_money, required_text, search_offset, MoneyBody};
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct ServiceBody {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub category_id: Option<String>,
+    pub price: Option<MoneyBody>,
+    pub duration_minutes: Option<u32>,
+    pub tags: Option<Vec<String>>,
+}
+
+async fn category(state: &AppState, f: &mut FieldErrors, raw: Option<&str>) -> Result<Option<CategoryId>, ApiError> {
+    let Some(raw) = raw else { return Ok(None) };
+    match CategoryId::parse(raw) {
+        Ok(id) if state.store.market().category(id).await?.is_some() => Ok(Some(id)),
+        _ => {
+            f.add("category_id", "no such category");
+            Ok(None)
+        }
+    }
+}
+
+fn duration(f: &mut FieldErrors, raw: Option<u32>) -> Option<u32> {
+    match raw {
+        Some(d) if d == 0 || d > MAX_DURATION_MINUTES => {
+            f.add("duration_minutes", format!("must be between 1 and {MAX_DURATION_MINUTES}"));
+            None
+        }
+        other => other,
+    }
+}
+
+/// Creates a service owned by the caller's provider profile.
+#[utoipa::path(post, path = "/api/services", tag = "services", request_body = ServiceBody,
+    responses((status = 201, description = "the service"), (status = 400, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope, description = "the caller has no provider profile")), security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(user = %user.id))]
+pub async fn create(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: web::Json<ServiceBody>,
+) -> Result<HttpResponse, ApiError> {
+    let provider = state
+        .store
+        .market()
+        .provider_of(user.id)
+        .await?
+        .ok_or(ApiError::Forbidden("create your provider profile first (POST /api/providers)"))?;
+    let mut f = FieldErrors::new();
+    let title = required_text(&mut f, "title", body.title.as_deref(), 3, 200);
+    let description = required_text(&mut f, "description", body.description.as_deref(), 1, 10_000);
+    let price = required_money(&mut f, "price", body.price.as_ref());
+    let category_id = category(&state, &mut f, body.category_id.as_deref()).await?;
+    let duration_minutes = duration(&mut f, body.duration_minutes);
+    let tags = f.check("tags", tags(body.tags.as_deref().unwrap_or(&[])));
+    f.into_result()?;
+    let (Some(title), Some(description), Some(price), Some(tags)) = (title, description, price, tags) else {
+        return Err(ApiError::invalid_field("title", "is required"));
+    };
+    let now = OffsetDateTime::now_utc();
+    let s = Service {
+        id: ServiceId::from_uuid(uuid::Uuid::now_v7()),
+        provider_id: provider.value.id,
+        owner_id: user.id,
+        title,
+        description,
+        category_id,
+        price,
+        duration_minutes,
+        tags,
+        rating_avg: 0.0,
+        reviews_count: 0,
+        likes_count: 0,
+        created_at: now,
+        updated_at: now,
+        deleted: false,
+    };
+    state.store.market().insert(&s).await?;
+    index_service(&state, &s).await?;
+    Ok(HttpResponse::Created().json(ServiceView::of(s, false)))
+}
+
+/// A service with whether the caller likes it.
+#[derive(Debug, Serialize)]
+pub struct ServiceView {
+    #[serde(flatten)]
+    pub service: Service,
+    pub liked: bool,
+}
+
+impl ServiceView {
+    fn of(service: Service, liked: bool) -> Self {
+        ServiceView { service, liked }
+    }
+}
+
+fn service_id(raw: &str) -> Result<ServiceId, ApiError> {
+    ServiceId::parse(raw).map_err(|_| ApiError::NotFound)
+}
+
+async fn live(state: &AppState, id: ServiceId) -> Result<agora_storage::Versioned<Service>, ApiError> {
+    state.store.market().get::<Service>(&id.to_string()).await?.filter(|s| !s.value.deleted).ok_or(ApiError::NotFound)
+}
+
+/// One service, with `rating_avg`, `reviews_count`, `likes_count` and `liked`.
+#[utoipa::path(get, path = "/api/services/{id}", tag = "services", params(("id" = String, Path)),
+    responses((status = 200, description = "the service"), (status = 404, body = ErrorEnvelope)))]
+pub async fn get(
+    state: web::Data<AppState>,
+    viewer: MaybeAuthUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let s = live(&state, service_id(&path)?).await?.value;
+    let liked = match viewer.0 {
+        Some(u) => state.store.market().likes(s.id, u.id).await?,
+        None => false,
+    };
+    Ok(HttpResponse::Ok().json(ServiceView::of(s, liked)))
+}
+
+/// Owner only: edits a service (absent fields stay).
+#[utoipa::path(patch, path = "/api/services/{id}", tag = "services", params(("id" = String, Path)), request_body = ServiceBody,
+    responses((status = 200, description = "the service"), (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(user = %user.id))]
+pub async fn update(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+    body: web::Json<ServiceBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = service_id(&path)?;
+    live(&state, id).await?;
+    let mut f = FieldErrors::new();
+    let title = body.title.as_deref().and_then(|t| required_text(&mut f, "title", Some(t), 3, 200));
+    let description =
+        body.description.as_deref().and_then(|t| required_text(&mut f, "description", Some(t), 1, 10_000));
+    let price = body.price.as_ref().and_then(|p| required_money(&mut f, "price", Some(p)));
+    let category_id = category(&state, &mut f, body.category_id.as_deref()).await?;
+    let duration_minutes = duration(&mut f, body.duration_minutes);
+    let new_tags = body.tags.as_deref().and_then(|t| f.check("tags", tags(t)));
+    f.into_result()?;
+    let updated = state
+        .store
+        .market()
+        .update::<Service, ApiError>(&id.to_string(), |s| {
+            if s.deleted {
+                return Err(ApiError::NotFound);
+            }
+            if s.owner_id != user.id {
+                return Err(ApiError::Forbidden("only the owner may edit this service"));
+            }
+            if let Some(t) = &title {
+                s.title = t.clone();
+            }
+            if let Some(d) = &description {
+                s.description = d.clone();
+            }
+            if let Some(p) = price {
+                s.price = p;
+            }
+            if body.category_id.is_some() {
+                s.category_id = category_id;
+            }
+            if body.duration_minutes.is_some() {
+                s.duration_minutes = duration_minutes;
+            }
+            if let Some(t) = &new_tags {
+                s.tags = t.clone();
+            }
+            s.updated_at = OffsetDateTime::now_utc();
+            Ok(())
+        })
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    index_service(&state, &updated.value).await?;
+    Ok(HttpResponse::Ok().json(ServiceView::of(updated.value, false)))
+}
+
+/// Owner only: withdraws a service (kept for existing bookings and reviews, hidden everywhere).
+#[utoipa::path(delete, path = "/api/services/{id}", tag = "services", params(("id" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)), security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(user = %user.id))]
+pub async fn delete(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = service_id(&path)?;
+    let updated = state
+        .store
+        .market()
+        .update::<Service, ApiError>(&id.to_string(), |s| {
+            if s.deleted {
+                return Err(ApiError::NotFound);
+            }
+            if s.owner_id != user.id {
+                return Err(ApiError::Forbidden("only the owner may delete this service"));
+            }
+            s.deleted = true;
+            s.updated_at = OffsetDateTime::now_utc();
+            Ok(())
+        })
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    index_service(&state, &updated.value).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ListQuery {
+    /// Full-text search (ranked, tolerant of word forms).
+    pub q: Option<String>,
+    /// Includes subcategories.
+    pub category: Option<String>,
+    pub provider: Option<String>,
+    /// Minor units.
+    pub price_min: Option<i64>,
+    pub price_max: Option<i64>,
+    /// `price`, `-price`, `-created_at`, `created_at`, `rating`, `popularity` (default: relevance with `q`, else newest).
+    pub ordering: Option<String>,
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+}
+
+/// Lists and searches services.
+#[utoipa::path(get, path = "/api/services", tag = "services", params(ListQuery),
+    responses((status = 200, description = "{results: [Service], next_cursor}"), (status = 400, body = ErrorEnvelope)))]
+#[tracing::instrument(skip_all)]
+pub async fn list(
+    state: web::Data<AppState>,
+    viewer: MaybeAuthUser,
+    q: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = PageQuery { limit: q.limit, cursor: None }.limit()?;
+    let mut f = FieldErrors::new();
+    let mut filters = Vec::new();
+    if let Some(c) = &q.category {
+        match CategoryId::parse(c) {
+            Ok(id) => filters.push(("category", id.to_string())),
+            Err(_) => f.add("category", "must be a category id"),
+        }
+    }
+    if let Some(p) = &q.provider {
+        match ProviderId::parse(p) {
+            Ok(id) => filters.push(("owner", id.to_string())),
+            Err(_) => f.add("provider", "must be a provider id"),
+        }
+    }
+    if let (Some(lo), Some(hi)) = (q.price_min, q.price_max) {
+        if lo > hi {
+            f.add("price_min", "must not exceed price_max");
+        }
+    }
+    let sort = match q.ordering.as_deref() {
+        None => Sort::Relevance,
+        Some("price") => Sort::PriceAsc,
+        Some("-price") => Sort::PriceDesc,
+        Some("-created_at") => Sort::Newest,
+        Some("created_at") => Sort::Oldest,
+        Some("rating" | "-rating") => Sort::Rating,
+        Some("popularity" | "-popularity") => Sort::Popularity,
+        Some(_) => {
+            f.add("ordering", "must be price, -price, created_at, -created_at, rating or popularity");
+            Sort::Relevance
+        }
+    };
+    f.into_result()?;
+    let request = SearchRequest {
+        kind: Kind::Service,
+        q: q.q.clone(),
+        filters,
+        price_min: q.price_min,
+        price_max: q.price_max,
+        sort,
+        offset: search_offset(q.cursor.as_deref())?,
+        limit,
+    };
+    let (results, next_cursor) = super::providers::search::<Service>(&state, request, viewer).await?;
+    let results: Vec<Service> = results.into_iter().filter(|s| !s.deleted).collect();
+    Ok(HttpResponse::Ok().json(Paged { results, next_cursor }))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LikeView {
+    pub liked: bool,
+    pub likes_count: u64,
+}
+
+/// Likes a service (idempotent).
+#[utoipa::path(put, path = "/api/services/{id}/like", tag = "services", params(("id" = String, Path)),
+    responses((status = 200, body = LikeView), (status = 404, body = ErrorEnvelope)), security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(user = %user.id))]
+pub async fn like(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = service_id(&path)?;
+    live(&state, id).await?;
+    if state.store.market().like(id, user.id).await? {
+        let s = live(&state, id).await?.value;
+        index_service(&state, &s).await?;
+    }
+    let s = live(&state, id).await?.value;
+    Ok(HttpResponse::Ok().json(LikeView { liked: true, likes_count: s.likes_count }))
+}
+
+/// Removes a like (idempotent).
+#[utoipa::path(delete, path = "/api/services/{id}/like", tag = "services", params(("id" = String, Path)),
+    responses((status = 200, body = LikeView), (status = 404, body = ErrorEnvelope)), security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(user = %user.id))]
+pub async fn unlike(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = service_id(&path)?;
+    live(&state, id).await?;
+    if state.store.market().unlike(id, user.id).await? {
+        let s = live(&state, id).await?.value;
+        index_service(&state, &s).await?;
+    }
+    let s = live(&state, id).await?.value;
+    Ok(HttpResponse::Ok().json(LikeView { liked: false, likes_count: s.likes_count }))
+}
+
+/// Reviews of a service (from its bookings), newest first.
+#[utoipa::path(get, path = "/api/services/{id}/reviews", tag = "services", params(("id" = String, Path), PageQuery),
+    responses((status = 200, description = "{results: [Review], next_cursor}"), (status = 404, body = ErrorEnvelope)))]
+pub async fn reviews(
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    q: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let id = service_id(&path)?;
+    live(&state, id).await?;
+    let (results, next_cursor) = state
+        .store
+        .market()
+        .page::<Review>(Table::ReviewsByService, &id.to_string(), Order::Desc, q.limit()?, q.cursor()?)
+        .await?;
+    Ok(HttpResponse::Ok().json(Paged { results, next_cursor }))
+}
+
+pub fn config(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/api/services").route(web::get().to(list)).route(web::post().to(create)))
+        .service(
+            web::resource("/api/services/{id}")
+                .route(web::get().to(get))
+                .route(web::patch().to(update))
+                .route(web::delete().to(delete)),
+        )
+        .service(web::resource("/api/services/{id}/like").route(web::put().to(like)).route(web::delete().to(unlike)))
+        .service(web::resource("/api/services/{id}/reviews").route(web::get().to(reviews)));
+}

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{auth, conversations, notifications, ops, users};
+use crate::routes::{auth, catalog, contracts, conversations, jobs, notifications, ops, providers, services, users};
 
 struct BearerAuth;
 
@@ -30,12 +30,33 @@ impl Modify for BearerAuth {
         conversations::get_block, conversations::put_block, conversations::delete_block,
         notifications::list, notifications::unread_count, notifications::mark_read, notifications::read_all,
         notifications::delete, notifications::get_preferences, notifications::put_preferences, notifications::announce,
+        catalog::list_categories, catalog::get_category, catalog::create_category, catalog::update_category,
+        catalog::delete_category, catalog::list_skills, catalog::get_skill, catalog::create_skill, catalog::update_skill,
+        catalog::delete_skill, catalog::list_companies, catalog::get_company, catalog::create_company,
+        catalog::update_company, catalog::delete_company,
+        providers::list, providers::create, providers::get, providers::update, providers::services, providers::reviews,
+        services::list, services::create, services::get, services::update, services::delete, services::like,
+        services::unlike, services::reviews,
+        jobs::list, jobs::create, jobs::mine, jobs::get, jobs::update, jobs::job_proposals, jobs::hire,
+        jobs::propose, jobs::my_proposals, jobs::get_proposal, jobs::accept, jobs::withdraw,
+        contracts::list, contracts::get, contracts::set_status, contracts::events,
     ),
     tags((name = "auth", description = "Accounts and tokens"), (name = "accounts"), (name = "operations"),
         (name = "messaging", description = "Conversations, messages, read cursors and blocks (live over GET /ws, see docs/protocol.md)"),
-        (name = "notifications"))
+        (name = "notifications"), (name = "catalog", description = "Categories, skills, companies"),
+        (name = "providers"), (name = "services"), (name = "jobs", description = "Jobs (alias requests), proposals (alias job-applications), accept (alias hire)"),
+        (name = "contracts"), (name = "bookings"), (name = "reviews"))
 )]
 struct ApiDoc;
+
+/// `(alias prefix, canonical prefix)` for resources with two names.
+const PREFIX_ALIASES: &[(&str, &str)] = &[
+    ("/api/requests", "/api/jobs"),
+    ("/api/job-applications", "/api/proposals"),
+    ("/api/service-bookings", "/api/bookings"),
+    ("/api/appointments", "/api/bookings"),
+    ("/api/ratings", "/api/reviews"),
+];
 
 /// The whole document, aliases included.
 pub fn document() -> utoipa::openapi::OpenApi {
@@ -44,6 +65,19 @@ pub fn document() -> utoipa::openapi::OpenApi {
         if let Some(item) = doc.paths.paths.get(*canonical).cloned() {
             doc.paths.paths.insert((*alias).to_string(), item);
         }
+    }
+    // Resource aliases: every path under the canonical prefix exists under the alias too.
+    for (alias, canonical) in PREFIX_ALIASES {
+        let copies: Vec<(String, utoipa::openapi::PathItem)> = doc
+            .paths
+            .paths
+            .iter()
+            .filter_map(|(path, item)| {
+                let rest = path.strip_prefix(canonical)?;
+                (rest.is_empty() || rest.starts_with('/')).then(|| (format!("{alias}{rest}"), item.clone()))
+            })
+            .collect();
+        doc.paths.paths.extend(copies);
     }
     doc
 }

@@ -454,65 +454,34 @@ impl Chat<'_> {
     }
 
     /// Messages with `seq > after`, oldest first, at most `limit`.
-    pub async fn messages_after(
-        &self,
-        conversation: ConversationId,
-        after: u64,
-        limit: usize,
-    ) -> Result<Vec<Message>, StoreError> {
-        let mut out = Vec::new();
-        let mut cursor = seq_key(after);
-        for (_, day) in self.buckets_from(conversation, after + 1, Order::Asc, 64).await? {
-            while out.len() < limit {
-                let page = self
-                    .b
-                    .scan(
-                        Table::MessagesByConversation,
-                        &bucket_pk(conversation, day),
-                        Order::Asc,
-                        limit - out.len(),
-                        Some(&encode_cursor(&cursor)),
-                    )
-                    .await?;
-                for row in &page.rows {
-                    out.push(decode::<Message>(Table::MessagesByConversation, &row.value)?);
-                }
-                match page.rows.last() {
-                    Some(last) if page.next_cursor.is_some() => cursor = last.ck.clone(),
-                    _ => break,
-                }
-            }
-            if out.len() >= limit {
-                break;
-            }
-        }
-        Ok(out)
+    pub async fn messages_after(&self, conversation: ConversationId, after: u64, limit: usize) -> Result<Vec<Message>, StoreError> {
+        self.messages_from(conversation, after, Order::Asc, limit).await
     }
 
     /// Messages with `seq < before`, newest first, at most `limit`.
-    pub async fn messages_before(
+    pub async fn messages_before(&self, conversation: ConversationId, before: u64, limit: usize) -> Result<Vec<Message>, StoreError> {
+        if before <= 1 {
+            return Ok(Vec::new());
+        }
+        self.messages_from(conversation, before, Order::Desc, limit).await
+    }
+
+    /// Messages strictly beyond seq `bound` in `order`, crossing day buckets.
+    async fn messages_from(
         &self,
         conversation: ConversationId,
-        before: u64,
+        bound: u64,
+        order: Order,
         limit: usize,
     ) -> Result<Vec<Message>, StoreError> {
         let mut out = Vec::new();
-        if before <= 1 {
-            return Ok(out);
-        }
-        let mut cursor = seq_key(before);
-        for (_, day) in self.buckets_from(conversation, before - 1, Order::Desc, 64).await? {
+        let mut cursor = seq_key(bound);
+        let first = if order == Order::Asc { bound + 1 } else { bound - 1 };
+        for (_, day) in self.buckets_from(conversation, first, order, 64).await? {
+            let pk = bucket_pk(conversation, day);
             while out.len() < limit {
-                let page = self
-                    .b
-                    .scan(
-                        Table::MessagesByConversation,
-                        &bucket_pk(conversation, day),
-                        Order::Desc,
-                        limit - out.len(),
-                        Some(&encode_cursor(&cursor)),
-                    )
-                    .await?;
+                let after = encode_cursor(&cursor);
+                let page = self.b.scan(Table::MessagesByConversation, &pk, order, limit - out.len(), Some(&after)).await?;
                 for row in &page.rows {
                     out.push(decode::<Message>(Table::MessagesByConversation, &row.value)?);
                 }

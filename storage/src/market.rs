@@ -50,6 +50,11 @@ const ALL: &str = "all";
 
 time::serde::format_description!(ymd, Date, "[year]-[month]-[day]");
 
+/// Category names are unique among siblings: `"<parent id or root>:<lower-cased name>"`.
+fn category_name_key(c: &Category) -> String {
+    format!("{}:{}", c.parent_id.map_or_else(|| "root".to_string(), |p| p.to_string()), c.name.to_lowercase())
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Category {
     pub id: CategoryId,
@@ -456,64 +461,57 @@ impl Market<'_> {
 
     /// Creates or renames/moves a category, keeping names unique among siblings.
     pub async fn save_category(&self, c: &Category, previous: Option<&Versioned<Category>>) -> Result<(), StoreError> {
-        let name_key = |c: &Category| {
-            format!("{}:{}", c.parent_id.map_or_else(|| "root".to_string(), |p| p.to_string()), c.name.to_lowercase())
-        };
-        let new_key = name_key(c);
-        let old_key = previous.map(|p| name_key(&p.value));
-        if old_key.as_deref() != Some(new_key.as_str()) {
-            let claim = encode(Table::CategoriesByName, &c.id)?;
-            if !self.b.cas(Table::CategoriesByName, &new_key, "", Expect::Absent, claim, None).await?.applied() {
-                return Err(StoreError::Duplicate("category name"));
-            }
-        }
-        let expect = previous.map_or(Expect::Absent, |p| Expect::Version(p.version));
-        let row = encode(Table::Categories, c)?;
-        if !self.b.cas(Table::Categories, ALL, &c.id.to_string(), expect, row, None).await?.applied() {
-            if old_key.as_deref() != Some(new_key.as_str()) {
-                self.b.delete(Table::CategoriesByName, &new_key, "").await?;
-            }
-            return Err(StoreError::Conflict);
-        }
-        if let Some(old) = old_key.filter(|k| *k != new_key) {
-            self.b.delete(Table::CategoriesByName, &old, "").await?;
-        }
-        Ok(())
+        let key = |c: &Category| category_name_key(c);
+        let old = previous.map(|p| (key(&p.value), p.version));
+        self.save_named(Table::Categories, Table::CategoriesByName, &c.id.to_string(), &key(c), old, &c.id, c).await
     }
 
     pub async fn delete_category(&self, c: &Category) -> Result<(), StoreError> {
-        let key =
-            format!("{}:{}", c.parent_id.map_or_else(|| "root".to_string(), |p| p.to_string()), c.name.to_lowercase());
         self.b.delete(Table::Categories, ALL, &c.id.to_string()).await?;
-        self.b.delete(Table::CategoriesByName, &key, "").await
+        self.b.delete(Table::CategoriesByName, &category_name_key(c), "").await
     }
 
+    /// Creates or renames a skill, keeping names unique.
     pub async fn save_skill(&self, s: &Skill, previous: Option<&Versioned<Skill>>) -> Result<(), StoreError> {
-        let new_key = s.name.to_lowercase();
-        let old_key = previous.map(|p| p.value.name.to_lowercase());
-        if old_key.as_deref() != Some(new_key.as_str()) {
-            let claim = encode(Table::SkillsByName, &s.id)?;
-            if !self.b.cas(Table::SkillsByName, &new_key, "", Expect::Absent, claim, None).await?.applied() {
-                return Err(StoreError::Duplicate("skill name"));
-            }
-        }
-        let expect = previous.map_or(Expect::Absent, |p| Expect::Version(p.version));
-        let row = encode(Table::Skills, s)?;
-        if !self.b.cas(Table::Skills, ALL, &s.id.to_string(), expect, row, None).await?.applied() {
-            if old_key.as_deref() != Some(new_key.as_str()) {
-                self.b.delete(Table::SkillsByName, &new_key, "").await?;
-            }
-            return Err(StoreError::Conflict);
-        }
-        if let Some(old) = old_key.filter(|k| *k != new_key) {
-            self.b.delete(Table::SkillsByName, &old, "").await?;
-        }
-        Ok(())
+        let old = previous.map(|p| (p.value.name.to_lowercase(), p.version));
+        self.save_named(Table::Skills, Table::SkillsByName, &s.id.to_string(), &s.name.to_lowercase(), old, &s.id, s).await
     }
 
     pub async fn delete_skill(&self, s: &Skill) -> Result<(), StoreError> {
         self.b.delete(Table::Skills, ALL, &s.id.to_string()).await?;
         self.b.delete(Table::SkillsByName, &s.name.to_lowercase(), "").await
+    }
+
+    /// Saves a row of a small shared table (pk "all") whose name must stay unique: the new
+    /// name is claimed first (insert-if-absent in `names`), the row is compare-and-set at
+    /// the previous version (or inserted), then the old name is released. A lost race
+    /// releases the claim again.
+    #[allow(clippy::too_many_arguments)]
+    async fn save_named<T: Serialize, I: Serialize>(
+        &self,
+        table: Table,
+        names: Table,
+        ck: &str,
+        new_name: &str,
+        previous: Option<(String, i64)>,
+        id: &I,
+        value: &T,
+    ) -> Result<(), StoreError> {
+        let renamed = previous.as_ref().is_none_or(|(old, _)| old != new_name);
+        if renamed && !self.b.cas(names, new_name, "", Expect::Absent, encode(names, id)?, None).await?.applied() {
+            return Err(StoreError::Duplicate("name"));
+        }
+        let expect = previous.as_ref().map_or(Expect::Absent, |(_, v)| Expect::Version(*v));
+        if !self.b.cas(table, ALL, ck, expect, encode(table, value)?, None).await?.applied() {
+            if renamed {
+                self.b.delete(names, new_name, "").await?;
+            }
+            return Err(StoreError::Conflict);
+        }
+        if let Some((old, _)) = previous.filter(|_| renamed) {
+            self.b.delete(names, &old, "").await?;
+        }
+        Ok(())
     }
 
     // ---- providers

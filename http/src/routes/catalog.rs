@@ -137,7 +137,7 @@ pub async fn create_category(
 fn name_taken(e: agora_storage::StoreError) -> ApiError {
     match e {
         agora_storage::StoreError::Duplicate(what) => {
-            ApiError::Conflict { code: "name_taken", message: format!("{what} already exists") }
+            ApiError::Conflict { code: "name_taken", message: format!("that {what} is already taken") }
         }
         other => other.into(),
     }

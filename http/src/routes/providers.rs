@@ -17,7 +17,7 @@ use crate::market::{index_provider, optional_text, required_money, search_offset
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct SkillBody {
+pub struct ProviderSkillBody {
     pub skill_id: Option<String>,
     pub level: Option<String>,
 }
@@ -29,7 +29,7 @@ pub struct ProviderBody {
     pub city: Option<String>,
     pub country: Option<String>,
     pub category_ids: Option<Vec<String>>,
-    pub skills: Option<Vec<SkillBody>>,
+    pub skills: Option<Vec<ProviderSkillBody>>,
     /// `available`, `busy` or `unavailable`.
     pub availability: Option<String>,
     /// Admins only.

@@ -314,14 +314,20 @@ pub async fn like(
     user: AuthUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = service_id(&path)?;
-    live(&state, id).await?;
-    if state.store.market().like(id, user.id).await? {
-        let s = live(&state, id).await?.value;
-        index_service(&state, &s).await?;
+    set_like(&state, user, &path, true).await
+}
+
+/// Likes or unlikes; the index is refreshed only when something changed.
+async fn set_like(state: &AppState, user: AuthUser, raw_id: &str, liked: bool) -> Result<HttpResponse, ApiError> {
+    let id = service_id(raw_id)?;
+    live(state, id).await?;
+    let m = state.store.market();
+    let changed = if liked { m.like(id, user.id).await? } else { m.unlike(id, user.id).await? };
+    let s = live(state, id).await?.value;
+    if changed {
+        index_service(state, &s).await?;
     }
-    let s = live(&state, id).await?.value;
-    Ok(HttpResponse::Ok().json(LikeView { liked: true, likes_count: s.likes_count }))
+    Ok(HttpResponse::Ok().json(LikeView { liked, likes_count: s.likes_count }))
 }
 
 /// Removes a like (idempotent).
@@ -333,14 +339,7 @@ pub async fn unlike(
     user: AuthUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = service_id(&path)?;
-    live(&state, id).await?;
-    if state.store.market().unlike(id, user.id).await? {
-        let s = live(&state, id).await?.value;
-        index_service(&state, &s).await?;
-    }
-    let s = live(&state, id).await?.value;
-    Ok(HttpResponse::Ok().json(LikeView { liked: false, likes_count: s.likes_count }))
+    set_like(&state, user, &path, false).await
 }
 
 /// Reviews of a service (from its bookings), newest first.

@@ -3,7 +3,9 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{auth, catalog, contracts, conversations, jobs, notifications, ops, providers, services, users};
+use crate::routes::{
+    auth, bookings, catalog, contracts, conversations, jobs, notifications, ops, providers, reviews, services, users,
+};
 
 struct BearerAuth;
 
@@ -40,6 +42,8 @@ impl Modify for BearerAuth {
         jobs::list, jobs::create, jobs::mine, jobs::get, jobs::update, jobs::job_proposals, jobs::hire,
         jobs::propose, jobs::my_proposals, jobs::get_proposal, jobs::accept, jobs::withdraw,
         contracts::list, contracts::get, contracts::set_status, contracts::events,
+        bookings::create, bookings::list, bookings::get, bookings::set_status, bookings::calendar,
+        reviews::create, reviews::list, reviews::get, reviews::update, reviews::delete, reviews::reply,
     ),
     tags((name = "auth", description = "Accounts and tokens"), (name = "accounts"), (name = "operations"),
         (name = "messaging", description = "Conversations, messages, read cursors and blocks (live over GET /ws, see docs/protocol.md)"),
@@ -74,7 +78,8 @@ pub fn document() -> utoipa::openapi::OpenApi {
             .iter()
             .filter_map(|(path, item)| {
                 let rest = path.strip_prefix(canonical)?;
-                (rest.is_empty() || rest.starts_with('/')).then(|| (format!("{alias}{rest}"), item.clone()))
+                (rest.is_empty() || rest.starts_with('/') || rest.starts_with('.'))
+                    .then(|| (format!("{alias}{rest}"), item.clone()))
             })
             .collect();
         doc.paths.paths.extend(copies);

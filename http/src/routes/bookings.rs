@@ -103,7 +103,7 @@ async fn party_booking(state: &AppState, user: UserId, id: BookingId) -> Result<
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct CreateBody {
+pub struct BookingBody {
     pub service_id: Option<String>,
     /// RFC 3339; not in the past.
     pub start_at: Option<String>,
@@ -115,7 +115,7 @@ pub struct CreateBody {
 
 /// Books a service (anyone but the service's owner). The price is the service's current
 /// price; the booking starts `requested` and the provider is notified.
-#[utoipa::path(post, path = "/api/bookings", tag = "bookings", request_body = CreateBody,
+#[utoipa::path(post, path = "/api/bookings", tag = "bookings", request_body = BookingBody,
     responses((status = 201, body = BookingView), (status = 400, body = ErrorEnvelope),
         (status = 403, body = ErrorEnvelope, description = "your own service"), (status = 404, body = ErrorEnvelope, description = "no such service")),
     security(("bearer" = [])))]
@@ -123,7 +123,7 @@ pub struct CreateBody {
 pub async fn create(
     state: web::Data<AppState>,
     user: AuthUser,
-    body: web::Json<CreateBody>,
+    body: web::Json<BookingBody>,
 ) -> Result<HttpResponse, ApiError> {
     let mut f = FieldErrors::new();
     let service_id = required(&mut f, "service_id", body.service_id.as_deref(), ServiceId::parse);
@@ -258,7 +258,7 @@ pub async fn get(
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct StatusBody {
+pub struct BookingStatusBody {
     /// `confirmed`, `declined` (provider, before the start), `cancelled` (either party,
     /// before the start), `completed` (provider, after the start).
     pub status: Option<String>,
@@ -293,7 +293,7 @@ async fn reserve(state: &AppState, b: &Booking, now: OffsetDateTime) -> Result<(
 
 /// Changes a booking's status through the booking state machine.
 #[utoipa::path(post, path = "/api/bookings/{id}/status", tag = "bookings", params(("id" = String, Path)),
-    request_body = StatusBody,
+    request_body = BookingStatusBody,
     responses((status = 200, body = BookingView), (status = 400, body = ErrorEnvelope),
         (status = 403, body = ErrorEnvelope, description = "the other party makes this change"),
         (status = 404, body = ErrorEnvelope),
@@ -304,7 +304,7 @@ pub async fn set_status(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<String>,
-    body: web::Json<StatusBody>,
+    body: web::Json<BookingStatusBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = booking_id(&path)?;
     let mut f = FieldErrors::new();
@@ -450,6 +450,7 @@ fn ics_escape(raw: &str) -> String {
                 out.push_str("\\n");
             }
             '\n' => out.push_str("\\n"),
+            '\t' => out.push('\t'),
             c if c.is_control() => {}
             c => out.push(c),
         }
@@ -534,6 +535,21 @@ mod tests {
         }
         let unfolded: String = lines.iter().enumerate().map(|(i, l)| if i == 0 { *l } else { &l[1..] }).collect();
         assert_eq!(unfolded, long);
+    }
+
+    #[test]
+    fn openapi_paths_and_schemas() {
+        use utoipa::OpenApi;
+        #[derive(OpenApi)]
+        #[openapi(paths(create, list, get, set_status, calendar))]
+        struct Doc;
+        let doc = serde_json::to_value(Doc::openapi()).expect("json");
+        for path in ["/api/bookings", "/api/bookings/{id}", "/api/bookings/{id}/status", "/api/bookings.ics"] {
+            assert!(doc["paths"][path].is_object(), "{path} documented");
+        }
+        for schema in ["BookingBody", "BookingStatusBody", "BookingView"] {
+            assert!(doc["components"]["schemas"][schema].is_object(), "{schema} collected: {doc}");
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use actix_web::{web, HttpResponse};
 use agora_engine::market::{Availability, SkillLevel};
 use agora_engine::{CategoryId, FieldErrors, ProviderId, Role, SkillId};
-use agora_storage::market::{Provider, ProviderSkill, Review, SearchQuery, Service};
+use agora_storage::market::{Provider, ProviderSkill, SearchQuery, Service};
 use agora_storage::search::{Kind, SearchRequest, Sort};
 use agora_storage::{Order, Table};
 use serde::Deserialize;
@@ -371,12 +371,7 @@ pub async fn reviews(
 ) -> Result<HttpResponse, ApiError> {
     let id = provider_id(&path)?;
     let p = state.store.market().get::<Provider>(&id.to_string()).await?.ok_or(ApiError::NotFound)?;
-    let (results, next_cursor) = state
-        .store
-        .market()
-        .page::<Review>(Table::ReviewsByReviewee, &p.value.user_id.to_string(), Order::Desc, q.limit()?, q.cursor()?)
-        .await?;
-    Ok(HttpResponse::Ok().json(Paged { results, next_cursor }))
+    Ok(HttpResponse::Ok().json(super::reviews::list_for_reviewee(&state, p.value.user_id, &q).await?))
 }
 
 pub fn config(cfg: &mut web::ServiceConfig) {

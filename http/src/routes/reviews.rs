@@ -168,7 +168,7 @@ async fn refresh_aggregates(state: &AppState, r: &Review) {
 // ---- handlers
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct CreateBody {
+pub struct ReviewBody {
     /// Exactly one of `contract_id` and `booking_id`.
     pub contract_id: Option<String>,
     pub booking_id: Option<String>,
@@ -223,7 +223,7 @@ async fn reviewed(state: &AppState, author: UserId, engagement: Engagement) -> R
 }
 
 /// Reviews the other party of a completed contract or booking (once per engagement).
-#[utoipa::path(post, path = "/api/reviews", tag = "reviews", request_body = CreateBody,
+#[utoipa::path(post, path = "/api/reviews", tag = "reviews", request_body = ReviewBody,
     responses((status = 201, body = ReviewView), (status = 400, body = ErrorEnvelope),
         (status = 404, body = ErrorEnvelope, description = "no such contract or booking, or not a party to it"),
         (status = 409, body = ErrorEnvelope, description = "`not_completed` or `already_reviewed`")),
@@ -232,7 +232,7 @@ async fn reviewed(state: &AppState, author: UserId, engagement: Engagement) -> R
 pub async fn create(
     state: web::Data<AppState>,
     user: AuthUser,
-    body: web::Json<CreateBody>,
+    body: web::Json<ReviewBody>,
 ) -> Result<HttpResponse, ApiError> {
     let mut f = FieldErrors::new();
     let engagement = match (body.contract_id.as_deref(), body.booking_id.as_deref()) {
@@ -397,7 +397,7 @@ pub async fn get(state: web::Data<AppState>, path: web::Path<String>) -> Result<
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct UpdateBody {
+pub struct ReviewUpdateBody {
     /// An integer from 1 to 5.
     #[schema(value_type = Option<i64>)]
     pub rating: Option<Value>,
@@ -406,7 +406,7 @@ pub struct UpdateBody {
 }
 
 /// Edits a review (author only); the aggregates are recomputed.
-#[utoipa::path(patch, path = "/api/reviews/{id}", tag = "reviews", params(("id" = String, Path)), request_body = UpdateBody,
+#[utoipa::path(patch, path = "/api/reviews/{id}", tag = "reviews", params(("id" = String, Path)), request_body = ReviewUpdateBody,
     responses((status = 200, body = ReviewView), (status = 400, body = ErrorEnvelope),
         (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)),
     security(("bearer" = [])))]
@@ -415,7 +415,7 @@ pub async fn update(
     state: web::Data<AppState>,
     user: AuthUser,
     path: web::Path<String>,
-    body: web::Json<UpdateBody>,
+    body: web::Json<ReviewUpdateBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = review_id(&path)?;
     let mut f = FieldErrors::new();
@@ -538,5 +538,37 @@ pub fn config(cfg: &mut web::ServiceConfig) {
                     .route(web::delete().to(delete)),
             )
             .service(web::resource(format!("{base}/{{id}}/reply")).route(web::post().to(reply)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn openapi_paths_and_schemas() {
+        use utoipa::OpenApi;
+        #[derive(OpenApi)]
+        #[openapi(paths(create, list, get, update, delete, reply))]
+        struct Doc;
+        let doc = serde_json::to_value(Doc::openapi()).expect("json");
+        for path in ["/api/reviews", "/api/reviews/{id}", "/api/reviews/{id}/reply"] {
+            assert!(doc["paths"][path].is_object(), "{path} documented");
+        }
+        for schema in ["ReviewBody", "ReviewUpdateBody", "ReplyBody", "ReviewView"] {
+            assert!(doc["components"]["schemas"][schema].is_object(), "{schema} collected: {doc}");
+        }
+    }
+
+    #[test]
+    fn ratings_are_json_integers() {
+        let mut f = FieldErrors::new();
+        assert_eq!(parse_rating(&mut f, &serde_json::json!(5)), Some(5));
+        assert!(f.is_empty());
+        for bad in [serde_json::json!(0), serde_json::json!(6), serde_json::json!("4"), serde_json::json!(4.5)] {
+            let mut f = FieldErrors::new();
+            assert_eq!(parse_rating(&mut f, &bad), None, "{bad}");
+            assert!(f.fields().contains_key("rating"));
+        }
     }
 }

@@ -5,9 +5,8 @@
 use actix_web::{web, HttpResponse};
 use agora_engine::market::{tags, MAX_DURATION_MINUTES};
 use agora_engine::{CategoryId, FieldErrors, ProviderId, ServiceId};
-use agora_storage::market::{Review, Service};
+use agora_storage::market::Service;
 use agora_storage::search::{Kind, SearchRequest, Sort};
-use agora_storage::{Order, Table};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -352,12 +351,7 @@ pub async fn reviews(
 ) -> Result<HttpResponse, ApiError> {
     let id = service_id(&path)?;
     live(&state, id).await?;
-    let (results, next_cursor) = state
-        .store
-        .market()
-        .page::<Review>(Table::ReviewsByService, &id.to_string(), Order::Desc, q.limit()?, q.cursor()?)
-        .await?;
-    Ok(HttpResponse::Ok().json(Paged { results, next_cursor }))
+    Ok(HttpResponse::Ok().json(super::reviews::list_for_service(&state, id, &q).await?))
 }
 
 pub fn config(cfg: &mut web::ServiceConfig) {

@@ -669,3 +669,25 @@ async fn realtime_metrics_are_exported() {
     }
     assert!(!text.contains(&conv), "no entity ids in metric labels");
 }
+
+#[actix_web::test]
+async fn a_silent_connection_is_closed_after_the_heartbeat_timeout() {
+    let app = spawn_app_with(|s| {
+        s.ws_heartbeat_ms = 100;
+        s.ws_timeout_ms = 300;
+    })
+    .await;
+    let a = app.user("a").await;
+    let (mut quiet, hello) = app.ws_raw(&format!("/ws?token={}", a.token), None, Encoding::Json).await;
+    assert_eq!(hello.expect("hello")["heartbeat_ms"], 100, "the interval is announced");
+    // A client that answers pings (it keeps reading) stays connected past the timeout.
+    let mut lively = app.ws(&a.token, Encoding::Json).await;
+    // The quiet one reads nothing, so it never answers the server's pings; the lively one
+    // keeps reading (which answers them).
+    lively.expect_none("message", Duration::from_millis(900)).await;
+    lively.send(json!({"type": "ping"})).await;
+    lively.expect("pong").await;
+    assert_eq!(quiet.closed(Duration::from_secs(2)).await, Some(4008), "closed for missing heartbeats");
+    lively.send(json!({"type": "ping"})).await;
+    lively.expect("pong").await;
+}

@@ -198,7 +198,7 @@ impl Actor for WsConnection {
             if act.last_seen.elapsed() > act.timeout {
                 tracing::debug!(connection_id = act.connection_id, "heartbeat timeout");
                 metrics::counter!("agora_ws_heartbeat_timeouts_total").increment(1);
-                ctx.stop();
+                act.close(ctx, CLOSE_POLICY, "heartbeat timeout");
             } else {
                 ctx.ping(b"");
             }

@@ -1,4 +1,4 @@
-//! The `agora` command line: `serve` (default) and `admin create`.
+//! The `agora` command line: `serve` (default), `admin create` and `seed`.
 
 use std::path::PathBuf;
 
@@ -30,6 +30,9 @@ pub enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Fill an empty data dir with a demo marketplace (refuses if it has any account).
+    #[command(long_about = crate::seed::ABOUT)]
+    Seed(crate::seed::SeedArgs),
 }
 
 #[derive(Subcommand)]
@@ -76,6 +79,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await?;
             store.users().update(user.id, |u| u.email_verified = true).await?;
             println!("created admin {} ({})", user.id, user.email);
+        }
+        Command::Seed(args) => {
+            let summary = crate::seed::run(&settings, &args).await?;
+            print!("{summary}");
         }
     }
     Ok(())

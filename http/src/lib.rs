@@ -10,6 +10,7 @@ pub mod market;
 pub mod middleware;
 pub mod openapi;
 pub mod routes;
+pub mod seed;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

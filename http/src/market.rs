@@ -46,6 +46,11 @@ pub fn required_money(f: &mut FieldErrors, field: &str, raw: Option<&MoneyBody>)
     }
 }
 
+/// Creation time in microseconds: "newest first" must hold within a second too.
+fn micros(at: time::OffsetDateTime) -> i64 {
+    i64::try_from(at.unix_timestamp_nanos() / 1000).unwrap_or(i64::MAX)
+}
+
 /// Each category with all its ancestors, as index terms.
 fn lineage(categories: &HashMap<CategoryId, Category>, id: Option<CategoryId>) -> Vec<String> {
     let mut out = Vec::new();
@@ -72,7 +77,7 @@ fn service_doc(s: &Service, cats: &HashMap<CategoryId, Category>) -> Doc {
         owner: s.provider_id.to_string(),
         categories: lineage(cats, s.category_id),
         price: s.price.minor(),
-        created: s.created_at.unix_timestamp(),
+        created: micros(s.created_at),
         rating: s.rating_avg,
         popularity: s.likes_count,
         ..Doc::default()
@@ -88,7 +93,7 @@ fn job_doc(j: &Job, cats: &HashMap<CategoryId, Category>) -> Doc {
         categories: lineage(cats, j.category_id),
         status: j.status.as_str().to_string(),
         price: j.budget_max.or(j.budget_min).map_or(0, |m| m.minor()),
-        created: j.created_at.unix_timestamp(),
+        created: micros(j.created_at),
         ..Doc::default()
     }
 }
@@ -115,7 +120,7 @@ fn provider_doc(p: &Provider, cats: &HashMap<CategoryId, Category>, skill_names:
         verified: p.is_verified,
         availability: p.availability.as_str().to_string(),
         price: p.hourly_rate.minor(),
-        created: p.created_at.unix_timestamp(),
+        created: micros(p.created_at),
         rating: p.rating_avg,
         popularity: p.reviews_count,
         completed_jobs: p.completed_jobs,

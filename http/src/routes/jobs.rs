@@ -2,10 +2,11 @@
 //! (alias hire), which creates the contract exactly once.
 //!
 //! Accept is a sequence of compare-and-sets, each the arbiter of one rule, so it holds
-//! across threads and processes: (1) the job takes one more hire only while open and
-//! below `max_hires` (moving to in_progress when full); (2) the proposal moves
-//! pending → accepted carrying the new contract id (a second accept loses here and the
-//! job's hire is given back); (3) the contract is inserted with that id.
+//! across threads and processes: (1) the proposal moves pending → accepted carrying the
+//! new contract id (a repeated accept loses here, before touching the job); (2) the job
+//! takes one more hire only while open and below `max_hires`, moving to in_progress when
+//! full (if it cannot, the proposal goes back to pending); (3) the contract is inserted
+//! with that id.
 
 use actix_web::{web, HttpResponse};
 use agora_engine::market::{budget, deadline, may_propose, JobStatus, ProposalStatus, MAX_HIRES};
@@ -608,27 +609,9 @@ async fn accept_proposal(
         other => return Err(conflict("proposal_not_pending", &format!("the proposal is {}", other.as_str()))),
     }
     let m = state.store.market();
-    // (1) The job takes one more hire.
-    let mut filled = false;
-    let job = m
-        .update::<Job, ApiError>(&p.job_id.to_string(), |j| {
-            if j.status != JobStatus::Open || j.hires >= j.max_hires {
-                return Err(conflict("job_not_open", "the job is not open for hiring"));
-            }
-            j.hires += 1;
-            filled = j.hires >= j.max_hires;
-            if filled {
-                j.status = JobStatus::InProgress;
-            }
-            j.updated_at = OffsetDateTime::now_utc();
-            Ok(())
-        })
-        .await?
-        .ok_or(ApiError::NotFound)?
-        .value;
-    // (2) The proposal is accepted exactly once.
+    // (1) The proposal is accepted exactly once: repeats stop here and never touch the job.
     let contract_id = ContractId::from_uuid(uuid::Uuid::now_v7());
-    let claimed = m
+    let proposal = m
         .update::<Proposal, ApiError>(&p.id.to_string(), |p| {
             if p.status != ProposalStatus::Pending {
                 return Err(if p.status == ProposalStatus::Accepted {
@@ -642,20 +625,36 @@ async fn accept_proposal(
             p.updated_at = OffsetDateTime::now_utc();
             Ok(())
         })
+        .await?
+        .ok_or(ApiError::NotFound)?
+        .value;
+    // (2) The job takes one more hire, only while open and below max_hires.
+    let hired = m
+        .update::<Job, ApiError>(&p.job_id.to_string(), |j| {
+            if j.status != JobStatus::Open || j.hires >= j.max_hires {
+                return Err(conflict("job_not_open", "the job is not open for hiring"));
+            }
+            j.hires += 1;
+            if j.hires >= j.max_hires {
+                j.status = JobStatus::InProgress;
+            }
+            j.updated_at = OffsetDateTime::now_utc();
+            Ok(())
+        })
         .await;
-    let proposal = match claimed {
+    let job = match hired {
         Ok(Some(v)) => v.value,
         Ok(None) | Err(_) => {
-            // Give the hire back.
-            m.update::<Job, ApiError>(&p.job_id.to_string(), |j| {
-                j.hires = j.hires.saturating_sub(1);
-                if j.status == JobStatus::InProgress && j.hires < j.max_hires {
-                    j.status = JobStatus::Open;
+            // The job is full or closed: the proposal goes back to pending.
+            m.update::<Proposal, ApiError>(&p.id.to_string(), |p| {
+                if p.contract_id == Some(contract_id) {
+                    p.status = ProposalStatus::Pending;
+                    p.contract_id = None;
                 }
                 Ok(())
             })
             .await?;
-            return Err(claimed.err().unwrap_or(ApiError::NotFound));
+            return Err(hired.err().unwrap_or(ApiError::NotFound));
         }
     };
     // (3) The contract.

@@ -72,22 +72,39 @@ pub async fn check_health(client: &reqwest::Client, base: &str) -> Result<()> {
 /// Registers `n` fresh client accounts (unique emails per run) and returns their tokens, in
 /// order.
 pub async fn register_accounts(client: &reqwest::Client, base: &str, n: usize) -> Result<Vec<Account>> {
+    register_accounts_as(client, base, n, "client").await
+}
+
+/// Registers `n` fresh accounts with a self-registrable `role` (`client`, `provider`,
+/// `worker`) and returns their tokens, in order.
+pub async fn register_accounts_as(
+    client: &reqwest::Client,
+    base: &str,
+    n: usize,
+    role: &'static str,
+) -> Result<Vec<Account>> {
     let run = uuid::Uuid::new_v4().simple().to_string();
     let run = &run[..12];
     futures_util::stream::iter(0..n)
-        .map(|i| register_one(client, base, format!("load-{run}-{i}@agora-load.test"), i))
+        .map(|i| register_one(client, base, format!("load-{run}-{i}@agora-load.test"), i, role))
         .buffered(REGISTER_PARALLELISM)
         .try_collect()
         .await
 }
 
-async fn register_one(client: &reqwest::Client, base: &str, email: String, i: usize) -> Result<Account> {
+async fn register_one(
+    client: &reqwest::Client,
+    base: &str,
+    email: String,
+    i: usize,
+    role: &'static str,
+) -> Result<Account> {
     let resp = client
         .post(format!("{base}/api/auth/register"))
         .json(&serde_json::json!({
             "email": email,
             "password": PASSWORD,
-            "role": "client",
+            "role": role,
             "first_name": "Load",
             "last_name": format!("User {i}"),
         }))

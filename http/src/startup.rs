@@ -147,6 +147,14 @@ impl Application {
                 .wrap(TracingLogger::default())
                 .wrap(from_fn(trailing_slash::trim_trailing_slash))
         })
+        // Small frames (acks, chat messages) must not wait for Nagle and delayed ACKs.
+        .on_connect(|conn, _| {
+            if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::debug!(error = %e, "TCP_NODELAY not set");
+                }
+            }
+        })
         .workers(settings.http_workers.max(1))
         .shutdown_timeout(settings.shutdown_timeout_secs)
         .disable_signals()

@@ -28,6 +28,12 @@ pub fn metrics_handle() -> anyhow::Result<PrometheusHandle> {
             PrometheusBuilder::new()
                 .set_buckets(&[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0])
                 .map_err(|e| e.to_string())?
+                // A count of writes per SQLite transaction, not a latency.
+                .set_buckets_for_metric(
+                    metrics_exporter_prometheus::Matcher::Full("agora_storage_group_commit_size".into()),
+                    &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0],
+                )
+                .map_err(|e| e.to_string())?
                 .install_recorder()
                 .map_err(|e| e.to_string())
         })

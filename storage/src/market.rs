@@ -48,6 +48,9 @@ macro_rules! entity {
 
 const ALL: &str = "all";
 
+/// How long recorded search queries are kept for analytics.
+pub const SEARCH_QUERY_TTL: std::time::Duration = std::time::Duration::from_secs(90 * 86_400);
+
 time::serde::format_description!(ymd, Date, "[year]-[month]-[day]");
 
 /// Category names are unique among siblings: `"<parent id or root>:<lower-cased name>"`.
@@ -474,7 +477,8 @@ impl Market<'_> {
     /// Creates or renames a skill, keeping names unique.
     pub async fn save_skill(&self, s: &Skill, previous: Option<&Versioned<Skill>>) -> Result<(), StoreError> {
         let old = previous.map(|p| (p.value.name.to_lowercase(), p.version));
-        self.save_named(Table::Skills, Table::SkillsByName, &s.id.to_string(), &s.name.to_lowercase(), old, &s.id, s).await
+        self.save_named(Table::Skills, Table::SkillsByName, &s.id.to_string(), &s.name.to_lowercase(), old, &s.id, s)
+            .await
     }
 
     pub async fn delete_skill(&self, s: &Skill) -> Result<(), StoreError> {
@@ -726,6 +730,6 @@ impl Market<'_> {
     pub async fn record_search(&self, q: &SearchQuery) -> Result<(), StoreError> {
         let day = q.at.unix_timestamp().div_euclid(86_400).to_string();
         let ck = format!("{:020}:{}", (q.at.unix_timestamp_nanos() / 1000).max(0), uuid::Uuid::now_v7());
-        self.b.put(Table::SearchQueries, &day, &ck, encode(Table::SearchQueries, q)?, None).await
+        self.b.put(Table::SearchQueries, &day, &ck, encode(Table::SearchQueries, q)?, Some(SEARCH_QUERY_TTL)).await
     }
 }

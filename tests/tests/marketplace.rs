@@ -912,8 +912,15 @@ async fn search_is_ranked_tolerates_word_forms_pages_and_is_recorded() {
     assert_eq!(providers("house").await, vec![alice_profile.clone()]);
     assert!(providers("welding").await.is_empty());
 
-    // Every search with `q` is recorded (analytics) and counted in /metrics.
-    let recorded = recorded_searches(&app).await;
+    // Every search with `q` is recorded (analytics, written after the answer) and counted in /metrics.
+    let mut recorded = recorded_searches(&app).await;
+    for _ in 0..50 {
+        if recorded.iter().any(|s| s.kind == "providers" && s.q == "welding") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        recorded = recorded_searches(&app).await;
+    }
     let find = |kind: &str, q: &str| recorded.iter().filter(|s| s.kind == kind && s.q == q).count();
     assert_eq!(find("services", "plumb"), 1, "recorded: {recorded:?}");
     assert_eq!(find("services", "repair"), 2, "q=repair ran twice (once with a price filter)");

@@ -5,6 +5,13 @@
 //! one request after another, for `--duration`, and prints requests done, errors by status,
 //! req/s and latency percentiles (`--json`: one JSON object on stdout).
 //!
+//! The catalog scenarios (`services-list`, `services-search`, `jobs-search`,
+//! `providers-search`) read a catalog that is already there (e.g. `agora seed`): each worker
+//! walks the list of distinct request URLs built from `--words`, `--cities`, `--ordering`
+//! and `--limit`, one after the other. Before the run every distinct URL is fetched once
+//! (the probe): a non-2xx answer stops the run, and the number of results per page is
+//! reported, so an empty catalog or words that match nothing show up.
+//!
 //! `agora-load ws --connections 1000 --senders 100 --rate 2000 --duration 20s` registers
 //! accounts, pairs them into direct conversations, holds `--connections` WebSockets on
 //! `/ws` and has `--senders` of them send chat messages; it prints connections opened and
@@ -15,6 +22,7 @@
 //! are what you measure.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use agora_benches::api::{self, Account, PASSWORD};
@@ -65,7 +73,28 @@ struct RestArgs {
     /// Print one JSON object on stdout; the text summary then goes to stderr.
     #[arg(long)]
     json: bool,
+    /// Catalog scenarios: the `q` words, used in turn (comma-separated; services-list ignores them).
+    #[arg(long, value_delimiter = ',', default_value = DEFAULT_WORDS)]
+    words: Vec<String>,
+    /// providers-search: the `city` values, combined with every word (comma-separated; empty: no city filter).
+    #[arg(long, value_delimiter = ',', default_value = DEFAULT_CITIES)]
+    cities: Vec<String>,
+    /// Catalog scenarios: the `ordering` parameter (services: price, -price, created_at, -created_at,
+    /// rating, popularity; default: relevance with `q`, newest without).
+    #[arg(long)]
+    ordering: Option<String>,
+    /// Catalog scenarios: page size (`limit`).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100))]
+    limit: u32,
 }
+
+/// Words of the demo catalog (`agora seed`) for the `q` of the search scenarios: each one
+/// matches some services, open jobs and providers there.
+const DEFAULT_WORDS: &str = "cleaning,garden,logo,design,translation,lessons,installation,developer,app,music";
+/// Cities of the demo catalog for providers-search: the five with the most demo providers.
+const DEFAULT_CITIES: &str = "Lyon,Milan,Munich,Warsaw,Vienna";
+/// Distinct URLs the probe fetches at most (the rest are used in the run all the same).
+const PROBE_MAX: usize = 500;
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -76,6 +105,14 @@ enum Scenario {
     Health,
     /// POST /api/auth/login (argon2id verify + a session write; slow on purpose).
     Login,
+    /// GET /api/services?limit=N[&ordering=..]: catalog list (index, then N storage reads).
+    ServicesList,
+    /// GET /api/services?q=<word>&limit=N: ranked full-text search, words in turn.
+    ServicesSearch,
+    /// GET /api/jobs?q=<word>&limit=N as a provider (registered per worker): open jobs search.
+    JobsSearch,
+    /// GET /api/providers?q=<word>&city=<city>&limit=N: provider search with a city filter.
+    ProvidersSearch,
 }
 
 impl Scenario {
@@ -84,29 +121,63 @@ impl Scenario {
             Scenario::AuthMe => "auth-me",
             Scenario::Health => "health",
             Scenario::Login => "login",
+            Scenario::ServicesList => "services-list",
+            Scenario::ServicesSearch => "services-search",
+            Scenario::JobsSearch => "jobs-search",
+            Scenario::ProvidersSearch => "providers-search",
         }
     }
 
-    fn needs_accounts(self) -> bool {
-        !matches!(self, Scenario::Health)
+    /// The role of the accounts the scenario registers, if it needs any.
+    fn account_role(self) -> Option<&'static str> {
+        match self {
+            Scenario::AuthMe | Scenario::Login => Some("client"),
+            // Open jobs are listed to providers and workers only.
+            Scenario::JobsSearch => Some("provider"),
+            Scenario::Health | Scenario::ServicesList | Scenario::ServicesSearch | Scenario::ProvidersSearch => None,
+        }
+    }
+
+    fn is_catalog(self) -> bool {
+        matches!(
+            self,
+            Scenario::ServicesList | Scenario::ServicesSearch | Scenario::JobsSearch | Scenario::ProvidersSearch
+        )
     }
 }
 
-/// What one worker sends, over and over.
+/// What one worker sends, over and over: a GET walks its URLs in turn.
 #[derive(Clone)]
 enum Request {
-    Get { url: String, bearer: Option<String> },
+    Get { urls: Arc<[String]>, bearer: Option<String> },
     PostJson { url: String, body: serde_json::Value },
 }
 
 impl Request {
-    fn build(&self, client: &reqwest::Client) -> reqwest::RequestBuilder {
+    /// The request for the worker's `turn`-th send.
+    fn build(&self, client: &reqwest::Client, turn: usize) -> reqwest::RequestBuilder {
         match self {
-            Request::Get { url, bearer: Some(token) } => client.get(url).bearer_auth(token),
-            Request::Get { url, bearer: None } => client.get(url),
+            Request::Get { urls, bearer } => {
+                let get = client.get(&urls[turn % urls.len()]);
+                match bearer {
+                    Some(token) => get.bearer_auth(token),
+                    None => get,
+                }
+            }
             Request::PostJson { url, body } => client.post(url).json(body),
         }
     }
+}
+
+/// What the probe saw: results per page over every distinct catalog URL, fetched once.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+struct Probe {
+    urls: usize,
+    /// URLs whose page had no result.
+    empty: usize,
+    results_min: usize,
+    results_mean: f64,
+    results_max: usize,
 }
 
 #[derive(Serialize)]
@@ -118,6 +189,13 @@ struct Report<'a> {
     concurrency: u32,
     duration_secs: f64,
     users: usize,
+    /// Catalog scenarios: the `ordering` parameter sent, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ordering: Option<&'a str>,
+    /// Distinct request URLs the workers walk through.
+    distinct_requests: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    probe: Option<&'a Probe>,
     #[serde(flatten)]
     summary: &'a Summary,
 }
@@ -150,18 +228,34 @@ async fn rest(args: RestArgs) -> Result<()> {
 
     api::check_health(&client, &base).await?;
 
-    let accounts = if args.scenario.needs_accounts() {
+    let accounts = if let Some(role) = args.scenario.account_role() {
         let n = args.users.map_or(concurrency, |u| u as usize);
-        eprintln!("registering {n} accounts at {base} ...");
+        eprintln!("registering {n} {role} accounts at {base} ...");
         let started = Instant::now();
-        let accounts = api::register_accounts(&client, &base, n).await?;
+        let accounts = api::register_accounts_as(&client, &base, n, role).await?;
         eprintln!("registered {n} accounts in {:.1}s", started.elapsed().as_secs_f64());
         accounts
     } else {
         Vec::new()
     };
 
-    let requests: Vec<Request> = (0..concurrency).map(|w| request_for(args.scenario, &base, &accounts, w)).collect();
+    let urls: Arc<[String]> = scenario_urls(args.scenario, &base, &args)?.into();
+    let probe = if args.scenario.is_catalog() {
+        let bearer = accounts.first().map(|a| a.access.as_str());
+        let probe = probe(&client, &urls, bearer).await?;
+        eprintln!(
+            "probe: {} distinct requests, results per page min {} / mean {:.1} / max {}, {} empty",
+            probe.urls, probe.results_min, probe.results_mean, probe.results_max, probe.empty
+        );
+        if probe.results_max == 0 {
+            eprintln!("warning: no request returned any result: is the catalog seeded (agora seed)?");
+        }
+        Some(probe)
+    } else {
+        None
+    };
+
+    let requests: Vec<Request> = (0..concurrency).map(|w| request_for(args.scenario, &urls, &accounts, w)).collect();
     eprintln!(
         "running scenario {} with {concurrency} workers for {:.1}s ...",
         args.scenario.name(),
@@ -169,8 +263,11 @@ async fn rest(args: RestArgs) -> Result<()> {
     );
     let started = Instant::now();
     let deadline = started + args.duration;
-    let workers: Vec<_> =
-        requests.into_iter().map(|request| tokio::spawn(worker(client.clone(), request, deadline))).collect();
+    let workers: Vec<_> = requests
+        .into_iter()
+        .enumerate()
+        .map(|(w, request)| tokio::spawn(worker(client.clone(), request, w, deadline)))
+        .collect();
     let mut recorder = Recorder::new();
     for w in workers {
         recorder.merge(w.await.context("a worker panicked")?);
@@ -179,7 +276,7 @@ async fn rest(args: RestArgs) -> Result<()> {
     let saw_429 = recorder.count(429) > 0;
     let summary = recorder.summary(elapsed);
 
-    let text = text_summary(&args, &base, accounts.len(), &summary);
+    let text = text_summary(&args, &base, accounts.len(), probe.as_ref(), &summary);
     if args.json {
         eprint!("{text}");
         let report = Report {
@@ -190,6 +287,9 @@ async fn rest(args: RestArgs) -> Result<()> {
             concurrency: args.concurrency,
             duration_secs: args.duration.as_secs_f64(),
             users: accounts.len(),
+            ordering: args.ordering.as_deref().filter(|_| args.scenario.is_catalog()),
+            distinct_requests: urls.len(),
+            probe: probe.as_ref(),
             summary: &summary,
         };
         println!("{}", serde_json::to_string(&report).context("serializing the report")?);
@@ -205,28 +305,124 @@ async fn rest(args: RestArgs) -> Result<()> {
     Ok(())
 }
 
-fn request_for(scenario: Scenario, base: &str, accounts: &[Account], worker: usize) -> Request {
+/// The distinct URLs of a scenario (the login URL for `login`). Catalog queries are built
+/// from `--words` (and `--cities` for providers), `--ordering` and `--limit`.
+fn scenario_urls(scenario: Scenario, base: &str, args: &RestArgs) -> Result<Vec<String>> {
+    let words: Vec<&str> = args.words.iter().map(|w| w.trim()).filter(|w| !w.is_empty()).collect();
+    let cities: Vec<&str> = args.cities.iter().map(|c| c.trim()).filter(|c| !c.is_empty()).collect();
+    let limit = args.limit.to_string();
+    let common = |params: &mut Vec<(&str, String)>| {
+        params.push(("limit", limit.clone()));
+        if let Some(o) = &args.ordering {
+            params.push(("ordering", o.clone()));
+        }
+    };
+    let url = |path: &str, params: &[(&str, String)]| -> Result<String> {
+        let u = reqwest::Url::parse_with_params(&format!("{base}{path}"), params)
+            .with_context(|| format!("building the URL of {path}"))?;
+        Ok(u.to_string())
+    };
+    let search = |path: &str| -> Result<Vec<String>> {
+        if words.is_empty() {
+            bail!("--words is empty: the {} scenario needs words for q", scenario.name());
+        }
+        words
+            .iter()
+            .map(|w| {
+                let mut params = vec![("q", (*w).to_string())];
+                common(&mut params);
+                url(path, &params)
+            })
+            .collect()
+    };
+    match scenario {
+        Scenario::Health => Ok(vec![format!("{base}/api/health")]),
+        Scenario::AuthMe => Ok(vec![format!("{base}/api/auth/me")]),
+        Scenario::Login => Ok(vec![format!("{base}/api/auth/login")]),
+        Scenario::ServicesList => {
+            let mut params = Vec::new();
+            common(&mut params);
+            Ok(vec![url("/api/services", &params)?])
+        }
+        Scenario::ServicesSearch => search("/api/services"),
+        Scenario::JobsSearch => search("/api/jobs"),
+        Scenario::ProvidersSearch if cities.is_empty() => search("/api/providers"),
+        Scenario::ProvidersSearch => {
+            if words.is_empty() {
+                bail!("--words is empty: the providers-search scenario needs words for q");
+            }
+            // Every word with every city, the city changing fastest.
+            let mut urls = Vec::with_capacity(words.len() * cities.len());
+            for w in &words {
+                for c in &cities {
+                    let mut params = vec![("q", (*w).to_string()), ("city", (*c).to_string())];
+                    common(&mut params);
+                    urls.push(url("/api/providers", &params)?);
+                }
+            }
+            Ok(urls)
+        }
+    }
+}
+
+/// Fetches each distinct catalog URL once (at most [`PROBE_MAX`]) and counts the results on
+/// the page; fails on the first non-2xx answer, naming it.
+async fn probe(client: &reqwest::Client, urls: &[String], bearer: Option<&str>) -> Result<Probe> {
+    #[derive(serde::Deserialize)]
+    struct Page {
+        results: Vec<serde::de::IgnoredAny>,
+    }
+    let mut counts = Vec::with_capacity(urls.len().min(PROBE_MAX));
+    for url in urls.iter().take(PROBE_MAX) {
+        let get = client.get(url);
+        let get = match bearer {
+            Some(token) => get.bearer_auth(token),
+            None => get,
+        };
+        let resp = get.send().await.with_context(|| format!("probe GET {url}"))?;
+        let status = resp.status();
+        if status.as_u16() == 429 {
+            api::rate_limit_hint();
+        }
+        if !status.is_success() {
+            let body = resp.text().await.unwrap_or_default();
+            bail!("probe GET {url}: {status}: {body}");
+        }
+        let page: Page = resp.json().await.with_context(|| format!("probe GET {url}: not a page of results"))?;
+        counts.push(page.results.len());
+    }
+    let n = counts.len();
+    Ok(Probe {
+        urls: n,
+        empty: counts.iter().filter(|&&c| c == 0).count(),
+        results_min: counts.iter().copied().min().unwrap_or(0),
+        results_mean: if n == 0 { 0.0 } else { counts.iter().sum::<usize>() as f64 / n as f64 },
+        results_max: counts.iter().copied().max().unwrap_or(0),
+    })
+}
+
+fn request_for(scenario: Scenario, urls: &Arc<[String]>, accounts: &[Account], worker: usize) -> Request {
     let account = (!accounts.is_empty()).then(|| &accounts[worker % accounts.len()]);
     match (scenario, account) {
-        (Scenario::AuthMe, Some(a)) => {
-            Request::Get { url: format!("{base}/api/auth/me"), bearer: Some(a.access.clone()) }
-        }
         (Scenario::Login, Some(a)) => Request::PostJson {
-            url: format!("{base}/api/auth/login"),
+            url: urls[0].clone(),
             body: serde_json::json!({ "email": a.email, "password": PASSWORD }),
         },
-        // Health, or (never: accounts are registered first) a scenario without accounts.
-        _ => Request::Get { url: format!("{base}/api/health"), bearer: None },
+        _ => Request::Get { urls: Arc::clone(urls), bearer: account.map(|a| a.access.clone()) },
     }
 }
 
 /// Sends `request` back to back until `deadline`; the request in flight at the deadline
-/// still completes and counts.
-async fn worker(client: reqwest::Client, request: Request, deadline: Instant) -> Recorder {
+/// still completes and counts. Worker `w` starts at URL `w`, so the workers spread over the
+/// distinct URLs.
+async fn worker(client: reqwest::Client, request: Request, w: usize, deadline: Instant) -> Recorder {
     let mut recorder = Recorder::new();
+    let mut turn = w;
     while Instant::now() < deadline {
         let started = Instant::now();
-        match request.build(&client).send().await {
+        let sent = request.build(&client, turn).send().await;
+        turn = turn.wrapping_add(1);
+        match sent {
             Ok(resp) => {
                 let status = resp.status().as_u16();
                 // Read the whole body, so the connection goes back to the pool.
@@ -244,19 +440,29 @@ async fn worker(client: reqwest::Client, request: Request, deadline: Instant) ->
     recorder
 }
 
-fn text_summary(args: &RestArgs, base: &str, users: usize, s: &Summary) -> String {
+fn text_summary(args: &RestArgs, base: &str, users: usize, probe: Option<&Probe>, s: &Summary) -> String {
     let errors = if s.errors.is_empty() {
         "none".to_string()
     } else {
         s.errors.iter().map(|(k, n)| format!("{k}={n}")).collect::<Vec<_>>().join(" ")
     };
     let l = &s.latency_us;
+    let ordering = match &args.ordering {
+        Some(o) if args.scenario.is_catalog() => format!("  ordering={o}"),
+        _ => String::new(),
+    };
+    let probe = probe.map_or(String::new(), |p| {
+        format!(
+            "  probe     {} distinct requests; results per page min {} / mean {:.1} / max {}; {} empty\n",
+            p.urls, p.results_min, p.results_mean, p.results_max, p.empty
+        )
+    });
     format!(
-        "agora-load rest  scenario={}  url={base}  concurrency={}  duration={:.1}s  users={users}\n\
+        "agora-load rest  scenario={}{ordering}  url={base}  concurrency={}  duration={:.1}s  users={users}\n\
          \x20 requests  {} in {:.2}s (ok {})\n\
          \x20 req/s     {:.1}\n\
          \x20 latency   p50 {}  p90 {}  p99 {}  max {}  (mean {})\n\
-         \x20 errors    {errors}\n",
+         \x20 errors    {errors}\n{probe}",
         args.scenario.name(),
         args.concurrency,
         args.duration.as_secs_f64(),
@@ -276,20 +482,36 @@ fn text_summary(args: &RestArgs, base: &str, users: usize, s: &Summary) -> Strin
 mod tests {
     use super::*;
 
+    fn args(extra: &[&str]) -> RestArgs {
+        let mut argv = vec!["agora-load", "rest", "--scenario", "health"];
+        argv.extend_from_slice(extra);
+        match Cli::try_parse_from(argv).expect("valid arguments").command {
+            Command::Rest(a) => a,
+            Command::Ws(_) => panic!("parsed as ws"),
+        }
+    }
+
+    fn urls(scenario: Scenario, a: &RestArgs) -> Vec<String> {
+        scenario_urls(scenario, "http://h", a).expect("urls")
+    }
+
     #[test]
     fn scenarios_pick_their_request() {
         let accounts = vec![
             Account { email: "a@x.test".into(), user_id: "ua".into(), access: "ta".into() },
             Account { email: "b@x.test".into(), user_id: "ub".into(), access: "tb".into() },
         ];
-        match request_for(Scenario::AuthMe, "http://h", &accounts, 3) {
-            Request::Get { url, bearer } => {
-                assert_eq!(url, "http://h/api/auth/me");
+        let a = args(&[]);
+        let me: Arc<[String]> = urls(Scenario::AuthMe, &a).into();
+        match request_for(Scenario::AuthMe, &me, &accounts, 3) {
+            Request::Get { urls, bearer } => {
+                assert_eq!(&urls[..], ["http://h/api/auth/me".to_string()]);
                 assert_eq!(bearer.as_deref(), Some("tb"));
             }
             Request::PostJson { .. } => panic!("auth-me is a GET"),
         }
-        match request_for(Scenario::Login, "http://h", &accounts, 0) {
+        let login: Arc<[String]> = urls(Scenario::Login, &a).into();
+        match request_for(Scenario::Login, &login, &accounts, 0) {
             Request::PostJson { url, body } => {
                 assert_eq!(url, "http://h/api/auth/login");
                 assert_eq!(body["email"], "a@x.test");
@@ -297,9 +519,42 @@ mod tests {
             }
             Request::Get { .. } => panic!("login is a POST"),
         }
+        let health: Arc<[String]> = urls(Scenario::Health, &a).into();
         assert!(matches!(
-            request_for(Scenario::Health, "http://h", &[], 0),
-            Request::Get { ref url, bearer: None } if url == "http://h/api/health"
+            request_for(Scenario::Health, &health, &[], 0),
+            Request::Get { ref urls, bearer: None } if urls[0] == "http://h/api/health"
         ));
+    }
+
+    #[test]
+    fn catalog_scenarios_build_their_queries() {
+        let a = args(&["--words", "garden,home repair", "--cities", "Berlin,São Paulo"]);
+        assert_eq!(urls(Scenario::ServicesList, &a), vec!["http://h/api/services?limit=20"]);
+        assert_eq!(
+            urls(Scenario::ServicesSearch, &a),
+            vec!["http://h/api/services?q=garden&limit=20", "http://h/api/services?q=home+repair&limit=20"]
+        );
+        assert_eq!(urls(Scenario::JobsSearch, &a)[0], "http://h/api/jobs?q=garden&limit=20");
+        let providers = urls(Scenario::ProvidersSearch, &a);
+        assert_eq!(providers.len(), 4);
+        assert_eq!(providers[0], "http://h/api/providers?q=garden&city=Berlin&limit=20");
+        assert_eq!(providers[1], "http://h/api/providers?q=garden&city=S%C3%A3o+Paulo&limit=20");
+        let a = args(&["--ordering", "price", "--limit", "5"]);
+        assert_eq!(urls(Scenario::ServicesList, &a), vec!["http://h/api/services?limit=5&ordering=price"]);
+        assert_eq!(urls(Scenario::ServicesSearch, &a).len(), DEFAULT_WORDS.split(',').count());
+        assert_eq!(urls(Scenario::ProvidersSearch, &a).len(), 50, "every default word with every default city");
+        let a = args(&["--cities", ""]);
+        assert_eq!(urls(Scenario::ProvidersSearch, &a)[0], "http://h/api/providers?q=cleaning&limit=20");
+        // Jobs are listed to providers only; workers send their own token.
+        assert_eq!(Scenario::JobsSearch.account_role(), Some("provider"));
+        assert_eq!(Scenario::ProvidersSearch.account_role(), None);
+    }
+
+    #[test]
+    fn workers_walk_their_urls_in_turn() {
+        let client = reqwest::Client::new();
+        let r = Request::Get { urls: vec!["http://h/a".to_string(), "http://h/b".to_string()].into(), bearer: None };
+        let at = |turn| r.build(&client, turn).build().expect("request").url().path().to_string();
+        assert_eq!((at(0), at(1), at(2), at(3)), ("/a".into(), "/b".into(), "/a".into(), "/b".into()));
     }
 }

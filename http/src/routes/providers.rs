@@ -334,9 +334,13 @@ pub async fn search<T: agora_storage::market::Entity>(
             results: hits.total as u64,
             at: OffsetDateTime::now_utc(),
         };
-        if let Err(e) = state.store.market().record_search(&record).await {
-            tracing::warn!(error = %e, "recording a search query failed");
-        }
+        // Analytics never delay the answer.
+        let store = state.store.clone();
+        actix_web::rt::spawn(async move {
+            if let Err(e) = store.market().record_search(&record).await {
+                tracing::warn!(error = %e, "recording a search query failed");
+            }
+        });
         metrics::counter!("agora_search_queries_total", "kind" => kind).increment(1);
     }
     Ok((results, hits.next_offset.map(agora_storage::search::encode_offset)))

@@ -142,6 +142,24 @@ impl TestApp {
         self.send(req).await
     }
 
+    /// A fresh user promoted to admin through the store, logged in again so its access
+    /// token carries the admin role.
+    pub async fn admin(&self) -> TestUser {
+        let user = self.user("admin").await;
+        let store = agora_http::startup::open_store(&test_settings(&self.data_dir)).await.expect("store opens");
+        let id = agora_engine::UserId::parse(&user.id).expect("user id");
+        store
+            .users()
+            .update(id, |u| u.role = agora_engine::Role::Admin)
+            .await
+            .expect("promote")
+            .expect("the user exists");
+        let r = self.login(&user.email, PASSWORD).await;
+        r.expect(200, None);
+        assert_eq!(r.json["user"]["role"], "admin", "promoted: {}", r.text);
+        TestUser { token: r.json["access"].as_str().expect("access token").to_string(), ..user }
+    }
+
     /// Registers a fresh user and answers its id, email and access token.
     pub async fn user(&self, tag: &str) -> TestUser {
         let addr = email(tag);

@@ -8,7 +8,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use agora_tests::{spawn_app, test_settings, Encoding, Reply, TestApp, TestUser, PASSWORD};
+use agora_tests::{spawn_app, test_settings, Encoding, Reply, TestApp, TestUser};
 use futures_util::future::join_all;
 use serde_json::{json, Value};
 use time::OffsetDateTime;
@@ -43,19 +43,6 @@ fn day(days: i64) -> String {
 fn invalid(r: &Reply, field: &str) {
     r.expect(400, Some("validation_failed"));
     assert!(r.json["error"]["fields"][field].is_array(), "no problem recorded for {field}: {}", r.text);
-}
-
-/// A fresh user promoted to admin through the store, logged in again so its access token
-/// carries the admin role.
-async fn admin(app: &TestApp) -> TestUser {
-    let user = app.user("admin").await;
-    let store = agora_http::startup::open_store(&test_settings(&app.data_dir)).await.expect("store opens");
-    let id = agora_engine::UserId::parse(&user.id).expect("user id");
-    store.users().update(id, |u| u.role = agora_engine::Role::Admin).await.expect("promote").expect("the user exists");
-    let r = app.login(&user.email, PASSWORD).await;
-    r.expect(200, None);
-    assert_eq!(r.json["user"]["role"], "admin", "promoted: {}", r.text);
-    TestUser { token: r.json["access"].as_str().expect("access token").to_string(), ..user }
 }
 
 /// A fresh user with `role` (provider, worker or client).
@@ -182,7 +169,7 @@ async fn provider_profile(app: &TestApp, profile: &str) -> Value {
 #[actix_web::test]
 async fn categories_are_an_admin_written_tree_with_unique_sibling_names_and_no_cycles() {
     let app = spawn_app().await;
-    let root = admin(&app).await;
+    let root = app.admin().await;
     let someone = app.user("someone").await;
     let (prov, _) = provider(&app, "prov").await;
 
@@ -272,7 +259,7 @@ async fn categories_are_an_admin_written_tree_with_unique_sibling_names_and_no_c
 #[actix_web::test]
 async fn skills_are_admin_written_and_companies_belong_to_their_creator() {
     let app = spawn_app().await;
-    let root = admin(&app).await;
+    let root = app.admin().await;
     let client = app.user("client").await;
     let (prov, _) = provider(&app, "prov").await;
 
@@ -354,7 +341,7 @@ async fn skills_are_admin_written_and_companies_belong_to_their_creator() {
 #[actix_web::test]
 async fn provider_profiles_are_one_per_user_owner_written_and_verified_by_admins() {
     let app = spawn_app().await;
-    let root = admin(&app).await;
+    let root = app.admin().await;
     let cat = category(&app, &root, "Electrical", None).await;
     let r = app.post("/api/skills", json!({"name": "Wiring"}), Some(&root.token)).await;
     r.expect(201, None);
@@ -499,7 +486,7 @@ async fn provider_profiles_are_one_per_user_owner_written_and_verified_by_admins
 #[actix_web::test]
 async fn services_are_provider_owned_validated_filtered_ordered_and_liked() {
     let app = spawn_app().await;
-    let root = admin(&app).await;
+    let root = app.admin().await;
     let home = category(&app, &root, "Home", None).await;
     let plumbing = category(&app, &root, "Plumbing", Some(&home)).await;
     let pipes = category(&app, &root, "Pipes", Some(&plumbing)).await;
@@ -768,7 +755,7 @@ async fn recorded_searches(app: &TestApp) -> Vec<agora_storage::market::SearchQu
 #[actix_web::test]
 async fn search_is_ranked_tolerates_word_forms_pages_and_is_recorded() {
     let app = spawn_app().await;
-    let root = admin(&app).await;
+    let root = app.admin().await;
     let r = app.post("/api/skills", json!({"name": "Tiling"}), Some(&root.token)).await;
     r.expect(201, None);
     let tiling = id_of(&r.json);
@@ -1510,7 +1497,7 @@ async fn concurrent_completions_count_once() {
 #[actix_web::test]
 async fn disputes_are_settled_by_admins_only_and_cancellations_count_nothing() {
     let app = spawn_app().await;
-    let root = admin(&app).await;
+    let root = app.admin().await;
     let (client, prov, profile, contract) = pending_contract(&app, "dispute").await;
     set_status(&app, &client, &contract, "active", None).await.expect(200, None);
     let r = set_status(&app, &prov, &contract, "disputed", Some("client went silent")).await;

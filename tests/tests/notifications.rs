@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use agora_tests::{spawn_app, test_settings, Encoding, TestApp, TestUser, WsClient, PASSWORD};
+use agora_tests::{spawn_app, Encoding, TestApp, TestUser, WsClient};
 use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -14,19 +14,6 @@ const QUIET: Duration = Duration::from_millis(400);
 
 const ALL_TYPES: [&str; 10] =
     ["info", "success", "warning", "error", "proposal", "contract", "payment", "review", "message", "booking"];
-
-/// A fresh user promoted to admin through the store, logged in again so its access token
-/// carries the admin role.
-async fn admin(app: &TestApp) -> TestUser {
-    let user = app.user("admin").await;
-    let store = agora_http::startup::open_store(&test_settings(&app.data_dir)).await.expect("store opens");
-    let id = agora_engine::UserId::parse(&user.id).expect("user id");
-    store.users().update(id, |u| u.role = agora_engine::Role::Admin).await.expect("promote").expect("the user exists");
-    let r = app.login(&user.email, PASSWORD).await;
-    r.expect(200, None);
-    assert_eq!(r.json["user"]["role"], "admin", "promoted: {}", r.text);
-    TestUser { token: r.json["access"].as_str().expect("access token").to_string(), ..user }
-}
 
 /// POST /api/admin/notifications as `by` to `to` with `extra` merged into a valid body.
 async fn announce(app: &TestApp, by: &TestUser, to: &TestUser, extra: Value) -> agora_tests::Reply {
@@ -194,7 +181,7 @@ async fn offline_members_get_one_message_notification_per_unread_burst() {
 #[actix_web::test]
 async fn list_filter_mark_read_read_all_and_delete_keep_the_count_right() {
     let app = spawn_app().await;
-    let boss = admin(&app).await;
+    let boss = app.admin().await;
     let (u, v) = (app.user("u").await, app.user("v").await);
     assert_eq!(unread_count(&app, &u).await, json!({"count": 0, "conversations": 0}));
 
@@ -297,7 +284,7 @@ async fn list_filter_mark_read_read_all_and_delete_keep_the_count_right() {
 #[actix_web::test]
 async fn lists_paginate_with_limit_and_cursor() {
     let app = spawn_app().await;
-    let boss = admin(&app).await;
+    let boss = app.admin().await;
     let u = app.user("u").await;
     let mut created = Vec::new();
     for i in 1..=5 {
@@ -351,7 +338,7 @@ async fn lists_paginate_with_limit_and_cursor() {
 #[actix_web::test]
 async fn live_connections_get_notification_and_unread_frames() {
     let app = spawn_app().await;
-    let boss = admin(&app).await;
+    let boss = app.admin().await;
     let (u, v) = (app.user("u").await, app.user("v").await);
     let mut wu = app.ws(&u.token, Encoding::Json).await;
     let mut wu2 = app.ws(&u.token, Encoding::Msgpack).await;
@@ -415,7 +402,7 @@ async fn live_connections_get_notification_and_unread_frames() {
 #[actix_web::test]
 async fn preferences_default_update_validate_and_apply() {
     let app = spawn_app().await;
-    let boss = admin(&app).await;
+    let boss = app.admin().await;
     let (u, v) = (app.user("u").await, app.user("v").await);
 
     let r = app.get("/api/notifications/preferences", Some(&u.token)).await;
@@ -539,7 +526,7 @@ async fn preferences_default_update_validate_and_apply() {
 #[actix_web::test]
 async fn expiring_notifications_leave_the_list_and_the_count() {
     let app = spawn_app().await;
-    let boss = admin(&app).await;
+    let boss = app.admin().await;
     let u = app.user("u").await;
     let keep = announce_id(&app, &boss, &u, "Stays").await;
     let expires_at = OffsetDateTime::now_utc() + time::Duration::seconds(2);
@@ -572,7 +559,7 @@ async fn expiring_notifications_leave_the_list_and_the_count() {
 #[actix_web::test]
 async fn an_expiring_notification_is_listed_and_counted_until_its_expires_at() {
     let app = spawn_app().await;
-    let boss = admin(&app).await;
+    let boss = app.admin().await;
     let u = app.user("u").await;
     // 2.1 to 3.9 s from now, 0.1 s before a whole second.
     let now = OffsetDateTime::now_utc();
@@ -603,7 +590,7 @@ async fn an_expiring_notification_is_listed_and_counted_until_its_expires_at() {
 #[actix_web::test]
 async fn only_admins_announce_and_every_route_needs_a_token() {
     let app = spawn_app().await;
-    let boss = admin(&app).await;
+    let boss = app.admin().await;
     let (u, v) = (app.user("u").await, app.user("v").await);
 
     // Not an admin: 403, even with an otherwise invalid body (no hint about validation).
@@ -674,7 +661,7 @@ async fn only_admins_announce_and_every_route_needs_a_token() {
 #[actix_web::test]
 async fn sync_replays_only_newer_notifications_oldest_first() {
     let app = spawn_app().await;
-    let boss = admin(&app).await;
+    let boss = app.admin().await;
     let u = app.user("u").await;
     let n1 = announce_id(&app, &boss, &u, "one").await;
     let n2 = announce_id(&app, &boss, &u, "two").await;

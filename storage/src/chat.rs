@@ -454,12 +454,22 @@ impl Chat<'_> {
     }
 
     /// Messages with `seq > after`, oldest first, at most `limit`.
-    pub async fn messages_after(&self, conversation: ConversationId, after: u64, limit: usize) -> Result<Vec<Message>, StoreError> {
+    pub async fn messages_after(
+        &self,
+        conversation: ConversationId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError> {
         self.messages_from(conversation, after, Order::Asc, limit).await
     }
 
     /// Messages with `seq < before`, newest first, at most `limit`.
-    pub async fn messages_before(&self, conversation: ConversationId, before: u64, limit: usize) -> Result<Vec<Message>, StoreError> {
+    pub async fn messages_before(
+        &self,
+        conversation: ConversationId,
+        before: u64,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError> {
         if before <= 1 {
             return Ok(Vec::new());
         }
@@ -481,7 +491,8 @@ impl Chat<'_> {
             let pk = bucket_pk(conversation, day);
             while out.len() < limit {
                 let after = encode_cursor(&cursor);
-                let page = self.b.scan(Table::MessagesByConversation, &pk, order, limit - out.len(), Some(&after)).await?;
+                let page =
+                    self.b.scan(Table::MessagesByConversation, &pk, order, limit - out.len(), Some(&after)).await?;
                 for row in &page.rows {
                     out.push(decode::<Message>(Table::MessagesByConversation, &row.value)?);
                 }

@@ -207,10 +207,7 @@ pub async fn run_digests(store: &Store, mailer: &Mailer, base: &str, now: Offset
                     body.push_str(&format!("  {}\n", absolute(base, url)));
                 }
             }
-            let cadence = match prefs.digest {
-                agora_engine::Digest::Daily => "daily",
-                _ => "weekly",
-            };
+            let cadence = prefs.digest.as_str();
             mailer.send(&account.value.email, &format!("Your {cadence} Agora digest"), body).await;
             metrics::counter!("agora_digest_emails_total", "cadence" => cadence).increment(1);
             sent += 1;

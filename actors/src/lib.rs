@@ -101,6 +101,11 @@ pub const UNREAD_CONVERSATION_WINDOW: usize = 100;
 pub async fn unread_counts(store: &Store, user: UserId, now: OffsetDateTime) -> Result<(i64, u64), StoreError> {
     let notifications = store.notifications().unread_count(user, now).await?;
     let (views, _) = store.chat().list_for_user(user, UNREAD_CONVERSATION_WINDOW, None).await?;
-    let conversations = views.iter().filter(|v| v.unread() > 0).count() as u64;
-    Ok((notifications, conversations))
+    Ok((notifications, unread_conversations(&views)))
+}
+
+/// Conversations with unread messages among the most recent `UNREAD_CONVERSATION_WINDOW`
+/// of `views` (newest activity first).
+pub fn unread_conversations(views: &[agora_storage::chat::MemberView]) -> u64 {
+    views.iter().take(UNREAD_CONVERSATION_WINDOW).filter(|v| v.unread() > 0).count() as u64
 }

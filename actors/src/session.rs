@@ -17,7 +17,7 @@ use crate::conversation::{ConversationRegistry, DeleteMessage, EditMessage, Mark
 use crate::error::invalid;
 use crate::protocol::{ClientFrame, ServerFrame, SharedFrame};
 use crate::registry::{Detached, PresenceChanged, SessionRegistry};
-use crate::{unread_counts, ChatError};
+use crate::{unread_conversations, unread_counts, ChatError};
 
 /// How many conversations `sync` accepts in one frame.
 pub const MAX_SYNC_CONVERSATIONS: usize = 1000;
@@ -79,16 +79,14 @@ impl UserSession {
         self.reply(id, ServerFrame::error(err.code(), err.public_message(), reference));
     }
 
-    fn push_unread(&self, ctx: &mut Context<Self>, only: Option<ConnectionId>) {
+    /// Recomputes the `unread` counts and pushes them to every connection of the user.
+    fn push_unread(&self, ctx: &mut Context<Self>) {
         let (store, user) = (self.store.clone(), self.user);
         let fut = async move { unread_counts(&store, user, OffsetDateTime::now_utc()).await };
         ctx.spawn(fut.into_actor(self).map(move |res, act, _| match res {
             Ok((notifications, conversations)) => {
                 let frame = SharedFrame::new(ServerFrame::Unread { notifications, conversations });
-                let targets: Vec<ConnectionId> = match only {
-                    Some(id) => vec![id],
-                    None => act.connections.keys().copied().collect(),
-                };
+                let targets: Vec<ConnectionId> = act.connections.keys().copied().collect();
                 for id in targets {
                     if let Some(conn) = act.connections.get(&id) {
                         if !conn.push(&frame) {
@@ -101,25 +99,41 @@ impl UserSession {
         }));
     }
 
-    /// On a user's first connection, tells its contacts it is online; on every new
-    /// connection, tells that connection which contacts are online.
-    fn presence_on_attach(&mut self, ctx: &mut Context<Self>, id: ConnectionId) {
+    /// A new connection: one read of the user's recent conversations gives both the
+    /// presence contacts and the unread count. On the user's first connection its contacts
+    /// hear it is online; the new connection learns which contacts are online and gets its
+    /// first `unread` frame.
+    fn on_attach(&mut self, ctx: &mut Context<Self>, id: ConnectionId) {
         let announce = !self.announced;
         self.announced = true;
         let (store, user, registry) = (self.store.clone(), self.user, self.registry.clone());
         let fut = async move {
-            let contacts = contacts_of(&store, user).await.unwrap_or_else(|e| {
-                tracing::error!(%user, error = %e, "loading presence contacts failed");
-                Vec::new()
-            });
+            let now = OffsetDateTime::now_utc();
+            let loaded = async {
+                let (views, _) = store.chat().list_for_user(user, CONTACT_CONVERSATIONS, None).await?;
+                let notifications = store.notifications().unread_count(user, now).await?;
+                Ok::<_, agora_storage::StoreError>((views, notifications))
+            };
+            let (contacts, unread) = match loaded.await {
+                Ok((views, notifications)) => {
+                    (contacts_in(user, &views), Some((notifications, unread_conversations(&views))))
+                }
+                Err(e) => {
+                    tracing::error!(%user, error = %e, "loading the new connection's state failed");
+                    (Vec::new(), None)
+                }
+            };
             let online =
                 registry.send(PresenceChanged { user, online: true, announce, contacts: contacts.clone() }).await;
-            (contacts, online.unwrap_or_default())
+            (contacts, online.unwrap_or_default(), unread)
         };
-        ctx.spawn(fut.into_actor(self).map(move |(contacts, online), act, _| {
+        ctx.spawn(fut.into_actor(self).map(move |(contacts, online, unread), act, _| {
             act.contacts = contacts;
             for contact in online {
                 act.reply(id, ServerFrame::Presence { user_id: contact.to_string(), online: true });
+            }
+            if let Some((notifications, conversations)) = unread {
+                act.reply(id, ServerFrame::Unread { notifications, conversations });
             }
         }));
     }
@@ -307,14 +321,13 @@ fn with_field(field: &str, e: agora_engine::DomainError) -> ChatError {
     ChatError::Invalid(f)
 }
 
-/// The users who share one of `user`'s most recent conversations.
-pub async fn contacts_of(store: &Store, user: UserId) -> Result<Vec<UserId>, agora_storage::StoreError> {
-    let (views, _) = store.chat().list_for_user(user, CONTACT_CONVERSATIONS, None).await?;
+/// The users who share one of `views` (a user's most recent conversations) with `user`.
+fn contacts_in(user: UserId, views: &[agora_storage::chat::MemberView]) -> Vec<UserId> {
     let mut contacts: Vec<UserId> =
         views.iter().flat_map(|v| v.conversation.members.iter().copied()).filter(|m| *m != user).collect();
     contacts.sort();
     contacts.dedup();
-    Ok(contacts)
+    contacts
 }
 
 impl Actor for UserSession {
@@ -341,8 +354,7 @@ impl Handler<Attach> for UserSession {
         let id = msg.0.id;
         self.connections.insert(id, msg.0);
         metrics::gauge!("agora_ws_connections").increment(1.0);
-        self.presence_on_attach(ctx, id);
-        self.push_unread(ctx, Some(id));
+        self.on_attach(ctx, id);
     }
 }
 
@@ -405,7 +417,7 @@ impl Handler<RefreshUnread> for UserSession {
     type Result = ();
 
     fn handle(&mut self, _: RefreshUnread, ctx: &mut Context<Self>) {
-        self.push_unread(ctx, None);
+        self.push_unread(ctx);
     }
 }
 

@@ -67,6 +67,21 @@ pub enum Digest {
 }
 
 impl Digest {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Digest::None => "none",
+            Digest::Daily => "daily",
+            Digest::Weekly => "weekly",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        [Digest::None, Digest::Daily, Digest::Weekly]
+            .into_iter()
+            .find(|d| d.as_str() == raw)
+            .ok_or_else(|| DomainError::invalid("must be none, daily or weekly"))
+    }
+
     /// Seconds between two digests, if any.
     pub fn period_secs(self) -> Option<i64> {
         match self {

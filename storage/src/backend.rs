@@ -129,6 +129,14 @@ pub fn decode_cursor(cursor: &str) -> Result<String, StoreError> {
     String::from_utf8(bytes).map_err(|_| StoreError::InvalidCursor)
 }
 
+/// Validates an opaque page cursor early (a bad one is the caller's 400).
+pub fn check_cursor(cursor: Option<&str>) -> Result<(), StoreError> {
+    match cursor {
+        Some(c) => decode_cursor(c).map(|_| ()),
+        None => Ok(()),
+    }
+}
+
 /// Clamps a scan limit into 1..=MAX_SCAN_LIMIT.
 pub(crate) fn clamp_limit(limit: usize) -> usize {
     limit.clamp(1, MAX_SCAN_LIMIT)

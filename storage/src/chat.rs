@@ -14,7 +14,7 @@ use futures_util::future::try_join_all;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::backend::{decode_cursor, encode_cursor, Backend, BatchOp, CasOutcome, Expect, Order};
+use crate::backend::{encode_cursor, Backend, BatchOp, CasOutcome, Expect, Order};
 use crate::codec::{decode, encode};
 use crate::error::StoreError;
 use crate::store::{get_versioned, Versioned};
@@ -146,8 +146,9 @@ impl Chat<'_> {
         new: NewConversation,
         now: OffsetDateTime,
     ) -> Result<(Conversation, bool), StoreError> {
-        if let Some(key) = new.direct_key() {
-            if let Some(existing) = self.direct(&key).await? {
+        let direct_key = new.direct_key();
+        if let Some(key) = &direct_key {
+            if let Some(existing) = self.direct(key).await? {
                 return Ok((existing, false));
             }
         }
@@ -173,7 +174,7 @@ impl Chat<'_> {
         {
             return Err(StoreError::Duplicate("conversation"));
         }
-        if let Some(key) = c.direct_key_of() {
+        if let Some(key) = direct_key {
             let claim = self
                 .b
                 .cas(
@@ -601,22 +602,5 @@ impl Chat<'_> {
         )
         .await?;
         Ok(found.into_iter().flatten().collect())
-    }
-}
-
-impl Conversation {
-    fn direct_key_of(&self) -> Option<String> {
-        match (self.kind, self.members.as_slice()) {
-            (ConversationKind::Direct, [a, b]) => Some(format!("{a}:{b}")),
-            _ => None,
-        }
-    }
-}
-
-/// Validates an opaque page cursor early (a bad one is the caller's 400).
-pub fn check_cursor(cursor: Option<&str>) -> Result<(), StoreError> {
-    match cursor {
-        Some(c) => decode_cursor(c).map(|_| ()),
-        None => Ok(()),
     }
 }

@@ -132,14 +132,6 @@ pub struct ChannelsView {
     pub email: bool,
 }
 
-fn digest_name(d: Digest) -> &'static str {
-    match d {
-        Digest::None => "none",
-        Digest::Daily => "daily",
-        Digest::Weekly => "weekly",
-    }
-}
-
 fn view(p: &agora_engine::Preferences) -> PreferencesView {
     let complete = p.complete();
     PreferencesView {
@@ -148,7 +140,7 @@ fn view(p: &agora_engine::Preferences) -> PreferencesView {
             .iter()
             .map(|(t, c)| (t.as_str().to_string(), ChannelsView { in_app: c.in_app, email: c.email }))
             .collect(),
-        digest: digest_name(complete.digest).to_string(),
+        digest: complete.digest.as_str().to_string(),
     }
 }
 
@@ -197,12 +189,8 @@ pub async fn put_preferences(
             Err(_) => f.add(format!("types.{name}"), "unknown notification type"),
         }
     }
-    match body.digest.as_deref() {
-        None => {}
-        Some("none") => prefs.digest = Digest::None,
-        Some("daily") => prefs.digest = Digest::Daily,
-        Some("weekly") => prefs.digest = Digest::Weekly,
-        Some(_) => f.add("digest", "must be none, daily or weekly"),
+    if let Some(d) = body.digest.as_deref().and_then(|raw| f.check("digest", Digest::parse(raw))) {
+        prefs.digest = d;
     }
     f.into_result()?;
     state.store.notifications().set_preferences(user.id, &prefs).await?;

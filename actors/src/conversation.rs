@@ -454,7 +454,7 @@ impl ConversationActor {
                     message_id: message.id.to_string(),
                     seq: message.seq,
                     body: message.body.clone(),
-                    edited_at: message.edited_at.map(ServerFrame::time).unwrap_or_default(),
+                    edited_at: message.edited_at.map(crate::protocol::rfc3339).unwrap_or_default(),
                 }
             };
             act.fan_out(frame, None, None);

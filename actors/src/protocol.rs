@@ -165,7 +165,8 @@ pub fn decode(bytes: &[u8], encoding: Encoding) -> Result<ClientFrame, FrameErro
     }
 }
 
-fn rfc3339(at: OffsetDateTime) -> String {
+/// A timestamp as the API writes it everywhere: RFC 3339, UTC.
+pub fn rfc3339(at: OffsetDateTime) -> String {
     at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
 }
 
@@ -334,10 +335,6 @@ impl ServerFrame {
 
     pub fn error(code: &str, message: impl Into<String>, reference: Option<String>) -> Self {
         ServerFrame::Error { code: code.to_string(), message: message.into(), reference }
-    }
-
-    pub fn time(at: OffsetDateTime) -> String {
-        rfc3339(at)
     }
 
     /// The frame type, as a static metric label.

@@ -168,7 +168,7 @@ impl UserSession {
                                         client_msg_id: sent.message.client_msg_id.clone().unwrap_or_default(),
                                         message_id: sent.message.id.to_string(),
                                         seq: sent.message.seq,
-                                        sent_at: ServerFrame::time(sent.message.sent_at),
+                                        sent_at: crate::protocol::rfc3339(sent.message.sent_at),
                                     },
                                 ),
                                 Err(e) => act.reply_error(id, &e, reference),

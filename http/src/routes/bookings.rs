@@ -12,6 +12,7 @@
 //! is healed the next time it is in the way: an interval held by a booking that is no longer
 //! live (declined, cancelled, completed or gone) is released and the reservation retried.
 
+use agora_actors::protocol::rfc3339;
 use std::collections::HashMap;
 
 use actix_web::http::header;
@@ -55,10 +56,6 @@ pub struct BookingView {
     pub price: agora_engine::Money,
     pub created_at: String,
     pub updated_at: String,
-}
-
-fn rfc3339(at: OffsetDateTime) -> String {
-    at.format(&Rfc3339).unwrap_or_default()
 }
 
 impl From<&Booking> for BookingView {

@@ -3,6 +3,7 @@
 //! WebSocket frames, so REST sends get the same `seq`, durability and live fan-out.
 //! Members only: any conversation or message the caller is not a member of is a 404.
 
+use agora_actors::protocol::rfc3339;
 use std::time::Instant;
 
 use actix_web::{web, HttpResponse};
@@ -36,10 +37,6 @@ pub struct ConversationView {
     pub unread_count: u64,
     /// The caller's read cursor.
     pub read_seq: u64,
-}
-
-fn rfc3339(at: OffsetDateTime) -> String {
-    agora_actors::protocol::ServerFrame::time(at)
 }
 
 impl ConversationView {

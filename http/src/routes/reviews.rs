@@ -14,13 +14,13 @@
 //! review by mistake expects; the aggregates stay exact either way.
 
 use actix_web::{web, HttpResponse};
+use agora_actors::protocol::rfc3339;
 use agora_engine::market::{self, BookingStatus};
 use agora_engine::{BookingId, ContractId, ContractStatus, FieldErrors, NotificationType, ReviewId, ServiceId, UserId};
 use agora_storage::market::{Booking, Contract, Engagement, Review, Service};
 use agora_storage::{Order, StoreError, Table};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::{optional, ErrorEnvelope, PageQuery, Paged};
@@ -53,10 +53,6 @@ pub struct ReviewView {
     pub replied_at: Option<String>,
     pub created_at: String,
     pub updated_at: String,
-}
-
-fn rfc3339(at: OffsetDateTime) -> String {
-    at.format(&Rfc3339).unwrap_or_default()
 }
 
 impl From<&Review> for ReviewView {

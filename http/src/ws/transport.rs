@@ -180,7 +180,7 @@ impl Actor for WsConnection {
                     user_id: auth.id.to_string(),
                     connection_id: connected.connection_id,
                     heartbeat_ms: u64::try_from(act.heartbeat.as_millis()).unwrap_or(u64::MAX),
-                    server_time: ServerFrame::time(time::OffsetDateTime::now_utc()),
+                    server_time: agora_actors::protocol::rfc3339(time::OffsetDateTime::now_utc()),
                 };
                 act.send_frame(ctx, &SharedFrame::new(hello));
                 let outbound = futures_util::stream::unfold(connected.outbound, |mut rx| async move {

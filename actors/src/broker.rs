@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 use crate::mail::Mailer;
 use crate::protocol::{ServerFrame, SharedFrame};
 use crate::registry::{Deliver, RefreshUnread, SessionRegistry};
-use crate::ChatError;
+use crate::ActorError;
 
 /// A domain event addressed to one recipient.
 #[derive(Debug, Clone)]
@@ -34,7 +34,7 @@ pub struct NewNotification {
 
 /// Answers the stored notification, or `None` when the recipient turned in-app off.
 #[derive(Message)]
-#[rtype(result = "Result<Option<Notification>, ChatError>")]
+#[rtype(result = "Result<Option<Notification>, ActorError>")]
 pub struct Notify(pub NewNotification);
 
 pub struct NotificationBroker {
@@ -64,7 +64,7 @@ impl Actor for NotificationBroker {
 }
 
 impl Handler<Notify> for NotificationBroker {
-    type Result = ResponseFuture<Result<Option<Notification>, ChatError>>;
+    type Result = ResponseFuture<Result<Option<Notification>, ActorError>>;
 
     fn handle(&mut self, msg: Notify, _: &mut Context<Self>) -> Self::Result {
         let (store, sessions, mailer) = (self.store.clone(), self.sessions.clone(), self.mailer.clone());
@@ -85,7 +85,7 @@ async fn deliver(
     mailer: &Mailer,
     base: &str,
     n: NewNotification,
-) -> Result<Option<Notification>, ChatError> {
+) -> Result<Option<Notification>, ActorError> {
     let now = OffsetDateTime::now_utc();
     if n.expires_at.is_some_and(|e| e <= now) {
         return Ok(None);

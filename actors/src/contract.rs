@@ -14,30 +14,11 @@ use agora_storage::market::{Contract, ContractEvent, Job, Provider};
 use agora_storage::{Store, StoreError};
 use time::OffsetDateTime;
 
-use crate::ChatError;
-
-/// Why a status change failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ContractError {
-    #[error("not found")]
-    NotFound,
-    #[error("{0}")]
-    Refused(agora_engine::DomainError),
-    #[error("storage: {0}")]
-    Storage(#[from] StoreError),
-    #[error("service unavailable")]
-    Unavailable,
-}
-
-impl From<ChatError> for ContractError {
-    fn from(_: ChatError) -> Self {
-        ContractError::Unavailable
-    }
-}
+use crate::ActorError;
 
 /// A requested status change, by a party or an admin.
 #[derive(Message)]
-#[rtype(result = "Result<Changed, ContractError>")]
+#[rtype(result = "Result<Changed, ActorError>")]
 pub struct ChangeStatus {
     pub contract_id: ContractId,
     pub actor_id: UserId,
@@ -71,7 +52,7 @@ impl Actor for ContractRegistry {
 }
 
 impl Handler<ChangeStatus> for ContractRegistry {
-    type Result = ResponseFuture<Result<Changed, ContractError>>;
+    type Result = ResponseFuture<Result<Changed, ActorError>>;
 
     fn handle(&mut self, msg: ChangeStatus, ctx: &mut Context<Self>) -> Self::Result {
         let id = msg.contract_id;
@@ -91,7 +72,7 @@ impl Handler<ChangeStatus> for ContractRegistry {
                 a
             }
         };
-        Box::pin(async move { addr.send(msg).await.map_err(|_| ContractError::Unavailable)? })
+        Box::pin(async move { addr.send(msg).await.map_err(|_| ActorError::Unavailable)? })
     }
 }
 
@@ -150,7 +131,7 @@ impl Handler<StopWorker> for ContractWorker {
 }
 
 impl Handler<ChangeStatus> for ContractWorker {
-    type Result = AtomicResponse<Self, Result<Changed, ContractError>>;
+    type Result = AtomicResponse<Self, Result<Changed, ActorError>>;
 
     fn handle(&mut self, msg: ChangeStatus, _: &mut Context<Self>) -> Self::Result {
         self.last_used = Instant::now();
@@ -162,10 +143,10 @@ impl Handler<ChangeStatus> for ContractWorker {
 /// How many compare-and-set rounds a change may lose to other nodes before giving up.
 const RETRIES: usize = 16;
 
-async fn change(store: &Store, msg: ChangeStatus) -> Result<Changed, ContractError> {
+async fn change(store: &Store, msg: ChangeStatus) -> Result<Changed, ActorError> {
     let m = store.market();
     for _ in 0..RETRIES {
-        let current = m.get::<Contract>(&msg.contract_id.to_string()).await?.ok_or(ContractError::NotFound)?;
+        let current = m.get::<Contract>(&msg.contract_id.to_string()).await?.ok_or(ActorError::NotFound)?;
         let c = &current.value;
         let party = if msg.actor_id == c.client_id {
             Some(Party::Client)
@@ -178,9 +159,9 @@ async fn change(store: &Store, msg: ChangeStatus) -> Result<Changed, ContractErr
         let by = match (party, msg.actor_is_admin) {
             (_, true) => Party::Admin,
             (Some(p), false) => p,
-            (None, false) => return Err(ContractError::NotFound),
+            (None, false) => return Err(ActorError::NotFound),
         };
-        let decided = c.status.transition(msg.to, by).map_err(ContractError::Refused)?;
+        let decided = c.status.transition(msg.to, by).map_err(ActorError::Refused)?;
         let now = OffsetDateTime::now_utc();
         let mut next = c.clone();
         next.status = msg.to;
@@ -228,5 +209,5 @@ async fn change(store: &Store, msg: ChangeStatus) -> Result<Changed, ContractErr
         metrics::counter!("agora_contract_transitions_total", "to" => decided.to.as_str()).increment(1);
         return Ok(Changed { contract: next, event, completed_job: decided.completes_job });
     }
-    Err(ContractError::Storage(StoreError::Conflict))
+    Err(ActorError::Storage(StoreError::Conflict))
 }

@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 use crate::broker::{NewNotification, NotificationBroker, Notify};
 use crate::protocol::{ServerFrame, SharedFrame};
 use crate::registry::{Deliver, RefreshUnread, SessionRegistry};
-use crate::{ChatError, RealtimeConfig};
+use crate::{ActorError, RealtimeConfig};
 
 /// How many times an append retries after losing the head to another writer.
 const APPEND_RETRIES: usize = 16;
@@ -76,12 +76,12 @@ impl Actor for ConversationRegistry {
 
 impl<M, T> Handler<M> for ConversationRegistry
 where
-    M: actix::Message<Result = Result<T, ChatError>> + Routed + Send + 'static,
+    M: actix::Message<Result = Result<T, ActorError>> + Routed + Send + 'static,
     T: Send + 'static,
     ConversationActor: Handler<M>,
     <ConversationActor as Actor>::Context: ToEnvelope<ConversationActor, M>,
 {
-    type Result = ResponseFuture<Result<T, ChatError>>;
+    type Result = ResponseFuture<Result<T, ActorError>>;
 
     fn handle(&mut self, msg: M, ctx: &mut Context<Self>) -> Self::Result {
         let addr = self.actor_for(msg.conversation_id(), ctx);
@@ -148,11 +148,11 @@ const TYPING_BURST: f64 = 3.0;
 const TYPING_PER_SEC: f64 = 1.0;
 
 impl ConversationActor {
-    fn member_head(&mut self, user: UserId) -> Result<Versioned<Conversation>, ChatError> {
+    fn member_head(&mut self, user: UserId) -> Result<Versioned<Conversation>, ActorError> {
         self.last_used = Instant::now();
         match &self.head {
             Some(h) if h.value.is_member(user) => Ok(h.clone()),
-            _ => Err(ChatError::NotFound),
+            _ => Err(ActorError::NotFound),
         }
     }
 
@@ -166,7 +166,7 @@ impl ConversationActor {
         self.sessions.do_send(Deliver { users, frame });
     }
 
-    fn reject<T: 'static>(err: ChatError) -> AtomicResponse<Self, Result<T, ChatError>> {
+    fn reject<T: 'static>(err: ActorError) -> AtomicResponse<Self, Result<T, ActorError>> {
         AtomicResponse::new(Box::pin(fut::ready(Err(err))))
     }
 
@@ -263,7 +263,7 @@ pub struct Sent {
 }
 
 #[derive(Message)]
-#[rtype(result = "Result<Sent, ChatError>")]
+#[rtype(result = "Result<Sent, ActorError>")]
 pub struct SendMessage {
     pub conversation_id: ConversationId,
     pub sender: UserId,
@@ -280,7 +280,7 @@ impl Routed for SendMessage {
 }
 
 impl Handler<SendMessage> for ConversationActor {
-    type Result = AtomicResponse<Self, Result<Sent, ChatError>>;
+    type Result = AtomicResponse<Self, Result<Sent, ActorError>>;
 
     fn handle(&mut self, msg: SendMessage, _: &mut Context<Self>) -> Self::Result {
         let head = match self.member_head(msg.sender) {
@@ -292,14 +292,14 @@ impl Handler<SendMessage> for ConversationActor {
         let work = async move {
             let chat = store.chat();
             if !chat.blocked_by(msg.sender, &head.value.members).await?.is_empty() {
-                return Err(ChatError::Blocked);
+                return Err(ActorError::Blocked);
             }
             let cmid = msg.client_msg_id.as_ref().map(|c| c.as_str().to_string());
             let mut head = head;
             for _ in 0..APPEND_RETRIES {
                 if let Some(cmid) = &cmid {
                     if let Some(ack) = chat.find_by_client_id(head.value.id, msg.sender, cmid).await? {
-                        let message = chat.get_message(ack.message_id).await?.ok_or(ChatError::NotFound)?;
+                        let message = chat.get_message(ack.message_id).await?.ok_or(ActorError::NotFound)?;
                         return Ok((head, Sent { message, duplicate: true }, None));
                     }
                 }
@@ -322,20 +322,20 @@ impl Handler<SendMessage> for ConversationActor {
                     }
                     Err(StoreError::Conflict) => {
                         // Another writer (another node, or a retired actor) moved the head.
-                        head = chat.get(head.value.id).await?.ok_or(ChatError::NotFound)?;
+                        head = chat.get(head.value.id).await?.ok_or(ActorError::NotFound)?;
                         chat.roll_forward(&head.value).await?;
                     }
                     Err(e) => return Err(e.into()),
                 }
             }
-            Err(ChatError::Storage(StoreError::Conflict))
+            Err(ActorError::Storage(StoreError::Conflict))
         };
         AtomicResponse::new(Box::pin(work.into_actor(self).map(move |res, act, ctx| {
             let (head, sent, prev) = match res {
                 Ok(r) => r,
                 Err(e) => {
                     // The head may have moved under us: reload it before the next command.
-                    if matches!(e, ChatError::Storage(_)) {
+                    if matches!(e, ActorError::Storage(_)) {
                         act.reload(ctx);
                     }
                     return Err(e);
@@ -404,7 +404,7 @@ impl ConversationActor {
         actor: UserId,
         message_id: MessageId,
         body: Option<MessageBody>,
-    ) -> AtomicResponse<Self, Result<Message, ChatError>> {
+    ) -> AtomicResponse<Self, Result<Message, ActorError>> {
         let head = match self.member_head(actor) {
             Ok(h) => h,
             Err(e) => return Self::reject(e),
@@ -412,9 +412,9 @@ impl ConversationActor {
         let store = self.store.clone();
         let work = async move {
             let chat = store.chat();
-            let mut message = chat.get_message(message_id).await?.ok_or(ChatError::NotFound)?;
+            let mut message = chat.get_message(message_id).await?.ok_or(ActorError::NotFound)?;
             if message.conversation_id != head.value.id {
-                return Err(ChatError::NotFound);
+                return Err(ActorError::NotFound);
             }
             may_change_message(actor, message.sender_id, message.deleted)?;
             match body {
@@ -432,12 +432,12 @@ impl ConversationActor {
                 match chat.save_message(&head, &message).await {
                     Ok(next) => return Ok((next, message)),
                     Err(StoreError::Conflict) => {
-                        head = chat.get(head.value.id).await?.ok_or(ChatError::NotFound)?;
+                        head = chat.get(head.value.id).await?.ok_or(ActorError::NotFound)?;
                     }
                     Err(e) => return Err(e.into()),
                 }
             }
-            Err(ChatError::Storage(StoreError::Conflict))
+            Err(ActorError::Storage(StoreError::Conflict))
         };
         AtomicResponse::new(Box::pin(work.into_actor(self).map(|res, act, _| {
             let (head, message) = res?;
@@ -464,7 +464,7 @@ impl ConversationActor {
 }
 
 #[derive(Message)]
-#[rtype(result = "Result<Message, ChatError>")]
+#[rtype(result = "Result<Message, ActorError>")]
 pub struct EditMessage {
     pub conversation_id: ConversationId,
     pub actor: UserId,
@@ -479,7 +479,7 @@ impl Routed for EditMessage {
 }
 
 impl Handler<EditMessage> for ConversationActor {
-    type Result = AtomicResponse<Self, Result<Message, ChatError>>;
+    type Result = AtomicResponse<Self, Result<Message, ActorError>>;
 
     fn handle(&mut self, msg: EditMessage, _: &mut Context<Self>) -> Self::Result {
         self.change(msg.actor, msg.message_id, Some(msg.body))
@@ -487,7 +487,7 @@ impl Handler<EditMessage> for ConversationActor {
 }
 
 #[derive(Message)]
-#[rtype(result = "Result<Message, ChatError>")]
+#[rtype(result = "Result<Message, ActorError>")]
 pub struct DeleteMessage {
     pub conversation_id: ConversationId,
     pub actor: UserId,
@@ -501,7 +501,7 @@ impl Routed for DeleteMessage {
 }
 
 impl Handler<DeleteMessage> for ConversationActor {
-    type Result = AtomicResponse<Self, Result<Message, ChatError>>;
+    type Result = AtomicResponse<Self, Result<Message, ActorError>>;
 
     fn handle(&mut self, msg: DeleteMessage, _: &mut Context<Self>) -> Self::Result {
         self.change(msg.actor, msg.message_id, None)
@@ -510,7 +510,7 @@ impl Handler<DeleteMessage> for ConversationActor {
 
 /// Marks the conversation read up to `seq` for `user`; answers the cursor afterwards.
 #[derive(Message)]
-#[rtype(result = "Result<u64, ChatError>")]
+#[rtype(result = "Result<u64, ActorError>")]
 pub struct MarkRead {
     pub conversation_id: ConversationId,
     pub user: UserId,
@@ -524,7 +524,7 @@ impl Routed for MarkRead {
 }
 
 impl Handler<MarkRead> for ConversationActor {
-    type Result = AtomicResponse<Self, Result<u64, ChatError>>;
+    type Result = AtomicResponse<Self, Result<u64, ActorError>>;
 
     fn handle(&mut self, msg: MarkRead, _: &mut Context<Self>) -> Self::Result {
         let head = match self.member_head(msg.user) {
@@ -554,7 +554,7 @@ impl Handler<MarkRead> for ConversationActor {
 
 /// Ephemeral: forwarded to the other members' sessions, never stored.
 #[derive(Message)]
-#[rtype(result = "Result<(), ChatError>")]
+#[rtype(result = "Result<(), ActorError>")]
 pub struct Typing {
     pub conversation_id: ConversationId,
     pub user: UserId,
@@ -568,7 +568,7 @@ impl Routed for Typing {
 }
 
 impl Handler<Typing> for ConversationActor {
-    type Result = Result<(), ChatError>;
+    type Result = Result<(), ActorError>;
 
     fn handle(&mut self, msg: Typing, _: &mut Context<Self>) -> Self::Result {
         self.member_head(msg.user)?;
@@ -581,7 +581,7 @@ impl Handler<Typing> for ConversationActor {
         if !free {
             if *tokens < 1.0 {
                 metrics::counter!("agora_ws_frames_dropped_total", "reason" => "typing_rate").increment(1);
-                return Err(ChatError::RateLimited("typing"));
+                return Err(ActorError::RateLimited("typing"));
             }
             *tokens -= 1.0;
         }
@@ -599,7 +599,7 @@ impl Handler<Typing> for ConversationActor {
 /// The conversation head as the actor holds it (members only), for REST reads that must
 /// agree with live state.
 #[derive(Message)]
-#[rtype(result = "Result<Conversation, ChatError>")]
+#[rtype(result = "Result<Conversation, ActorError>")]
 pub struct GetHead {
     pub conversation_id: ConversationId,
     pub user: UserId,
@@ -612,7 +612,7 @@ impl Routed for GetHead {
 }
 
 impl Handler<GetHead> for ConversationActor {
-    type Result = Result<Conversation, ChatError>;
+    type Result = Result<Conversation, ActorError>;
 
     fn handle(&mut self, msg: GetHead, _: &mut Context<Self>) -> Self::Result {
         self.member_head(msg.user).map(|h| h.value)

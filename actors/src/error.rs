@@ -5,7 +5,7 @@ use agora_engine::{DomainError, FieldErrors};
 use agora_storage::StoreError;
 
 #[derive(Debug, thiserror::Error)]
-pub enum ChatError {
+pub enum ActorError {
     /// Absent, or not visible to the caller (never reveals which).
     #[error("not found")]
     NotFound,
@@ -19,6 +19,10 @@ pub enum ChatError {
     /// The object is in a state that refuses the change (e.g. an already deleted message).
     #[error("{0}")]
     Conflict(&'static str),
+    /// A state machine or rule refused the change (contracts); the HTTP layer keeps the
+    /// domain error's own status and code.
+    #[error("{0}")]
+    Refused(DomainError),
     #[error("too many {0} frames; slow down")]
     RateLimited(&'static str),
     #[error("storage: {0}")]
@@ -28,53 +32,56 @@ pub enum ChatError {
     Unavailable,
 }
 
-impl ChatError {
+impl ActorError {
     pub fn code(&self) -> &'static str {
         match self {
-            ChatError::NotFound => "not_found",
-            ChatError::Forbidden(_) => "forbidden",
-            ChatError::Blocked => "blocked",
-            ChatError::Invalid(_) => "invalid",
-            ChatError::Conflict(_) => "conflict",
-            ChatError::RateLimited(_) => "rate_limited",
-            ChatError::Storage(_) | ChatError::Unavailable => "internal",
+            ActorError::NotFound => "not_found",
+            ActorError::Forbidden(_) => "forbidden",
+            ActorError::Blocked => "blocked",
+            ActorError::Invalid(_) => "invalid",
+            ActorError::Conflict(_) => "conflict",
+            ActorError::Refused(DomainError::Invalid(_)) => "invalid",
+            ActorError::Refused(DomainError::Forbidden(_)) => "forbidden",
+            ActorError::Refused(DomainError::Transition { .. }) => "invalid_transition",
+            ActorError::RateLimited(_) => "rate_limited",
+            ActorError::Storage(_) | ActorError::Unavailable => "internal",
         }
     }
 
     /// The text a client may see (internal causes stay in the logs).
     pub fn public_message(&self) -> String {
         match self {
-            ChatError::Invalid(fields) => fields
+            ActorError::Invalid(fields) => fields
                 .fields()
                 .iter()
                 .map(|(f, problems)| format!("{f}: {}", problems.join(", ")))
                 .collect::<Vec<_>>()
                 .join("; "),
-            ChatError::Storage(_) | ChatError::Unavailable => "internal error".to_string(),
+            ActorError::Storage(_) | ActorError::Unavailable => "internal error".to_string(),
             other => other.to_string(),
         }
     }
 }
 
-impl From<DomainError> for ChatError {
+impl From<DomainError> for ActorError {
     fn from(e: DomainError) -> Self {
         match e {
-            DomainError::Invalid(fields) => ChatError::Invalid(fields),
-            DomainError::Forbidden(why) => ChatError::Forbidden(why),
-            DomainError::Transition { .. } => ChatError::Conflict("the message was deleted"),
+            DomainError::Invalid(fields) => ActorError::Invalid(fields),
+            DomainError::Forbidden(why) => ActorError::Forbidden(why),
+            DomainError::Transition { .. } => ActorError::Conflict("the message was deleted"),
         }
     }
 }
 
-impl From<actix::MailboxError> for ChatError {
+impl From<actix::MailboxError> for ActorError {
     fn from(_: actix::MailboxError) -> Self {
-        ChatError::Unavailable
+        ActorError::Unavailable
     }
 }
 
 /// Validation error for one named field.
-pub fn invalid(field: &str, problem: impl Into<String>) -> ChatError {
+pub fn invalid(field: &str, problem: impl Into<String>) -> ActorError {
     let mut f = FieldErrors::new();
     f.add(field, problem);
-    ChatError::Invalid(f)
+    ActorError::Invalid(f)
 }

@@ -29,7 +29,7 @@ use agora_engine::UserId;
 use agora_storage::{Store, StoreError};
 use time::OffsetDateTime;
 
-pub use error::ChatError;
+pub use error::ActorError;
 
 /// Tunables of the realtime core (from the server settings).
 #[derive(Debug, Clone)]

@@ -50,7 +50,7 @@ impl Actor for SessionRegistry {
 /// A new WebSocket for `user`: answers the connection id, the session to talk to, the
 /// receive half of the bounded outbound queue and the transport's close-code cell.
 #[derive(Message)]
-#[rtype(result = "Result<Connected, crate::ChatError>")]
+#[rtype(result = "Result<Connected, crate::ActorError>")]
 pub struct Connect {
     pub user: UserId,
     pub encoding: Encoding,
@@ -64,10 +64,10 @@ pub struct Connected {
 }
 
 impl Handler<Connect> for SessionRegistry {
-    type Result = Result<Connected, crate::ChatError>;
+    type Result = Result<Connected, crate::ActorError>;
 
     fn handle(&mut self, msg: Connect, ctx: &mut Context<Self>) -> Self::Result {
-        let conversations = self.conversations.clone().ok_or(crate::ChatError::Unavailable)?;
+        let conversations = self.conversations.clone().ok_or(crate::ActorError::Unavailable)?;
         let connection_id = self.next_connection;
         self.next_connection += 1;
         let (handle, outbound, close_code) =

@@ -17,7 +17,7 @@ use crate::conversation::{ConversationRegistry, DeleteMessage, EditMessage, Mark
 use crate::error::invalid;
 use crate::protocol::{ClientFrame, ServerFrame, SharedFrame};
 use crate::registry::{Detached, PresenceChanged, SessionRegistry};
-use crate::{unread_conversations, unread_counts, ChatError};
+use crate::{unread_conversations, unread_counts, ActorError};
 
 /// How many conversations `sync` accepts in one frame.
 pub const MAX_SYNC_CONVERSATIONS: usize = 1000;
@@ -72,8 +72,8 @@ impl UserSession {
         }
     }
 
-    fn reply_error(&mut self, id: ConnectionId, err: &ChatError, reference: Option<String>) {
-        if matches!(err, ChatError::Storage(_) | ChatError::Unavailable) {
+    fn reply_error(&mut self, id: ConnectionId, err: &ActorError, reference: Option<String>) {
+        if matches!(err, ActorError::Storage(_) | ActorError::Unavailable) {
             tracing::error!(user = %self.user, connection_id = id, error = %err, "frame failed");
         }
         self.reply(id, ServerFrame::error(err.code(), err.public_message(), reference));
@@ -143,11 +143,11 @@ impl UserSession {
         match frame {
             ClientFrame::Send { conversation_id, client_msg_id, body } => {
                 let cmd = (|| {
-                    let conversation_id = ConversationId::parse(&conversation_id).map_err(|_| ChatError::NotFound)?;
+                    let conversation_id = ConversationId::parse(&conversation_id).map_err(|_| ActorError::NotFound)?;
                     let body = MessageBody::parse(&body).map_err(|e| with_field("body", e))?;
                     let client_msg_id =
                         ClientMsgId::parse(&client_msg_id).map_err(|e| with_field("client_msg_id", e))?;
-                    Ok::<_, ChatError>(SendMessage {
+                    Ok::<_, ActorError>(SendMessage {
                         conversation_id,
                         sender: self.user,
                         body,
@@ -160,7 +160,7 @@ impl UserSession {
                     Ok(cmd) => {
                         let fut = self.conversations.send(cmd);
                         ctx.spawn(fut.into_actor(self).map(move |res, act, _| {
-                            match res.map_err(ChatError::from).and_then(|r| r) {
+                            match res.map_err(ActorError::from).and_then(|r| r) {
                                 Ok(sent) => act.reply(
                                     id,
                                     ServerFrame::Ack {
@@ -187,22 +187,22 @@ impl UserSession {
             ClientFrame::Delete { message_id } => self.change_message(ctx, id, &message_id, None, reference),
             ClientFrame::Read { conversation_id, seq } => {
                 let Ok(conversation_id) = ConversationId::parse(&conversation_id) else {
-                    return self.reply_error(id, &ChatError::NotFound, reference);
+                    return self.reply_error(id, &ActorError::NotFound, reference);
                 };
                 let fut = self.conversations.send(MarkRead { conversation_id, user: self.user, seq });
                 ctx.spawn(fut.into_actor(self).map(move |res, act, _| {
-                    if let Err(e) = res.map_err(ChatError::from).and_then(|r| r) {
+                    if let Err(e) = res.map_err(ActorError::from).and_then(|r| r) {
                         act.reply_error(id, &e, reference);
                     }
                 }));
             }
             ClientFrame::Typing { conversation_id, active } => {
                 let Ok(conversation_id) = ConversationId::parse(&conversation_id) else {
-                    return self.reply_error(id, &ChatError::NotFound, reference);
+                    return self.reply_error(id, &ActorError::NotFound, reference);
                 };
                 let fut = self.conversations.send(Typing { conversation_id, user: self.user, active });
                 ctx.spawn(fut.into_actor(self).map(move |res, act, _| {
-                    if let Err(e) = res.map_err(ChatError::from).and_then(|r| r) {
+                    if let Err(e) = res.map_err(ActorError::from).and_then(|r| r) {
                         act.reply_error(id, &e, reference);
                     }
                 }));
@@ -223,11 +223,11 @@ impl UserSession {
         reference: Option<String>,
     ) {
         let Ok(message_id) = MessageId::parse(message_id) else {
-            return self.reply_error(id, &ChatError::NotFound, reference);
+            return self.reply_error(id, &ActorError::NotFound, reference);
         };
         let (store, conversations, user) = (self.store.clone(), self.conversations.clone(), self.user);
         let fut = async move {
-            let message = store.chat().get_message(message_id).await?.ok_or(ChatError::NotFound)?;
+            let message = store.chat().get_message(message_id).await?.ok_or(ActorError::NotFound)?;
             let conversation_id = message.conversation_id;
             match body {
                 Some(body) => {
@@ -235,7 +235,7 @@ impl UserSession {
                 }
                 None => conversations.send(DeleteMessage { conversation_id, actor: user, message_id }).await??,
             };
-            Ok::<_, ChatError>(())
+            Ok::<_, ActorError>(())
         };
         ctx.spawn(fut.into_actor(self).map(move |res, act, _| {
             if let Err(e) = res {
@@ -270,7 +270,7 @@ impl UserSession {
                     Err(_) => None,
                 };
                 let Some(head) = head else {
-                    let e = ChatError::NotFound;
+                    let e = ActorError::NotFound;
                     conn.push_wait(SharedFrame::new(ServerFrame::error(e.code(), e.public_message(), Some(raw)))).await;
                     continue;
                 };
@@ -305,7 +305,7 @@ impl UserSession {
                 }
             }
             conn.push_wait(SharedFrame::new(ServerFrame::Synced {})).await;
-            Ok::<_, ChatError>(())
+            Ok::<_, ActorError>(())
         };
         ctx.spawn(fut.into_actor(self).map(move |res, act, _| {
             if let Err(e) = res {
@@ -315,10 +315,10 @@ impl UserSession {
     }
 }
 
-fn with_field(field: &str, e: agora_engine::DomainError) -> ChatError {
+fn with_field(field: &str, e: agora_engine::DomainError) -> ActorError {
     let mut f = agora_engine::FieldErrors::new();
     f.check::<()>(field, Err(e));
-    ChatError::Invalid(f)
+    ActorError::Invalid(f)
 }
 
 /// The users who share one of `views` (a user's most recent conversations) with `user`.

@@ -164,7 +164,10 @@ async fn conversation_actors_stop_when_idle_and_restart_from_storage() {
     assert_eq!(second.message.seq, 2);
     // Unknown conversations are not found.
     let ghost = SendMessage { conversation_id: ConversationId::from_uuid(Uuid::now_v7()), ..send(3) };
-    assert!(matches!(w.hub.conversations.send(ghost).await.expect("registry"), Err(agora_actors::ChatError::NotFound)));
+    assert!(matches!(
+        w.hub.conversations.send(ghost).await.expect("registry"),
+        Err(agora_actors::ActorError::NotFound)
+    ));
 }
 
 fn unread(user: UserId, at: OffsetDateTime) -> Notification {

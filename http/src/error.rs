@@ -160,15 +160,16 @@ impl From<StoreError> for ApiError {
     }
 }
 
-impl From<agora_actors::ChatError> for ApiError {
-    fn from(e: agora_actors::ChatError) -> Self {
-        use agora_actors::ChatError as C;
+impl From<agora_actors::ActorError> for ApiError {
+    fn from(e: agora_actors::ActorError) -> Self {
+        use agora_actors::ActorError as C;
         match e {
             C::NotFound => ApiError::NotFound,
             C::Forbidden(why) => ApiError::Forbidden(why),
             C::Blocked => ApiError::Refused { code: "blocked", message: "you cannot message this conversation" },
             C::Invalid(f) => ApiError::Validation(f),
             C::Conflict(why) => ApiError::Conflict { code: "conflict", message: why.to_string() },
+            C::Refused(d) => d.into(),
             C::RateLimited(_) => ApiError::TooManyRequests {
                 message: "too many requests; slow down",
                 retry_after: Duration::from_secs(1),

@@ -3,7 +3,7 @@
 //! in `/events` with actor, time and reason.
 
 use actix_web::{web, HttpResponse};
-use agora_actors::contract::{ChangeStatus, ContractError};
+use agora_actors::contract::ChangeStatus;
 use agora_engine::{ContractId, ContractStatus, NotificationType};
 use agora_storage::market::Contract;
 use agora_storage::{Order, Table};
@@ -106,13 +106,7 @@ pub async fn set_status(
             to,
             reason,
         })
-        .await?
-        .map_err(|e| match e {
-            ContractError::NotFound => ApiError::NotFound,
-            ContractError::Refused(d) => d.into(),
-            ContractError::Storage(s) => s.into(),
-            ContractError::Unavailable => ApiError::Unavailable("contract actor".into()),
-        })?;
+        .await??;
     let c = &changed.contract;
     let others: Vec<agora_engine::UserId> =
         [c.client_id, c.provider_id].into_iter().filter(|u| *u != user.id).collect();

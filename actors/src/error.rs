@@ -43,6 +43,7 @@ impl ActorError {
             ActorError::Refused(DomainError::Invalid(_)) => "invalid",
             ActorError::Refused(DomainError::Forbidden(_)) => "forbidden",
             ActorError::Refused(DomainError::Transition { .. }) => "invalid_transition",
+            ActorError::Refused(DomainError::Conflict { code, .. }) => code,
             ActorError::RateLimited(_) => "rate_limited",
             ActorError::Storage(_) | ActorError::Unavailable => "internal",
         }
@@ -69,6 +70,7 @@ impl From<DomainError> for ActorError {
             DomainError::Invalid(fields) => ActorError::Invalid(fields),
             DomainError::Forbidden(why) => ActorError::Forbidden(why),
             DomainError::Transition { .. } => ActorError::Conflict("the message was deleted"),
+            other @ DomainError::Conflict { .. } => ActorError::Refused(other),
         }
     }
 }

@@ -9,18 +9,27 @@
 //! - [`broker::NotificationBroker`] and [`broker::DigestScheduler`]: notifications with
 //!   preferences, live push, unread counters, email and digests.
 //!
+//! The application layer:
+//!
+//! - [`market::Market`]: marketplace commands, one worker per aggregate; the intent
+//!   [`market::sweeper::Sweeper`] repairs multi-step operations a crash interrupted.
+//! - [`bus::Bus`]: domain events after durable writes, to the [`subscribers`]
+//!   (notification copy, search projector, rating aggregates, analytics).
+//!
 //! The WebSocket transport lives in agora-http and talks to these actors only through the
 //! typed messages here and the bounded queue in [`connection`].
 
 pub mod broker;
+pub mod bus;
 pub mod connection;
-pub mod contract;
 pub mod conversation;
 pub mod error;
 pub mod mail;
+pub mod market;
 pub mod protocol;
 pub mod registry;
 pub mod session;
+pub mod subscribers;
 
 use std::time::Duration;
 
@@ -42,6 +51,12 @@ pub struct RealtimeConfig {
     pub digest_every: Duration,
     /// Base URL that makes the relative `action_url`s absolute in emails.
     pub public_url: String,
+    /// How often the intent sweeper looks for interrupted operations, and how old an
+    /// intent must be before it counts as interrupted.
+    pub sweep_every: Duration,
+    pub sweep_grace: Duration,
+    /// Test-only fault injection: the step at which the process aborts.
+    pub fault_at: Option<String>,
 }
 
 impl Default for RealtimeConfig {
@@ -51,6 +66,9 @@ impl Default for RealtimeConfig {
             conversation_idle: Duration::from_secs(300),
             digest_every: Duration::from_secs(3600),
             public_url: "http://127.0.0.1:8080".into(),
+            sweep_every: Duration::from_secs(30),
+            sweep_grace: Duration::from_secs(60),
+            fault_at: None,
         }
     }
 }
@@ -62,12 +80,17 @@ pub struct Hub {
     pub conversations: Addr<conversation::ConversationRegistry>,
     pub broker: Addr<broker::NotificationBroker>,
     pub digests: Addr<broker::DigestScheduler>,
-    pub contracts: Addr<contract::ContractRegistry>,
+    /// Marketplace commands.
+    pub market: Addr<market::Market>,
+    /// What commands run with (store, bus, fault hook): also for the start-up sweep.
+    pub cx: market::Cx,
+    /// The catalog search index; only the search projector writes it.
+    pub search: std::sync::Arc<agora_storage::search::SearchIndex>,
 }
 
 impl Hub {
     /// Starts the actors on the current actix system.
-    pub fn start(store: Store, mailer: mail::Mailer, config: RealtimeConfig) -> Hub {
+    pub fn start(store: Store, mailer: mail::Mailer, config: RealtimeConfig) -> Result<Hub, StoreError> {
         let mut parts = None;
         let sessions = registry::SessionRegistry::create(|ctx| {
             let mut registry = registry::SessionRegistry::new(store.clone(), config.clone());
@@ -85,12 +108,23 @@ impl Hub {
             parts = Some((conversations, broker));
             registry
         });
-        let contracts = contract::ContractRegistry::new(store.clone(), config.conversation_idle).start();
-        let digests = broker::DigestScheduler::new(store, mailer, config.digest_every, config.public_url).start();
+        let digests =
+            broker::DigestScheduler::new(store.clone(), mailer, config.digest_every, config.public_url.clone()).start();
         let Some((conversations, broker)) = parts else {
             unreachable!("Actor::create runs its closure before returning")
         };
-        Hub { sessions, conversations, broker, digests, contracts }
+        let bus = bus::Bus::local();
+        let search = std::sync::Arc::new(agora_storage::search::SearchIndex::new()?);
+        bus.subscribe("notifications", subscribers::notify::Notifier::new(broker.clone()).start().recipient());
+        let projector = subscribers::search::SearchProjector::new(store.clone(), search.clone()).start();
+        bus.subscribe("search", projector.recipient());
+        let ratings = subscribers::ratings::RatingAggregator::new(store.clone(), bus.clone()).start();
+        bus.subscribe("ratings", ratings.recipient());
+        bus.subscribe("analytics", subscribers::analytics::Analytics::new(store.clone()).start().recipient());
+        let cx = market::Cx { store, bus, faults: market::Faults::new(config.fault_at.clone()) };
+        let market = market::Market::new(cx.clone(), config.conversation_idle).start();
+        market::sweeper::Sweeper::new(cx.clone(), config.sweep_every, config.sweep_grace).start();
+        Ok(Hub { sessions, conversations, broker, digests, market, cx, search })
     }
 }
 

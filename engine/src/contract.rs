@@ -11,7 +11,69 @@
 //!
 //! Anything else is refused with `DomainError::Transition` (or `Forbidden` for the wrong actor).
 
+use serde::{Deserialize, Serialize};
+use time::{Date, OffsetDateTime};
+
 use crate::error::DomainError;
+use crate::market::ymd;
+use crate::{ContractId, JobId, Money, ProposalId, UserId};
+
+/// A contract between a job's client and the hired provider.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Contract {
+    pub id: ContractId,
+    pub job_id: JobId,
+    pub proposal_id: ProposalId,
+    pub client_id: UserId,
+    pub provider_id: UserId,
+    pub title: String,
+    pub agreed_rate: Money,
+    #[serde(with = "ymd::option")]
+    pub deadline: Option<Date>,
+    pub status: ContractStatus,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+/// One stored contract transition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContractEvent {
+    pub contract_id: ContractId,
+    pub from: Option<ContractStatus>,
+    pub to: ContractStatus,
+    pub actor_id: UserId,
+    /// `client`, `provider`, `admin` or `system`.
+    pub actor_role: String,
+    pub reason: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// The contract version this transition produced (orders the history).
+    pub version: i64,
+}
+
+impl Contract {
+    /// The side `user` is on, or admin when `admin` and not a party; `None` for anyone else.
+    pub fn party(&self, user: UserId, admin: bool) -> Option<ContractActor> {
+        match (user, admin) {
+            (_, true) if user != self.client_id && user != self.provider_id => Some(ContractActor::Admin),
+            (u, _) if u == self.client_id => Some(ContractActor::Client),
+            (u, _) if u == self.provider_id => Some(ContractActor::Provider),
+            _ => None,
+        }
+    }
+}
+
+impl ContractActor {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ContractActor::Client => "client",
+            ContractActor::Provider => "provider",
+            ContractActor::Admin => "admin",
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]

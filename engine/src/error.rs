@@ -64,6 +64,10 @@ pub enum DomainError {
     /// A state machine refused a transition.
     #[error("transition from {from} to {to} is not allowed")]
     Transition { from: &'static str, to: &'static str },
+    /// A rule refused the change because of the object's state (HTTP 409). `code` is one
+    /// of [`crate::codes::ALL`].
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
 }
 
 impl DomainError {
@@ -72,6 +76,20 @@ impl DomainError {
         let mut f = FieldErrors::new();
         f.add("", problem);
         DomainError::Invalid(f)
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        DomainError::Conflict { code, message: message.into() }
+    }
+
+    /// The stable snake_case code of this refusal (one of [`crate::codes::ALL`]).
+    pub fn code(&self) -> &'static str {
+        match self {
+            DomainError::Invalid(_) => crate::codes::VALIDATION_FAILED,
+            DomainError::Forbidden(_) => crate::codes::FORBIDDEN,
+            DomainError::Transition { .. } => crate::codes::INVALID_TRANSITION,
+            DomainError::Conflict { code, .. } => code,
+        }
     }
 
     pub fn invalid_field(field: &str, problem: impl Into<String>) -> Self {

@@ -3,17 +3,28 @@
 //! randomness come in as arguments.
 
 pub mod account;
+pub mod booking;
 pub mod chat;
+pub mod codes;
 pub mod contract;
 pub mod error;
+pub mod event;
 pub mod ids;
+pub mod job;
 pub mod market;
 pub mod money;
 pub mod notification;
+pub mod proposal;
+pub mod review;
 
 pub use account::{Email, Password, PersonName, Role, Username};
 pub use chat::{ClientMsgId, ConversationKind, MessageBody, NewConversation};
-pub use contract::{ContractActor, ContractStatus, StatusChanged};
+pub use booking::Booking;
+pub use contract::{Contract, ContractActor, ContractEvent, ContractStatus, StatusChanged};
+pub use event::DomainEvent;
+pub use job::Job;
+pub use proposal::Proposal;
+pub use review::{Engagement, Review};
 pub use error::{DomainError, FieldErrors};
 pub use ids::{
     BookingId, CategoryId, CompanyId, ContractId, ConversationId, JobId, MessageId, NotificationId, ProposalId,

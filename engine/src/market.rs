@@ -6,6 +6,8 @@ use time::{Date, OffsetDateTime};
 use crate::error::{DomainError, FieldErrors};
 use crate::money::Money;
 
+time::serde::format_description!(pub ymd, Date, "[year]-[month]-[day]");
+
 /// Trims and bounds a required text field.
 pub fn text(raw: &str, min: usize, max: usize) -> Result<String, DomainError> {
     let t = raw.trim();

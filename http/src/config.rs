@@ -82,6 +82,13 @@ pub struct Settings {
     pub conversation_idle_secs: u64,
     /// How often the digest scheduler runs, in seconds.
     pub digest_interval_secs: u64,
+    /// How often the intent sweeper repairs interrupted multi-step operations, in seconds,
+    /// and how old (seconds) an intent must be to count as interrupted.
+    pub sweep_interval_secs: u64,
+    pub sweep_grace_secs: u64,
+    /// Test-only fault injection: a step name (e.g. `accept:proposal`) at which the process
+    /// aborts. Never set it in production.
+    pub fault_at: Option<String>,
     /// Where outgoing email is written when no SMTP server is configured. Default `<data_dir>/outbox`.
     pub outbox_dir: Option<PathBuf>,
     /// `smtp://` or `smtps://` URL (lettre syntax). Unset: email goes to the outbox folder.
@@ -127,6 +134,9 @@ impl Default for Settings {
             ws_outbound_queue: 1024,
             conversation_idle_secs: 300,
             digest_interval_secs: 3600,
+            sweep_interval_secs: 30,
+            sweep_grace_secs: 60,
+            fault_at: None,
             outbox_dir: None,
             smtp_url: None,
             email_from: "Agora <no-reply@agora.localhost>".into(),
@@ -247,6 +257,9 @@ impl Settings {
             "WS_OUTBOUND_QUEUE" => self.ws_outbound_queue = parse(var, value)?,
             "CONVERSATION_IDLE_SECS" => self.conversation_idle_secs = parse(var, value)?,
             "DIGEST_INTERVAL_SECS" => self.digest_interval_secs = parse(var, value)?,
+            "SWEEP_INTERVAL_SECS" => self.sweep_interval_secs = parse(var, value)?,
+            "SWEEP_GRACE_SECS" => self.sweep_grace_secs = parse(var, value)?,
+            "FAULT_AT" => self.fault_at = opt(value),
             "OUTBOX_DIR" => self.outbox_dir = opt(value).map(PathBuf::from),
             "SMTP_URL" => self.smtp_url = opt(value),
             "EMAIL_FROM" => self.email_from = value.trim().into(),
@@ -316,6 +329,9 @@ impl Settings {
             conversation_idle: std::time::Duration::from_secs(self.conversation_idle_secs),
             digest_every: std::time::Duration::from_secs(self.digest_interval_secs),
             public_url: self.public_url.clone(),
+            sweep_every: std::time::Duration::from_secs(self.sweep_interval_secs.max(1)),
+            sweep_grace: std::time::Duration::from_secs(self.sweep_grace_secs),
+            fault_at: self.fault_at.clone(),
         }
     }
 

@@ -137,6 +137,7 @@ impl From<DomainError> for ApiError {
             DomainError::Transition { from, to } => {
                 ApiError::Conflict { code: "invalid_transition", message: format!("cannot go from {from} to {to}") }
             }
+            DomainError::Conflict { code, message } => ApiError::Conflict { code, message },
         }
     }
 }

@@ -1381,6 +1381,7 @@ impl Planner {
             proposals_count: 0,
             created_at: at,
             updated_at: at,
+            hired: Vec::new(),
         })
     }
 

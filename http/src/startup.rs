@@ -90,9 +90,15 @@ impl Application {
             tracing::info!(outbox = %mailer.outbox().display(), "no SMTP configured: email is written to the outbox folder");
         }
         // Singleton actors start here, once, before the HTTP server and its workers.
-        let hub = agora_actors::Hub::start(store.clone(), mailer.clone(), settings.realtime());
-        let search = Arc::new(agora_storage::search::SearchIndex::new()?);
-        let (services, jobs, providers) = crate::market::rebuild_index(&store, &search).await?;
+        let started = time::OffsetDateTime::now_utc();
+        let hub = agora_actors::Hub::start(store.clone(), mailer.clone(), settings.realtime())?;
+        // Operations a crash interrupted are completed or undone before the first request.
+        let repaired = agora_actors::market::sweeper::sweep(&hub.cx, started, started).await?;
+        if repaired > 0 {
+            tracing::warn!(repaired, "interrupted operations repaired at start-up");
+        }
+        let search = Arc::clone(&hub.search);
+        let (services, jobs, providers) = agora_actors::subscribers::search::rebuild(&store, &search).await?;
         tracing::info!(services, jobs, providers, "search index built from storage");
         let state = web::Data::new(AppState {
             settings: Arc::clone(&settings),

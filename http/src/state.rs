@@ -20,6 +20,7 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// The realtime actors (session registry, conversations, notification broker).
     pub hub: agora_actors::Hub,
-    /// The catalog search index (services, jobs, providers), rebuilt from storage at start.
+    /// The catalog search index (services, jobs, providers), rebuilt from storage at start;
+    /// the search projector (a bus subscriber) is its only writer.
     pub search: Arc<agora_storage::search::SearchIndex>,
 }

@@ -9,9 +9,11 @@ pub mod backend;
 pub mod chat;
 mod codec;
 pub mod error;
+pub mod intents;
 mod instrumented;
 pub mod market;
 pub mod notify;
+mod retry;
 pub mod scylla;
 pub mod search;
 pub mod sqlite;
@@ -20,5 +22,6 @@ pub mod tables;
 
 pub use backend::{Backend, BatchOp, CasOutcome, Expect, Order, Page, Row};
 pub use error::StoreError;
+pub use retry::{cas_retry, lost, CAS_RETRIES};
 pub use store::*;
 pub use tables::{Table, SCHEMA_VERSION};

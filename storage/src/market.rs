@@ -5,20 +5,22 @@
 
 use std::future::Future;
 
-use agora_engine::market::{Availability, BookingStatus, JobStatus, ProposalStatus, SkillLevel};
+use agora_engine::market::{Availability, SkillLevel};
+pub use agora_engine::{Booking, Contract, ContractEvent, Engagement, Job, Proposal, Review};
 use agora_engine::{
-    BookingId, CategoryId, CompanyId, ContractId, ContractStatus, JobId, Money, ProposalId, ProviderId, ReviewId,
-    ServiceId, SkillId, UserId,
+    BookingId, CategoryId, CompanyId, ContractId, JobId, Money, ProposalId, ProviderId, ReviewId, ServiceId, SkillId,
+    UserId,
 };
 use futures_util::future::try_join_all;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use time::{Date, OffsetDateTime};
+use time::OffsetDateTime;
 
 use crate::backend::{Backend, CasOutcome, Expect, Order};
 use crate::codec::{decode, encode};
 use crate::error::StoreError;
-use crate::store::{get_versioned, Versioned, CAS_RETRIES};
+use crate::retry::{cas_retry, lost};
+use crate::store::{get_versioned, Versioned};
 use crate::tables::Table;
 
 /// A stored marketplace record.
@@ -51,7 +53,6 @@ const ALL: &str = "all";
 /// How long recorded search queries are kept for analytics.
 pub const SEARCH_QUERY_TTL: std::time::Duration = std::time::Duration::from_secs(90 * 86_400);
 
-time::serde::format_description!(ymd, Date, "[year]-[month]-[day]");
 
 /// Category names are unique among siblings: `"<parent id or root>:<lower-cased name>"`.
 fn category_name_key(c: &Category) -> String {
@@ -143,109 +144,21 @@ entity!(Service, Table::ServicesById, |s| vec![
     (Table::ServicesByCreation, ALL.into()),
 ]);
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Job {
-    pub id: JobId,
-    pub client_id: UserId,
-    pub title: String,
-    pub description: String,
-    pub budget_min: Option<Money>,
-    pub budget_max: Option<Money>,
-    #[serde(with = "ymd::option")]
-    pub deadline: Option<Date>,
-    pub category_id: Option<CategoryId>,
-    pub skill_ids: Vec<SkillId>,
-    pub max_hires: u32,
-    pub hires: u32,
-    pub status: JobStatus,
-    pub proposals_count: u64,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: OffsetDateTime,
-}
 entity!(Job, Table::JobsById, |j| vec![
     (Table::JobsByClient, j.client_id.to_string()),
     (Table::JobsByCreation, ALL.into())
 ]);
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Proposal {
-    pub id: ProposalId,
-    pub job_id: JobId,
-    pub job_client_id: UserId,
-    pub provider_id: UserId,
-    pub rate: Money,
-    pub message: Option<String>,
-    pub status: ProposalStatus,
-    /// Set when accepted: the contract created for it.
-    pub contract_id: Option<ContractId>,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: OffsetDateTime,
-}
 entity!(Proposal, Table::ProposalsById, |p| vec![
     (Table::ProposalsByJob, p.job_id.to_string()),
     (Table::ProposalsByProvider, p.provider_id.to_string()),
 ]);
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Contract {
-    pub id: ContractId,
-    pub job_id: JobId,
-    pub proposal_id: ProposalId,
-    pub client_id: UserId,
-    pub provider_id: UserId,
-    pub title: String,
-    pub agreed_rate: Money,
-    #[serde(with = "ymd::option")]
-    pub deadline: Option<Date>,
-    pub status: ContractStatus,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: OffsetDateTime,
-}
 entity!(Contract, Table::ContractsById, |c| vec![
     (Table::ContractsByParty, c.client_id.to_string()),
     (Table::ContractsByParty, c.provider_id.to_string()),
 ]);
 
-/// One stored contract transition.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ContractEvent {
-    pub contract_id: ContractId,
-    pub from: Option<ContractStatus>,
-    pub to: ContractStatus,
-    pub actor_id: UserId,
-    /// `client`, `provider`, `admin` or `system`.
-    pub actor_role: String,
-    pub reason: Option<String>,
-    #[serde(with = "time::serde::rfc3339")]
-    pub at: OffsetDateTime,
-    /// The contract version this transition produced (orders the history).
-    pub version: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Booking {
-    pub id: BookingId,
-    pub service_id: ServiceId,
-    pub client_id: UserId,
-    pub provider_id: UserId,
-    #[serde(with = "time::serde::rfc3339")]
-    pub start_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub end_at: OffsetDateTime,
-    pub note: Option<String>,
-    pub status: BookingStatus,
-    pub price: Money,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: OffsetDateTime,
-}
 entity!(Booking, Table::BookingsById, |b| vec![
     (Table::BookingsByParty, b.client_id.to_string()),
     (Table::BookingsByParty, b.provider_id.to_string()),
@@ -258,40 +171,6 @@ pub struct Schedule {
     pub slots: Vec<(i64, i64, BookingId)>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Engagement {
-    Contract(ContractId),
-    Booking(BookingId),
-}
-
-impl Engagement {
-    pub fn key(&self) -> String {
-        match self {
-            Engagement::Contract(id) => id.to_string(),
-            Engagement::Booking(id) => id.to_string(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Review {
-    pub id: ReviewId,
-    pub engagement: Engagement,
-    pub author_id: UserId,
-    pub reviewee_id: UserId,
-    /// Set for booking reviews of the service's provider.
-    pub service_id: Option<ServiceId>,
-    pub rating: u8,
-    pub comment: Option<String>,
-    pub reply: Option<String>,
-    #[serde(with = "time::serde::rfc3339::option", default)]
-    pub replied_at: Option<OffsetDateTime>,
-    #[serde(with = "time::serde::rfc3339")]
-    pub created_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    pub updated_at: OffsetDateTime,
-}
 entity!(Review, Table::ReviewsById, |r| {
     let mut v =
         vec![(Table::ReviewsByReviewee, r.reviewee_id.to_string()), (Table::ReviewsByAuthor, r.author_id.to_string())];
@@ -311,6 +190,26 @@ pub struct SearchQuery {
     pub results: u64,
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
+}
+
+/// The one "read every page" loop: every row of a partition in clustering order, 1000 a page.
+pub(crate) async fn each_row(
+    b: &dyn Backend,
+    table: Table,
+    pk: &str,
+    mut f: impl FnMut(crate::backend::Row) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = b.scan(table, pk, Order::Asc, 1000, cursor.as_deref()).await?;
+        for row in page.rows {
+            f(row)?;
+        }
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => return Ok(()),
+        }
+    }
 }
 
 pub struct Market<'a> {
@@ -354,6 +253,11 @@ impl Market<'_> {
         }
     }
 
+    /// Saves `v` if still at `version`: `Ok(None)` when another write won (retry).
+    pub async fn try_save<T: Entity>(&self, v: &T, version: i64) -> Result<Option<i64>, StoreError> {
+        lost(self.save(v, version).await)
+    }
+
     /// Read-modify-write with retries. `change` may refuse (its error is returned as is);
     /// `Ok(None)` when the record does not exist.
     pub async fn update<T: Entity, E: From<StoreError>>(
@@ -361,17 +265,21 @@ impl Market<'_> {
         key: &str,
         mut change: impl FnMut(&mut T) -> Result<(), E>,
     ) -> Result<Option<Versioned<T>>, E> {
-        for _ in 0..CAS_RETRIES {
-            let Some(current) = self.get::<T>(key).await? else { return Ok(None) };
+        // The lock is never held across an await: it only lets each attempt call `change`.
+        let change = std::sync::Mutex::new(&mut change);
+        let change = &change;
+        cas_retry(|| async move {
+            let Some(current) = self.get::<T>(key).await? else { return Ok(Some(None)) };
             let mut next = current.value.clone();
-            change(&mut next)?;
-            match self.save(&next, current.version).await {
-                Ok(version) => return Ok(Some(Versioned { value: next, version })),
-                Err(StoreError::Conflict) => continue,
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(StoreError::Conflict.into())
+            (change.lock().unwrap_or_else(|p| p.into_inner()))(&mut next)?;
+            Ok(self.try_save(&next, current.version).await?.map(|version| Some(Versioned { value: next, version })))
+        })
+        .await
+    }
+
+    /// Whether `user` has proposed on `job`.
+    pub async fn has_proposed(&self, job: JobId, user: UserId) -> Result<bool, StoreError> {
+        Ok(self.b.get(Table::ProposalsUnique, &format!("{job}:{user}"), "").await?.is_some())
     }
 
     /// One page of an index partition, loaded (missing records are skipped).
@@ -394,18 +302,15 @@ impl Market<'_> {
         Ok(found.into_iter().flatten().map(|v| v.value).collect())
     }
 
-    /// Every key of an index partition (for rebuilds and small partitions), page by page.
+    /// Every key of an index partition (for rebuilds and small partitions).
     pub async fn keys(&self, index: Table, pk: &str) -> Result<Vec<String>, StoreError> {
         let mut out = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let page = self.b.scan(index, pk, Order::Asc, 1000, cursor.as_deref()).await?;
-            out.extend(page.rows.into_iter().map(|r| r.ck));
-            match page.next_cursor {
-                Some(c) => cursor = Some(c),
-                None => return Ok(out),
-            }
-        }
+        each_row(self.b, index, pk, |r| {
+            out.push(r.ck);
+            Ok(())
+        })
+        .await?;
+        Ok(out)
     }
 
     /// Calls `f` on every record listed in an index partition, 500 at a time.
@@ -415,18 +320,41 @@ impl Market<'_> {
         Fut: Future<Output = Result<(), StoreError>>,
     {
         let mut n = 0;
-        let mut cursor: Option<String> = None;
-        loop {
-            let (items, next) = self.page::<T>(index, pk, Order::Asc, 500, cursor.as_deref()).await?;
-            for item in items {
+        for chunk in self.keys(index, pk).await?.chunks(500) {
+            for item in self.load_many::<T>(chunk.to_vec()).await? {
                 f(item).await?;
                 n += 1;
             }
-            match next {
-                Some(c) => cursor = Some(c),
-                None => return Ok(n),
+        }
+        Ok(n)
+    }
+
+    /// One page of up to `limit` records of an index partition that pass `keep`. Reads only
+    /// as many index rows as still fit (so the cursor never skips one) and at most
+    /// `max_pages` index pages, so a short page may still have a `next_cursor`.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn page_where<T: Entity>(
+        &self,
+        index: Table,
+        pk: &str,
+        order: Order,
+        limit: usize,
+        cursor: Option<&str>,
+        max_pages: usize,
+        keep: impl Fn(&T) -> bool,
+    ) -> Result<(Vec<T>, Option<String>), StoreError> {
+        let mut cursor = cursor.map(str::to_string);
+        let mut results = Vec::new();
+        for _ in 0..max_pages.max(1) {
+            let want = limit.saturating_sub(results.len()).max(1);
+            let (items, next) = self.page::<T>(index, pk, order, want, cursor.as_deref()).await?;
+            results.extend(items.into_iter().filter(|r| keep(r)));
+            cursor = next;
+            if cursor.is_none() || results.len() >= limit {
+                break;
             }
         }
+        Ok((results, cursor))
     }
 
     // ---- small shared tables (categories, skills): one partition each
@@ -441,17 +369,12 @@ impl Market<'_> {
 
     async fn small_table<T: DeserializeOwned>(&self, table: Table) -> Result<Vec<Versioned<T>>, StoreError> {
         let mut out = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let page = self.b.scan(table, ALL, Order::Asc, 1000, cursor.as_deref()).await?;
-            for r in &page.rows {
-                out.push(Versioned { value: decode(table, &r.value)?, version: r.version });
-            }
-            match page.next_cursor {
-                Some(c) => cursor = Some(c),
-                None => return Ok(out),
-            }
-        }
+        each_row(self.b, table, ALL, |r| {
+            out.push(Versioned { value: decode(table, &r.value)?, version: r.version });
+            Ok(())
+        })
+        .await?;
+        Ok(out)
     }
 
     pub async fn category(&self, id: CategoryId) -> Result<Option<Versioned<Category>>, StoreError> {
@@ -650,52 +573,45 @@ impl Market<'_> {
     ) -> Result<Option<BookingId>, StoreError> {
         let pk = provider.to_string();
         let (s, e) = (start.unix_timestamp(), end.unix_timestamp());
-        for _ in 0..CAS_RETRIES {
+        cas_retry(|| async {
             let current = self.schedule(provider).await?;
             let (mut sched, expect) = match current {
                 Some(v) => (v.value, Expect::Version(v.version)),
                 None => (Schedule::default(), Expect::Absent),
             };
             if let Some(clash) = sched.slots.iter().find(|(a, b, id)| *id != booking && *a < e && s < *b) {
-                return Ok(Some(clash.2));
+                return Ok(Some(Some(clash.2)));
             }
             let cutoff = now.unix_timestamp();
             sched.slots.retain(|(_, b, id)| *b > cutoff && *id != booking);
             sched.slots.push((s, e, booking));
-            if self
-                .b
-                .cas(Table::ProviderSchedule, &pk, "", expect, encode(Table::ProviderSchedule, &sched)?, None)
-                .await?
-                .applied()
-            {
-                return Ok(None);
-            }
-        }
-        Err(StoreError::Conflict)
+            let row = encode(Table::ProviderSchedule, &sched)?;
+            Ok(self.b.cas(Table::ProviderSchedule, &pk, "", expect, row, None).await?.applied().then_some(None))
+        })
+        .await
+    }
+
+    /// Whether `booking` holds an interval on `provider`'s schedule.
+    pub async fn holds_slot(&self, provider: UserId, booking: BookingId) -> Result<bool, StoreError> {
+        Ok(self.schedule(provider).await?.is_some_and(|s| s.value.slots.iter().any(|(_, _, id)| *id == booking)))
     }
 
     /// Frees a booking's interval (idempotent).
     pub async fn release(&self, provider: UserId, booking: BookingId) -> Result<(), StoreError> {
         let pk = provider.to_string();
-        for _ in 0..CAS_RETRIES {
-            let Some(current) = self.schedule(provider).await? else { return Ok(()) };
+        cas_retry(|| async {
+            let Some(current) = self.schedule(provider).await? else { return Ok(Some(())) };
             let mut sched = current.value;
             let before = sched.slots.len();
             sched.slots.retain(|(_, _, id)| *id != booking);
             if sched.slots.len() == before {
-                return Ok(());
+                return Ok(Some(()));
             }
             let row = encode(Table::ProviderSchedule, &sched)?;
-            if self
-                .b
-                .cas(Table::ProviderSchedule, &pk, "", Expect::Version(current.version), row, None)
-                .await?
-                .applied()
-            {
-                return Ok(());
-            }
-        }
-        Err(StoreError::Conflict)
+            let expect = Expect::Version(current.version);
+            Ok(self.b.cas(Table::ProviderSchedule, &pk, "", expect, row, None).await?.applied().then_some(()))
+        })
+        .await
     }
 
     // ---- reviews

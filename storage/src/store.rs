@@ -14,8 +14,7 @@ use crate::instrumented::Instrumented;
 use crate::sqlite::SqliteBackend;
 use crate::tables::Table;
 
-/// How many times a compare-and-set loop retries before reporting a conflict.
-pub(crate) const CAS_RETRIES: usize = 16;
+pub(crate) use crate::retry::CAS_RETRIES;
 
 /// A cheap-clone handle on the store.
 #[derive(Clone)]
@@ -65,6 +64,10 @@ impl Store {
 
     pub fn market(&self) -> crate::market::Market<'_> {
         crate::market::Market { b: self.backend.as_ref() }
+    }
+
+    pub fn intents(&self) -> crate::intents::Intents<'_> {
+        crate::intents::Intents { b: self.backend.as_ref() }
     }
 
     pub fn notifications(&self) -> crate::notify::Notifications<'_> {

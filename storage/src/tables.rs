@@ -4,7 +4,7 @@
 //! checks the two agree. Keys are documented in docs/storage.md.
 
 /// The schema version this build writes. Older stores migrate forward; newer ones are refused.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Table {
@@ -121,6 +121,9 @@ pub enum Table {
     ReviewsUnique,
     /// pk = UTC day, ck = "<µs, 20 digits>:<uuid>" : recorded searches (analytics).
     SearchQueries,
+    /// pk = "all", ck = intent id (UUID v7) : a multi-step operation in flight (accept,
+    /// booking confirm), removed when it completes; the sweeper finishes or undoes the rest.
+    Intents,
 }
 
 impl Table {
@@ -179,6 +182,7 @@ impl Table {
         Table::ReviewsByAuthor,
         Table::ReviewsUnique,
         Table::SearchQueries,
+        Table::Intents,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -237,6 +241,7 @@ impl Table {
             Table::ReviewsByAuthor => "reviews_by_author",
             Table::ReviewsUnique => "reviews_unique",
             Table::SearchQueries => "search_queries",
+            Table::Intents => "intents",
         }
     }
 
@@ -265,6 +270,7 @@ impl Table {
             | Table::UnreadCounters
             | Table::NotificationPreferences
             | Table::DigestState => 2,
+            Table::Intents => 4,
             _ => 3,
         }
     }

@@ -3,24 +3,20 @@
 //! once it has started. Parties only: a booking the caller is not a party to is a 404.
 //! Every path also answers under `/api/service-bookings` and `/api/appointments`.
 //!
-//! "A provider never holds two overlapping confirmed bookings" is decided by the provider's
-//! schedule row in storage (compare-and-set, so it holds across processes): confirming
-//! first reserves the interval there, then compare-and-sets the booking; a confirm that
-//! loses that second race gives the interval back. Every move to a final state (declined,
-//! cancelled, completed) releases the interval again (idempotent), so a completed booking
-//! frees the rest of its slot. A reservation left behind by a crash between the two writes
-//! is healed the next time it is in the way: an interval held by a booking that is no longer
-//! live (declined, cancelled, completed or gone) is released and the reservation retried.
+//! The rules (the state machine, "no two overlapping confirmed bookings" on the provider's
+//! schedule, the crash-safe confirm) live in `agora_engine::booking` and
+//! `agora_actors::market::bookings`; these handlers parse, send the command and answer the view.
 
 use agora_actors::protocol::rfc3339;
 use std::collections::HashMap;
 
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
-use agora_engine::market::{self, BookingActor, BookingStatus};
-use agora_engine::{BookingId, FieldErrors, NotificationType, ServiceId, UserId};
-use agora_storage::market::{Booking, Service};
-use agora_storage::{Order, StoreError, Table, Versioned};
+use agora_actors::market::bookings::{ChangeBookingStatus, RequestBooking};
+use agora_engine::market::{self, BookingStatus};
+use agora_engine::{Booking, BookingId, FieldErrors, ServiceId, UserId};
+use agora_storage::market::Service;
+use agora_storage::{Order, Table};
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -28,11 +24,9 @@ use time::OffsetDateTime;
 use super::{optional, required, ErrorEnvelope, PageQuery, Paged};
 use crate::auth::AuthUser;
 use crate::error::ApiError;
-use crate::market::{notify, optional_text, Event};
+use crate::market::{caller, optional_text, run};
 use crate::state::AppState;
 
-/// How many compare-and-set rounds a status change tries before answering 409.
-const RETRIES: usize = 8;
 /// How many bookings the calendar export holds at most (newest first).
 const ICS_MAX: usize = 1000;
 /// How many index rows one list request reads at most while filtering.
@@ -89,14 +83,9 @@ fn instant(raw: &str) -> Result<OffsetDateTime, agora_engine::DomainError> {
 }
 
 /// The booking, if the caller is one of its parties; 404 otherwise.
-async fn party_booking(state: &AppState, user: UserId, id: BookingId) -> Result<Versioned<Booking>, ApiError> {
-    state
-        .store
-        .market()
-        .get::<Booking>(&id.to_string())
-        .await?
-        .filter(|b| b.value.client_id == user || b.value.provider_id == user)
-        .ok_or(ApiError::NotFound)
+async fn party_booking(state: &AppState, user: UserId, id: BookingId) -> Result<Booking, ApiError> {
+    let b = state.store.market().get::<Booking>(&id.to_string()).await?.map(|b| b.value);
+    b.filter(|b| b.party(user).is_some()).ok_or(ApiError::NotFound)
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -135,46 +124,8 @@ pub async fn create(
     let (Some(service_id), Some(start_at), Some(end_at)) = (service_id, start, end) else {
         return Err(ApiError::invalid_field("service_id", "is required"));
     };
-    let service = state
-        .store
-        .market()
-        .get::<Service>(&service_id.to_string())
-        .await?
-        .map(|s| s.value)
-        .filter(|s| !s.deleted)
-        .ok_or(ApiError::NotFound)?;
-    if service.owner_id == user.id {
-        return Err(ApiError::Forbidden("you cannot book your own service"));
-    }
-    let booking = Booking {
-        id: BookingId::from_uuid(uuid::Uuid::now_v7()),
-        service_id,
-        client_id: user.id,
-        provider_id: service.owner_id,
-        start_at,
-        end_at,
-        note,
-        status: BookingStatus::Requested,
-        price: service.price,
-        created_at: now,
-        updated_at: now,
-    };
-    state.store.market().insert(&booking).await?;
-    tracing::info!(booking = %booking.id, service = %service.id, "booking requested");
-    notify(
-        &state,
-        Event {
-            to: booking.provider_id,
-            kind: NotificationType::Booking,
-            title: "New booking request".into(),
-            message: format!("{} from {} to {}", service.title, rfc3339(start_at), rfc3339(end_at)),
-            action_url: format!("/bookings/{}", booking.id),
-            actor: Some(user.id),
-            object_type: "booking",
-            object_id: booking.id.to_string(),
-        },
-    );
-    Ok(HttpResponse::Created().json(BookingView::from(&booking)))
+    let cmd = RequestBooking { by: caller(&user), service_id, start_at, end_at, note, at: now };
+    Ok(HttpResponse::Created().json(BookingView::from(&run(&state, cmd).await?)))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -204,7 +155,7 @@ pub async fn list(
     q: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let page = PageQuery { limit: q.limit, cursor: q.cursor.clone() };
-    let (limit, mut cursor) = (page.limit()?, page.cursor()?.map(str::to_string));
+    let (limit, cursor) = (page.limit()?, page.cursor()?.map(str::to_string));
     let mut f = FieldErrors::new();
     let status = optional(&mut f, "status", q.status.as_deref(), BookingStatus::parse);
     let role = optional(&mut f, "role", q.role.as_deref(), |r| match r {
@@ -221,24 +172,12 @@ pub async fn list(
                 Some(Role::Provider) => b.provider_id == user.id,
             }
     };
-    // Filters apply after the index read: read only as many rows as still fit, so the
-    // cursor never skips any, and stop after a bounded number of index pages.
-    let mut results: Vec<BookingView> = Vec::new();
-    let pk = user.id.to_string();
-    for _ in 0..LIST_SCAN_PAGES {
-        let want = limit - results.len();
-        let (items, next) = state
-            .store
-            .market()
-            .page::<Booking>(Table::BookingsByParty, &pk, Order::Desc, want, cursor.as_deref())
-            .await?;
-        results.extend(items.iter().filter(|b| keep(b)).map(BookingView::from));
-        cursor = next;
-        if cursor.is_none() || results.len() >= limit {
-            break;
-        }
-    }
-    Ok(HttpResponse::Ok().json(Paged { results, next_cursor: cursor }))
+    let (items, next_cursor) = state
+        .store
+        .market()
+        .page_where(Table::BookingsByParty, &user.id.to_string(), Order::Desc, limit, cursor.as_deref(), LIST_SCAN_PAGES, keep)
+        .await?;
+    Ok(HttpResponse::Ok().json(Paged { results: items.iter().map(BookingView::from).collect(), next_cursor }))
 }
 
 /// One booking (parties only).
@@ -251,7 +190,7 @@ pub async fn get(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let b = party_booking(&state, user.id, booking_id(&path)?).await?;
-    Ok(HttpResponse::Ok().json(BookingView::from(&b.value)))
+    Ok(HttpResponse::Ok().json(BookingView::from(&b)))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -259,33 +198,6 @@ pub struct BookingStatusBody {
     /// `confirmed`, `declined` (provider, before the start), `cancelled` (either party,
     /// before the start), `completed` (provider, after the start).
     pub status: Option<String>,
-}
-
-fn overlap() -> ApiError {
-    ApiError::Conflict {
-        code: "booking_overlap",
-        message: "the provider already has a confirmed booking that overlaps this one".into(),
-    }
-}
-
-/// Reserves the booking's interval on the provider's schedule. An interval held by a
-/// booking that is no longer live is a leftover of an interrupted change: it is released
-/// and the reservation retried.
-async fn reserve(state: &AppState, b: &Booking, now: OffsetDateTime) -> Result<(), ApiError> {
-    let m = state.store.market();
-    for _ in 0..RETRIES {
-        let Some(clash) = m.reserve(b.provider_id, b.id, b.start_at, b.end_at, now).await? else { return Ok(()) };
-        let holder = m.get::<Booking>(&clash.to_string()).await?;
-        let stale = holder.is_none_or(|h| {
-            matches!(h.value.status, BookingStatus::Declined | BookingStatus::Cancelled | BookingStatus::Completed)
-        });
-        if !stale {
-            return Err(overlap());
-        }
-        tracing::warn!(booking = %clash, "releasing a stale schedule reservation");
-        m.release(b.provider_id, clash).await?;
-    }
-    Err(overlap())
 }
 
 /// Changes a booking's status through the booking state machine.
@@ -308,78 +220,9 @@ pub async fn set_status(
     let to = required(&mut f, "status", body.status.as_deref(), BookingStatus::parse);
     f.into_result()?;
     let Some(to) = to else { return Err(ApiError::invalid_field("status", "is required")) };
-    let m = state.store.market();
-    let mut current = party_booking(&state, user.id, id).await?;
-    let mut reserved = false;
-    let saved = 'cas: {
-        for _ in 0..RETRIES {
-            let now = OffsetDateTime::now_utc();
-            let b = &current.value;
-            let by = if b.client_id == user.id { BookingActor::Client } else { BookingActor::Provider };
-            if let Err(e) = b.status.transition(to, by, now, b.start_at) {
-                // A reservation made in an earlier round belongs to nobody unless the
-                // booking is confirmed now (by a concurrent request for the same slot).
-                if reserved && b.status != BookingStatus::Confirmed {
-                    m.release(b.provider_id, b.id).await?;
-                }
-                return Err(e.into());
-            }
-            if to == BookingStatus::Confirmed && !reserved {
-                reserve(&state, b, now).await?;
-                reserved = true;
-            }
-            let mut next = b.clone();
-            next.status = to;
-            next.updated_at = now;
-            match m.save(&next, current.version).await {
-                Ok(_) => break 'cas next,
-                Err(StoreError::Conflict) => {
-                    current = m.get::<Booking>(&id.to_string()).await?.ok_or(ApiError::NotFound)?;
-                }
-                Err(e) => {
-                    if reserved {
-                        m.release(next.provider_id, next.id).await?;
-                    }
-                    return Err(e.into());
-                }
-            }
-        }
-        if reserved && current.value.status != BookingStatus::Confirmed {
-            m.release(current.value.provider_id, id).await?;
-        }
-        return Err(StoreError::Conflict.into());
-    };
-    if matches!(to, BookingStatus::Declined | BookingStatus::Cancelled | BookingStatus::Completed) {
-        m.release(saved.provider_id, saved.id).await?;
-    }
-    tracing::info!(status = to.as_str(), "booking status changed");
-    let (other, title) = match to {
-        BookingStatus::Confirmed => (saved.client_id, "Booking confirmed"),
-        BookingStatus::Declined => (saved.client_id, "Booking declined"),
-        BookingStatus::Completed => (saved.client_id, "Booking completed"),
-        _ if saved.client_id == user.id => (saved.provider_id, "Booking cancelled"),
-        _ => (saved.client_id, "Booking cancelled"),
-    };
-    let service_title = m.get::<Service>(&saved.service_id.to_string()).await?.map(|s| s.value.title);
-    notify(
-        &state,
-        Event {
-            to: other,
-            kind: NotificationType::Booking,
-            title: title.into(),
-            message: format!(
-                "{} on {} is now {}",
-                service_title.as_deref().unwrap_or("Your booking"),
-                rfc3339(saved.start_at),
-                to.as_str()
-            ),
-            action_url: format!("/bookings/{}", saved.id),
-            actor: Some(user.id),
-            object_type: "booking",
-            object_id: saved.id.to_string(),
-        },
-    );
-    Ok(HttpResponse::Ok().json(BookingView::from(&saved)))
+    party_booking(&state, user.id, id).await?;
+    let cmd = ChangeBookingStatus { by: caller(&user), booking_id: id, to, at: OffsetDateTime::now_utc() };
+    Ok(HttpResponse::Ok().json(BookingView::from(&run(&state, cmd).await?)))
 }
 
 /// My bookings (not declined or cancelled, newest 1000) as an RFC 5545 iCalendar feed.
@@ -390,21 +233,10 @@ pub async fn set_status(
 #[tracing::instrument(skip_all, fields(user = %user.id))]
 pub async fn calendar(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
     let m = state.store.market();
-    let pk = user.id.to_string();
-    let mut bookings: Vec<Booking> = Vec::new();
-    let mut cursor: Option<String> = None;
-    while bookings.len() < ICS_MAX {
-        let want = (ICS_MAX - bookings.len()).min(100);
-        let (items, next) =
-            m.page::<Booking>(Table::BookingsByParty, &pk, Order::Desc, want, cursor.as_deref()).await?;
-        bookings.extend(
-            items.into_iter().filter(|b| !matches!(b.status, BookingStatus::Declined | BookingStatus::Cancelled)),
-        );
-        match next {
-            Some(c) => cursor = Some(c),
-            None => break,
-        }
-    }
+    let live = |b: &Booking| !matches!(b.status, BookingStatus::Declined | BookingStatus::Cancelled);
+    let pages = ICS_MAX / 100;
+    let (bookings, _) =
+        m.page_where(Table::BookingsByParty, &user.id.to_string(), Order::Desc, ICS_MAX, None, pages, live).await?;
     let mut ids: Vec<String> = bookings.iter().map(|b| b.service_id.to_string()).collect();
     ids.sort();
     ids.dedup();

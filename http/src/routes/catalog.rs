@@ -102,10 +102,9 @@ async fn parent(
     Ok(Some(id))
 }
 
-async fn rebuild_search(state: &AppState) {
-    if let Err(e) = crate::market::rebuild_index(&state.store, &state.search).await {
-        tracing::error!(error = %e, "search index rebuild failed");
-    }
+/// Category lineage is part of every catalog document: the index is rebuilt.
+async fn rebuild_search(state: &AppState, id: CategoryId) {
+    crate::market::catalog_changed(state, agora_engine::event::CatalogItem::Category(id)).await;
 }
 
 /// Admin: creates a category.
@@ -170,7 +169,7 @@ pub async fn update_category(
     f.into_result()?;
     state.store.market().save_category(&next, Some(&current)).await.map_err(name_taken)?;
     if next.parent_id != current.value.parent_id {
-        rebuild_search(&state).await;
+        rebuild_search(&state, id).await;
     }
     Ok(HttpResponse::Ok().json(next))
 }
@@ -196,7 +195,7 @@ pub async fn delete_category(
         });
     }
     state.store.market().delete_category(&c.value).await?;
-    rebuild_search(&state).await;
+    rebuild_search(&state, id).await;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -3,16 +3,17 @@
 //! in `/events` with actor, time and reason.
 
 use actix_web::{web, HttpResponse};
-use agora_actors::contract::ChangeStatus;
-use agora_engine::{ContractId, ContractStatus, NotificationType};
-use agora_storage::market::Contract;
+use agora_actors::market::contracts::ChangeContractStatus;
+use agora_engine::{Contract, ContractId, ContractStatus};
 use agora_storage::{Order, Table};
 use serde::Deserialize;
+use time::OffsetDateTime;
 
+use super::jobs::{views, ContractEventView, ContractView};
 use super::{ErrorEnvelope, PageQuery, Paged};
 use crate::auth::AuthUser;
 use crate::error::ApiError;
-use crate::market::{notify, optional_text, Event};
+use crate::market::{caller, optional_text, run};
 use crate::state::AppState;
 
 fn contract_id(raw: &str) -> Result<ContractId, ApiError> {
@@ -49,7 +50,7 @@ pub async fn list(
         .market()
         .page::<Contract>(Table::ContractsByParty, &user.id.to_string(), Order::Desc, page.limit()?, page.cursor()?)
         .await?;
-    let results: Vec<Contract> = items.into_iter().filter(|c| status.is_none_or(|s| c.status == s)).collect();
+    let results: Vec<ContractView> = views(items.into_iter().filter(|c| status.is_none_or(|s| c.status == s)).collect());
     Ok(HttpResponse::Ok().json(Paged { results, next_cursor }))
 }
 
@@ -60,7 +61,7 @@ pub async fn get(
     user: AuthUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(load(&state, &user, contract_id(&path)?).await?))
+    Ok(HttpResponse::Ok().json(ContractView::from(load(&state, &user, contract_id(&path)?).await?)))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -83,7 +84,7 @@ pub async fn set_status(
     body: web::Json<StatusBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = contract_id(&path)?;
-    let before = load(&state, &user, id).await?;
+    load(&state, &user, id).await?;
     let mut f = agora_engine::FieldErrors::new();
     let to = match body.status.as_deref() {
         None => {
@@ -95,45 +96,8 @@ pub async fn set_status(
     let reason = optional_text(&mut f, "reason", body.reason.as_deref(), 2000);
     f.into_result()?;
     let Some(to) = to else { return Err(ApiError::invalid_field("status", "is required")) };
-    let party = user.id == before.client_id || user.id == before.provider_id;
-    let changed = state
-        .hub
-        .contracts
-        .send(ChangeStatus {
-            contract_id: id,
-            actor_id: user.id,
-            actor_is_admin: user.role.is_admin() && !party,
-            to,
-            reason,
-        })
-        .await??;
-    let c = &changed.contract;
-    let others: Vec<agora_engine::UserId> =
-        [c.client_id, c.provider_id].into_iter().filter(|u| *u != user.id).collect();
-    for to_user in others {
-        notify(
-            &state,
-            Event {
-                to: to_user,
-                kind: NotificationType::Contract,
-                title: format!("Contract {}", c.status.as_str()),
-                message: format!("The contract \"{}\" is now {}.", c.title, c.status.as_str()),
-                action_url: format!("/contracts/{}", c.id),
-                actor: Some(user.id),
-                object_type: "contract",
-                object_id: c.id.to_string(),
-            },
-        );
-    }
-    if changed.completed_job {
-        if let Some(p) = state.store.market().provider_of(c.provider_id).await? {
-            crate::market::index_provider(&state, &p.value).await?;
-        }
-        if let Some(j) = state.store.market().get::<agora_storage::market::Job>(&c.job_id.to_string()).await? {
-            crate::market::index_job(&state, &j.value).await?;
-        }
-    }
-    Ok(HttpResponse::Ok().json(&changed.contract))
+    let cmd = ChangeContractStatus { by: caller(&user), contract_id: id, to, reason, at: OffsetDateTime::now_utc() };
+    Ok(HttpResponse::Ok().json(ContractView::from(run(&state, cmd).await?)))
 }
 
 /// Every transition, oldest first: `{from, to, actor_id, actor_role, reason, at, version}`.
@@ -146,8 +110,8 @@ pub async fn events(
     q: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let c = load(&state, &user, contract_id(&path)?).await?;
-    let (results, next_cursor) = state.store.market().contract_events(c.id, q.limit()?, q.cursor()?).await?;
-    Ok(HttpResponse::Ok().json(Paged { results, next_cursor }))
+    let (items, next_cursor) = state.store.market().contract_events(c.id, q.limit()?, q.cursor()?).await?;
+    Ok(HttpResponse::Ok().json(Paged { results: views::<_, ContractEventView>(items), next_cursor }))
 }
 
 pub fn config(cfg: &mut web::ServiceConfig) {

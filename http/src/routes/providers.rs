@@ -7,13 +7,14 @@ use agora_engine::{CategoryId, FieldErrors, ProviderId, Role, SkillId};
 use agora_storage::market::{Provider, ProviderSkill, SearchQuery, Service};
 use agora_storage::search::{Kind, SearchRequest, Sort};
 use agora_storage::{Order, Table};
+use agora_engine::event::CatalogItem;
 use serde::Deserialize;
 use time::OffsetDateTime;
 
 use super::{ErrorEnvelope, PageQuery, Paged};
 use crate::auth::{AuthUser, MaybeAuthUser};
 use crate::error::ApiError;
-use crate::market::{index_provider, optional_text, required_money, search_offset, MoneyBody};
+use crate::market::{optional_text, required_money, search_offset, MoneyBody};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -155,7 +156,7 @@ pub async fn create(
         }
         other => other.into(),
     })?;
-    index_provider(&state, &p).await?;
+    crate::market::catalog_changed(&state, CatalogItem::Provider(p.id)).await;
     Ok(HttpResponse::Created().json(p))
 }
 
@@ -234,7 +235,7 @@ pub async fn update(
         })
         .await?
         .ok_or(ApiError::NotFound)?;
-    index_provider(&state, &updated.value).await?;
+    crate::market::catalog_changed(&state, CatalogItem::Provider(updated.value.id)).await;
     Ok(HttpResponse::Ok().json(updated.value))
 }
 

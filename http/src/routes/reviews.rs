@@ -2,12 +2,9 @@
 //! an optional comment), once per engagement; the author edits or deletes it; the reviewee
 //! replies once. Reviews are public to read. Every path also answers under `/api/ratings`.
 //!
-//! Aggregates are never adjusted incrementally: after every create, edit and delete the
-//! reviewee's provider profile (`rating_avg`, `reviews_count` over all reviews of that user)
-//! and, for booking reviews, the service's (over all reviews of that service) are recomputed
-//! from storage and written with compare-and-set on the profile's version, recomputing on a
-//! lost race, so concurrent reviews can't leave a stale figure behind. The search index is
-//! refreshed afterwards.
+//! The rules live in `agora_engine::review` and the commands in
+//! `agora_actors::market::reviews`; the exact aggregates (`rating_avg`, `reviews_count`)
+//! are kept by the rating subscriber.
 //!
 //! Deleting a review releases its "once per engagement" claim: the author may review that
 //! engagement again (a fresh review, with a new id), which is what an author who deleted a
@@ -15,10 +12,10 @@
 
 use actix_web::{web, HttpResponse};
 use agora_actors::protocol::rfc3339;
-use agora_engine::market::{self, BookingStatus};
-use agora_engine::{BookingId, ContractId, ContractStatus, FieldErrors, NotificationType, ReviewId, ServiceId, UserId};
-use agora_storage::market::{Booking, Contract, Engagement, Review, Service};
-use agora_storage::{Order, StoreError, Table};
+use agora_actors::market::reviews::{DeleteReview, EditReview, PostReview, ReplyToReview};
+use agora_engine::market;
+use agora_engine::{BookingId, ContractId, Engagement, FieldErrors, Review, ReviewId, ServiceId, UserId};
+use agora_storage::{Order, Table};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -26,11 +23,9 @@ use time::OffsetDateTime;
 use super::{optional, ErrorEnvelope, PageQuery, Paged};
 use crate::auth::AuthUser;
 use crate::error::ApiError;
-use crate::market::{index_provider, index_service, notify, optional_text, required_text, Event};
+use crate::market::{caller, optional_text, required_text, run};
 use crate::state::AppState;
 
-/// Compare-and-set rounds for an aggregate before giving up (and logging).
-const RETRIES: usize = 10;
 /// Index pages one filtered list request reads at most.
 const LIST_SCAN_PAGES: usize = 10;
 const COMMENT_MAX: usize = 2000;
@@ -93,74 +88,6 @@ fn parse_rating(f: &mut FieldErrors, raw: &Value) -> Option<u8> {
     }
 }
 
-// ---- aggregates
-
-/// Recomputes the reviewee's provider profile figures from all their reviews (no-op when
-/// they have no profile) and refreshes its search document.
-async fn refresh_provider(state: &AppState, reviewee: UserId) -> Result<(), ApiError> {
-    let m = state.store.market();
-    for _ in 0..RETRIES {
-        let Some(current) = m.provider_of(reviewee).await? else { return Ok(()) };
-        let ratings = ratings(state, Table::ReviewsByReviewee, &reviewee.to_string()).await?;
-        let (avg, count) = market::rating_aggregate(ratings);
-        let mut next = current.value.clone();
-        next.rating_avg = avg;
-        next.reviews_count = count;
-        match m.save(&next, current.version).await {
-            Ok(_) => return index_provider(state, &next).await,
-            Err(StoreError::Conflict) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(StoreError::Conflict.into())
-}
-
-/// Recomputes a service's figures from all its reviews and refreshes its search document.
-async fn refresh_service(state: &AppState, service: ServiceId) -> Result<(), ApiError> {
-    let m = state.store.market();
-    let key = service.to_string();
-    for _ in 0..RETRIES {
-        let Some(current) = m.get::<Service>(&key).await? else { return Ok(()) };
-        let ratings = ratings(state, Table::ReviewsByService, &key).await?;
-        let (avg, count) = market::rating_aggregate(ratings);
-        let mut next = current.value.clone();
-        next.rating_avg = avg;
-        next.reviews_count = count;
-        match m.save(&next, current.version).await {
-            Ok(_) => return index_service(state, &next).await,
-            Err(StoreError::Conflict) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(StoreError::Conflict.into())
-}
-
-async fn ratings(state: &AppState, index: Table, pk: &str) -> Result<Vec<u8>, StoreError> {
-    let mut out = Vec::new();
-    state
-        .store
-        .market()
-        .for_each::<Review, _, _>(index, pk, |r| {
-            out.push(r.rating);
-            async { Ok(()) }
-        })
-        .await?;
-    Ok(out)
-}
-
-/// Recomputes every aggregate a review counts in. The review itself is durable by now, so a
-/// failure here is logged rather than answered: the next review change recomputes exactly.
-async fn refresh_aggregates(state: &AppState, r: &Review) {
-    if let Err(e) = refresh_provider(state, r.reviewee_id).await {
-        tracing::error!(error = %e, reviewee = %r.reviewee_id, "recomputing provider rating failed");
-    }
-    if let Some(service) = r.service_id {
-        if let Err(e) = refresh_service(state, service).await {
-            tracing::error!(error = %e, service = %service, "recomputing service rating failed");
-        }
-    }
-}
-
 // ---- handlers
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -173,49 +100,6 @@ pub struct ReviewBody {
     pub rating: Option<Value>,
     /// Up to 2000 characters.
     pub comment: Option<String>,
-}
-
-/// Who a review of an engagement rates, and which service it counts for.
-struct Reviewed {
-    reviewee: UserId,
-    service_id: Option<ServiceId>,
-}
-
-fn not_completed() -> ApiError {
-    ApiError::Conflict { code: "not_completed", message: "only a completed contract or booking can be reviewed".into() }
-}
-
-/// The engagement, if the author is a party to it (404 otherwise) and it is completed (409).
-async fn reviewed(state: &AppState, author: UserId, engagement: Engagement) -> Result<Reviewed, ApiError> {
-    let m = state.store.market();
-    match engagement {
-        Engagement::Contract(id) => {
-            let c = m.get::<Contract>(&id.to_string()).await?.map(|c| c.value).ok_or(ApiError::NotFound)?;
-            let reviewee = match author {
-                a if a == c.client_id => c.provider_id,
-                a if a == c.provider_id => c.client_id,
-                _ => return Err(ApiError::NotFound),
-            };
-            if c.status != ContractStatus::Completed {
-                return Err(not_completed());
-            }
-            Ok(Reviewed { reviewee, service_id: None })
-        }
-        Engagement::Booking(id) => {
-            let b = m.get::<Booking>(&id.to_string()).await?.map(|b| b.value).ok_or(ApiError::NotFound)?;
-            // A client's review rates the provider and counts for the booked service; a
-            // provider's review of the client does not.
-            let (reviewee, service_id) = match author {
-                a if a == b.client_id => (b.provider_id, Some(b.service_id)),
-                a if a == b.provider_id => (b.client_id, None),
-                _ => return Err(ApiError::NotFound),
-            };
-            if b.status != BookingStatus::Completed {
-                return Err(not_completed());
-            }
-            Ok(Reviewed { reviewee, service_id })
-        }
-    }
 }
 
 /// Reviews the other party of a completed contract or booking (once per engagement).
@@ -251,49 +135,8 @@ pub async fn create(
     let (Some(engagement), Some(rating)) = (engagement, rating) else {
         return Err(ApiError::invalid_field("rating", "is required"));
     };
-    let target = reviewed(&state, user.id, engagement).await?;
-    let m = state.store.market();
-    let id = ReviewId::from_uuid(uuid::Uuid::now_v7());
-    if !m.claim_review(&engagement, user.id, id).await? {
-        return Err(ApiError::Conflict {
-            code: "already_reviewed",
-            message: "you have already reviewed this engagement".into(),
-        });
-    }
-    let now = OffsetDateTime::now_utc();
-    let review = Review {
-        id,
-        engagement,
-        author_id: user.id,
-        reviewee_id: target.reviewee,
-        service_id: target.service_id,
-        rating,
-        comment,
-        reply: None,
-        replied_at: None,
-        created_at: now,
-        updated_at: now,
-    };
-    if let Err(e) = m.insert(&review).await {
-        m.release_review(&engagement, user.id).await?;
-        return Err(e.into());
-    }
-    tracing::info!(review = %review.id, reviewee = %review.reviewee_id, rating, "review posted");
-    refresh_aggregates(&state, &review).await;
-    notify(
-        &state,
-        Event {
-            to: review.reviewee_id,
-            kind: NotificationType::Review,
-            title: "New review".into(),
-            message: format!("You received a {rating}-star review"),
-            action_url: format!("/reviews/{}", review.id),
-            actor: Some(user.id),
-            object_type: "review",
-            object_id: review.id.to_string(),
-        },
-    );
-    Ok(HttpResponse::Created().json(ReviewView::from(&review)))
+    let cmd = PostReview { by: caller(&user), engagement, rating, comment, at: OffsetDateTime::now_utc() };
+    Ok(HttpResponse::Created().json(ReviewView::from(&run(&state, cmd).await?)))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -318,20 +161,12 @@ async fn page(
     page: &PageQuery,
     keep: impl Fn(&Review) -> bool,
 ) -> Result<Paged<ReviewView>, ApiError> {
-    let limit = page.limit()?;
-    let mut cursor = page.cursor()?.map(str::to_string);
-    let mut results = Vec::new();
-    for _ in 0..LIST_SCAN_PAGES {
-        let want = limit - results.len();
-        let (items, next) =
-            state.store.market().page::<Review>(index, pk, Order::Desc, want, cursor.as_deref()).await?;
-        results.extend(items.iter().filter(|r| keep(r)).map(ReviewView::from));
-        cursor = next;
-        if cursor.is_none() || results.len() >= limit {
-            break;
-        }
-    }
-    Ok(Paged { results, next_cursor: cursor })
+    let (items, next_cursor) = state
+        .store
+        .market()
+        .page_where(index, pk, Order::Desc, page.limit()?, page.cursor()?, LIST_SCAN_PAGES, keep)
+        .await?;
+    Ok(Paged { results: items.iter().map(ReviewView::from).collect(), next_cursor })
 }
 
 /// Reviews of a user (as reviewee), newest first: for `GET /api/providers/{id}/reviews`.
@@ -418,27 +253,8 @@ pub async fn update(
     let rating = body.rating.as_ref().and_then(|raw| parse_rating(&mut f, raw));
     let comment = body.comment.as_deref().map(|c| optional_text(&mut f, "comment", Some(c), COMMENT_MAX));
     f.into_result()?;
-    let updated = state
-        .store
-        .market()
-        .update::<Review, ApiError>(&id.to_string(), |r| {
-            if r.author_id != user.id {
-                return Err(ApiError::Forbidden("only the author may edit a review"));
-            }
-            if let Some(rating) = rating {
-                r.rating = rating;
-            }
-            if let Some(comment) = &comment {
-                r.comment = comment.clone();
-            }
-            r.updated_at = OffsetDateTime::now_utc();
-            Ok(())
-        })
-        .await?
-        .ok_or(ApiError::NotFound)?
-        .value;
-    refresh_aggregates(&state, &updated).await;
-    Ok(HttpResponse::Ok().json(ReviewView::from(&updated)))
+    let cmd = EditReview { by: caller(&user), review_id: id, rating, comment, at: OffsetDateTime::now_utc() };
+    Ok(HttpResponse::Ok().json(ReviewView::from(&run(&state, cmd).await?)))
 }
 
 /// Deletes a review (author only); the author may then review that engagement again.
@@ -451,15 +267,8 @@ pub async fn delete(
     user: AuthUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let r = load(&state, review_id(&path)?).await?;
-    if r.author_id != user.id {
-        return Err(ApiError::Forbidden("only the author may delete a review"));
-    }
-    let m = state.store.market();
-    m.remove(&r).await?;
-    m.release_review(&r.engagement, r.author_id).await?;
-    tracing::info!(review = %r.id, "review deleted");
-    refresh_aggregates(&state, &r).await;
+    let cmd = DeleteReview { by: caller(&user), review_id: review_id(&path)?, at: OffsetDateTime::now_utc() };
+    run(&state, cmd).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -486,42 +295,8 @@ pub async fn reply(
     let text = required_text(&mut f, "reply", body.reply.as_deref(), 1, COMMENT_MAX);
     f.into_result()?;
     let Some(text) = text else { return Err(ApiError::invalid_field("reply", "is required")) };
-    let updated = state
-        .store
-        .market()
-        .update::<Review, ApiError>(&id.to_string(), |r| {
-            if r.reviewee_id != user.id {
-                return Err(ApiError::Forbidden("only the reviewee may reply to a review"));
-            }
-            if r.reply.is_some() {
-                return Err(ApiError::Conflict {
-                    code: "already_replied",
-                    message: "this review already has a reply".into(),
-                });
-            }
-            let now = OffsetDateTime::now_utc();
-            r.reply = Some(text.clone());
-            r.replied_at = Some(now);
-            r.updated_at = now;
-            Ok(())
-        })
-        .await?
-        .ok_or(ApiError::NotFound)?
-        .value;
-    notify(
-        &state,
-        Event {
-            to: updated.author_id,
-            kind: NotificationType::Review,
-            title: "Reply to your review".into(),
-            message: "The person you reviewed replied to your review".into(),
-            action_url: format!("/reviews/{}", updated.id),
-            actor: Some(user.id),
-            object_type: "review",
-            object_id: updated.id.to_string(),
-        },
-    );
-    Ok(HttpResponse::Ok().json(ReviewView::from(&updated)))
+    let cmd = ReplyToReview { by: caller(&user), review_id: id, text, at: OffsetDateTime::now_utc() };
+    Ok(HttpResponse::Ok().json(ReviewView::from(&run(&state, cmd).await?)))
 }
 
 pub fn config(cfg: &mut web::ServiceConfig) {

@@ -7,13 +7,14 @@ use agora_engine::market::{tags, MAX_DURATION_MINUTES};
 use agora_engine::{CategoryId, FieldErrors, ProviderId, ServiceId};
 use agora_storage::market::Service;
 use agora_storage::search::{Kind, SearchRequest, Sort};
+use agora_engine::event::CatalogItem;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::{ErrorEnvelope, PageQuery, Paged};
 use crate::auth::{AuthUser, MaybeAuthUser};
 use crate::error::ApiError;
-use crate::market::{index_service, required_money, required_text, search_offset, MoneyBody};
+use crate::market::{required_money, required_text, search_offset, MoneyBody};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -93,7 +94,7 @@ pub async fn create(
         deleted: false,
     };
     state.store.market().insert(&s).await?;
-    index_service(&state, &s).await?;
+    crate::market::catalog_changed(&state, CatalogItem::Service(s.id)).await;
     Ok(HttpResponse::Created().json(ServiceView::of(s, false)))
 }
 
@@ -190,7 +191,7 @@ pub async fn update(
         })
         .await?
         .ok_or(ApiError::NotFound)?;
-    index_service(&state, &updated.value).await?;
+    crate::market::catalog_changed(&state, CatalogItem::Service(updated.value.id)).await;
     Ok(HttpResponse::Ok().json(ServiceView::of(updated.value, false)))
 }
 
@@ -220,7 +221,7 @@ pub async fn delete(
         })
         .await?
         .ok_or(ApiError::NotFound)?;
-    index_service(&state, &updated.value).await?;
+    crate::market::catalog_changed(&state, CatalogItem::Service(updated.value.id)).await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -324,7 +325,7 @@ async fn set_like(state: &AppState, user: AuthUser, raw_id: &str, liked: bool) -
     let changed = if liked { m.like(id, user.id).await? } else { m.unlike(id, user.id).await? };
     let s = live(state, id).await?.value;
     if changed {
-        index_service(state, &s).await?;
+        crate::market::catalog_changed(state, CatalogItem::Service(s.id)).await;
     }
     Ok(HttpResponse::Ok().json(LikeView { liked, likes_count: s.likes_count }))
 }

@@ -1,0 +1,96 @@
+//! Contract status changes. Each is decided by the engine's state machine, then persisted by
+//! compare-and-set on the contract's version (so changes from other nodes are never
+//! overwritten), with the transition stored in the contract's history. The provider's
+//! `completed_jobs` grows exactly once: only the one change that moves the contract to
+//! completed wins its compare-and-set. The job's status follows its contracts.
+
+use agora_engine::{Contract, ContractEvent, ContractId, ContractStatus, DomainEvent, Job, UserId};
+use agora_storage::market::Provider;
+use agora_storage::{cas_retry, StoreError};
+use futures_util::future::BoxFuture;
+use time::OffsetDateTime;
+
+use super::{Aggregate, Caller, Command, Cx};
+use crate::ActorError;
+
+/// A requested status change, by a party or an admin.
+#[derive(actix::Message)]
+#[rtype(result = "Result<Contract, ActorError>")]
+pub struct ChangeContractStatus {
+    pub by: Caller,
+    pub contract_id: ContractId,
+    pub to: ContractStatus,
+    pub reason: Option<String>,
+    pub at: OffsetDateTime,
+}
+
+impl Command for ChangeContractStatus {
+    type Output = Contract;
+    fn aggregate(&self) -> Aggregate {
+        Aggregate::Contract(self.contract_id)
+    }
+    fn run(self, cx: Cx) -> BoxFuture<'static, Result<Contract, ActorError>> {
+        Box::pin(change(cx, self))
+    }
+}
+
+async fn change(cx: Cx, msg: ChangeContractStatus) -> Result<Contract, ActorError> {
+    let m = cx.store.market();
+    let (next, change, completes_job) = cas_retry(|| async {
+        let current = m.get::<Contract>(&msg.contract_id.to_string()).await?.ok_or(ActorError::NotFound)?;
+        let c = &current.value;
+        // Admins act as admins (dispute resolution); parties as themselves.
+        let by = c.party(msg.by.id, msg.by.is_admin()).ok_or(ActorError::NotFound)?;
+        let decided = c.status.transition(msg.to, by).map_err(ActorError::Refused)?;
+        let mut next = c.clone();
+        next.status = msg.to;
+        next.updated_at = msg.at;
+        let Some(version) = m.try_save(&next, current.version).await? else { return Ok(None) };
+        let change = ContractEvent {
+            contract_id: c.id,
+            from: Some(decided.from),
+            to: decided.to,
+            actor_id: msg.by.id,
+            actor_role: by.as_str().into(),
+            reason: msg.reason.clone(),
+            at: msg.at,
+            version,
+        };
+        Ok::<_, ActorError>(Some((next, change, decided.completes_job)))
+    })
+    .await?;
+    m.contract_event(&change).await?;
+    let mut events = vec![DomainEvent::ContractStatusChanged { contract: next.clone(), change, by: msg.by.id }];
+    if completes_job {
+        // Exactly once: only this change moved the contract to completed.
+        if let Some(p) = m.provider_of(next.provider_id).await? {
+            m.update::<Provider, StoreError>(&p.value.id.to_string(), |p| {
+                p.completed_jobs += 1;
+                Ok(())
+            })
+            .await?;
+            events.push(DomainEvent::CatalogChanged { item: agora_engine::event::CatalogItem::Provider(p.value.id) });
+        }
+    }
+    if next.status.is_terminal() {
+        let completed = next.status == ContractStatus::Completed;
+        let job = m
+            .update::<Job, StoreError>(&next.job_id.to_string(), |j| {
+                j.contract_ended(next.id, completed, msg.at);
+                Ok(())
+            })
+            .await?;
+        if let Some(job) = job {
+            events.push(DomainEvent::JobChanged { job: job.value });
+        }
+    }
+    tracing::info!(contract = %next.id, to = next.status.as_str(), "contract status changed");
+    metrics::counter!("agora_contract_transitions_total", "to" => next.status.as_str()).increment(1);
+    cx.bus.publish(events, msg.at).await;
+    Ok(next)
+}
+
+/// The parties of a contract other than `by` (who are told about a change).
+pub fn others(c: &Contract, by: UserId) -> impl Iterator<Item = UserId> {
+    [c.client_id, c.provider_id].into_iter().filter(move |u| *u != by)
+}

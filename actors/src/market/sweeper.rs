@@ -1,0 +1,76 @@
+//! The intent sweeper: completes or undoes multi-step operations that a crash interrupted
+//! (see `jobs` for accept and `bookings` for confirm). It runs once at start-up, before the
+//! server takes requests, over every intent recorded before this process started, and then
+//! periodically over intents older than a grace period (so it never races an operation
+//! that is still running on another node). Each repair is idempotent: running it twice, or
+//! alongside the original operation, leaves the same single effect.
+
+use std::time::Duration;
+
+use actix::prelude::*;
+use agora_storage::intents::{Intent, Step};
+use time::OffsetDateTime;
+
+use super::Cx;
+use crate::ActorError;
+
+/// Intents looked at per sweep.
+const BATCH: usize = 500;
+
+/// Repairs every intent created before `before`; answers how many it finished.
+pub async fn sweep(cx: &Cx, before: OffsetDateTime, now: OffsetDateTime) -> Result<usize, ActorError> {
+    let pending = cx.store.intents().pending(BATCH).await?;
+    let mut n = 0;
+    for intent in pending.into_iter().filter(|i| i.created_at < before) {
+        let outcome = repair(cx, &intent, now).await?;
+        cx.store.intents().done(intent.id).await?;
+        tracing::warn!(intent = %intent.id, step = ?intent.step, outcome, "interrupted operation repaired");
+        metrics::counter!("agora_intents_repaired_total", "outcome" => outcome).increment(1);
+        n += 1;
+    }
+    Ok(n)
+}
+
+async fn repair(cx: &Cx, intent: &Intent, now: OffsetDateTime) -> Result<&'static str, ActorError> {
+    match intent.step {
+        Step::Accept { proposal_id, contract_id, client_id, .. } => {
+            super::jobs::complete_accept(cx, proposal_id, contract_id, client_id, now).await
+        }
+        Step::ConfirmBooking { booking_id, provider_id, by } => {
+            super::bookings::complete_confirm(cx, booking_id, provider_id, by, now).await
+        }
+    }
+}
+
+/// Runs [`sweep`] every `every` over intents older than `grace`.
+pub struct Sweeper {
+    cx: Cx,
+    every: Duration,
+    grace: Duration,
+}
+
+impl Sweeper {
+    pub fn new(cx: Cx, every: Duration, grace: Duration) -> Sweeper {
+        Sweeper { cx, every, grace }
+    }
+}
+
+impl Actor for Sweeper {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.run_interval(self.every, |s, ctx| {
+            let cx = s.cx.clone();
+            let grace = time::Duration::try_from(s.grace).unwrap_or(time::Duration::MINUTE);
+            ctx.spawn(
+                async move {
+                    let now = OffsetDateTime::now_utc();
+                    if let Err(e) = sweep(&cx, now - grace, now).await {
+                        tracing::error!(error = %e, "intent sweep failed");
+                    }
+                }
+                .into_actor(s),
+            );
+        });
+    }
+}

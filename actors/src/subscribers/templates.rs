@@ -1,0 +1,131 @@
+//! The one place notification copy lives: which domain event notifies whom, with what.
+
+use agora_engine::{BookingStatus, DomainEvent, NotificationType};
+
+use crate::broker::NewNotification;
+use crate::protocol::rfc3339;
+
+fn note(
+    to: agora_engine::UserId,
+    kind: NotificationType,
+    title: impl Into<String>,
+    message: String,
+    action_url: String,
+    actor: agora_engine::UserId,
+    object: (&str, String),
+) -> NewNotification {
+    NewNotification {
+        user: to,
+        kind,
+        title: title.into(),
+        message,
+        action_url: Some(action_url),
+        actor_id: Some(actor),
+        object_type: Some(object.0.to_string()),
+        object_id: Some(object.1),
+        expires_at: None,
+    }
+}
+
+/// The notifications an event sends (none for most).
+pub fn notifications(event: &DomainEvent) -> Vec<NewNotification> {
+    use DomainEvent as E;
+    match event {
+        E::ProposalSubmitted { proposal: p, job_title } => vec![note(
+            p.job_client_id,
+            NotificationType::Proposal,
+            "New proposal",
+            format!("A new proposal arrived for \"{job_title}\"."),
+            format!("/jobs/{}/proposals/{}", p.job_id, p.id),
+            p.provider_id,
+            ("proposal", p.id.to_string()),
+        )],
+        E::ProposalAccepted { proposal: p, job_title, by } => vec![note(
+            p.provider_id,
+            NotificationType::Proposal,
+            "Proposal accepted",
+            format!("Your proposal for \"{job_title}\" was accepted."),
+            format!("/proposals/{}", p.id),
+            *by,
+            ("proposal", p.id.to_string()),
+        )],
+        E::ContractCreated { contract: c, by } => vec![note(
+            c.provider_id,
+            NotificationType::Contract,
+            "New contract",
+            format!("A contract for \"{}\" was created.", c.title),
+            format!("/contracts/{}", c.id),
+            *by,
+            ("contract", c.id.to_string()),
+        )],
+        E::ContractStatusChanged { contract: c, by, .. } => crate::market::contracts::others(c, *by)
+            .map(|to| {
+                note(
+                    to,
+                    NotificationType::Contract,
+                    format!("Contract {}", c.status.as_str()),
+                    format!("The contract \"{}\" is now {}.", c.title, c.status.as_str()),
+                    format!("/contracts/{}", c.id),
+                    *by,
+                    ("contract", c.id.to_string()),
+                )
+            })
+            .collect(),
+        E::BookingRequested { booking: b, service_title } => vec![note(
+            b.provider_id,
+            NotificationType::Booking,
+            "New booking request",
+            format!("{service_title} from {} to {}", rfc3339(b.start_at), rfc3339(b.end_at)),
+            format!("/bookings/{}", b.id),
+            b.client_id,
+            ("booking", b.id.to_string()),
+        )],
+        E::BookingStatusChanged { booking: b, by, service_title } => {
+            let title = match b.status {
+                BookingStatus::Confirmed => "Booking confirmed",
+                BookingStatus::Declined => "Booking declined",
+                BookingStatus::Completed => "Booking completed",
+                BookingStatus::Requested => return Vec::new(),
+                BookingStatus::Cancelled => "Booking cancelled",
+            };
+            vec![note(
+                b.other_party(*by),
+                NotificationType::Booking,
+                title,
+                format!(
+                    "{} on {} is now {}",
+                    service_title.as_deref().unwrap_or("Your booking"),
+                    rfc3339(b.start_at),
+                    b.status.as_str()
+                ),
+                format!("/bookings/{}", b.id),
+                *by,
+                ("booking", b.id.to_string()),
+            )]
+        }
+        E::ReviewPosted { review: r } => vec![note(
+            r.reviewee_id,
+            NotificationType::Review,
+            "New review",
+            format!("You received a {}-star review", r.rating),
+            format!("/reviews/{}", r.id),
+            r.author_id,
+            ("review", r.id.to_string()),
+        )],
+        E::ReviewReplied { review: r, by } => vec![note(
+            r.author_id,
+            NotificationType::Review,
+            "Reply to your review",
+            "The person you reviewed replied to your review".into(),
+            format!("/reviews/{}", r.id),
+            *by,
+            ("review", r.id.to_string()),
+        )],
+        E::ProposalWithdrawn { .. }
+        | E::ReviewEdited { .. }
+        | E::ReviewDeleted { .. }
+        | E::JobChanged { .. }
+        | E::CatalogChanged { .. }
+        | E::SearchPerformed { .. } => Vec::new(),
+    }
+}

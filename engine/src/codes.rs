@@ -1,0 +1,110 @@
+//! Every error code Agora answers with, in one pinned list. HTTP envelopes and WebSocket
+//! `error` frames use only these; `ALL` is checked against docs/architecture.md
+//! ("Error codes") by a test, and the HTTP layer's tests check every code it can produce.
+
+pub const VALIDATION_FAILED: &str = "validation_failed";
+pub const FORBIDDEN: &str = "forbidden";
+pub const NOT_FOUND: &str = "not_found";
+pub const INVALID_TRANSITION: &str = "invalid_transition";
+pub const CONFLICT: &str = "conflict";
+pub const CONCURRENT_UPDATE: &str = "concurrent_update";
+pub const DUPLICATE: &str = "duplicate";
+pub const JOB_NOT_OPEN: &str = "job_not_open";
+pub const DUPLICATE_PROPOSAL: &str = "duplicate_proposal";
+pub const PROPOSAL_NOT_PENDING: &str = "proposal_not_pending";
+pub const ALREADY_ACCEPTED: &str = "already_accepted";
+pub const BOOKING_OVERLAP: &str = "booking_overlap";
+pub const NOT_COMPLETED: &str = "not_completed";
+pub const ALREADY_REVIEWED: &str = "already_reviewed";
+pub const ALREADY_REPLIED: &str = "already_replied";
+pub const NAME_TAKEN: &str = "name_taken";
+pub const HAS_CHILDREN: &str = "has_children";
+pub const PROFILE_EXISTS: &str = "profile_exists";
+
+/// Every code, sorted.
+pub const ALL: &[&str] = &[
+    "already_accepted",
+    "already_replied",
+    "already_reviewed",
+    "already_verified",
+    "blocked",
+    "booking_overlap",
+    "concurrent_update",
+    "conflict",
+    "duplicate",
+    "duplicate_proposal",
+    "email_taken",
+    "forbidden",
+    "has_children",
+    "internal",
+    "internal_error",
+    "invalid",
+    "invalid_body",
+    "invalid_credentials",
+    "invalid_cursor",
+    "invalid_frame",
+    "invalid_json",
+    "invalid_query",
+    "invalid_token",
+    "invalid_transition",
+    "job_not_open",
+    "method_not_allowed",
+    "name_taken",
+    "not_completed",
+    "not_found",
+    "payload_too_large",
+    "profile_exists",
+    "proposal_not_pending",
+    "rate_limited",
+    "refresh_token_reused",
+    "service_unavailable",
+    "token_expired",
+    "token_revoked",
+    "unauthorized",
+    "unknown_type",
+    "unsupported_media_type",
+    "username_taken",
+    "validation_failed",
+    "websocket_upgrade_required",
+    "wrong_token_type",
+];
+
+/// Whether `code` is in the pinned list.
+pub fn is_known(code: &str) -> bool {
+    ALL.binary_search(&code).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sorted_unique_snake_case() {
+        for w in ALL.windows(2) {
+            assert!(w[0] < w[1], "{} before {}", w[0], w[1]);
+        }
+        for c in ALL {
+            assert!(c.chars().all(|ch| ch.is_ascii_lowercase() || ch == '_'), "{c}");
+        }
+        for c in [VALIDATION_FAILED, FORBIDDEN, NOT_FOUND, INVALID_TRANSITION, JOB_NOT_OPEN, BOOKING_OVERLAP] {
+            assert!(is_known(c), "{c}");
+        }
+    }
+
+    /// docs/architecture.md lists exactly these codes between its "Error codes" markers.
+    #[test]
+    fn documented_codes_match() {
+        let doc = include_str!("../../docs/architecture.md");
+        let start = doc.find("<!-- codes:start -->").expect("codes:start marker in docs/architecture.md");
+        let end = doc.find("<!-- codes:end -->").expect("codes:end marker in docs/architecture.md");
+        let mut documented: Vec<&str> = doc[start..end]
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .filter(|s| s.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+            .collect();
+        documented.sort_unstable();
+        documented.dedup();
+        assert_eq!(documented, ALL, "docs/architecture.md codes differ from engine::codes::ALL");
+    }
+}

@@ -1,0 +1,74 @@
+//! Domain events: what a command did, published after its write is durable. Subscribers
+//! (notifications, the search projector, rating aggregates, analytics) react to them; none
+//! of them can turn a committed write into an error. Events are plain data (serde), so a
+//! bus between nodes can carry them unchanged.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::{
+    Booking, CategoryId, Contract, ContractEvent, Job, JobId, Proposal, ProviderId, Review, ServiceId, SkillId, UserId,
+};
+
+/// A catalog object whose search document or listing may have changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "id", rename_all = "snake_case")]
+pub enum CatalogItem {
+    Service(ServiceId),
+    Job(JobId),
+    Provider(ProviderId),
+    /// A category changed: every document that lists it (with its ancestors) may have.
+    Category(CategoryId),
+    /// A skill was renamed or removed: provider documents carry skill names.
+    Skill(SkillId),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum DomainEvent {
+    ProposalSubmitted { proposal: Proposal, job_title: String },
+    ProposalWithdrawn { proposal: Proposal },
+    /// The job's client accepted it; the contract exists.
+    ProposalAccepted { proposal: Proposal, job_title: String, by: UserId },
+    ContractCreated { contract: Contract, by: UserId },
+    ContractStatusChanged { contract: Contract, change: ContractEvent, by: UserId },
+    BookingRequested { booking: Booking, service_title: String },
+    BookingStatusChanged { booking: Booking, by: UserId, service_title: Option<String> },
+    ReviewPosted { review: Review },
+    ReviewEdited { review: Review },
+    ReviewDeleted { review: Review },
+    ReviewReplied { review: Review, by: UserId },
+    JobChanged { job: Job },
+    CatalogChanged { item: CatalogItem },
+    /// A search was answered (analytics).
+    SearchPerformed {
+        q: String,
+        kind: String,
+        user_id: Option<UserId>,
+        results: u64,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
+}
+
+impl DomainEvent {
+    /// A static name, for logs and metric labels.
+    pub fn name(&self) -> &'static str {
+        match self {
+            DomainEvent::ProposalSubmitted { .. } => "proposal_submitted",
+            DomainEvent::ProposalWithdrawn { .. } => "proposal_withdrawn",
+            DomainEvent::ProposalAccepted { .. } => "proposal_accepted",
+            DomainEvent::ContractCreated { .. } => "contract_created",
+            DomainEvent::ContractStatusChanged { .. } => "contract_status_changed",
+            DomainEvent::BookingRequested { .. } => "booking_requested",
+            DomainEvent::BookingStatusChanged { .. } => "booking_status_changed",
+            DomainEvent::ReviewPosted { .. } => "review_posted",
+            DomainEvent::ReviewEdited { .. } => "review_edited",
+            DomainEvent::ReviewDeleted { .. } => "review_deleted",
+            DomainEvent::ReviewReplied { .. } => "review_replied",
+            DomainEvent::JobChanged { .. } => "job_changed",
+            DomainEvent::CatalogChanged { .. } => "catalog_changed",
+            DomainEvent::SearchPerformed { .. } => "search_performed",
+        }
+    }
+}

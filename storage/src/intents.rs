@@ -1,0 +1,65 @@
+//! Durable intents of multi-step operations. A use case that writes several aggregates one
+//! after the other (accept: proposal, job capacity, contract; booking confirm: schedule,
+//! booking) records its intent first and removes it when every step is done. Whatever a
+//! crash leaves behind is found here by the sweeper, which completes or undoes it.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use agora_engine::{BookingId, ContractId, JobId, ProposalId, UserId};
+
+use crate::backend::{Backend, Expect, Order};
+use crate::codec::{decode, encode};
+use crate::error::StoreError;
+use crate::tables::Table;
+
+const ALL: &str = "all";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Step {
+    /// Accept `proposal` for `job`, creating `contract`.
+    Accept { proposal_id: ProposalId, job_id: JobId, contract_id: ContractId, client_id: UserId },
+    /// Confirm `booking`, reserving its interval on `provider`'s schedule.
+    ConfirmBooking { booking_id: BookingId, provider_id: UserId, by: UserId },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Intent {
+    pub id: uuid::Uuid,
+    pub step: Step,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl Intent {
+    pub fn new(step: Step, at: OffsetDateTime) -> Intent {
+        Intent { id: uuid::Uuid::now_v7(), step, created_at: at }
+    }
+}
+
+pub struct Intents<'a> {
+    pub(crate) b: &'a dyn Backend,
+}
+
+impl Intents<'_> {
+    /// Records an intent durably (before its first step).
+    pub async fn record(&self, i: &Intent) -> Result<(), StoreError> {
+        let row = encode(Table::Intents, i)?;
+        if !self.b.cas(Table::Intents, ALL, &i.id.to_string(), Expect::Absent, row, None).await?.applied() {
+            return Err(StoreError::Duplicate("intent"));
+        }
+        Ok(())
+    }
+
+    /// Removes a finished (or undone) intent; idempotent.
+    pub async fn done(&self, id: uuid::Uuid) -> Result<(), StoreError> {
+        self.b.delete(Table::Intents, ALL, &id.to_string()).await
+    }
+
+    /// The oldest `limit` intents still in flight.
+    pub async fn pending(&self, limit: usize) -> Result<Vec<Intent>, StoreError> {
+        let page = self.b.scan(Table::Intents, ALL, Order::Asc, limit, None).await?;
+        page.rows.iter().map(|r| decode(Table::Intents, &r.value)).collect()
+    }
+}

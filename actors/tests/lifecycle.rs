@@ -34,7 +34,7 @@ fn world(config: RealtimeConfig) -> World {
     let store = Store::open_sqlite(dir.path().join("agora.db"), 2).expect("store");
     let outbox = dir.path().join("outbox");
     let mailer = Mailer::new("Agora <no-reply@agora.localhost>", outbox.clone(), None).expect("mailer");
-    let hub = Hub::start(store.clone(), mailer, config);
+    let hub = Hub::start(store.clone(), mailer, config).expect("hub");
     World { _dir: dir, outbox, store, hub }
 }
 

@@ -193,7 +193,10 @@ mod tests {
         // Completing happens after the start.
         let mut b = booking();
         b.status = Confirmed;
-        assert_eq!(b.decide(BookingActor::Provider, Completed, b.start_at + time::Duration::minutes(1)), Ok(SlotEffect::Release));
+        assert_eq!(
+            b.decide(BookingActor::Provider, Completed, b.start_at + time::Duration::minutes(1)),
+            Ok(SlotEffect::Release)
+        );
         b.apply(Completed, NOW);
         assert!(b.is_final());
         assert_eq!(b.other_party(uid(1)), uid(2));

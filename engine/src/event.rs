@@ -26,20 +26,56 @@ pub enum CatalogItem {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum DomainEvent {
-    ProposalSubmitted { proposal: Proposal, job_title: String },
-    ProposalWithdrawn { proposal: Proposal },
+    ProposalSubmitted {
+        proposal: Proposal,
+        job_title: String,
+    },
+    ProposalWithdrawn {
+        proposal: Proposal,
+    },
     /// The job's client accepted it; the contract exists.
-    ProposalAccepted { proposal: Proposal, job_title: String, by: UserId },
-    ContractCreated { contract: Contract, by: UserId },
-    ContractStatusChanged { contract: Contract, change: ContractEvent, by: UserId },
-    BookingRequested { booking: Booking, service_title: String },
-    BookingStatusChanged { booking: Booking, by: UserId, service_title: Option<String> },
-    ReviewPosted { review: Review },
-    ReviewEdited { review: Review },
-    ReviewDeleted { review: Review },
-    ReviewReplied { review: Review, by: UserId },
-    JobChanged { job: Job },
-    CatalogChanged { item: CatalogItem },
+    ProposalAccepted {
+        proposal: Proposal,
+        job_title: String,
+        by: UserId,
+    },
+    ContractCreated {
+        contract: Contract,
+        by: UserId,
+    },
+    ContractStatusChanged {
+        contract: Contract,
+        change: ContractEvent,
+        by: UserId,
+    },
+    BookingRequested {
+        booking: Booking,
+        service_title: String,
+    },
+    BookingStatusChanged {
+        booking: Booking,
+        by: UserId,
+        service_title: Option<String>,
+    },
+    ReviewPosted {
+        review: Review,
+    },
+    ReviewEdited {
+        review: Review,
+    },
+    ReviewDeleted {
+        review: Review,
+    },
+    ReviewReplied {
+        review: Review,
+        by: UserId,
+    },
+    JobChanged {
+        job: Job,
+    },
+    CatalogChanged {
+        item: CatalogItem,
+    },
     /// A search was answered (analytics).
     SearchPerformed {
         q: String,

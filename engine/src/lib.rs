@@ -18,18 +18,18 @@ pub mod proposal;
 pub mod review;
 
 pub use account::{Email, Password, PersonName, Role, Username};
-pub use chat::{ClientMsgId, ConversationKind, MessageBody, NewConversation};
 pub use booking::Booking;
+pub use chat::{ClientMsgId, ConversationKind, MessageBody, NewConversation};
 pub use contract::{Contract, ContractActor, ContractEvent, ContractStatus, StatusChanged};
-pub use event::DomainEvent;
-pub use job::Job;
-pub use proposal::Proposal;
-pub use review::{Engagement, Review};
 pub use error::{DomainError, FieldErrors};
+pub use event::DomainEvent;
 pub use ids::{
     BookingId, CategoryId, CompanyId, ContractId, ConversationId, JobId, MessageId, NotificationId, ProposalId,
     ProviderId, ReviewId, ServiceId, SessionId, SkillId, UserId,
 };
+pub use job::Job;
 pub use market::{Availability, BookingActor, BookingStatus, JobStatus, ProposalStatus, SkillLevel};
 pub use money::{Currency, Money};
 pub use notification::{Channels, Digest, NotificationType, Preferences};
+pub use proposal::Proposal;
+pub use review::{Engagement, Review};

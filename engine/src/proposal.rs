@@ -155,8 +155,16 @@ mod tests {
         Job::post(JobId::from_uuid(uuid::Uuid::from_u128(7)), uid(1), Role::Client, new, AT).expect("job")
     }
     fn proposal() -> Proposal {
-        Proposal::submit(ProposalId::from_uuid(uuid::Uuid::from_u128(8)), &job(), uid(2), Role::Provider, usd(90), None, AT)
-            .expect("proposal")
+        Proposal::submit(
+            ProposalId::from_uuid(uuid::Uuid::from_u128(8)),
+            &job(),
+            uid(2),
+            Role::Provider,
+            usd(90),
+            None,
+            AT,
+        )
+        .expect("proposal")
     }
 
     #[derive(Debug, Clone, Copy, PartialEq)]
@@ -210,7 +218,8 @@ mod tests {
 
     #[test]
     fn revert_undoes_only_its_own_acceptance() {
-        let (c1, c2) = (ContractId::from_uuid(uuid::Uuid::from_u128(5)), ContractId::from_uuid(uuid::Uuid::from_u128(6)));
+        let (c1, c2) =
+            (ContractId::from_uuid(uuid::Uuid::from_u128(5)), ContractId::from_uuid(uuid::Uuid::from_u128(6)));
         let mut p = proposal();
         p.accept(uid(1), c1, AT).expect("accept");
         assert!(!p.revert_accept(c2, AT));
@@ -226,8 +235,14 @@ mod tests {
         let eur = Money::parse(90, "EUR").expect("eur");
         let r = Proposal::submit(id, &j, uid(2), Role::Provider, eur, None, AT);
         assert!(matches!(r, Err(DomainError::Invalid(_))), "another currency than the budget's: {r:?}");
-        assert!(matches!(Proposal::submit(id, &j, uid(2), Role::Client, usd(1), None, AT), Err(DomainError::Forbidden(_))));
-        assert!(matches!(Proposal::submit(id, &j, uid(1), Role::Provider, usd(1), None, AT), Err(DomainError::Forbidden(_))));
+        assert!(matches!(
+            Proposal::submit(id, &j, uid(2), Role::Client, usd(1), None, AT),
+            Err(DomainError::Forbidden(_))
+        ));
+        assert!(matches!(
+            Proposal::submit(id, &j, uid(1), Role::Provider, usd(1), None, AT),
+            Err(DomainError::Forbidden(_))
+        ));
         let mut closed = job();
         closed.status = crate::JobStatus::InProgress;
         let r = Proposal::submit(id, &closed, uid(2), Role::Worker, usd(1), None, AT);

@@ -74,7 +74,10 @@ pub fn target(what: &Reviewable, author: UserId) -> Result<Option<(UserId, Optio
         return Ok(None);
     };
     if !what.completed {
-        return Err(DomainError::conflict(codes::NOT_COMPLETED, "only a completed contract or booking can be reviewed"));
+        return Err(DomainError::conflict(
+            codes::NOT_COMPLETED,
+            "only a completed contract or booking can be reviewed",
+        ));
     }
     Ok(Some(t))
 }

@@ -186,3 +186,60 @@ impl From<actix::MailboxError> for ApiError {
         ApiError::Unavailable(e.to_string())
     }
 }
+
+#[cfg(test)]
+mod code_tests {
+    use super::*;
+
+    /// Every `code: "..."` literal and every code an error enum answers, in the http and
+    /// actors sources, is in the pinned list (`agora_engine::codes::ALL`).
+    #[test]
+    fn every_code_in_the_sources_is_pinned() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut files = Vec::new();
+        let mut dirs = vec![root.join("http/src"), root.join("actors/src")];
+        while let Some(d) = dirs.pop() {
+            for e in std::fs::read_dir(&d).expect("source dir") {
+                let p = e.expect("entry").path();
+                if p.is_dir() {
+                    dirs.push(p);
+                } else if p.extension().is_some_and(|x| x == "rs") {
+                    files.push(p);
+                }
+            }
+        }
+        let mut found = Vec::new();
+        for f in &files {
+            let text = std::fs::read_to_string(f).expect("read");
+            for (i, _) in text.match_indices("code: \"") {
+                let rest = &text[i + 7..];
+                let code: String = rest.chars().take_while(|c| *c != '"').collect();
+                found.push((f.display().to_string(), code));
+            }
+            for (i, _) in text.match_indices("=> \"") {
+                // `fn code(&self)` arms: `Variant => "snake_case"`.
+                let rest = &text[i + 4..];
+                let lit: String = rest.chars().take_while(|c| *c != '"').collect();
+                let window = &text[text[..i].rfind("fn code").unwrap_or(0)..i];
+                if window.len() < 2500 && text[..i].contains("fn code") && lit.contains('_') {
+                    found.push((f.display().to_string(), lit));
+                }
+            }
+        }
+        assert!(found.len() > 30, "the scan finds the codes: {found:?}");
+        let unknown: Vec<_> = found.iter().filter(|(_, c)| !agora_engine::codes::is_known(c)).collect();
+        assert!(unknown.is_empty(), "codes missing from agora_engine::codes::ALL: {unknown:?}");
+        for e in [
+            ApiError::NotFound,
+            ApiError::PayloadTooLarge,
+            ApiError::Internal("x".into()),
+            ApiError::Unavailable("x".into()),
+            ApiError::Validation(FieldErrors::new()),
+            ApiError::Forbidden("x"),
+            ApiError::UnsupportedMediaType("x".into()),
+            ApiError::TooManyRequests { message: "x", retry_after: Duration::from_secs(1) },
+        ] {
+            assert!(agora_engine::codes::is_known(e.code()), "{}", e.code());
+        }
+    }
+}

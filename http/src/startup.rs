@@ -31,24 +31,19 @@ pub struct Application {
 
 /// Opens the configured storage backend.
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
-    Ok(match settings.storage {
+    let which = match settings.storage {
         StorageKind::Sqlite => {
-            let path = settings.sqlite_path();
-            let store = Store::open_sqlite(&path, settings.sqlite_readers)?;
-            tracing::info!(path = %path.display(), "storage: sqlite");
-            store
+            agora_storage::Settings::Sqlite { path: settings.sqlite_path(), readers: settings.sqlite_readers }
         }
-        StorageKind::Scylla => {
-            let backend = agora_storage::scylla::ScyllaBackend::connect(
-                &settings.scylla_nodes,
-                &settings.scylla_keyspace,
-                settings.scylla_replication_factor,
-            )
-            .await?;
-            tracing::info!(nodes = ?settings.scylla_nodes, keyspace = %settings.scylla_keyspace, "storage: scylla");
-            Store::new(Arc::new(backend))
-        }
-    })
+        StorageKind::Scylla => agora_storage::Settings::Scylla {
+            nodes: settings.scylla_nodes.clone(),
+            keyspace: settings.scylla_keyspace.clone(),
+            replication_factor: settings.scylla_replication_factor,
+        },
+    };
+    let store = agora_storage::open(&which).await?;
+    tracing::info!(backend = store.backend_name(), settings = ?which, "storage opened");
+    Ok(store)
 }
 
 fn cors(settings: &Settings) -> Cors {

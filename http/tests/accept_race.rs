@@ -3,113 +3,12 @@
 //! node, then accepts race on both nodes at once. Exactly one accept wins and exactly one
 //! contract exists, whichever node answers.
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
 use futures_util::future::join_all;
 use serde_json::{json, Value};
 
-const SECRET: &str = "accept-race-secret-0123456789-abcdefghijklmnop";
-const PASSWORD: &str = "correct horse battery 9";
+mod common;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
-}
-
-/// A running `agora serve`, killed when dropped (also when a test fails).
-struct Node {
-    child: Child,
-    base: String,
-}
-
-impl Node {
-    fn start(data_dir: &std::path::Path) -> Node {
-        let port = free_port();
-        let child = Command::new(env!("CARGO_BIN_EXE_agora"))
-            .arg("serve")
-            .env("AGORA_DATA_DIR", data_dir)
-            .env("AGORA_LISTEN", format!("127.0.0.1:{port}"))
-            .env("AGORA_JWT_SECRET", SECRET)
-            .env("AGORA_RATE_LIMITS", "off")
-            .env("AGORA_LOG", "warn")
-            .env("AGORA_SHUTDOWN_TIMEOUT_SECS", "5")
-            .env_remove("AGORA_REDIS_URL")
-            .env_remove("AGORA_STORAGE")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("agora serve");
-        Node { child, base: format!("http://127.0.0.1:{port}") }
-    }
-
-    async fn wait_ready(&mut self, client: &reqwest::Client) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(r) = client.get(format!("{}/api/ready", self.base)).send().await {
-                if r.status().is_success() {
-                    return;
-                }
-            }
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                panic!("agora serve exited early with {status}");
-            }
-            assert!(Instant::now() < deadline, "{} never became ready", self.base);
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-struct Reply {
-    status: u16,
-    json: Value,
-}
-
-async fn send(req: reqwest::RequestBuilder) -> Reply {
-    let res = req.send().await.expect("request sent");
-    let status = res.status().as_u16();
-    let text = res.text().await.expect("body");
-    Reply { status, json: serde_json::from_str(&text).unwrap_or(Value::Null) }
-}
-
-async fn post(client: &reqwest::Client, node: &Node, path: &str, body: Value, token: &str) -> Reply {
-    send(client.post(format!("{}{path}", node.base)).bearer_auth(token).json(&body)).await
-}
-
-async fn get(client: &reqwest::Client, node: &Node, path: &str, token: &str) -> Reply {
-    send(client.get(format!("{}{path}", node.base)).bearer_auth(token)).await
-}
-
-/// Registers a user with `role` through `node`; answers (id, access token).
-async fn register(client: &reqwest::Client, node: &Node, tag: &str, role: &str) -> (String, String) {
-    let email = format!("{tag}-{}@example.com", uuid::Uuid::new_v4().simple());
-    let r = send(
-        client
-            .post(format!("{}/api/auth/register", node.base))
-            .json(&json!({"email": email, "password": PASSWORD, "role": role})),
-    )
-    .await;
-    assert_eq!(r.status, 201, "register: {}", r.json);
-    (
-        r.json["user"]["id"].as_str().expect("user id").to_string(),
-        r.json["access"].as_str().expect("access token").to_string(),
-    )
-}
-
-fn id_of(v: &Value) -> String {
-    v["id"].as_str().unwrap_or_else(|| panic!("no id in {v}")).to_string()
-}
-
-fn result_ids(r: &Reply) -> Vec<String> {
-    assert_eq!(r.status, 200, "{}", r.json);
-    r.json["results"].as_array().expect("results").iter().map(id_of).collect()
-}
+use common::*;
 
 /// A client's single-hire job with one pending proposal per provider, made through `node`.
 /// Every provider has a profile. Answers (client token, job id, [(provider token, proposal id,

@@ -53,7 +53,6 @@ const ALL: &str = "all";
 /// How long recorded search queries are kept for analytics.
 pub const SEARCH_QUERY_TTL: std::time::Duration = std::time::Duration::from_secs(90 * 86_400);
 
-
 /// Category names are unique among siblings: `"<parent id or root>:<lower-cased name>"`.
 fn category_name_key(c: &Category) -> String {
     format!("{}:{}", c.parent_id.map_or_else(|| "root".to_string(), |p| p.to_string()), c.name.to_lowercase())

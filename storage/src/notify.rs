@@ -12,7 +12,8 @@ use time::OffsetDateTime;
 use crate::backend::{Backend, CasOutcome, Expect, Order};
 use crate::codec::{decode, encode};
 use crate::error::StoreError;
-use crate::store::{get_versioned, remaining, Versioned, CAS_RETRIES};
+use crate::retry::cas_retry;
+use crate::store::{get_versioned, remaining, Versioned};
 use crate::tables::Table;
 
 const COUNTER_CK: &str = "notifications";
@@ -99,7 +100,7 @@ impl Notifications<'_> {
         change: impl Fn(&mut UnreadCounter),
     ) -> Result<(), StoreError> {
         let pk = user.to_string();
-        for _ in 0..CAS_RETRIES {
+        cas_retry(|| async {
             let current = get_versioned::<UnreadCounter>(self.b, Table::UnreadCounters, &pk, COUNTER_CK).await?;
             let (mut next, expect) = match current {
                 Some(v) => (v.value, Expect::Version(v.version)),
@@ -110,11 +111,9 @@ impl Notifications<'_> {
             next.expiring.retain(|(at, _)| *at > cutoff);
             next.count = next.count.max(0);
             let row = encode(Table::UnreadCounters, &next)?;
-            if self.b.cas(Table::UnreadCounters, &pk, COUNTER_CK, expect, row, None).await?.applied() {
-                return Ok(());
-            }
-        }
-        Err(StoreError::Conflict)
+            Ok(self.b.cas(Table::UnreadCounters, &pk, COUNTER_CK, expect, row, None).await?.applied().then_some(()))
+        })
+        .await
     }
 
     fn uncount(n: &Notification) -> impl Fn(&mut UnreadCounter) + '_ {
@@ -210,27 +209,28 @@ impl Notifications<'_> {
         now: OffsetDateTime,
     ) -> Result<Option<Notification>, StoreError> {
         let (pk, ck) = (user.to_string(), id.to_string());
-        for _ in 0..CAS_RETRIES {
-            let Some(current) = self.get_versioned(user, id).await? else { return Ok(None) };
+        cas_retry(|| async {
+            let Some(current) = self.get_versioned(user, id).await? else { return Ok(Some(None)) };
             if !current.value.live(now) {
-                return Ok(None);
+                return Ok(Some(None));
             }
             if current.value.read {
-                return Ok(Some(current.value));
+                return Ok(Some(Some(current.value)));
             }
             let mut next = current.value.clone();
             next.read = true;
             let ttl = next.expires_at.map(|e| remaining(e, now));
             let row = encode(Table::NotificationsByUser, &next)?;
-            if let CasOutcome::Applied { .. } =
-                self.b.cas(Table::NotificationsByUser, &pk, &ck, Expect::Version(current.version), row, ttl).await?
-            {
-                self.b.delete(Table::NotificationsUnread, &pk, &ck).await?;
-                self.count(user, now, Self::uncount(&next)).await?;
-                return Ok(Some(next));
-            }
-        }
-        Err(StoreError::Conflict)
+            let expect = Expect::Version(current.version);
+            let CasOutcome::Applied { .. } = self.b.cas(Table::NotificationsByUser, &pk, &ck, expect, row, ttl).await?
+            else {
+                return Ok(None);
+            };
+            self.b.delete(Table::NotificationsUnread, &pk, &ck).await?;
+            self.count(user, now, Self::uncount(&next)).await?;
+            Ok(Some(Some(next)))
+        })
+        .await
     }
 
     /// Marks every unread notification read; answers how many changed.
@@ -258,27 +258,28 @@ impl Notifications<'_> {
     /// Deletes one notification; `false` if it did not exist.
     pub async fn delete(&self, user: UserId, id: NotificationId, now: OffsetDateTime) -> Result<bool, StoreError> {
         let (pk, ck) = (user.to_string(), id.to_string());
-        for _ in 0..CAS_RETRIES {
-            let Some(current) = self.get_versioned(user, id).await? else { return Ok(false) };
+        cas_retry(|| async {
+            let Some(current) = self.get_versioned(user, id).await? else { return Ok(Some(false)) };
             if !current.value.live(now) {
-                return Ok(false);
+                return Ok(Some(false));
             }
             let mut next = current.value.clone();
             next.deleted = true;
             let ttl = next.expires_at.map(|e| remaining(e, now));
             let row = encode(Table::NotificationsByUser, &next)?;
-            if let CasOutcome::Applied { .. } =
-                self.b.cas(Table::NotificationsByUser, &pk, &ck, Expect::Version(current.version), row, ttl).await?
-            {
-                if !current.value.read {
-                    self.b.delete(Table::NotificationsUnread, &pk, &ck).await?;
-                    self.count(user, now, Self::uncount(&next)).await?;
-                }
-                self.b.delete(Table::NotificationsByUser, &pk, &ck).await?;
-                return Ok(true);
+            let expect = Expect::Version(current.version);
+            let CasOutcome::Applied { .. } = self.b.cas(Table::NotificationsByUser, &pk, &ck, expect, row, ttl).await?
+            else {
+                return Ok(None);
+            };
+            if !current.value.read {
+                self.b.delete(Table::NotificationsUnread, &pk, &ck).await?;
+                self.count(user, now, Self::uncount(&next)).await?;
             }
-        }
-        Err(StoreError::Conflict)
+            self.b.delete(Table::NotificationsByUser, &pk, &ck).await?;
+            Ok(Some(true))
+        })
+        .await
     }
 
     /// Unread notifications created after `since`, newest first, at most `limit`.

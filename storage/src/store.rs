@@ -11,7 +11,6 @@ use crate::backend::{Backend, CasOutcome, Expect, Order};
 use crate::codec::{decode, encode};
 use crate::error::StoreError;
 use crate::instrumented::Instrumented;
-use crate::sqlite::SqliteBackend;
 use crate::tables::Table;
 
 pub(crate) use crate::retry::CAS_RETRIES;
@@ -29,8 +28,9 @@ impl Store {
     }
 
     /// The embedded default: a SQLite file.
+    #[cfg(feature = "sqlite")]
     pub fn open_sqlite(path: impl AsRef<std::path::Path>, readers: usize) -> Result<Self, StoreError> {
-        Ok(Store::new(Arc::new(SqliteBackend::open(path, readers)?)))
+        Ok(Store::new(Arc::new(crate::sqlite::SqliteBackend::open(path, readers)?)))
     }
 
     /// The table-level backend (for the conformance suite and benchmarks).

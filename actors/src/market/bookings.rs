@@ -93,7 +93,11 @@ fn overlap() -> ActorError {
 }
 
 /// The booking, if `user` is one of its parties.
-async fn party_booking(store: &Store, user: UserId, id: BookingId) -> Result<agora_storage::Versioned<Booking>, ActorError> {
+async fn party_booking(
+    store: &Store,
+    user: UserId,
+    id: BookingId,
+) -> Result<agora_storage::Versioned<Booking>, ActorError> {
     store
         .market()
         .get::<Booking>(&id.to_string())
@@ -131,7 +135,11 @@ async fn change(cx: Cx, cmd: ChangeBookingStatus) -> Result<Booking, ActorError>
     let effect = first.value.decide(party, cmd.to, cmd.at).map_err(ActorError::Refused)?;
     let intent = match effect {
         SlotEffect::Reserve => {
-            let step = Step::ConfirmBooking { booking_id: first.value.id, provider_id: first.value.provider_id, by: cmd.by.id };
+            let step = Step::ConfirmBooking {
+                booking_id: first.value.id,
+                provider_id: first.value.provider_id,
+                by: cmd.by.id,
+            };
             let intent = Intent::new(step, cmd.at);
             cx.store.intents().record(&intent).await?;
             cx.faults.hit("confirm:intent");

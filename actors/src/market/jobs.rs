@@ -51,7 +51,11 @@ fn refused(e: DomainError) -> ActorError {
 }
 
 /// Loads a job the caller may see.
-pub(crate) async fn visible_job(store: &Store, by: Caller, id: JobId) -> Result<agora_storage::Versioned<Job>, ActorError> {
+pub(crate) async fn visible_job(
+    store: &Store,
+    by: Caller,
+    id: JobId,
+) -> Result<agora_storage::Versioned<Job>, ActorError> {
     let m = store.market();
     let job = m.get::<Job>(&id.to_string()).await?.ok_or(ActorError::NotFound)?;
     let proposed = job.value.client_id != by.id && m.has_proposed(id, by.id).await?;
@@ -74,7 +78,8 @@ impl Command for PostJob {
     }
     fn run(self, cx: Cx) -> BoxFuture<'static, Result<Job, ActorError>> {
         Box::pin(async move {
-            let job = Job::post(new_id(JobId::from_uuid), self.by.id, self.by.role, self.new, self.at).map_err(refused)?;
+            let job =
+                Job::post(new_id(JobId::from_uuid), self.by.id, self.by.role, self.new, self.at).map_err(refused)?;
             check_refs(&cx.store, job.category_id, &job.skill_ids).await?;
             cx.store.market().insert(&job).await?;
             cx.bus.publish([DomainEvent::JobChanged { job: job.clone() }], self.at).await;
@@ -105,7 +110,9 @@ impl Command for EditJob {
             let job = cx
                 .store
                 .market()
-                .update::<Job, ActorError>(&self.job_id.to_string(), |j| j.apply(self.by.id, &self.edit, self.at).map_err(refused))
+                .update::<Job, ActorError>(&self.job_id.to_string(), |j| {
+                    j.apply(self.by.id, &self.edit, self.at).map_err(refused)
+                })
                 .await?
                 .ok_or(ActorError::NotFound)?
                 .value;
@@ -140,7 +147,10 @@ impl Command for Propose {
             let p = Proposal::submit(id, &job, self.by.id, self.by.role, self.rate, self.message, self.at)
                 .map_err(refused)?;
             if !m.claim_proposal(job.id, self.by.id, id).await? {
-                return Err(refused(DomainError::conflict(codes::DUPLICATE_PROPOSAL, "you already proposed on this job")));
+                return Err(refused(DomainError::conflict(
+                    codes::DUPLICATE_PROPOSAL,
+                    "you already proposed on this job",
+                )));
             }
             m.insert(&p).await?;
             let job = m
@@ -232,7 +242,9 @@ async fn accept(cx: Cx, cmd: Accept) -> Result<Contract, ActorError> {
     cx.faults.hit("accept:intent");
     // (1) The proposal is accepted exactly once: repeats stop here and never touch the job.
     let accepted = m
-        .update::<Proposal, ActorError>(&p.id.to_string(), |p| p.accept(cmd.by.id, contract_id, cmd.at).map_err(refused))
+        .update::<Proposal, ActorError>(&p.id.to_string(), |p| {
+            p.accept(cmd.by.id, contract_id, cmd.at).map_err(refused)
+        })
         .await;
     let proposal = match accepted {
         Ok(Some(v)) => v.value,
@@ -260,7 +272,9 @@ async fn finish_accept(
     let m = cx.store.market();
     // (2) The job takes one more hire, only while open and below max_hires.
     let hired = m
-        .update::<Job, ActorError>(&proposal.job_id.to_string(), |j| j.hire(contract_id, at).map(|_| ()).map_err(refused))
+        .update::<Job, ActorError>(&proposal.job_id.to_string(), |j| {
+            j.hire(contract_id, at).map(|_| ()).map_err(refused)
+        })
         .await;
     let job = match hired {
         Ok(Some(v)) => v.value,

@@ -41,6 +41,17 @@ async fn reviewable(store: &Store, engagement: Engagement) -> Result<Reviewable,
     })
 }
 
+/// Applies an engine rule to a stored review (compare-and-set on its version).
+async fn change_review(
+    cx: &Cx,
+    id: ReviewId,
+    mut change: impl FnMut(&mut Review) -> Result<(), DomainError>,
+) -> Result<Review, ActorError> {
+    let m = cx.store.market();
+    let updated = m.update::<Review, ActorError>(&id.to_string(), |r| change(r).map_err(ActorError::Refused)).await?;
+    Ok(updated.ok_or(ActorError::NotFound)?.value)
+}
+
 /// Reviews the other party of a completed contract or booking.
 #[derive(actix::Message)]
 #[rtype(result = "Result<Review, ActorError>")]
@@ -98,15 +109,8 @@ impl Command for EditReview {
     }
     fn run(self, cx: Cx) -> BoxFuture<'static, Result<Review, ActorError>> {
         Box::pin(async move {
-            let review = cx
-                .store
-                .market()
-                .update::<Review, ActorError>(&self.review_id.to_string(), |r| {
-                    r.edit(self.by.id, self.rating, self.comment.clone(), self.at).map_err(ActorError::Refused)
-                })
-                .await?
-                .ok_or(ActorError::NotFound)?
-                .value;
+            let change = |r: &mut Review| r.edit(self.by.id, self.rating, self.comment.clone(), self.at);
+            let review = change_review(&cx, self.review_id, change).await?;
             cx.bus.publish([DomainEvent::ReviewEdited { review: review.clone() }], self.at).await;
             Ok(review)
         })
@@ -158,15 +162,8 @@ impl Command for ReplyToReview {
     }
     fn run(self, cx: Cx) -> BoxFuture<'static, Result<Review, ActorError>> {
         Box::pin(async move {
-            let review = cx
-                .store
-                .market()
-                .update::<Review, ActorError>(&self.review_id.to_string(), |r| {
-                    r.reply(self.by.id, self.text.clone(), self.at).map_err(ActorError::Refused)
-                })
-                .await?
-                .ok_or(ActorError::NotFound)?
-                .value;
+            let review =
+                change_review(&cx, self.review_id, |r| r.reply(self.by.id, self.text.clone(), self.at)).await?;
             cx.bus.publish([DomainEvent::ReviewReplied { review: review.clone(), by: self.by.id }], self.at).await;
             Ok(review)
         })

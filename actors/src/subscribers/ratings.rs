@@ -108,9 +108,9 @@ impl Handler<Published> for RatingAggregator {
 
     fn handle(&mut self, msg: Published, _: &mut Context<Self>) -> Self::Result {
         match &*msg.event {
-            DomainEvent::ReviewPosted { review } | DomainEvent::ReviewEdited { review } | DomainEvent::ReviewDeleted { review } => {
-                self.attempt(review.clone(), msg.at, 1)
-            }
+            DomainEvent::ReviewPosted { review }
+            | DomainEvent::ReviewEdited { review }
+            | DomainEvent::ReviewDeleted { review } => self.attempt(review.clone(), msg.at, 1),
             _ => Box::pin(actix::fut::ready(())),
         }
     }

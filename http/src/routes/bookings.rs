@@ -175,7 +175,15 @@ pub async fn list(
     let (items, next_cursor) = state
         .store
         .market()
-        .page_where(Table::BookingsByParty, &user.id.to_string(), Order::Desc, limit, cursor.as_deref(), LIST_SCAN_PAGES, keep)
+        .page_where(
+            Table::BookingsByParty,
+            &user.id.to_string(),
+            Order::Desc,
+            limit,
+            cursor.as_deref(),
+            LIST_SCAN_PAGES,
+            keep,
+        )
         .await?;
     Ok(HttpResponse::Ok().json(Paged { results: items.iter().map(BookingView::from).collect(), next_cursor }))
 }

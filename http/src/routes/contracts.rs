@@ -50,7 +50,8 @@ pub async fn list(
         .market()
         .page::<Contract>(Table::ContractsByParty, &user.id.to_string(), Order::Desc, page.limit()?, page.cursor()?)
         .await?;
-    let results: Vec<ContractView> = views(items.into_iter().filter(|c| status.is_none_or(|s| c.status == s)).collect());
+    let results: Vec<ContractView> =
+        views(items.into_iter().filter(|c| status.is_none_or(|s| c.status == s)).collect());
     Ok(HttpResponse::Ok().json(Paged { results, next_cursor }))
 }
 

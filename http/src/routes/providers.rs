@@ -2,12 +2,12 @@
 //! `is_verified` by admins only. Listing and search go through the catalog index.
 
 use actix_web::{web, HttpResponse};
+use agora_engine::event::CatalogItem;
 use agora_engine::market::{Availability, SkillLevel};
 use agora_engine::{CategoryId, FieldErrors, ProviderId, Role, SkillId};
 use agora_storage::market::{Provider, ProviderSkill, SearchQuery, Service};
 use agora_storage::search::{Kind, SearchRequest, Sort};
 use agora_storage::{Order, Table};
-use agora_engine::event::CatalogItem;
 use serde::Deserialize;
 use time::OffsetDateTime;
 

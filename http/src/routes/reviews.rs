@@ -11,8 +11,8 @@
 //! review by mistake expects; the aggregates stay exact either way.
 
 use actix_web::{web, HttpResponse};
-use agora_actors::protocol::rfc3339;
 use agora_actors::market::reviews::{DeleteReview, EditReview, PostReview, ReplyToReview};
+use agora_actors::protocol::rfc3339;
 use agora_engine::market;
 use agora_engine::{BookingId, ContractId, Engagement, FieldErrors, Review, ReviewId, ServiceId, UserId};
 use agora_storage::{Order, Table};

@@ -3,11 +3,11 @@
 //! orderings price, -created_at, rating, popularity). Likes are idempotent PUT/DELETE.
 
 use actix_web::{web, HttpResponse};
+use agora_engine::event::CatalogItem;
 use agora_engine::market::{tags, MAX_DURATION_MINUTES};
 use agora_engine::{CategoryId, FieldErrors, ProviderId, ServiceId};
 use agora_storage::market::Service;
 use agora_storage::search::{Kind, SearchRequest, Sort};
-use agora_engine::event::CatalogItem;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 

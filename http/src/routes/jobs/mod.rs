@@ -107,7 +107,8 @@ fn parse_job(body: &JobBody, creating: bool) -> Result<JobEdit, ApiError> {
     let status = match body.status.as_deref() {
         None => None,
         Some(raw) => {
-            let parsed = JobStatus::parse(raw).map_err(|_| agora_engine::DomainError::invalid("must be cancelled or completed"));
+            let parsed =
+                JobStatus::parse(raw).map_err(|_| agora_engine::DomainError::invalid("must be cancelled or completed"));
             f.check("status", parsed)
         }
     };

@@ -102,7 +102,8 @@ pub async fn job_proposals(
         .page::<Proposal>(Table::ProposalsByJob, &job.id.to_string(), Order::Asc, q.limit()?, q.cursor()?)
         .await?;
     let everyone = job.client_id == user.id || user.role.is_admin();
-    let results: Vec<ProposalView> = views(items.into_iter().filter(|p| everyone || p.provider_id == user.id).collect());
+    let results: Vec<ProposalView> =
+        views(items.into_iter().filter(|p| everyone || p.provider_id == user.id).collect());
     Ok(HttpResponse::Ok().json(Paged { results, next_cursor }))
 }
 

@@ -2,7 +2,8 @@
 
 use agora_engine::market::{JobStatus, ProposalStatus};
 use agora_engine::{
-    CategoryId, Contract, ContractEvent, ContractId, ContractStatus, Job, JobId, Money, Proposal, ProposalId, SkillId, UserId,
+    CategoryId, Contract, ContractEvent, ContractId, ContractStatus, Job, JobId, Money, Proposal, ProposalId, SkillId,
+    UserId,
 };
 use serde::Serialize;
 use time::{Date, OffsetDateTime};
@@ -173,7 +174,14 @@ mod tests {
             skill_ids: vec![],
             max_hires: None,
         };
-        let mut job = Job::post(JobId::from_uuid(uuid::Uuid::from_u128(1)), UserId::from_uuid(uuid::Uuid::from_u128(2)), agora_engine::Role::Client, new, at).expect("job");
+        let mut job = Job::post(
+            JobId::from_uuid(uuid::Uuid::from_u128(1)),
+            UserId::from_uuid(uuid::Uuid::from_u128(2)),
+            agora_engine::Role::Client,
+            new,
+            at,
+        )
+        .expect("job");
         let stored = serde_json::to_value(&job).expect("json");
         job.hire(ContractId::from_uuid(uuid::Uuid::from_u128(3)), at).expect("hire");
         let view = serde_json::to_value(JobView::from(job.clone())).expect("json");

@@ -1,0 +1,146 @@
+//! Real `agora serve` processes for the multi-process tests: start, wait until ready, kill
+//! on drop; and small JSON helpers over reqwest.
+#![allow(dead_code)]
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+pub const SECRET: &str = "accept-race-secret-0123456789-abcdefghijklmnop";
+pub const PASSWORD: &str = "correct horse battery 9";
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+}
+
+/// A running `agora serve`, killed when dropped (also when a test fails).
+pub struct Node {
+    pub child: Child,
+    pub base: String,
+}
+
+impl Node {
+    pub fn start(data_dir: &std::path::Path) -> Node {
+        Node::start_with(data_dir, &[])
+    }
+
+    /// Starts a node with extra environment variables (e.g. a fault-injection step).
+    pub fn start_with(data_dir: &std::path::Path, env: &[(&str, &str)]) -> Node {
+        let port = free_port();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_agora"));
+        cmd.envs(env.iter().copied());
+        let child = cmd
+            .arg("serve")
+            .env("AGORA_DATA_DIR", data_dir)
+            .env("AGORA_LISTEN", format!("127.0.0.1:{port}"))
+            .env("AGORA_JWT_SECRET", SECRET)
+            .env("AGORA_RATE_LIMITS", "off")
+            .env("AGORA_LOG", "warn")
+            .env("AGORA_SHUTDOWN_TIMEOUT_SECS", "5")
+            .env_remove("AGORA_REDIS_URL")
+            .env_remove("AGORA_STORAGE")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("agora serve");
+        Node { child, base: format!("http://127.0.0.1:{port}") }
+    }
+
+    pub async fn wait_ready(&mut self, client: &reqwest::Client) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = client.get(format!("{}/api/ready", self.base)).send().await {
+                if r.status().is_success() {
+                    return;
+                }
+            }
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                panic!("agora serve exited early with {status}");
+            }
+            assert!(Instant::now() < deadline, "{} never became ready", self.base);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub json: Value,
+}
+
+pub async fn send(req: reqwest::RequestBuilder) -> Reply {
+    let res = req.send().await.expect("request sent");
+    let status = res.status().as_u16();
+    let text = res.text().await.expect("body");
+    Reply { status, json: serde_json::from_str(&text).unwrap_or(Value::Null) }
+}
+
+pub async fn post(client: &reqwest::Client, node: &Node, path: &str, body: Value, token: &str) -> Reply {
+    send(client.post(format!("{}{path}", node.base)).bearer_auth(token).json(&body)).await
+}
+
+pub async fn get(client: &reqwest::Client, node: &Node, path: &str, token: &str) -> Reply {
+    send(client.get(format!("{}{path}", node.base)).bearer_auth(token)).await
+}
+
+/// Registers a user with `role` through `node`; answers (id, access token).
+pub async fn register(client: &reqwest::Client, node: &Node, tag: &str, role: &str) -> (String, String) {
+    let email = format!("{tag}-{}@example.com", uuid::Uuid::new_v4().simple());
+    let r = send(
+        client
+            .post(format!("{}/api/auth/register", node.base))
+            .json(&json!({"email": email, "password": PASSWORD, "role": role})),
+    )
+    .await;
+    assert_eq!(r.status, 201, "register: {}", r.json);
+    (
+        r.json["user"]["id"].as_str().expect("user id").to_string(),
+        r.json["access"].as_str().expect("access token").to_string(),
+    )
+}
+
+pub fn id_of(v: &Value) -> String {
+    v["id"].as_str().unwrap_or_else(|| panic!("no id in {v}")).to_string()
+}
+
+pub fn result_ids(r: &Reply) -> Vec<String> {
+    assert_eq!(r.status, 200, "{}", r.json);
+    r.json["results"].as_array().expect("results").iter().map(id_of).collect()
+}
+
+impl Node {
+    /// Waits until the process has exited (e.g. aborted by a fault hook); answers whether it
+    /// died by a signal or a failure rather than exiting cleanly.
+    pub async fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "{} did not exit", self.base);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// The value of a Prometheus counter line `name{labels}` summed over its label sets.
+pub async fn counter(client: &reqwest::Client, node: &Node, name: &str, label: &str) -> f64 {
+    let text = client.get(format!("{}/metrics", node.base)).send().await.expect("metrics").text().await.expect("text");
+    text.lines()
+        .filter(|l| l.starts_with(name) && l.contains(label))
+        .filter_map(|l| l.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()))
+        .sum()
+}
+
+/// Silences the unused warning for `json!` in test binaries that don't use it.
+pub fn empty() -> Value {
+    json!({})
+}

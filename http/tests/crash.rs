@@ -1,0 +1,168 @@
+//! Multi-step operations survive a crash between any two of their writes. For every step of
+//! accept (intent, proposal, job capacity, contract) and of booking confirm (intent,
+//! schedule, booking), a real `agora serve` runs with `AGORA_FAULT_AT=<step>` and aborts
+//! there (like `kill -9`) in the middle of the request; a fresh process on the same data dir
+//! repairs what it finds at start-up; then either the whole effect exists exactly once or
+//! none of it does, and the marketplace keeps working (a second accept or confirm behaves).
+
+use serde_json::{json, Value};
+
+mod common;
+
+use common::*;
+
+/// The "all or nothing" an accept must leave: answers whether it happened.
+async fn accept_outcome(http: &reqwest::Client, node: &Node, client: &str, job: &str, proposal: &str) -> bool {
+    let p = get(http, node, &format!("/api/proposals/{proposal}"), client).await;
+    let j = get(http, node, &format!("/api/jobs/{job}"), client).await;
+    let contracts = result_ids(&get(http, node, "/api/contracts", client).await);
+    match p.json["status"].as_str() {
+        Some("accepted") => {
+            assert_eq!(contracts.len(), 1, "exactly one contract: {contracts:?}");
+            assert_eq!(p.json["contract_id"], contracts[0].as_str(), "the proposal names its contract");
+            assert_eq!(
+                (j.json["hires"].as_u64(), j.json["status"].as_str()),
+                (Some(1), Some("in_progress")),
+                "{}",
+                j.json
+            );
+            true
+        }
+        Some("pending") => {
+            assert!(contracts.is_empty(), "no contract without an accepted proposal: {contracts:?}");
+            assert_eq!((j.json["hires"].as_u64(), j.json["status"].as_str()), (Some(0), Some("open")), "{}", j.json);
+            assert_eq!(p.json["contract_id"], Value::Null);
+            false
+        }
+        other => panic!("proposal in state {other:?}: {}", p.json),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accept_is_all_or_nothing_after_a_crash_at_every_step() {
+    let http = reqwest::Client::new();
+    // (step, whether the accept exists after the repair)
+    for (step, happened) in
+        [("accept:intent", false), ("accept:proposal", true), ("accept:job", true), ("accept:contract", true)]
+    {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut node = Node::start(dir.path());
+        node.wait_ready(&http).await;
+        let (_, client) = register(&http, &node, "client", "client").await;
+        let r = post(&http, &node, "/api/jobs", json!({"title": "Fence painting", "description": "One coat"}), &client)
+            .await;
+        assert_eq!(r.status, 201, "{}", r.json);
+        let job = id_of(&r.json);
+        let (_, provider) = register(&http, &node, "provider", "provider").await;
+        let rate = json!({"amount": 9_000, "currency": "USD"});
+        let r = post(&http, &node, "/api/proposals", json!({"job_id": job, "rate": rate}), &provider).await;
+        assert_eq!(r.status, 201, "{}", r.json);
+        let proposal = id_of(&r.json);
+        drop(node);
+
+        // The accept dies at `step`: the client never gets an answer.
+        let mut faulty = Node::start_with(dir.path(), &[("AGORA_FAULT_AT", step)]);
+        faulty.wait_ready(&http).await;
+        let res = http
+            .post(format!("{}/api/proposals/{proposal}/accept", faulty.base))
+            .bearer_auth(&client)
+            .json(&json!({}))
+            .send()
+            .await;
+        assert!(res.is_err(), "{step}: the process aborted mid-request, got {res:?}");
+        let status = faulty.wait_exit().await;
+        assert!(!status.success(), "{step}: aborted, not exited: {status}");
+
+        // A fresh process repairs it at start-up.
+        let mut node = Node::start(dir.path());
+        node.wait_ready(&http).await;
+        assert_eq!(accept_outcome(&http, &node, &client, &job, &proposal).await, happened, "{step}");
+        let repaired = counter(&http, &node, "agora_intents_repaired_total", "outcome=").await;
+        assert_eq!(repaired, 1.0, "{step}: the interrupted accept was found and repaired once");
+        let again = post(&http, &node, &format!("/api/proposals/{proposal}/accept"), json!({}), &client).await;
+        if happened {
+            assert_eq!((again.status, again.json["error"]["code"].as_str()), (409, Some("already_accepted")), "{step}");
+            // The provider is told, even when the crash came before the notifications went out.
+            let n = get(&http, &node, "/api/notifications", &provider).await;
+            let titles: Vec<&str> =
+                n.json["results"].as_array().expect("results").iter().filter_map(|x| x["title"].as_str()).collect();
+            assert!(titles.contains(&"Proposal accepted") && titles.contains(&"New contract"), "{step}: {titles:?}");
+        } else {
+            assert_eq!(again.status, 201, "{step}: nothing happened, so it can be accepted now: {}", again.json);
+        }
+        assert!(accept_outcome(&http, &node, &client, &job, &proposal).await, "{step}: exactly one accept in the end");
+    }
+}
+
+/// A provider's service and a client's booking request for tomorrow at `hour`.
+async fn booking(http: &reqwest::Client, node: &Node, service: &str, hour: i64) -> (String, String) {
+    let (_, client) = register(http, node, "booker", "client").await;
+    let start = time::OffsetDateTime::now_utc().replace_time(time::Time::MIDNIGHT) + time::Duration::days(2);
+    let fmt = |t: time::OffsetDateTime| t.format(&time::format_description::well_known::Rfc3339).expect("rfc3339");
+    let body = json!({
+        "service_id": service,
+        "start_at": fmt(start + time::Duration::hours(hour)),
+        "end_at": fmt(start + time::Duration::hours(hour + 2)),
+    });
+    let r = post(http, node, "/api/bookings", body, &client).await;
+    assert_eq!(r.status, 201, "{}", r.json);
+    (client, id_of(&r.json))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn booking_confirm_is_all_or_nothing_after_a_crash_at_every_step() {
+    let http = reqwest::Client::new();
+    for (step, confirmed) in [("confirm:intent", false), ("confirm:schedule", false), ("confirm:booking", true)] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut node = Node::start(dir.path());
+        node.wait_ready(&http).await;
+        let (_, provider) = register(&http, &node, "provider", "provider").await;
+        let profile = json!({"bio": "Tunes pianos", "hourly_rate": {"amount": 5_000, "currency": "USD"}});
+        assert_eq!(post(&http, &node, "/api/providers", profile, &provider).await.status, 201);
+        let svc =
+            json!({"title": "Piano tuning", "description": "Any piano", "price": {"amount": 8_000, "currency": "USD"}});
+        let r = post(&http, &node, "/api/services", svc, &provider).await;
+        assert_eq!(r.status, 201, "{}", r.json);
+        let service = id_of(&r.json);
+        let (client, first) = booking(&http, &node, &service, 10).await;
+        let (_, second) = booking(&http, &node, &service, 11).await;
+        drop(node);
+
+        let mut faulty = Node::start_with(dir.path(), &[("AGORA_FAULT_AT", step)]);
+        faulty.wait_ready(&http).await;
+        let res = http
+            .post(format!("{}/api/bookings/{first}/status", faulty.base))
+            .bearer_auth(&provider)
+            .json(&json!({"status": "confirmed"}))
+            .send()
+            .await;
+        assert!(res.is_err(), "{step}: the process aborted mid-request, got {res:?}");
+        assert!(!faulty.wait_exit().await.success(), "{step}");
+
+        let mut node = Node::start(dir.path());
+        node.wait_ready(&http).await;
+        let b = get(&http, &node, &format!("/api/bookings/{first}"), &client).await;
+        let want = if confirmed { "confirmed" } else { "requested" };
+        assert_eq!(b.json["status"], want, "{step}: {}", b.json);
+        assert_eq!(counter(&http, &node, "agora_intents_repaired_total", "outcome=").await, 1.0, "{step}");
+        // The overlapping booking: refused while the first holds the slot, confirmed when the
+        // interrupted confirm left nothing behind.
+        let r =
+            post(&http, &node, &format!("/api/bookings/{second}/status"), json!({"status": "confirmed"}), &provider)
+                .await;
+        if confirmed {
+            assert_eq!(
+                (r.status, r.json["error"]["code"].as_str()),
+                (409, Some("booking_overlap")),
+                "{step}: {}",
+                r.json
+            );
+        } else {
+            assert_eq!(r.status, 200, "{step}: the slot was given back: {}", r.json);
+            let r =
+                post(&http, &node, &format!("/api/bookings/{first}/status"), json!({"status": "confirmed"}), &provider)
+                    .await;
+            assert_eq!(r.json["error"]["code"], "booking_overlap", "{step}: {}", r.json);
+        }
+    }
+}

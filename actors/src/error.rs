@@ -25,6 +25,9 @@ pub enum ActorError {
     Refused(DomainError),
     #[error("too many {0} frames; slow down")]
     RateLimited(&'static str),
+    /// The user already holds the maximum number of open connections.
+    #[error("too many connections")]
+    TooManyConnections,
     #[error("storage: {0}")]
     Storage(#[from] StoreError),
     /// An actor could not be reached (shutting down).
@@ -44,6 +47,7 @@ impl ActorError {
             ActorError::Refused(DomainError::Forbidden(_)) => "forbidden",
             ActorError::Refused(DomainError::Transition { .. }) => "invalid_transition",
             ActorError::RateLimited(_) => "rate_limited",
+            ActorError::TooManyConnections => "too_many_connections",
             ActorError::Storage(_) | ActorError::Unavailable => "internal",
         }
     }

@@ -42,6 +42,9 @@ pub struct RealtimeConfig {
     pub digest_every: Duration,
     /// Base URL that makes the relative `action_url`s absolute in emails.
     pub public_url: String,
+    /// Open connections one user may hold on this node; a connection beyond it is refused
+    /// ([`ActorError::TooManyConnections`]; the transport closes it with 4008).
+    pub max_connections_per_user: usize,
 }
 
 impl Default for RealtimeConfig {
@@ -51,6 +54,7 @@ impl Default for RealtimeConfig {
             conversation_idle: Duration::from_secs(300),
             digest_every: Duration::from_secs(3600),
             public_url: "http://127.0.0.1:8080".into(),
+            max_connections_per_user: 20,
         }
     }
 }

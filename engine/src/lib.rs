@@ -10,6 +10,7 @@ pub mod ids;
 pub mod market;
 pub mod money;
 pub mod notification;
+pub mod search;
 
 pub use account::{Email, Password, PersonName, Role, Username};
 pub use chat::{ClientMsgId, ConversationKind, MessageBody, NewConversation};
@@ -21,4 +22,5 @@ pub use ids::{
 };
 pub use market::{Availability, BookingActor, BookingStatus, JobStatus, ProposalStatus, SkillLevel};
 pub use money::{Currency, Money};
-pub use notification::{Channels, Digest, NotificationType, Preferences};
+pub use notification::{ActionUrl, Channels, Digest, NotificationType, Preferences};
+pub use search::{SearchClause, SearchText};

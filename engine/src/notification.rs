@@ -194,7 +194,9 @@ mod tests {
 
     #[test]
     fn action_urls_are_site_paths_or_http_links() {
-        for ok in ["/contracts/1", "/", "/a?b=c#d", "https://example.com", "http://example.com/x?y=1", "HTTPS://EXAMPLE.COM/"] {
+        for ok in
+            ["/contracts/1", "/", "/a?b=c#d", "https://example.com", "http://example.com/x?y=1", "HTTPS://EXAMPLE.COM/"]
+        {
             assert_eq!(ActionUrl::parse(ok).expect(ok).as_str(), ok);
         }
         for bad in [

@@ -102,7 +102,10 @@ mod tests {
         // A one-word phrase is a word; an unbalanced quote opens nothing.
         assert_eq!(parse("\"plumbing\""), vec![w("plumbing")]);
         assert_eq!(parse("\"pipe plumber"), vec![w("pipe"), w("plumber")]);
-        assert_eq!(parse("a \"b c\" \"d e"), vec![w("a"), SearchClause::Phrase(vec!["b".into(), "c".into()]), w("d"), w("e")]);
+        assert_eq!(
+            parse("a \"b c\" \"d e"),
+            vec![w("a"), SearchClause::Phrase(vec!["b".into(), "c".into()]), w("d"), w("e")]
+        );
         // Nothing searchable: treated as no query.
         assert_eq!(SearchText::parse("  ***  ").expect("ok"), None);
         assert_eq!(SearchText::parse("").expect("ok"), None);

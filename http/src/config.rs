@@ -322,7 +322,9 @@ impl Settings {
             return Err(ConfigError::Invalid("max_body_bytes and max_frame_bytes must be at least 1024".into()));
         }
         if self.search_budget_ms == 0 || self.ws_max_connections_per_user == 0 {
-            return Err(ConfigError::Invalid("search_budget_ms and ws_max_connections_per_user must be positive".into()));
+            return Err(ConfigError::Invalid(
+                "search_budget_ms and ws_max_connections_per_user must be positive".into(),
+            ));
         }
         if let Some(addr) = &self.metrics_listen {
             addr.parse::<SocketAddr>().map_err(|e| ConfigError::Invalid(format!("metrics_listen {addr:?}: {e}")))?;

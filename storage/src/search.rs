@@ -453,7 +453,8 @@ impl SearchIndex {
         };
         let (addresses, total) = match sort {
             Sort::Relevance => {
-                let (docs, n) = searcher.search(&query, &budgeted(budget, (top.order_by_score(), Count))).map_err(stopped)?;
+                let (docs, n) =
+                    searcher.search(&query, &budgeted(budget, (top.order_by_score(), Count))).map_err(stopped)?;
                 (docs.into_iter().map(|(_, a)| a).collect::<Vec<_>>(), n)
             }
             Sort::PriceAsc | Sort::PriceDesc | Sort::Newest | Sort::Oldest => {
@@ -463,8 +464,7 @@ impl SearchIndex {
                     Sort::Newest => ("created", TOrder::Desc),
                     _ => ("created", TOrder::Asc),
                 };
-                let (docs, n) =
-                    searcher
+                let (docs, n) = searcher
                     .search(&query, &budgeted(budget, (top.order_by_fast_field::<i64>(field, order), Count)))
                     .map_err(stopped)?;
                 (docs.into_iter().map(|(_, a)| a).collect(), n)

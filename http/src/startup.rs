@@ -167,6 +167,9 @@ impl Application {
             }
         })
         .workers(settings.http_workers.max(1))
+        // A client that closes its side has gone away: drop its in-flight handler (which
+        // cancels a running search) instead of finishing work nobody will read.
+        .h1_allow_half_closed(false)
         .shutdown_timeout(settings.shutdown_timeout_secs)
         .disable_signals()
         // A deep accept queue: reconnect storms of thousands of WebSockets must not stall

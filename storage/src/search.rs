@@ -221,7 +221,7 @@ impl<C: Collector> Collector for Budgeted<'_, C> {
                 child.collect(doc, score);
             }
             seen = seen.wrapping_add(1);
-            if seen % CHECK_EVERY == 0 {
+            if seen.is_multiple_of(CHECK_EVERY) {
                 self.budget.check()?;
             }
             doc = scorer.advance();

@@ -417,6 +417,11 @@ impl ConversationActor {
                 return Err(ActorError::NotFound);
             }
             may_change_message(actor, message.sender_id, message.deleted)?;
+            // A sender blocked by a member may no longer change what that member sees,
+            // exactly as it may no longer send (same check, same `blocked` refusal).
+            if !chat.blocked_by(actor, &head.value.members).await?.is_empty() {
+                return Err(ActorError::Blocked);
+            }
             match body {
                 Some(b) => {
                     message.body = b.into_string();

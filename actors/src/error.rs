@@ -25,6 +25,9 @@ pub enum ActorError {
     Refused(DomainError),
     #[error("too many {0} frames; slow down")]
     RateLimited(&'static str),
+    /// The user already holds the maximum number of open connections.
+    #[error("too many connections")]
+    TooManyConnections,
     #[error("storage: {0}")]
     Storage(#[from] StoreError),
     /// An actor could not be reached (shutting down).
@@ -45,6 +48,7 @@ impl ActorError {
             ActorError::Refused(DomainError::Transition { .. }) => "invalid_transition",
             ActorError::Refused(DomainError::Conflict { code, .. }) => code,
             ActorError::RateLimited(_) => "rate_limited",
+            ActorError::TooManyConnections => "too_many_connections",
             ActorError::Storage(_) | ActorError::Unavailable => "internal",
         }
     }

@@ -57,6 +57,9 @@ pub struct RealtimeConfig {
     pub sweep_grace: Duration,
     /// Test-only fault injection: the step at which the process aborts.
     pub fault_at: Option<String>,
+    /// Open connections one user may hold on this node; a connection beyond it is refused
+    /// ([`ActorError::TooManyConnections`]; the transport closes it with 4008).
+    pub max_connections_per_user: usize,
 }
 
 impl Default for RealtimeConfig {
@@ -69,6 +72,7 @@ impl Default for RealtimeConfig {
             sweep_every: Duration::from_secs(30),
             sweep_grace: Duration::from_secs(60),
             fault_at: None,
+            max_connections_per_user: 20,
         }
     }
 }

@@ -68,6 +68,9 @@ impl Handler<Connect> for SessionRegistry {
 
     fn handle(&mut self, msg: Connect, ctx: &mut Context<Self>) -> Self::Result {
         let conversations = self.conversations.clone().ok_or(crate::ActorError::Unavailable)?;
+        if self.users.get(&msg.user).is_some_and(|e| e.connections >= self.config.max_connections_per_user) {
+            return Err(crate::ActorError::TooManyConnections);
+        }
         let connection_id = self.next_connection;
         self.next_connection += 1;
         let (handle, outbound, close_code) =

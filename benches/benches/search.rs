@@ -143,7 +143,7 @@ fn build_index() -> (SearchIndex, Vec<Doc>) {
 fn request(q: Option<&str>) -> SearchRequest {
     SearchRequest {
         kind: Kind::Service,
-        q: q.map(str::to_string),
+        q: q.and_then(|q| agora_storage::search::SearchText::parse(q).expect("valid query")),
         filters: Vec::new(),
         price_min: None,
         price_max: None,

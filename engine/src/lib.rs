@@ -16,6 +16,7 @@ pub mod money;
 pub mod notification;
 pub mod proposal;
 pub mod review;
+pub mod search;
 
 pub use account::{Email, Password, PersonName, Role, Username};
 pub use booking::Booking;
@@ -30,6 +31,7 @@ pub use ids::{
 pub use job::Job;
 pub use market::{Availability, BookingActor, BookingStatus, JobStatus, ProposalStatus, SkillLevel};
 pub use money::{Currency, Money};
-pub use notification::{Channels, Digest, NotificationType, Preferences};
 pub use proposal::Proposal;
 pub use review::{Engagement, Review};
+pub use notification::{ActionUrl, Channels, Digest, NotificationType, Preferences};
+pub use search::{SearchClause, SearchText};

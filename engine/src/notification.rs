@@ -140,9 +140,87 @@ pub fn clip(text: &str, max_chars: usize) -> String {
     }
 }
 
+/// Longest accepted `action_url`.
+pub const MAX_ACTION_URL_CHARS: usize = 2000;
+
+/// A link a notification points at: a path on this site (`/...`, but not `//host`, which
+/// browsers read as another host) or an absolute `http://` / `https://` URL with a host.
+/// Anything else (`javascript:`, `data:`, `vbscript:`, scheme-relative URLs, backslash
+/// tricks, control characters) is refused: clients render it as a clickable link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionUrl(String);
+
+impl ActionUrl {
+    pub fn parse(raw: &str) -> Result<Self, DomainError> {
+        const RULE: &str = "must be a path starting with / (not //) or an http(s) URL";
+        let url = raw.trim();
+        if url.is_empty() || url.chars().count() > MAX_ACTION_URL_CHARS {
+            return Err(DomainError::invalid(format!("{RULE}, at most {MAX_ACTION_URL_CHARS} characters")));
+        }
+        // Browsers drop tabs and newlines inside URLs and treat `\` as `/`: refuse them
+        // all, so what is checked here is what a browser follows.
+        if url.chars().any(|c| c.is_control() || c.is_whitespace() || c == '\\') {
+            return Err(DomainError::invalid(RULE));
+        }
+        let ok = if let Some(rest) = url.strip_prefix('/') {
+            !rest.starts_with('/')
+        } else {
+            let lower = url.to_ascii_lowercase();
+            let rest = lower.strip_prefix("https://").or_else(|| lower.strip_prefix("http://"));
+            rest.is_some_and(|r| {
+                let host = r.split(['/', '?', '#']).next().unwrap_or("");
+                !host.is_empty() && !host.starts_with('@')
+            })
+        };
+        if ok {
+            Ok(ActionUrl(url.to_string()))
+        } else {
+            Err(DomainError::invalid(RULE))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn action_urls_are_site_paths_or_http_links() {
+        for ok in
+            ["/contracts/1", "/", "/a?b=c#d", "https://example.com", "http://example.com/x?y=1", "HTTPS://EXAMPLE.COM/"]
+        {
+            assert_eq!(ActionUrl::parse(ok).expect(ok).as_str(), ok);
+        }
+        for bad in [
+            "javascript:alert(1)",
+            "JavaScript:alert(1)",
+            " javascript:alert(1)",
+            "data:text/html,<script>alert(1)</script>",
+            "vbscript:msgbox",
+            "//evil.example/x",
+            "/\\evil.example",
+            "/\tjavascript:alert(1)",
+            "java\nscript:alert(1)",
+            "https://",
+            "https:///path",
+            "https://@evil",
+            "ftp://example.com",
+            "contracts/1",
+            "",
+            "   ",
+        ] {
+            assert!(ActionUrl::parse(bad).is_err(), "{bad:?} must be refused");
+        }
+        assert!(ActionUrl::parse(&format!("/{}", "a".repeat(MAX_ACTION_URL_CHARS))).is_err());
+    }
 
     #[test]
     fn defaults_are_all_on_and_weekly() {

@@ -99,6 +99,18 @@ pub struct Settings {
     pub sqlite_readers: usize,
     pub http_workers: usize,
     pub shutdown_timeout_secs: u64,
+    // Security hardening (docs/security.md).
+    /// CPU time budget of one catalog search, in milliseconds; beyond it the search stops (503).
+    pub search_budget_ms: u64,
+    /// When set, `GET /metrics` requires `Authorization: Bearer <this token>`.
+    pub metrics_token: Option<String>,
+    /// When set, `/metrics` is served only on this address (and no longer on `listen`).
+    pub metrics_listen: Option<String>,
+    /// Trust `X-Forwarded-Proto` from the reverse proxy (for HSTS). Off unless every request
+    /// reaches the server through a proxy that sets the header.
+    pub trust_proxy: Switch,
+    /// Open WebSockets allowed per user on one node; beyond, the new one is closed with 4008.
+    pub ws_max_connections_per_user: usize,
 }
 
 impl Default for Settings {
@@ -144,6 +156,11 @@ impl Default for Settings {
             sqlite_readers: 4,
             http_workers: 2,
             shutdown_timeout_secs: 30,
+            search_budget_ms: 250,
+            metrics_token: None,
+            metrics_listen: None,
+            trust_proxy: Switch::Off,
+            ws_max_connections_per_user: 20,
         }
     }
 }
@@ -166,6 +183,9 @@ impl fmt::Debug for Settings {
             .field("cors_origins", &self.cors_origins)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("smtp_url", &redact(&self.smtp_url))
+            .field("metrics_token", &redact(&self.metrics_token))
+            .field("metrics_listen", &self.metrics_listen)
+            .field("trust_proxy", &self.trust_proxy)
             .finish_non_exhaustive()
     }
 }
@@ -267,6 +287,11 @@ impl Settings {
             "SQLITE_READERS" => self.sqlite_readers = parse(var, value)?,
             "HTTP_WORKERS" => self.http_workers = parse(var, value)?,
             "SHUTDOWN_TIMEOUT_SECS" => self.shutdown_timeout_secs = parse(var, value)?,
+            "SEARCH_BUDGET_MS" => self.search_budget_ms = parse(var, value)?,
+            "METRICS_TOKEN" => self.metrics_token = opt(value),
+            "METRICS_LISTEN" => self.metrics_listen = opt(value),
+            "TRUST_PROXY" => self.trust_proxy = word(var, value)?,
+            "WS_MAX_CONNECTIONS_PER_USER" => self.ws_max_connections_per_user = parse(var, value)?,
             // Variables read elsewhere (tests, tools) are not settings.
             "TEST_SCYLLA" | "CONFIG" => {}
             _ => return Err(ConfigError::Env { var: var.into(), message: "unknown setting".into() }),
@@ -309,6 +334,14 @@ impl Settings {
         if self.max_body_bytes < 1024 || self.max_frame_bytes < 1024 {
             return Err(ConfigError::Invalid("max_body_bytes and max_frame_bytes must be at least 1024".into()));
         }
+        if self.search_budget_ms == 0 || self.ws_max_connections_per_user == 0 {
+            return Err(ConfigError::Invalid(
+                "search_budget_ms and ws_max_connections_per_user must be positive".into(),
+            ));
+        }
+        if let Some(addr) = &self.metrics_listen {
+            addr.parse::<SocketAddr>().map_err(|e| ConfigError::Invalid(format!("metrics_listen {addr:?}: {e}")))?;
+        }
         if self.storage == StorageKind::Scylla && self.scylla_nodes.is_empty() {
             return Err(ConfigError::Invalid("storage = scylla needs scylla_nodes".into()));
         }
@@ -332,6 +365,7 @@ impl Settings {
             sweep_every: std::time::Duration::from_secs(self.sweep_interval_secs.max(1)),
             sweep_grace: std::time::Duration::from_secs(self.sweep_grace_secs),
             fault_at: self.fault_at.clone(),
+            max_connections_per_user: self.ws_max_connections_per_user,
         }
     }
 

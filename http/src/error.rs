@@ -156,6 +156,7 @@ impl From<StoreError> for ApiError {
                 message: "the object changed concurrently; retry".into(),
             },
             StoreError::Unavailable(cause) => ApiError::Unavailable(cause),
+            StoreError::Aborted(why) => ApiError::Unavailable(format!("search stopped: {why}")),
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -175,6 +176,9 @@ impl From<agora_actors::ActorError> for ApiError {
                 message: "too many requests; slow down",
                 retry_after: Duration::from_secs(1),
             },
+            C::TooManyConnections => {
+                ApiError::TooManyRequests { message: "too many connections", retry_after: Duration::from_secs(1) }
+            }
             C::Storage(e) => e.into(),
             C::Unavailable => ApiError::Unavailable("actor unavailable".into()),
         }

@@ -16,7 +16,7 @@ use crate::config::{Settings, StorageKind};
 use crate::error::ApiError;
 use crate::mail::Mailer;
 use crate::middleware::rate_limit::{Limiters, LoginFailures};
-use crate::middleware::{envelope, observe, rate_limit, trailing_slash};
+use crate::middleware::{envelope, observe, rate_limit, security, trailing_slash};
 use crate::state::AppState;
 use crate::{openapi, routes, telemetry};
 
@@ -26,6 +26,8 @@ const LISTEN_BACKLOG: u32 = 4096;
 pub struct Application {
     port: u16,
     server: Server,
+    /// The `/metrics`-only server, when `metrics_listen` is set, and its port.
+    metrics_server: Option<(u16, Server)>,
     state: web::Data<AppState>,
 }
 
@@ -111,6 +113,7 @@ impl Application {
 
         let rate_limits_on = settings.rate_limits_on();
         let max_body = settings.max_body_bytes;
+        let metrics_on_main = settings.metrics_listen.is_none();
         let app_state = state.clone();
         let server = HttpServer::new(move || {
             App::new()
@@ -123,6 +126,11 @@ impl Application {
                     ApiError::BadRequest { code: "invalid_query", message: e.to_string() }.into()
                 }))
                 .configure(routes::ops::config)
+                .configure(|cfg| {
+                    if metrics_on_main {
+                        routes::ops::metrics_config(cfg)
+                    }
+                })
                 .configure(routes::auth::config)
                 .configure(routes::users::config)
                 .configure(routes::conversations::config)
@@ -143,9 +151,12 @@ impl Application {
                 .wrap(ErrorHandlers::new().default_handler(envelope::ensure_envelope))
                 .wrap(actix_web::middleware::Condition::new(rate_limits_on, from_fn(rate_limit::rate_limit)))
                 .wrap(cors(&app_state.settings))
+                // CORS refusals (preflights from unknown origins) get the envelope too.
+                .wrap(ErrorHandlers::new().default_handler(envelope::ensure_envelope))
                 .wrap(Compress::default())
                 .wrap(from_fn(observe::observe))
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<telemetry::RedactedRootSpan>::new())
+                .wrap(from_fn(security::security_headers))
                 .wrap(from_fn(trailing_slash::trim_trailing_slash))
         })
         // Small frames (acks, chat messages) must not wait for Nagle and delayed ACKs.
@@ -157,6 +168,9 @@ impl Application {
             }
         })
         .workers(settings.http_workers.max(1))
+        // A client that closes its side has gone away: drop its in-flight handler (which
+        // cancels a running search) instead of finishing work nobody will read.
+        .h1_allow_half_closed(false)
         .shutdown_timeout(settings.shutdown_timeout_secs)
         .disable_signals()
         // A deep accept queue: reconnect storms of thousands of WebSockets must not stall
@@ -165,12 +179,21 @@ impl Application {
         .bind(&settings.listen)?;
         let port = server.addrs().first().map(|a| a.port()).ok_or_else(|| anyhow::anyhow!("no listening address"))?;
         let server = server.run();
-        Ok(Application { port, server, state })
+        let metrics_server = match &settings.metrics_listen {
+            Some(addr) => Some(metrics_server(state.clone(), addr)?),
+            None => None,
+        };
+        Ok(Application { port, server, metrics_server, state })
     }
 
     /// The port actually bound (useful with port 0).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of the `/metrics` listener, when `metrics_listen` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_server.as_ref().map(|(port, _)| *port)
     }
 
     pub fn store(&self) -> Store {
@@ -186,6 +209,7 @@ impl Application {
             let mut term = signal(SignalKind::terminate())?;
             let mut int = signal(SignalKind::interrupt())?;
             let handle = self.server.handle();
+            let metrics_handle = self.metrics_server.as_ref().map(|(_, s)| s.handle());
             let sessions = self.state.hub.sessions.clone();
             actix_web::rt::spawn(async move {
                 let which = tokio::select! {
@@ -202,13 +226,38 @@ impl Application {
                     _ => {}
                 }
                 handle.stop(true).await;
+                if let Some(h) = metrics_handle {
+                    h.stop(true).await;
+                }
             });
+        }
+        if let Some((port, server)) = self.metrics_server {
+            tracing::info!(port, "metrics listener started");
+            actix_web::rt::spawn(server);
         }
         tracing::info!(port = self.port, "agora is ready to serve");
         let result = self.server.await;
         tracing::info!("agora stopped");
         result
     }
+}
+
+/// A server for `/metrics` alone (plus the envelope 404 and the security headers), bound
+/// to `metrics_listen`, e.g. an address only the monitoring network reaches.
+fn metrics_server(state: web::Data<AppState>, addr: &str) -> anyhow::Result<(u16, Server)> {
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .configure(routes::ops::metrics_config)
+            .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::NotFound) }))
+            .wrap(ErrorHandlers::new().default_handler(envelope::ensure_envelope))
+            .wrap(from_fn(security::security_headers))
+    })
+    .workers(1)
+    .disable_signals()
+    .bind(addr)?;
+    let port = server.addrs().first().map(|a| a.port()).ok_or_else(|| anyhow::anyhow!("no metrics address"))?;
+    Ok((port, server.run()))
 }
 
 /// Periodic upkeep: Prometheus histogram upkeep and pruning of idle rate-limit keys.

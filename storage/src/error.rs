@@ -20,6 +20,9 @@ pub enum StoreError {
     /// A compare-and-set lost: the object changed concurrently.
     #[error("concurrent update, retry")]
     Conflict,
+    /// A search stopped before it finished: over its time budget, or its caller went away.
+    #[error("search stopped: {0}")]
+    Aborted(&'static str),
     /// A configuration problem found when opening the store.
     #[error("storage configuration: {0}")]
     Config(String),

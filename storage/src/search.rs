@@ -3,17 +3,29 @@
 //! filters, a price range and sort orders. It is a read model: fed by catalog changes
 //! and rebuilt from storage at start-up ([`SearchIndex::rebuild`]). Blocking work
 //! (commits) belongs on a blocking thread; callers use `spawn_blocking`.
+//!
+//! Queries from users never reach tantivy's query parser: the text is parsed into words and
+//! slop-free phrases by [`SearchText`] (bounded length and word count), and the tantivy
+//! query is built here from the analyzer's tokens. Each search runs under a [`Budget`]: a
+//! deadline and a cancellation flag checked while documents are collected, so an expensive
+//! search stops on time and a search whose client went away stops early.
 
 use std::ops::Bound;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
+pub use agora_engine::{SearchClause, SearchText};
 use base64::Engine as _;
-use tantivy::collector::{Count, TopDocs};
-use tantivy::query::{AllQuery, BooleanQuery, Occur, Query, QueryParser, RangeQuery, TermQuery};
+use tantivy::collector::{Collector, Count, SegmentCollector, TopDocs};
+use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, Occur, PhraseQuery, Query, RangeQuery, TermQuery, Weight};
 use tantivy::schema::{
     Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, Value as _, STORED, STRING,
 };
-use tantivy::{doc, Index, IndexReader, IndexWriter, Order as TOrder, ReloadPolicy, TantivyDocument, Term};
+use tantivy::{
+    doc, DocSet as _, Index, IndexReader, IndexWriter, Order as TOrder, ReloadPolicy, Score, SegmentOrdinal,
+    SegmentReader, TantivyDocument, TantivyError, Term, TERMINATED,
+};
 
 use crate::error::StoreError;
 
@@ -75,7 +87,8 @@ pub enum Sort {
 #[derive(Debug, Clone)]
 pub struct SearchRequest {
     pub kind: Kind,
-    pub q: Option<String>,
+    /// Parsed user text: words and phrases only (see [`SearchText`]).
+    pub q: Option<SearchText>,
     /// (filter name, exact value): owner, category, status, city, country, verified, availability.
     pub filters: Vec<(&'static str, String)>,
     pub price_min: Option<i64>,
@@ -95,6 +108,127 @@ pub struct Hits {
 
 /// The deepest page a search may reach.
 pub const MAX_OFFSET: usize = 10_000;
+
+/// Title matches weigh this much more than body matches.
+const TITLE_BOOST: Score = 2.0;
+/// Documents collected between two budget checks.
+const CHECK_EVERY: u32 = 256;
+
+/// How long one search may run, and whether its caller still wants the answer. Cheap to
+/// clone; clones share the cancellation flag.
+#[derive(Debug, Clone)]
+pub struct Budget {
+    deadline: Option<Instant>,
+    cancelled: Arc<AtomicBool>,
+}
+
+/// Cancels its [`Budget`] when dropped: hold it in the request's future, so that a client
+/// who hangs up (the future is dropped) stops the search on the blocking thread.
+#[derive(Debug)]
+pub struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+impl Budget {
+    /// A budget of `limit` from now (time spent waiting for a blocking thread counts).
+    pub fn new(limit: Duration) -> Self {
+        Budget { deadline: Some(Instant::now() + limit), cancelled: Arc::new(AtomicBool::new(false)) }
+    }
+
+    /// No deadline (benchmarks, rebuilds); still cancellable.
+    pub fn unlimited() -> Self {
+        Budget { deadline: None, cancelled: Arc::new(AtomicBool::new(false)) }
+    }
+
+    pub fn cancel_on_drop(&self) -> CancelOnDrop {
+        CancelOnDrop(Arc::clone(&self.cancelled))
+    }
+
+    pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Relaxed);
+    }
+
+    /// Why the search must stop now, if it must.
+    fn stop(&self) -> Option<&'static str> {
+        if self.cancelled.load(Ordering::Relaxed) {
+            Some("the caller went away")
+        } else if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            Some("over its time budget")
+        } else {
+            None
+        }
+    }
+
+    fn check(&self) -> tantivy::Result<()> {
+        match self.stop() {
+            Some(why) => Err(TantivyError::InvalidArgument(format!("search stopped: {why}"))),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Wraps a collector so that collection checks the budget every [`CHECK_EVERY`] documents
+/// (tantivy's own collection loop cannot be interrupted).
+struct Budgeted<'b, C> {
+    inner: C,
+    budget: &'b Budget,
+}
+
+fn budgeted<C>(budget: &Budget, inner: C) -> Budgeted<'_, C> {
+    Budgeted { inner, budget }
+}
+
+impl<C: Collector> Collector for Budgeted<'_, C> {
+    type Fruit = C::Fruit;
+    type Child = C::Child;
+
+    fn check_schema(&self, schema: &Schema) -> tantivy::Result<()> {
+        self.inner.check_schema(schema)
+    }
+
+    fn for_segment(&self, ord: SegmentOrdinal, reader: &SegmentReader) -> tantivy::Result<C::Child> {
+        self.inner.for_segment(ord, reader)
+    }
+
+    fn requires_scoring(&self) -> bool {
+        self.inner.requires_scoring()
+    }
+
+    fn merge_fruits(&self, fruits: Vec<<C::Child as SegmentCollector>::Fruit>) -> tantivy::Result<C::Fruit> {
+        self.inner.merge_fruits(fruits)
+    }
+
+    fn collect_segment(
+        &self,
+        weight: &dyn Weight,
+        ord: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<<C::Child as SegmentCollector>::Fruit> {
+        self.budget.check()?;
+        let mut child = self.inner.for_segment(ord, reader)?;
+        let scoring = self.inner.requires_scoring();
+        let alive = reader.alive_bitset();
+        let mut scorer = weight.scorer(reader, 1.0)?;
+        let mut seen = 0u32;
+        let mut doc = scorer.doc();
+        while doc != TERMINATED {
+            if alive.is_none_or(|a| a.is_alive(doc)) {
+                let score = if scoring { scorer.score() } else { 0.0 };
+                child.collect(doc, score);
+            }
+            seen = seen.wrapping_add(1);
+            if seen.is_multiple_of(CHECK_EVERY) {
+                self.budget.check()?;
+            }
+            doc = scorer.advance();
+        }
+        Ok(child.harvest())
+    }
+}
 
 #[derive(Clone, Copy)]
 struct Fields {
@@ -230,20 +364,69 @@ impl SearchIndex {
         })
     }
 
-    /// Runs a search. Blocking (but cheap).
+    /// The tantivy query for parsed user text: every clause must match; a word matches
+    /// title (boosted) or body; a phrase matches its words adjacent and in order.
+    fn text_query(&self, text: &SearchText) -> Result<Option<Box<dyn Query>>, StoreError> {
+        let f = self.f;
+        // Title and body share the analyzer (en_stem), so one tokenization serves both.
+        let mut analyzer = self.index.tokenizer_for_field(f.title).map_err(err)?;
+        let mut tokens = |s: &str| {
+            let mut out = Vec::new();
+            let mut stream = analyzer.token_stream(s);
+            while stream.advance() {
+                out.push(stream.token().text.clone());
+            }
+            out
+        };
+        let per_field = |field: Field, toks: &[String]| -> Box<dyn Query> {
+            let terms: Vec<Term> = toks.iter().map(|t| Term::from_field_text(field, t)).collect();
+            match <[Term; 1]>::try_from(terms) {
+                Ok([term]) => Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)),
+                Err(terms) => Box::new(PhraseQuery::new(terms)),
+            }
+        };
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for clause in text.clauses() {
+            let toks = match clause {
+                SearchClause::Word(w) => tokens(w),
+                SearchClause::Phrase(ws) => tokens(&ws.join(" ")),
+            };
+            if toks.is_empty() {
+                continue; // e.g. a word longer than the analyzer keeps
+            }
+            let either: Box<dyn Query> = Box::new(BooleanQuery::new(vec![
+                (Occur::Should, Box::new(BoostQuery::new(per_field(f.title, &toks), TITLE_BOOST)) as Box<dyn Query>),
+                (Occur::Should, per_field(f.body, &toks)),
+            ]));
+            clauses.push((Occur::Must, either));
+        }
+        Ok((!clauses.is_empty()).then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>))
+    }
+
+    /// Runs a search without a deadline. Blocking.
     pub fn search(&self, r: &SearchRequest) -> Result<Hits, StoreError> {
+        self.search_within(r, &Budget::unlimited())
+    }
+
+    /// Runs a search that stops (with [`StoreError::Aborted`]) once `budget` runs out or is
+    /// cancelled. Blocking.
+    pub fn search_within(&self, r: &SearchRequest, budget: &Budget) -> Result<Hits, StoreError> {
+        let stopped = |e: TantivyError| match budget.stop() {
+            Some(why) => StoreError::Aborted(why),
+            None => err(e),
+        };
         let f = self.f;
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(
             Occur::Must,
             Box::new(TermQuery::new(Term::from_field_text(f.kind, r.kind.as_str()), IndexRecordOption::Basic)),
         )];
-        let q = r.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
+        let q = match &r.q {
+            Some(text) => self.text_query(text)?,
+            None => None,
+        };
+        let ranked = q.is_some();
         if let Some(q) = q {
-            let mut parser = QueryParser::for_index(&self.index, vec![f.title, f.body]);
-            parser.set_field_boost(f.title, 2.0);
-            parser.set_conjunction_by_default();
-            let (parsed, _) = parser.parse_query_lenient(q);
-            clauses.push((Occur::Must, parsed));
+            clauses.push((Occur::Must, q));
         }
         for (name, value) in &r.filters {
             let field = self.filter_field(name).ok_or_else(|| StoreError::Config(format!("unknown filter {name}")))?;
@@ -264,13 +447,14 @@ impl SearchIndex {
         let offset = r.offset.min(MAX_OFFSET);
         let limit = r.limit.max(1);
         let top = TopDocs::with_limit(limit).and_offset(offset);
-        let sort = match (r.sort, q) {
-            (Sort::Relevance, None) => Sort::Newest,
+        let sort = match (r.sort, ranked) {
+            (Sort::Relevance, false) => Sort::Newest,
             (s, _) => s,
         };
         let (addresses, total) = match sort {
             Sort::Relevance => {
-                let (docs, n) = searcher.search(&query, &(top.order_by_score(), Count)).map_err(err)?;
+                let (docs, n) =
+                    searcher.search(&query, &budgeted(budget, (top.order_by_score(), Count))).map_err(stopped)?;
                 (docs.into_iter().map(|(_, a)| a).collect::<Vec<_>>(), n)
             }
             Sort::PriceAsc | Sort::PriceDesc | Sort::Newest | Sort::Oldest => {
@@ -280,21 +464,22 @@ impl SearchIndex {
                     Sort::Newest => ("created", TOrder::Desc),
                     _ => ("created", TOrder::Asc),
                 };
-                let (docs, n) =
-                    searcher.search(&query, &(top.order_by_fast_field::<i64>(field, order), Count)).map_err(err)?;
+                let (docs, n) = searcher
+                    .search(&query, &budgeted(budget, (top.order_by_fast_field::<i64>(field, order), Count)))
+                    .map_err(stopped)?;
                 (docs.into_iter().map(|(_, a)| a).collect(), n)
             }
             Sort::Rating => {
                 let (docs, n) = searcher
-                    .search(&query, &(top.order_by_fast_field::<f64>("rating", TOrder::Desc), Count))
-                    .map_err(err)?;
+                    .search(&query, &budgeted(budget, (top.order_by_fast_field::<f64>("rating", TOrder::Desc), Count)))
+                    .map_err(stopped)?;
                 (docs.into_iter().map(|(_, a)| a).collect(), n)
             }
             Sort::Popularity | Sort::CompletedJobs => {
                 let field = if sort == Sort::Popularity { "popularity" } else { "completed_jobs" };
                 let (docs, n) = searcher
-                    .search(&query, &(top.order_by_fast_field::<u64>(field, TOrder::Desc), Count))
-                    .map_err(err)?;
+                    .search(&query, &budgeted(budget, (top.order_by_fast_field::<u64>(field, TOrder::Desc), Count)))
+                    .map_err(stopped)?;
                 (docs.into_iter().map(|(_, a)| a).collect(), n)
             }
         };
@@ -344,7 +529,7 @@ mod tests {
     fn req(q: Option<&str>) -> SearchRequest {
         SearchRequest {
             kind: Kind::Service,
-            q: q.map(str::to_string),
+            q: q.and_then(|q| SearchText::parse(q).expect("valid query")),
             filters: vec![],
             price_min: None,
             price_max: None,
@@ -395,5 +580,48 @@ mod tests {
         assert_eq!(idx.search(&req(None)).expect("search").total, 2);
         assert_eq!(decode_offset(&encode_offset(40)).expect("cursor"), 40);
         assert!(decode_offset("garbage").is_err());
+    }
+
+    #[test]
+    fn user_text_is_words_and_exact_phrases_with_title_boost() {
+        let idx = SearchIndex::new().expect("index");
+        idx.upsert(
+            Kind::Service,
+            &[
+                svc("a", "Pipe plumber", 5000, &[], 1),
+                Doc { id: "b".into(), title: "Roofing".into(), body: "plumber with a pipe".into(), ..Doc::default() },
+                Doc { id: "c".into(), title: "Title".into(), body: "nothing else".into(), ..Doc::default() },
+            ],
+        )
+        .expect("upsert");
+        let ids = |q: &str| idx.search(&req(Some(q))).expect("search").ids;
+        // A word matches title or body; the title match ranks first.
+        assert_eq!(ids("plumbers"), vec!["a", "b"]);
+        // A phrase needs its words adjacent and in order: no slop, whatever the text says.
+        assert_eq!(ids("\"pipe plumber\""), vec!["a"]);
+        assert_eq!(ids("\"plumber pipe\"~100"), Vec::<String>::new());
+        // Field syntax and wildcards are words, never field queries (no `title:*` match-all).
+        assert_eq!(ids("title:*"), vec!["c"]);
+        assert_eq!(ids("body:nothing"), Vec::<String>::new(), "conjunction: 'body' and 'nothing'");
+        // Operators are ignored, not applied.
+        assert_eq!(ids("pipe OR roofing"), vec!["b"]);
+        assert_eq!(ids("pipe -plumber"), vec!["a", "b"]);
+    }
+
+    #[test]
+    fn a_search_stops_when_its_budget_is_spent_or_cancelled() {
+        let idx = SearchIndex::new().expect("index");
+        let docs: Vec<Doc> = (0..2000).map(|i| svc(&i.to_string(), "garden work", 100, &[], i)).collect();
+        idx.upsert(Kind::Service, &docs).expect("upsert");
+        let r = req(Some("garden"));
+        assert_eq!(idx.search_within(&r, &Budget::new(Duration::from_secs(60))).expect("in budget").total, 2000);
+        let spent = Budget::new(Duration::ZERO);
+        assert!(matches!(idx.search_within(&r, &spent), Err(StoreError::Aborted("over its time budget"))));
+        let budget = Budget::new(Duration::from_secs(60));
+        drop(budget.cancel_on_drop());
+        assert!(matches!(idx.search_within(&r, &budget), Err(StoreError::Aborted("the caller went away"))));
+        let mut sorted = req(None);
+        sorted.sort = Sort::PriceAsc;
+        assert!(matches!(idx.search_within(&sorted, &spent), Err(StoreError::Aborted(_))), "every sort is budgeted");
     }
 }

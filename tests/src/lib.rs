@@ -16,6 +16,8 @@ pub struct TestApp {
     pub port: u16,
     pub client: reqwest::Client,
     pub data_dir: PathBuf,
+    /// The `/metrics` listener's port, when `metrics_listen` is set.
+    pub metrics_port: Option<u16>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -51,12 +53,14 @@ pub async fn start(settings: Settings) -> TestApp {
     let data_dir = settings.data_dir.clone();
     let app = Application::build(settings).await.expect("app builds");
     let port = app.port();
+    let metrics_port = app.metrics_port();
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
         port,
         client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client"),
         data_dir,
+        metrics_port,
         _dir: None,
     }
 }

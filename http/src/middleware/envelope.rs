@@ -44,9 +44,10 @@ pub fn ensure_envelope<B: MessageBody + 'static>(
     };
     let (req, old) = res.into_parts();
     let mut builder = HttpResponse::build(status);
-    for name in [header::ALLOW, header::RETRY_AFTER, header::HeaderName::from_static("x-request-id")] {
-        if let Some(v) = old.headers().get(&name) {
-            builder.insert_header((name, v.clone()));
+    // Every header but the ones describing the old body (Allow, Retry-After, CORS, ...).
+    for (name, v) in old.headers() {
+        if ![header::CONTENT_TYPE, header::CONTENT_LENGTH, header::CONTENT_ENCODING].contains(name) {
+            builder.append_header((name.clone(), v.clone()));
         }
     }
     let new: HttpResponse<BoxBody> =

@@ -8,7 +8,7 @@ use actix_web::{web, HttpResponse};
 use agora_actors::broker::{NewNotification, Notify};
 use agora_actors::protocol::NotificationView;
 use agora_actors::registry::RefreshUnread;
-use agora_engine::{Channels, Digest, FieldErrors, NotificationId, NotificationType, UserId};
+use agora_engine::{ActionUrl, Channels, Digest, FieldErrors, NotificationId, NotificationType, UserId};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -263,6 +263,10 @@ pub async fn announce(
             }
         },
     };
+    let action_url = match body.action_url.as_deref() {
+        None => None,
+        Some(raw) => f.check("action_url", ActionUrl::parse(raw)).map(ActionUrl::into_string),
+    };
     f.into_result()?;
     let (Some(target), Some(kind), Some(title), Some(message)) = (target, kind, title, message) else {
         return Err(ApiError::invalid_field("body", "is incomplete"));
@@ -278,7 +282,7 @@ pub async fn announce(
             kind,
             title,
             message,
-            action_url: body.action_url.clone(),
+            action_url,
             actor_id: Some(user.id),
             object_type: None,
             object_id: None,

@@ -1,6 +1,6 @@
 //! Operations: liveness, readiness and Prometheus metrics.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
 
 use crate::error::ApiError;
@@ -31,14 +31,35 @@ pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
     Ok(HttpResponse::Ok().json(Ready { status: "ready", storage: state.store.backend_name() }))
 }
 
-/// Prometheus text format. Rendering reads in-memory metrics only, never the database.
-#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain")))]
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render())
+/// Compares in time independent of where the inputs differ.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// Prometheus text format. Rendering reads in-memory metrics only, never the database.
+/// With `metrics_token` set, `Authorization: Bearer <metrics_token>` is required (401).
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain"),
+    (status = 401, body = super::ErrorEnvelope)))]
+pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    if let Some(expected) = state.settings.metrics_token.as_deref() {
+        let presented = crate::auth::bearer_token(&req).unwrap_or("");
+        if !same_secret(presented.as_bytes(), expected.as_bytes()) {
+            return Err(ApiError::Unauthorized {
+                code: "unauthorized",
+                message: "the metrics token is required (Authorization: Bearer)",
+            });
+        }
+    }
+    Ok(HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(state.metrics.render()))
+}
+
+/// Liveness and readiness (and `/metrics`, see [`metrics_config`]).
 pub fn config(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/api/health").route(web::get().to(health)))
-        .service(web::resource("/api/ready").route(web::get().to(ready)))
-        .service(web::resource("/metrics").route(web::get().to(metrics)));
+        .service(web::resource("/api/ready").route(web::get().to(ready)));
+}
+
+/// `/metrics`: on the main listener, or only on `metrics_listen` when that is set.
+pub fn metrics_config(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/metrics").route(web::get().to(metrics)));
 }

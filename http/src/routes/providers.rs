@@ -6,7 +6,7 @@ use agora_engine::event::CatalogItem;
 use agora_engine::market::{Availability, SkillLevel};
 use agora_engine::{CategoryId, FieldErrors, ProviderId, Role, SkillId};
 use agora_storage::market::{Provider, ProviderSkill, SearchQuery, Service};
-use agora_storage::search::{Kind, SearchRequest, Sort};
+use agora_storage::search::{Budget, Kind, SearchRequest, SearchText, Sort};
 use agora_storage::{Order, Table};
 use serde::Deserialize;
 use time::OffsetDateTime;
@@ -300,7 +300,7 @@ pub async fn list(
     };
     let request = SearchRequest {
         kind: Kind::Provider,
-        q: q.q.clone(),
+        q: search_text(q.q.as_deref())?,
         filters,
         price_min: None,
         price_max: None,
@@ -312,7 +312,18 @@ pub async fn list(
     Ok(HttpResponse::Ok().json(Paged { results, next_cursor }))
 }
 
+/// `?q=` in the search syntax of docs/security.md (words and slop-free phrases, at most 200
+/// characters and 16 words); over a cap: 400 `validation_failed` on `q`.
+pub fn search_text(raw: Option<&str>) -> Result<Option<SearchText>, ApiError> {
+    let mut f = agora_engine::FieldErrors::new();
+    let text = raw.and_then(|raw| f.check("q", SearchText::parse(raw))).flatten();
+    f.into_result()?;
+    Ok(text)
+}
+
 /// Runs a catalog search, loads the hits from storage and records the query (when `q` is set).
+/// The search runs on the blocking pool within the `search_budget_ms` budget, and stops
+/// early when this future is dropped (the client hung up).
 pub async fn search<T: agora_storage::market::Entity>(
     state: &AppState,
     request: SearchRequest,
@@ -320,9 +331,16 @@ pub async fn search<T: agora_storage::market::Entity>(
 ) -> Result<(Vec<T>, Option<String>), ApiError> {
     let index = std::sync::Arc::clone(&state.search);
     let r = request.clone();
-    let hits = web::block(move || index.search(&r)).await.map_err(ApiError::internal)??;
+    let budget = Budget::new(std::time::Duration::from_millis(state.settings.search_budget_ms));
+    let _cancel = budget.cancel_on_drop();
+    let hits = web::block(move || index.search_within(&r, &budget)).await.map_err(ApiError::internal)?;
+    let hits = hits.inspect_err(|e| {
+        if matches!(e, agora_storage::StoreError::Aborted(_)) {
+            metrics::counter!("agora_search_aborted_total").increment(1);
+        }
+    })?;
     let results = state.store.market().load_many::<T>(hits.ids.clone()).await?;
-    if let Some(text) = request.q.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+    if let Some(text) = request.q.as_ref().map(SearchText::as_str) {
         let kind = match request.kind {
             Kind::Service => "services",
             Kind::Job => "jobs",

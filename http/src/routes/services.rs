@@ -286,7 +286,7 @@ pub async fn list(
     f.into_result()?;
     let request = SearchRequest {
         kind: Kind::Service,
-        q: q.q.clone(),
+        q: super::providers::search_text(q.q.as_deref())?,
         filters,
         price_min: q.price_min,
         price_max: q.price_max,

@@ -189,6 +189,10 @@ impl Actor for WsConnection {
                 ctx.add_stream(outbound);
                 tracing::debug!(user = %auth.id, connection_id = act.connection_id, "websocket connected");
             }
+            Ok(Err(agora_actors::ActorError::TooManyConnections)) => {
+                metrics::counter!("agora_ws_rejected_total", "reason" => "too_many_connections").increment(1);
+                act.close(ctx, CLOSE_POLICY, "too many connections");
+            }
             _ => {
                 tracing::error!(user = %auth.id, "session registry unavailable");
                 act.close(ctx, 1011, "server error");

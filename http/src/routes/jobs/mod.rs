@@ -214,7 +214,7 @@ pub async fn list(
     };
     let request = SearchRequest {
         kind: Kind::Job,
-        q: q.q.clone(),
+        q: super::providers::search_text(q.q.as_deref())?,
         filters,
         price_min: None,
         price_max: None,

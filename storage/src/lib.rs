@@ -12,6 +12,7 @@ pub mod error;
 mod instrumented;
 pub mod market;
 pub mod notify;
+pub mod private_fs;
 pub mod scylla;
 pub mod search;
 pub mod sqlite;

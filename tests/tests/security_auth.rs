@@ -238,6 +238,10 @@ async fn group_conversations_are_limited_per_user() {
     assert!(direct.status == 200 || direct.status == 201, "{}", direct.text);
     let other = json!({"participant_ids": [a.id, c.id], "title": "Other"});
     app.post("/api/conversations", other, Some(&b.token)).await.expect(201, None);
+    let schema = app.get("/api/schema", None).await;
+    for path in ["/api/conversations", "/api/bookings"] {
+        assert!(schema.json["paths"][path]["post"]["responses"]["429"].is_object(), "{path}: no 429 documented");
+    }
 }
 
 async fn provider_with_service(app: &TestApp) -> (TestUser, String) {

@@ -320,10 +320,11 @@ mod tests {
     use super::*;
 
     fn policy(max: u32, slowdown_after: u32) -> LoginFailures {
-        let mut s = Settings::default();
-        s.login_failures_max = max;
-        s.login_slowdown_after = slowdown_after;
-        LoginFailures::new(&s)
+        LoginFailures::new(&Settings {
+            login_failures_max: max,
+            login_slowdown_after: slowdown_after,
+            ..Settings::default()
+        })
     }
 
     #[test]

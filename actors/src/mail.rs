@@ -17,7 +17,8 @@ pub struct Mailer {
 impl Mailer {
     pub fn new(from: &str, outbox: PathBuf, smtp_url: Option<&str>) -> anyhow::Result<Self> {
         let from: Mailbox = from.parse().map_err(|e| anyhow::anyhow!("email_from {from:?}: {e}"))?;
-        std::fs::create_dir_all(&outbox)
+        // The outbox holds reset and verification tokens: owner-only (0700, files 0600).
+        agora_storage::private_fs::create_private_dir(&outbox)
             .map_err(|e| anyhow::anyhow!("cannot create outbox {}: {e}", outbox.display()))?;
         let smtp = match smtp_url {
             Some(url) => Some(
@@ -71,8 +72,12 @@ impl Mailer {
         let name = format!("{}.eml", uuid::Uuid::now_v7());
         let tmp = self.outbox.join(format!(".{name}.tmp"));
         let path = self.outbox.join(&name);
+        let bytes = bytes.to_vec();
+        let tmp_for_write = tmp.clone();
         let result = async {
-            tokio::fs::write(&tmp, bytes).await?;
+            tokio::task::spawn_blocking(move || agora_storage::private_fs::write_private_file(&tmp_for_write, &bytes))
+                .await
+                .map_err(std::io::Error::other)??;
             tokio::fs::rename(&tmp, &path).await
         }
         .await;

@@ -48,19 +48,32 @@ pub enum AdminCommand {
     },
 }
 
+/// A domain error as one line: the validation problems themselves, not "invalid input".
+fn problem(e: &agora_engine::DomainError) -> String {
+    match e {
+        agora_engine::DomainError::Invalid(f) => f.fields().values().flatten().cloned().collect::<Vec<_>>().join("; "),
+        other => other.to_string(),
+    }
+}
+
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let settings = Settings::load(cli.config.as_deref())?;
+    let (settings, warnings) = Settings::load(cli.config.as_deref())?;
     telemetry::init_logging(&settings);
+    for warning in &warnings {
+        tracing::warn!("{warning}");
+    }
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             tracing::info!(settings = ?settings, "starting agora");
             Application::build(settings).await?.run_until_stopped().await?;
         }
         Command::Admin { command: AdminCommand::Create { email, password, username } } => {
-            let email = Email::parse(&email).map_err(|e| anyhow::anyhow!("--email: {e:?}"))?;
-            let password = Password::parse(&password).map_err(|e| anyhow::anyhow!("--password: {e:?}"))?;
-            let username =
-                username.map(|u| Username::parse(&u)).transpose().map_err(|e| anyhow::anyhow!("--username: {e:?}"))?;
+            let email = Email::parse(&email).map_err(|e| anyhow::anyhow!("--email: {}", problem(&e)))?;
+            let password = Password::parse(&password).map_err(|e| anyhow::anyhow!("--password: {}", problem(&e)))?;
+            let username = username
+                .map(|u| Username::parse(&u))
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--username: {}", problem(&e)))?;
             let store = open_store(&settings).await?;
             let hash = PasswordHasher::new()?.hash(&password).await.map_err(|e| anyhow::anyhow!("{e}"))?;
             let now = time::OffsetDateTime::now_utc();
@@ -86,4 +99,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// An error and its causes on one line (`what: why: root cause`), duplicates dropped.
+pub fn one_line(e: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let text = cause.to_string().lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ");
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+    }
+    parts.join(": ")
 }

@@ -60,9 +60,15 @@ pub struct Settings {
     pub rate_user_per_min: u32,
     /// Login, register and password-reset requests per client IP, per minute.
     pub rate_auth_per_min: u32,
-    /// Failed logins allowed per account within `login_lockout_window_secs`.
+    /// Failed logins allowed per (login name, client IP) within `login_lockout_window_secs`;
+    /// beyond, that source gets 429 for that name until the window has passed.
     pub login_failures_max: u32,
     pub login_lockout_window_secs: u64,
+    /// Failed logins on one login name from all sources within the window after which every
+    /// attempt on it is slowed down (0.5 s more per further failure, at most 5 s).
+    pub login_slowdown_after: u32,
+    /// Group conversations created, and booking requests sent, per user per minute (each).
+    pub rate_writes_per_min: u32,
     /// Origins allowed by CORS; `*` allows any origin.
     pub cors_origins: Vec<String>,
     /// Largest accepted request body, in bytes (413 beyond).
@@ -137,6 +143,8 @@ impl Default for Settings {
             rate_auth_per_min: 10,
             login_failures_max: 5,
             login_lockout_window_secs: 15 * 60,
+            login_slowdown_after: 20,
+            rate_writes_per_min: 30,
             cors_origins: Vec::new(),
             max_body_bytes: 256 * 1024,
             max_frame_bytes: 64 * 1024,
@@ -206,31 +214,126 @@ fn list(v: &str) -> Vec<String> {
     v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect()
 }
 
+/// The `AGORA_*` variables that are settings (without the prefix), for typo suggestions.
+const ENV_KEYS: &[&str] = &[
+    "LISTEN",
+    "DATA_DIR",
+    "STORAGE",
+    "SCYLLA_NODES",
+    "SCYLLA_KEYSPACE",
+    "SCYLLA_REPLICATION_FACTOR",
+    "REDIS_URL",
+    "NODE_ID",
+    "JWT_SECRET",
+    "ACCESS_TOKEN_TTL_SECS",
+    "REFRESH_TOKEN_TTL_SECS",
+    "PASSWORD_RESET_TTL_SECS",
+    "EMAIL_VERIFICATION_TTL_SECS",
+    "LOG",
+    "LOG_FORMAT",
+    "RATE_LIMITS",
+    "RATE_ANONYMOUS_PER_MIN",
+    "RATE_USER_PER_MIN",
+    "RATE_AUTH_PER_MIN",
+    "RATE_WRITES_PER_MIN",
+    "LOGIN_FAILURES_MAX",
+    "LOGIN_LOCKOUT_WINDOW_SECS",
+    "LOGIN_SLOWDOWN_AFTER",
+    "CORS_ORIGINS",
+    "MAX_BODY_BYTES",
+    "MAX_FRAME_BYTES",
+    "WS_HEARTBEAT_MS",
+    "WS_TIMEOUT_MS",
+    "WS_FRAMES_PER_SEC",
+    "WS_OUTBOUND_QUEUE",
+    "CONVERSATION_IDLE_SECS",
+    "DIGEST_INTERVAL_SECS",
+    "OUTBOX_DIR",
+    "SMTP_URL",
+    "EMAIL_FROM",
+    "PUBLIC_URL",
+    "SQLITE_READERS",
+    "HTTP_WORKERS",
+    "SHUTDOWN_TIMEOUT_SECS",
+    // Read by the command line itself.
+    "CONFIG",
+];
+
+/// Levenshtein distance (ASCII keys, so bytes are characters).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b = b.as_bytes();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.bytes().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = prev[j] + usize::from(ca != *cb);
+            cur[j + 1] = substitution.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The warning for an `AGORA_*` variable that is no setting, naming the closest one.
+fn unknown_env_warning(var: &str) -> String {
+    let key = var.strip_prefix("AGORA_").unwrap_or(var);
+    let closest = ENV_KEYS.iter().min_by_key(|k| edit_distance(key, k)).copied().unwrap_or("LISTEN");
+    format!("ignoring unknown environment variable {var} (not an Agora setting); closest known: AGORA_{closest}")
+}
+
+/// A TOML error on one line: the message and where it is (toml's own Display spans lines).
+fn toml_error_line(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ");
+    match e.span() {
+        Some(span) => {
+            let line = text.get(..span.start).map_or(1, |before| before.matches('\n').count() + 1);
+            format!("line {line}: {message}")
+        }
+        None => message,
+    }
+}
+
 impl Settings {
-    /// Defaults, then the file (if any), then the environment.
-    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+    /// Defaults, then the file (if any), then the process environment; also answers the
+    /// warnings to log once logging is set up (unknown `AGORA_*` variables).
+    pub fn load(file: Option<&Path>) -> Result<(Self, Vec<String>), ConfigError> {
         let env: Vec<(String, String)> = std::env::vars().filter(|(k, _)| k.starts_with("AGORA_")).collect();
-        Self::load_from(file, &env)
+        Self::load_with_warnings(file, &env)
     }
 
+    /// [`Settings::load_with_warnings`] for callers that have no log to warn in (tests, tools).
     pub fn load_from(file: Option<&Path>, env: &[(String, String)]) -> Result<Self, ConfigError> {
+        Self::load_with_warnings(file, env).map(|(s, _)| s)
+    }
+
+    /// Defaults, then the file, then `env`. Unknown keys in the file are an error (the file
+    /// is Agora's own); unknown `AGORA_*` variables only warn (deployment tools set their
+    /// own `AGORA_SOMETHING`), naming the closest known setting.
+    pub fn load_with_warnings(
+        file: Option<&Path>,
+        env: &[(String, String)],
+    ) -> Result<(Self, Vec<String>), ConfigError> {
         let mut s = match file {
             Some(path) => {
                 let text =
                     std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
                 toml::from_str::<Settings>(&text)
-                    .map_err(|e| ConfigError::File { path: path.into(), message: e.to_string() })?
+                    .map_err(|e| ConfigError::File { path: path.into(), message: toml_error_line(&text, &e) })?
             }
             None => Settings::default(),
         };
+        let mut warnings = Vec::new();
         for (var, value) in env {
-            s.apply_env(var, value)?;
+            if !s.apply_env(var, value)? {
+                warnings.push(unknown_env_warning(var));
+            }
         }
         s.validate()?;
-        Ok(s)
+        Ok((s, warnings))
     }
 
-    fn apply_env(&mut self, var: &str, value: &str) -> Result<(), ConfigError> {
+    /// Applies one variable; `Ok(false)` when it is not a setting.
+    fn apply_env(&mut self, var: &str, value: &str) -> Result<bool, ConfigError> {
         fn parse<T: std::str::FromStr>(var: &str, value: &str) -> Result<T, ConfigError>
         where
             T::Err: fmt::Display,
@@ -245,7 +348,7 @@ impl Settings {
             T::deserialize(serde::de::value::StrDeserializer::<serde::de::value::Error>::new(value.trim()))
                 .map_err(|e| ConfigError::Env { var: var.into(), message: e.to_string() })
         }
-        let Some(key) = var.strip_prefix("AGORA_") else { return Ok(()) };
+        let Some(key) = var.strip_prefix("AGORA_") else { return Ok(true) };
         match key {
             "LISTEN" => self.listen = value.trim().into(),
             "DATA_DIR" => self.data_dir = PathBuf::from(value.trim()),
@@ -268,6 +371,8 @@ impl Settings {
             "RATE_AUTH_PER_MIN" => self.rate_auth_per_min = parse(var, value)?,
             "LOGIN_FAILURES_MAX" => self.login_failures_max = parse(var, value)?,
             "LOGIN_LOCKOUT_WINDOW_SECS" => self.login_lockout_window_secs = parse(var, value)?,
+            "LOGIN_SLOWDOWN_AFTER" => self.login_slowdown_after = parse(var, value)?,
+            "RATE_WRITES_PER_MIN" => self.rate_writes_per_min = parse(var, value)?,
             "CORS_ORIGINS" => self.cors_origins = list(value),
             "MAX_BODY_BYTES" => self.max_body_bytes = parse(var, value)?,
             "MAX_FRAME_BYTES" => self.max_frame_bytes = parse(var, value)?,
@@ -294,9 +399,9 @@ impl Settings {
             "WS_MAX_CONNECTIONS_PER_USER" => self.ws_max_connections_per_user = parse(var, value)?,
             // Variables read elsewhere (tests, tools) are not settings.
             "TEST_SCYLLA" | "CONFIG" => {}
-            _ => return Err(ConfigError::Env { var: var.into(), message: "unknown setting".into() }),
+            _ => return Ok(false),
         }
-        Ok(())
+        Ok(true)
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -314,8 +419,15 @@ impl Settings {
             ));
         }
         if self.rate_limits == Switch::On
-            && [self.rate_anonymous_per_min, self.rate_user_per_min, self.rate_auth_per_min, self.login_failures_max]
-                .contains(&0)
+            && [
+                self.rate_anonymous_per_min,
+                self.rate_user_per_min,
+                self.rate_auth_per_min,
+                self.rate_writes_per_min,
+                self.login_failures_max,
+                self.login_slowdown_after,
+            ]
+            .contains(&0)
         {
             return Err(ConfigError::Invalid("rate limits must be positive (or set rate_limits = \"off\")".into()));
         }
@@ -409,11 +521,47 @@ mod tests {
         assert!(err.to_string().contains("AGORA_STORAGE"), "{err}");
         assert!(Settings::load_from(None, &env(&[("AGORA_JWT_SECRET", "short")])).is_err());
         assert!(Settings::load_from(None, &env(&[("AGORA_LISTEN", "nowhere")])).is_err());
-        assert!(Settings::load_from(None, &env(&[("AGORA_NO_SUCH_THING", "1")])).is_err());
         let dir = tempfile::tempdir().expect("tempdir");
         let file = dir.path().join("bad.toml");
         std::fs::write(&file, "no_such_key = 1\n").expect("write");
         assert!(Settings::load_from(Some(&file), &[]).is_err(), "unknown file keys are refused");
+    }
+
+    #[test]
+    fn unknown_env_vars_warn_with_the_closest_key_and_unknown_file_keys_fail() {
+        let (s, warnings) = Settings::load_with_warnings(
+            None,
+            &env(&[("AGORA_LISTN", "127.0.0.1:1"), ("AGORA_DEPLOY_TOOL_REVISION", "42"), ("AGORA_LOG", "debug")]),
+        )
+        .expect("unknown environment variables do not stop the server");
+        assert_eq!(s.listen, "127.0.0.1:8080", "the misspelt variable is ignored");
+        assert_eq!(s.log, "debug");
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+        assert!(warnings[0].contains("AGORA_LISTN") && warnings[0].ends_with("AGORA_LISTEN"), "{}", warnings[0]);
+        assert!(warnings[1].contains("AGORA_DEPLOY_TOOL_REVISION"), "{}", warnings[1]);
+        let (_, warnings) =
+            Settings::load_with_warnings(None, &env(&[("AGORA_RATE_USR_PER_MIN", "5")])).expect("loads");
+        assert!(warnings[0].ends_with("AGORA_RATE_USER_PER_MIN"), "{}", warnings[0]);
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("agora.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:1\"\nlistn = \"x\"\n").expect("write");
+        let err = Settings::load_from(Some(&file), &[]).expect_err("unknown file keys stay an error").to_string();
+        assert!(err.contains("listn") && err.contains("line 2"), "{err}");
+        assert!(!err.contains('\n'), "one line: {err}");
+    }
+
+    #[test]
+    fn every_known_env_key_is_applied() {
+        for key in ENV_KEYS {
+            let mut s = Settings::default();
+            let var = format!("AGORA_{key}");
+            // A wrong value is a parse error, never "unknown".
+            let applied = s.apply_env(&var, "1").unwrap_or(true);
+            assert!(applied, "{var} is listed but not applied");
+        }
+        assert_eq!(edit_distance("LISTN", "LISTEN"), 1);
+        assert_eq!(edit_distance("", "LOG"), 3);
     }
 
     #[test]

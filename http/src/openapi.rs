@@ -63,9 +63,23 @@ const PREFIX_ALIASES: &[(&str, &str)] = &[
     ("/api/ratings", "/api/reviews"),
 ];
 
+/// POST routes whose 429 comes from the per-user write limit in the rate-limit middleware
+/// rather than from their handlers (see `middleware::rate_limit::WriteClass`).
+const WRITE_LIMITED: &[&str] = &["/api/conversations", "/api/bookings"];
+
 /// The whole document, aliases included.
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
+    for path in WRITE_LIMITED {
+        if let Some(op) = doc.paths.paths.get_mut(*path).and_then(|item| item.post.as_mut()) {
+            op.responses.responses.entry("429".to_string()).or_insert_with(|| {
+                utoipa::openapi::Response::new(
+                    "rate_limited: too many group conversations or booking requests; see Retry-After",
+                )
+                .into()
+            });
+        }
+    }
     for (alias, canonical) in auth::ALIASES {
         if let Some(item) = doc.paths.paths.get(*canonical).cloned() {
             doc.paths.paths.insert((*alias).to_string(), item);

@@ -9,6 +9,7 @@ use actix_web::dev::Server;
 use actix_web::middleware::{from_fn, Compress, ErrorHandlers};
 use actix_web::{web, App, HttpServer};
 use agora_storage::Store;
+use anyhow::Context as _;
 use tracing_actix_web::TracingLogger;
 
 use crate::auth::{JwtKeys, PasswordHasher};
@@ -77,7 +78,9 @@ fn json_error(err: actix_web::error::JsonPayloadError) -> ApiError {
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let settings = Arc::new(settings);
-        std::fs::create_dir_all(&settings.data_dir)?;
+        agora_storage::private_fs::warn_if_shared(&settings.data_dir);
+        agora_storage::private_fs::create_private_dir(&settings.data_dir)
+            .with_context(|| format!("cannot create the data dir {}", settings.data_dir.display()))?;
         let metrics = telemetry::metrics_handle()?;
         let store = open_store(&settings).await?;
         let secret = JwtKeys::load_or_generate_secret(settings.jwt_secret.as_deref(), &settings.data_dir)?;
@@ -176,7 +179,8 @@ impl Application {
         // A deep accept queue: reconnect storms of thousands of WebSockets must not stall
         // on SYN retries (a std listener would be stuck at a backlog of 128).
         .backlog(LISTEN_BACKLOG)
-        .bind(&settings.listen)?;
+        .bind(&settings.listen)
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let port = server.addrs().first().map(|a| a.port()).ok_or_else(|| anyhow::anyhow!("no listening address"))?;
         let server = server.run();
         let metrics_server = match &settings.metrics_listen {

@@ -124,3 +124,80 @@ fn serve_logs_ready_and_exits_zero_on_sigterm() {
     };
     assert_eq!(exit.code(), Some(0), "exit status after SIGTERM");
 }
+
+#[test]
+fn unknown_agora_environment_variables_warn_and_the_server_still_starts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let mut child = agora(dir.path())
+        .arg("serve")
+        .env("AGORA_LISTEN", format!("127.0.0.1:{port}"))
+        .env("AGORA_LISTN", "127.0.0.1:1")
+        .env("AGORA_DEPLOY_REVISION", "abc123")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("serve");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let mut seen = Vec::new();
+    let ready = loop {
+        match lines.next() {
+            Some(Ok(line)) => {
+                let hit = line.contains("agora is ready to serve");
+                seen.push(line);
+                if hit {
+                    break true;
+                }
+            }
+            _ => break false,
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    let log = seen.join("\n");
+    assert!(ready, "an unknown AGORA_* variable stopped the server:\n{log}");
+    let warning = seen.iter().find(|l| l.contains("AGORA_LISTN")).unwrap_or_else(|| panic!("no warning:\n{log}"));
+    assert!(warning.contains("WARN") && warning.contains("closest known: AGORA_LISTEN"), "{warning}");
+    assert!(seen.iter().any(|l| l.contains("AGORA_DEPLOY_REVISION") && l.contains("WARN")), "{log}");
+}
+
+/// Runs the binary to failure; answers its stderr.
+fn failing(c: &mut Command) -> String {
+    let out = c.output().expect("runs");
+    assert!(!out.status.success(), "succeeded: {}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(out.status.code(), Some(1), "exit code");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[track_caller]
+fn assert_one_error_line(stderr: &str, needle: &str) {
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "not one line:\n{stderr}");
+    assert!(lines[0].starts_with("error: "), "{stderr}");
+    assert!(lines[0].contains(needle), "{needle:?} not in {stderr}");
+    for noise in ["Error {", "Caused by", "backtrace", "Os {", "panicked"] {
+        assert!(!stderr.contains(noise), "{noise:?} in {stderr}");
+    }
+}
+
+#[test]
+fn startup_errors_print_one_clear_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // An unknown key in the TOML file stays an error, with its line.
+    let file = dir.path().join("agora.toml");
+    std::fs::write(&file, "listen = \"127.0.0.1:0\"\nlisten_addr = \"x\"\n").expect("write");
+    let err = failing(agora(dir.path()).arg("--config").arg(&file).arg("serve"));
+    assert_one_error_line(&err, "listen_addr");
+    assert!(err.contains("line 2"), "{err}");
+    // A bad value in the environment.
+    let err = failing(agora(dir.path()).arg("serve").env("AGORA_LISTEN", "nowhere"));
+    assert_one_error_line(&err, "listen");
+    // The port is taken.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr").to_string();
+    let err = failing(agora(dir.path()).arg("serve").env("AGORA_LISTEN", &addr).env("AGORA_LOG", "off"));
+    assert_one_error_line(&err, &format!("cannot listen on {addr}"));
+    // A refused admin password says why.
+    let err = failing(agora(dir.path()).args(["admin", "create", "--email", "a@example.com", "--password", "weak"]));
+    assert_one_error_line(&err, "--password: must be at least 10 characters");
+}

@@ -13,6 +13,7 @@ mod instrumented;
 pub mod intents;
 pub mod market;
 pub mod notify;
+pub mod private_fs;
 mod retry;
 #[cfg(feature = "scylla")]
 pub mod scylla;

@@ -72,9 +72,19 @@ impl SqliteBackend {
         let path = path.as_ref().to_path_buf();
         if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir)
+                crate::private_fs::create_private_dir(dir)
                     .map_err(|e| StoreError::Config(format!("cannot create {}: {e}", dir.display())))?;
             }
+        }
+        // The file and its WAL and shared-memory companions are the owner's only (SQLite
+        // gives -wal and -shm the mode of the database file).
+        crate::private_fs::ensure_private_file(&path)
+            .map_err(|e| StoreError::Config(format!("cannot create {}: {e}", path.display())))?;
+        for suffix in ["-wal", "-shm", "-journal"] {
+            let mut companion = path.clone().into_os_string();
+            companion.push(suffix);
+            crate::private_fs::restrict_if_exists(Path::new(&companion))
+                .map_err(|e| StoreError::Config(format!("cannot restrict {}: {e}", Path::new(&companion).display())))?;
         }
         let mut writer = open_connection(&path, false)?;
         migrate(&mut writer)?;

@@ -121,6 +121,18 @@ pub struct User {
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+    /// Password-reset tokens carry the value this had when they were issued and work only
+    /// while it is unchanged: bumping it (see [`User::revoke_reset_tokens`]) revokes every
+    /// outstanding reset token of the account at once.
+    #[serde(default)]
+    pub reset_generation: u64,
+}
+
+impl User {
+    /// Invalidates every password-reset token issued so far (call inside `Users::update`).
+    pub fn revoke_reset_tokens(&mut self) {
+        self.reset_generation = self.reset_generation.wrapping_add(1);
+    }
 }
 
 /// What registration hands the store: already validated values.
@@ -155,6 +167,7 @@ impl Users<'_> {
             email_verified: false,
             created_at: new.at,
             updated_at: new.at,
+            reset_generation: 0,
         };
         let id = user.id.to_string();
         let row = encode(Table::UsersById, &user)?;
@@ -405,6 +418,9 @@ struct OneTimeToken {
     used: bool,
     #[serde(with = "time::serde::rfc3339")]
     expires_at: OffsetDateTime,
+    /// For password resets: the user's `reset_generation` at issue time.
+    #[serde(default)]
+    generation: u64,
 }
 
 pub struct OneTimeTokens<'a> {
@@ -422,7 +438,12 @@ impl OneTimeTokens<'_> {
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
         let expires_at = now + ttl;
-        let row = encode(Table::OneTimeTokens, &OneTimeToken { purpose, user_id, used: false, expires_at })?;
+        let generation = match purpose {
+            TokenPurpose::PasswordReset => self.reset_generation(user_id).await?.unwrap_or(0),
+            TokenPurpose::EmailVerification => 0,
+        };
+        let row =
+            encode(Table::OneTimeTokens, &OneTimeToken { purpose, user_id, used: false, expires_at, generation })?;
         if self.b.cas(Table::OneTimeTokens, hash, "", Expect::Absent, row, Some(ttl)).await?.applied() {
             Ok(())
         } else {
@@ -430,8 +451,13 @@ impl OneTimeTokens<'_> {
         }
     }
 
+    async fn reset_generation(&self, user_id: UserId) -> Result<Option<u64>, StoreError> {
+        Ok(Users { b: self.b }.get(user_id).await?.map(|u| u.value.reset_generation))
+    }
+
     /// Marks the token used and answers its user, exactly once; `None` for an unknown,
-    /// expired, already used or wrong-purpose token.
+    /// expired, already used or wrong-purpose token, and for a reset token revoked since
+    /// (a successful reset or a password change bumps the user's `reset_generation`).
     pub async fn consume(
         &self,
         hash: &str,
@@ -443,6 +469,9 @@ impl OneTimeTokens<'_> {
         };
         let t = current.value;
         if t.used || t.purpose != purpose || t.expires_at <= now {
+            return Ok(None);
+        }
+        if purpose == TokenPurpose::PasswordReset && self.reset_generation(t.user_id).await? != Some(t.generation) {
             return Ok(None);
         }
         let used = OneTimeToken { used: true, ..t.clone() };

@@ -380,6 +380,31 @@ impl TestApp {
     }
 }
 
+/// A client whose connections come from `ip` (any 127.0.0.0/8 address reaches the server
+/// on 127.0.0.1 and is seen as a different client IP).
+pub fn client_from(ip: std::net::IpAddr) -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).local_address(ip).build().expect("client")
+}
+
+impl TestApp {
+    /// Waits for an email to `to` whose subject contains `subject`; answers the whole file.
+    pub async fn email_with_subject(&self, to: &str, subject: &str) -> Option<String> {
+        let outbox = self.data_dir.join("outbox");
+        for _ in 0..100 {
+            if let Ok(entries) = std::fs::read_dir(&outbox) {
+                for e in entries.flatten().filter(|e| e.path().extension().is_some_and(|x| x == "eml")) {
+                    let text = std::fs::read_to_string(e.path()).unwrap_or_default();
+                    if text.contains(&format!("To: {to}")) && text.contains(subject) {
+                        return Some(text);
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        None
+    }
+}
+
 /// A unique email address for a test.
 pub fn email(tag: &str) -> String {
     format!("{tag}-{}@example.com", uuid::Uuid::new_v4().simple())

@@ -11,6 +11,12 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 
+/// Clock difference tolerated on `exp` and `nbf`, in seconds.
+const CLOCK_LEEWAY_SECS: u64 = 5;
+/// How far in the future an `iat` (issued-at) may be, in seconds: a token "issued" later
+/// than that was not minted by a server with a sane clock, so it is refused.
+pub const MAX_IAT_SKEW_SECS: i64 = 60;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TokenKind {
@@ -47,7 +53,9 @@ pub struct JwtKeys {
 impl JwtKeys {
     pub fn new(secret: &[u8], access_ttl_secs: u64, refresh_ttl_secs: u64) -> Self {
         let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = 5;
+        validation.leeway = CLOCK_LEEWAY_SECS;
+        // `nbf`, when present, must not be in the future (beyond the leeway).
+        validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "sub"]);
         JwtKeys {
             encoding: EncodingKey::from_secret(secret),
@@ -79,14 +87,11 @@ impl JwtKeys {
         let mut bytes = [0u8; 48];
         rand::rng().fill_bytes(&mut bytes);
         let secret = hex::encode(bytes);
-        std::fs::create_dir_all(data_dir)?;
+        agora_storage::private_fs::create_private_dir(data_dir)?;
         let tmp = data_dir.join(format!(".jwt_secret.{}", std::process::id()));
-        std::fs::write(&tmp, &secret)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt as _;
-            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))?;
-        }
+        // Created 0600 from the start: never readable by others, not even for a moment.
+        let _ = std::fs::remove_file(&tmp);
+        agora_storage::private_fs::write_private_file(&tmp, secret.as_bytes())?;
         // Several processes may start at once on one data dir: the first rename wins and
         // everyone uses what ended up in the file.
         if path.exists() {
@@ -154,14 +159,29 @@ impl JwtKeys {
         Ok(claims)
     }
 
-    /// Checks signature and expiry, for either kind (one decode).
+    /// Checks signature, expiry, `nbf` and `iat`, for either kind (one decode).
     pub fn verify_any(&self, token: &str) -> Result<Claims, ApiError> {
-        decode::<Claims>(token, &self.decoding, &self.validation).map(|data| data.claims).map_err(|e| match e.kind() {
-            ErrorKind::ExpiredSignature => {
-                ApiError::Unauthorized { code: "token_expired", message: "the token has expired" }
-            }
-            _ => ApiError::Unauthorized { code: "invalid_token", message: "the token is invalid" },
-        })
+        self.verify_at(token, OffsetDateTime::now_utc())
+    }
+
+    fn verify_at(&self, token: &str, now: OffsetDateTime) -> Result<Claims, ApiError> {
+        let not_yet = ApiError::Unauthorized { code: "token_not_yet_valid", message: "the token is not valid yet" };
+        let claims =
+            decode::<Claims>(token, &self.decoding, &self.validation).map(|data| data.claims).map_err(|e| {
+                match e.kind() {
+                    ErrorKind::ExpiredSignature => {
+                        ApiError::Unauthorized { code: "token_expired", message: "the token has expired" }
+                    }
+                    ErrorKind::ImmatureSignature => {
+                        ApiError::Unauthorized { code: "token_not_yet_valid", message: "the token is not valid yet" }
+                    }
+                    _ => ApiError::Unauthorized { code: "invalid_token", message: "the token is invalid" },
+                }
+            })?;
+        if claims.iat > now.unix_timestamp().saturating_add(MAX_IAT_SKEW_SECS) {
+            return Err(not_yet);
+        }
+        Ok(claims)
     }
 }
 
@@ -192,6 +212,47 @@ mod tests {
         assert_eq!(other.verify(&access, TokenKind::Access).expect_err("foreign key").code(), "invalid_token");
         let old = k.access_token(user, Role::Client, sid, now - time::Duration::hours(1)).expect("sign");
         assert_eq!(k.verify(&old, TokenKind::Access).expect_err("expired").code(), "token_expired");
+    }
+
+    /// Signs arbitrary claims with the test key (hand-minted tokens).
+    fn mint_raw(claims: serde_json::Value) -> String {
+        encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(b"0123456789abcdef0123456789abcdef"))
+            .expect("sign")
+    }
+
+    fn claims_at(iat: i64, nbf: Option<i64>) -> serde_json::Value {
+        let mut c = serde_json::json!({
+            "sub": UserId::from_uuid(Uuid::now_v7()),
+            "sid": SessionId::from_uuid(Uuid::now_v7()),
+            "role": "client",
+            "typ": "access",
+            "jti": "j",
+            "iat": iat,
+            "exp": iat.max(OffsetDateTime::now_utc().unix_timestamp()) + 900,
+        });
+        if let Some(nbf) = nbf {
+            c["nbf"] = serde_json::json!(nbf);
+        }
+        c
+    }
+
+    #[test]
+    fn tokens_not_valid_yet_are_refused() {
+        let k = keys();
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        // Control: a normal token, and small clock differences, pass.
+        assert!(k.verify(&mint_raw(claims_at(now, None)), TokenKind::Access).is_ok());
+        assert!(k.verify(&mint_raw(claims_at(now + 30, None)), TokenKind::Access).is_ok(), "iat within the leeway");
+        assert!(k.verify(&mint_raw(claims_at(now, Some(now - 10))), TokenKind::Access).is_ok(), "nbf in the past");
+        assert!(k.verify(&mint_raw(claims_at(now, Some(now + 2))), TokenKind::Access).is_ok(), "nbf within 5 s");
+        // nbf in the future.
+        let e = k.verify(&mint_raw(claims_at(now, Some(now + 3600))), TokenKind::Access).expect_err("future nbf");
+        assert_eq!(e.code(), "token_not_yet_valid");
+        // iat in the future beyond the leeway.
+        let e = k.verify(&mint_raw(claims_at(now + 3600, None)), TokenKind::Access).expect_err("future iat");
+        assert_eq!(e.code(), "token_not_yet_valid");
+        let e = k.verify_any(&mint_raw(claims_at(now + MAX_IAT_SKEW_SECS + 30, None))).expect_err("future iat");
+        assert_eq!(e.code(), "token_not_yet_valid");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `/api/auth/*`: registration, login, token refresh with rotation and reuse detection,
 //! logout, own account, password change and reset, email verification.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -135,6 +136,25 @@ async fn mail_token(state: &AppState, user: &User, purpose: TokenPurpose, now: O
     Ok(())
 }
 
+/// Tells the owner of `email` that someone tried to register with it (in the background,
+/// like every mail). No token, no link to act on: just the fact, and what to do if it was
+/// not them.
+fn notify_registration_attempt(state: &AppState, email: &Email) {
+    metrics::counter!("agora_registration_attempts_on_existing_total").increment(1);
+    let body = format!(
+        "Hello,\r\n\r\nSomeone just tried to create an Agora account with this email address, \
+         which already has one. Nothing about your account has changed.\r\n\r\n\
+         If this was you, log in instead, or reset your password at {}/reset-password.\r\n\
+         If it was not you, you can ignore this message.\r\n",
+        state.settings.public_url.trim_end_matches('/'),
+    );
+    let mailer = state.mailer.clone();
+    let to = email.as_str().to_string();
+    actix_web::rt::spawn(async move {
+        mailer.send(&to, "Someone tried to register with your email address", body).await;
+    });
+}
+
 /// Create an account and log in.
 #[utoipa::path(post, path = "/api/auth/register", tag = "auth", request_body = RegisterBody,
     responses((status = 201, body = AuthResponse), (status = 400, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope), (status = 429, body = ErrorEnvelope)))]
@@ -153,6 +173,7 @@ pub async fn register(state: web::Data<AppState>, body: web::Json<RegisterBody>)
     };
     let password_hash = state.hasher.hash(&password).await?;
     let now = OffsetDateTime::now_utc();
+    let email_copy = email.clone();
     let user = state
         .store
         .users()
@@ -166,8 +187,17 @@ pub async fn register(state: web::Data<AppState>, body: web::Json<RegisterBody>)
             password_hash,
             at: now,
         })
-        .await
-        .map_err(duplicate)?;
+        .await;
+    let user = match user {
+        Ok(user) => user,
+        Err(StoreError::Duplicate("email")) => {
+            // The 409 is the public contract (API.md) and tells the caller the address is
+            // taken; the owner at least learns that someone tried (docs/auth.md).
+            notify_registration_attempt(&state, &email_copy);
+            return Err(duplicate(StoreError::Duplicate("email")));
+        }
+        Err(e) => return Err(duplicate(e)),
+    };
     tracing::info!(user_id = %user.id, role = role.as_str(), "account registered");
     metrics::counter!("agora_registrations_total", "role" => role.as_str()).increment(1);
     mail_token(&state, &user, TokenPurpose::EmailVerification, now).await?;
@@ -179,46 +209,75 @@ pub async fn register(state: web::Data<AppState>, body: web::Json<RegisterBody>)
     }))
 }
 
+/// What a login names the account by, already normalized.
+enum LoginName {
+    Email(Email),
+    Username(Username),
+}
+
+impl LoginName {
+    /// The failure-counter key: the name as given, never the account it resolves to (see
+    /// `LoginFailures`), so that no lock tells which email and username go together.
+    fn key(&self) -> String {
+        match self {
+            LoginName::Email(e) => format!("email:{}", e.as_str()),
+            LoginName::Username(u) => format!("user:{}", u.as_str()),
+        }
+    }
+}
+
+/// The client address the rate limits and the lockout key on.
+fn client_ip(req: &HttpRequest) -> IpAddr {
+    req.peer_addr().map(|a| a.ip()).unwrap_or(IpAddr::from([0, 0, 0, 0]))
+}
+
 /// Log in with email or username and password.
+///
+/// A source that failed `login_failures_max` times on one login name is refused (429 with
+/// `Retry-After`) for that name until the window passes, whether or not the account exists;
+/// every other source, the owner's included, is not. Many failures on one name from many
+/// sources slow every attempt on it down instead of locking it (docs/auth.md).
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginBody,
     responses((status = 200, body = AuthResponse), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope), (status = 429, body = ErrorEnvelope)))]
 #[tracing::instrument(skip_all)]
-pub async fn login(state: web::Data<AppState>, body: web::Json<LoginBody>) -> Result<HttpResponse, ApiError> {
+pub async fn login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<LoginBody>,
+) -> Result<HttpResponse, ApiError> {
     let mut f = FieldErrors::new();
     let password = body.password.clone();
     if password.as_deref().is_none_or(str::is_empty) {
         f.add("password", "is required");
     }
-    let found = match (body.email.as_deref(), body.username.as_deref()) {
-        (Some(e), _) => match f.check("email", Email::parse(e)) {
-            Some(email) => state.store.users().find_by_email(&email).await?.map(|v| v.value).ok_or(email.to_string()),
-            None => Err(String::new()),
-        },
-        (None, Some(u)) => match f.check("username", Username::parse(u)) {
-            Some(name) => {
-                state.store.users().find_by_username(&name).await?.map(|v| v.value).ok_or(name.as_str().to_string())
-            }
-            None => Err(String::new()),
-        },
+    let name = match (body.email.as_deref(), body.username.as_deref()) {
+        (Some(e), _) => f.check("email", Email::parse(e)).map(LoginName::Email),
+        (None, Some(u)) => f.check("username", Username::parse(u)).map(LoginName::Username),
         (None, None) => {
             f.add("email", "email or username is required");
-            Err(String::new())
+            None
         }
     };
     f.into_result()?;
-    // Lock out by account when it exists, else by the name tried.
-    let account_key = match &found {
-        Ok(user) => user.id.to_string(),
-        Err(name) => name.clone(),
-    };
-    state.login_failures.check(&account_key)?;
-    let user = found.ok();
+    let Some(name) = name else { return Err(ApiError::internal("validated login name missing")) };
+    let key = name.key();
+    let ip = client_ip(&req);
+    // Decided before the account is looked up: the same for names of nobody.
+    let delay = state.login_failures.check(&key, ip)?;
+    if !delay.is_zero() {
+        actix_web::rt::time::sleep(delay).await;
+    }
+    let user = match &name {
+        LoginName::Email(email) => state.store.users().find_by_email(email).await?,
+        LoginName::Username(username) => state.store.users().find_by_username(username).await?,
+    }
+    .map(|v| v.value);
     let ok = state
         .hasher
         .verify(password.as_deref().unwrap_or_default(), user.as_ref().map(|u| u.password_hash.as_str()))
         .await?;
     let Some(user) = user.filter(|_| ok) else {
-        state.login_failures.record_failure(&account_key);
+        state.login_failures.record_failure(&key, ip);
         metrics::counter!("agora_logins_total", "outcome" => "failed").increment(1);
         tracing::info!("login failed");
         return Err(ApiError::Unauthorized {
@@ -226,7 +285,7 @@ pub async fn login(state: web::Data<AppState>, body: web::Json<LoginBody>) -> Re
             message: "wrong email, username or password",
         });
     };
-    state.login_failures.clear(&account_key);
+    state.login_failures.clear(&key, ip);
     metrics::counter!("agora_logins_total", "outcome" => "ok").increment(1);
     tracing::info!(user_id = %user.id, "logged in");
     let tokens = start_session(&state, &user, OffsetDateTime::now_utc()).await?;
@@ -373,9 +432,9 @@ pub async fn patch_me(
     Ok(HttpResponse::Ok().json(UserView::of(&updated, true)))
 }
 
-/// Change password; every other session is revoked.
+/// Change password; every other session and every outstanding reset token is revoked.
 #[utoipa::path(post, path = "/api/auth/password/change", tag = "auth", request_body = PasswordChangeBody, security(("bearer" = [])),
-    responses((status = 204), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope)))]
+    responses((status = 204), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope), (status = 429, body = ErrorEnvelope)))]
 #[tracing::instrument(skip_all, fields(user_id = %auth.id))]
 pub async fn password_change(
     state: web::Data<AppState>,
@@ -400,6 +459,7 @@ pub async fn password_change(
         .users()
         .update(auth.id, |u| {
             u.password_hash = hash.clone();
+            u.revoke_reset_tokens();
             u.updated_at = now;
         })
         .await?;
@@ -441,9 +501,10 @@ fn invalid_token() -> ApiError {
     ApiError::BadRequest { code: "invalid_token", message: "the token is invalid, expired or already used".into() }
 }
 
-/// Set a new password with the emailed token (single use). Every session is revoked.
+/// Set a new password with the emailed token (single use). Every session and every other
+/// reset token of the account is revoked. Alias: `POST /api/auth/password-confirm`.
 #[utoipa::path(post, path = "/api/auth/password-reset/confirm", tag = "auth", request_body = PasswordResetConfirmBody,
-    responses((status = 204), (status = 400, body = ErrorEnvelope)))]
+    responses((status = 204), (status = 400, body = ErrorEnvelope), (status = 429, body = ErrorEnvelope)))]
 #[tracing::instrument(skip_all)]
 pub async fn password_reset_confirm(
     state: web::Data<AppState>,
@@ -469,6 +530,8 @@ pub async fn password_reset_confirm(
         .users()
         .update(user_id, |u| {
             u.password_hash = hash.clone();
+            // The other reset tokens of the account stop working too.
+            u.revoke_reset_tokens();
             // Receiving the email proves the address.
             u.email_verified = true;
             u.updated_at = now;
@@ -533,6 +596,7 @@ pub fn config(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/api/auth/password/change").route(web::post().to(password_change)))
         .service(web::resource("/api/auth/password-reset").route(web::post().to(password_reset)))
         .service(web::resource("/api/auth/password-reset/confirm").route(web::post().to(password_reset_confirm)))
+        .service(web::resource("/api/auth/password-confirm").route(web::post().to(password_reset_confirm)))
         .service(web::resource("/api/auth/verify-email").route(web::post().to(verify_email)))
         .service(web::resource("/api/auth/verify-email/resend").route(web::post().to(verify_email_resend)));
 }
@@ -542,4 +606,5 @@ pub const ALIASES: &[(&str, &str)] = &[
     ("/api/auth/token", "/api/auth/login"),
     ("/api/auth/token/refresh", "/api/auth/refresh"),
     ("/api/auth/token/verify", "/api/auth/verify"),
+    ("/api/auth/password-confirm", "/api/auth/password-reset/confirm"),
 ];

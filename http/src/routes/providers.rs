@@ -5,7 +5,7 @@ use actix_web::{web, HttpResponse};
 use agora_engine::event::CatalogItem;
 use agora_engine::market::{Availability, SkillLevel};
 use agora_engine::{CategoryId, FieldErrors, ProviderId, Role, SkillId};
-use agora_storage::market::{Provider, ProviderSkill, SearchQuery, Service};
+use agora_storage::market::{Provider, ProviderSkill, Service};
 use agora_storage::search::{Budget, Kind, SearchRequest, SearchText, Sort};
 use agora_storage::{Order, Table};
 use serde::Deserialize;
@@ -346,20 +346,17 @@ pub async fn search<T: agora_storage::market::Entity>(
             Kind::Job => "jobs",
             Kind::Provider => "providers",
         };
-        let record = SearchQuery {
+        let at = OffsetDateTime::now_utc();
+        let event = agora_engine::DomainEvent::SearchPerformed {
             q: agora_engine::notification::clip(text, 200),
             kind: kind.into(),
             user_id: viewer.0.map(|u| u.id),
             results: hits.total as u64,
-            at: OffsetDateTime::now_utc(),
+            at,
         };
-        // Analytics never delay the answer.
-        let store = state.store.clone();
-        actix_web::rt::spawn(async move {
-            if let Err(e) = store.market().record_search(&record).await {
-                tracing::warn!(error = %e, "recording a search query failed");
-            }
-        });
+        // Analytics (a bus subscriber records it) never delay the answer.
+        let bus = state.hub.cx.bus.clone();
+        actix_web::rt::spawn(async move { bus.publish([event], at).await });
         metrics::counter!("agora_search_queries_total", "kind" => kind).increment(1);
     }
     Ok((results, hits.next_offset.map(agora_storage::search::encode_offset)))

@@ -13,7 +13,7 @@ use crate::error::StoreError;
 use crate::instrumented::Instrumented;
 use crate::tables::Table;
 
-pub(crate) use crate::retry::CAS_RETRIES;
+use crate::retry::{cas_retry, lost};
 
 /// A cheap-clone handle on the store.
 #[derive(Clone)]
@@ -254,17 +254,15 @@ impl Users<'_> {
 
     /// Applies `change` with a compare-and-set retry loop; `None` if the user does not exist.
     pub async fn update(&self, id: UserId, mut change: impl FnMut(&mut User)) -> Result<Option<User>, StoreError> {
-        for _ in 0..CAS_RETRIES {
-            let Some(current) = self.get(id).await? else { return Ok(None) };
+        let change = std::sync::Mutex::new(&mut change);
+        let change = &change;
+        cas_retry(|| async move {
+            let Some(current) = self.get(id).await? else { return Ok(Some(None)) };
             let mut next = current.value.clone();
-            change(&mut next);
-            match self.save_if_version(&current.value, &next, current.version).await {
-                Ok(_) => return Ok(Some(next)),
-                Err(StoreError::Conflict) => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(StoreError::Conflict)
+            (change.lock().unwrap_or_else(|p| p.into_inner()))(&mut next);
+            Ok(lost(self.save_if_version(&current.value, &next, current.version).await)?.map(|_| Some(next)))
+        })
+        .await
     }
 }
 
@@ -328,47 +326,45 @@ impl Sessions<'_> {
         now: OffsetDateTime,
     ) -> Result<Rotation, StoreError> {
         let pk = id.to_string();
-        for _ in 0..CAS_RETRIES {
+        cas_retry(|| async {
             let Some(current) = get_versioned::<Session>(self.b, Table::SessionsById, &pk, "").await? else {
-                return Ok(Rotation::Invalid);
+                return Ok(Some(Rotation::Invalid));
             };
             if current.value.revoked || current.value.expires_at <= now {
-                return Ok(Rotation::Invalid);
+                return Ok(Some(Rotation::Invalid));
             }
             if current.value.current_jti != presented_jti {
                 self.revoke(id, now).await?;
-                return Ok(Rotation::Reused);
+                return Ok(Some(Rotation::Reused));
             }
             let mut next = current.value.clone();
             next.current_jti = new_jti.to_string();
             let row = encode(Table::SessionsById, &next)?;
             let ttl = Some(remaining(next.expires_at, now));
-            if self.b.cas(Table::SessionsById, &pk, "", Expect::Version(current.version), row, ttl).await?.applied() {
-                return Ok(Rotation::Rotated(next));
-            }
-        }
-        Err(StoreError::Conflict)
+            let applied = self.b.cas(Table::SessionsById, &pk, "", Expect::Version(current.version), row, ttl).await?;
+            Ok(applied.applied().then_some(Rotation::Rotated(next)))
+        })
+        .await
     }
 
     /// Revokes the session (idempotent). Its row lives on until expiry, marked revoked.
     pub async fn revoke(&self, id: SessionId, now: OffsetDateTime) -> Result<(), StoreError> {
         let pk = id.to_string();
-        for _ in 0..CAS_RETRIES {
+        cas_retry(|| async {
             let Some(current) = get_versioned::<Session>(self.b, Table::SessionsById, &pk, "").await? else {
-                return Ok(());
+                return Ok(Some(()));
             };
             if current.value.revoked {
-                return Ok(());
+                return Ok(Some(()));
             }
             let mut next = current.value;
             next.revoked = true;
             let row = encode(Table::SessionsById, &next)?;
             let ttl = Some(remaining(next.expires_at, now));
-            if self.b.cas(Table::SessionsById, &pk, "", Expect::Version(current.version), row, ttl).await?.applied() {
-                return Ok(());
-            }
-        }
-        Err(StoreError::Conflict)
+            let applied = self.b.cas(Table::SessionsById, &pk, "", Expect::Version(current.version), row, ttl).await?;
+            Ok(applied.applied().then_some(()))
+        })
+        .await
     }
 
     /// Revokes every session of `user` except `keep`, page by page. Answers how many.

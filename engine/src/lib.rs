@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod booking;
+pub mod catalog;
 pub mod chat;
 pub mod codes;
 pub mod contract;

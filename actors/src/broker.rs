@@ -37,16 +37,38 @@ pub struct NewNotification {
 #[rtype(result = "Result<Option<Notification>, ActorError>")]
 pub struct Notify(pub NewNotification);
 
+/// Resolves once every notification the broker took before it has been delivered (stored,
+/// pushed, mailed or failed): for batch writers such as `agora seed` that must not stop
+/// the system while deliveries are still running.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Drained;
+
 pub struct NotificationBroker {
     store: Store,
     sessions: Addr<SessionRegistry>,
     mailer: Mailer,
     public_url: Arc<str>,
+    /// Deliveries started and not yet finished.
+    in_flight: Arc<tokio::sync::watch::Sender<usize>>,
 }
 
 impl NotificationBroker {
     pub(crate) fn new(store: Store, sessions: Addr<SessionRegistry>, mailer: Mailer, public_url: String) -> Self {
-        NotificationBroker { store, sessions, mailer, public_url: Arc::from(public_url) }
+        let in_flight = Arc::new(tokio::sync::watch::Sender::new(0));
+        NotificationBroker { store, sessions, mailer, public_url: Arc::from(public_url), in_flight }
+    }
+}
+
+impl Handler<Drained> for NotificationBroker {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _: Drained, _: &mut Context<Self>) -> Self::Result {
+        let mut idle = self.in_flight.subscribe();
+        Box::pin(async move {
+            // The sender lives as long as the broker; a stopped broker has nothing in flight.
+            let _ = idle.wait_for(|n| *n == 0).await;
+        })
     }
 }
 
@@ -69,8 +91,11 @@ impl Handler<Notify> for NotificationBroker {
     fn handle(&mut self, msg: Notify, _: &mut Context<Self>) -> Self::Result {
         let (store, sessions, mailer) = (self.store.clone(), self.sessions.clone(), self.mailer.clone());
         let base = Arc::clone(&self.public_url);
+        let in_flight = Arc::clone(&self.in_flight);
+        in_flight.send_modify(|n| *n += 1);
         Box::pin(async move {
             let result = deliver(&store, &sessions, &mailer, &base, msg.0).await;
+            in_flight.send_modify(|n| *n = n.saturating_sub(1));
             if let Err(e) = &result {
                 tracing::error!(error = %e, "notification failed");
             }

@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod booking;
+pub mod catalog;
 pub mod chat;
 pub mod codes;
 pub mod contract;
@@ -31,7 +32,7 @@ pub use ids::{
 pub use job::Job;
 pub use market::{Availability, BookingActor, BookingStatus, JobStatus, ProposalStatus, SkillLevel};
 pub use money::{Currency, Money};
+pub use notification::{ActionUrl, Channels, Digest, NotificationType, Preferences};
 pub use proposal::Proposal;
 pub use review::{Engagement, Review};
-pub use notification::{ActionUrl, Channels, Digest, NotificationType, Preferences};
 pub use search::{SearchClause, SearchText};

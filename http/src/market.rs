@@ -2,8 +2,7 @@
 //! request bodies.
 
 use agora_actors::market::Caller;
-use agora_engine::event::CatalogItem;
-use agora_engine::{DomainEvent, FieldErrors, Money};
+use agora_engine::{FieldErrors, Money};
 use serde::Deserialize;
 
 use crate::error::ApiError;
@@ -53,11 +52,6 @@ pub fn caller(user: &crate::auth::AuthUser) -> Caller {
     Caller { id: user.id, role: user.role }
 }
 
-/// Tells the search projector (and other subscribers) that a catalog object changed.
-pub async fn catalog_changed(state: &AppState, item: CatalogItem) {
-    state.hub.cx.bus.publish([DomainEvent::CatalogChanged { item }], time::OffsetDateTime::now_utc()).await;
-}
-
 /// Optional text: trimmed, empty means absent, bounded.
 pub fn optional_text(f: &mut FieldErrors, field: &str, raw: Option<&str>, max: usize) -> Option<String> {
     match raw.map(str::trim) {
@@ -74,6 +68,21 @@ pub fn required_text(f: &mut FieldErrors, field: &str, raw: Option<&str>, min: u
             None
         }
         Some(t) => f.check(field, agora_engine::market::text(t, min, max)),
+    }
+}
+
+/// Text a create requires and an edit may leave out (absent on an edit: `None`, unchanged).
+pub fn text_field(
+    f: &mut FieldErrors,
+    field: &str,
+    raw: Option<&str>,
+    creating: bool,
+    min: usize,
+    max: usize,
+) -> Option<String> {
+    match (raw, creating) {
+        (None, false) => None,
+        (raw, _) => required_text(f, field, raw, min, max),
     }
 }
 

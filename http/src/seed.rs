@@ -2,37 +2,50 @@
 //!
 //! Everything is planned in memory first from a fixed-seed PRNG (names, texts, prices,
 //! who proposes on what, which proposals become contracts, what people say in their
-//! conversations), so the same counts always give the same demo. Then the plan is written
-//! through the ordinary `Store` API, the same calls the routes make (insert-if-absent,
-//! compare-and-set, `claim_proposal`, `Chat::append`, ...), many at a time so the SQLite
-//! group commit batches them. One argon2id hash of the demo password serves every account.
+//! conversations), so the same counts always give the same demo. Then the plan is sent
+//! through the marketplace commands the routes send (`CreateCategory`, `CreateProvider`,
+//! `CreateService`, `PostJob`, `Propose`, `Accept`, `ChangeContractStatus`, `PostReview`,
+//! `SetLike`, ...) on the same actors `agora serve` starts, each with its planned
+//! (back-dated) time, many at a time so the SQLite group commit batches them. The commands
+//! mint the ids (fresh UUID v7 on every run) and publish their events, so notifications,
+//! ratings and counters come from the subscribers, as they do for real traffic.
+//! Accounts and conversations go through the store (they are not marketplace commands).
+//! One argon2id hash of the demo password serves every account.
 //!
-//! Ids are UUID v7 stamped with each record's (back-dated) creation time, so index
-//! partitions list records in the order the story happened. Only the times (relative to
-//! now) and the random bits of the ids differ between two runs.
+//! Only the times (relative to now) and the ids differ between two runs. Notifications are
+//! stamped when the broker stores them (the seed's run), not at the planned times.
 //!
-//! The search index is not touched: the server rebuilds it from storage at start-up.
+//! The search index the seed's actors keep is discarded: the server rebuilds it from
+//! storage at start-up.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::future::Future;
 use std::time::Instant;
 
-use agora_engine::market::{
-    rating_aggregate, tags as normalize_tags, Availability, JobStatus, ProposalStatus, SkillLevel,
-};
+use actix::Addr;
+use agora_actors::broker::Drained;
+use agora_actors::mail::Mailer;
+use agora_actors::market::catalog::providers::{CreateProvider, ProfileFields, UpdateProvider};
+use agora_actors::market::catalog::services::{CreateService, ServiceFields, SetLike};
+use agora_actors::market::catalog::{CreateCategory, CreateSkill};
+use agora_actors::market::contracts::ChangeContractStatus;
+use agora_actors::market::jobs::{Accept, EditJob, PostJob, Propose, Withdraw};
+use agora_actors::market::reviews::PostReview;
+use agora_actors::market::{Caller, Command, Market};
+use agora_actors::Hub;
+use agora_engine::job::{JobEdit, NewJob};
+use agora_engine::market::{tags as normalize_tags, Availability, JobStatus, ProposalStatus, SkillLevel};
 use agora_engine::{
     CategoryId, ContractActor, ContractId, ContractStatus, ConversationId, DomainError, Email, JobId, MessageId, Money,
-    NewConversation, NotificationId, NotificationType, Password, ProposalId, ProviderId, ReviewId, Role, ServiceId,
-    SkillId, UserId, Username,
+    NewConversation, Password, ProposalId, ProviderId, ReviewId, Role, ServiceId, SkillId, UserId, Username,
 };
 use agora_storage::chat::{Message, ReadCursor};
 use agora_storage::market::{
-    Category, Contract, ContractEvent, Engagement, Job, Proposal, Provider, ProviderSkill, Review, Service, Skill,
+    Category, Contract, Engagement, Job, Proposal, Provider, ProviderSkill, Review, Service, Skill,
 };
-use agora_storage::notify::Notification;
 use agora_storage::{NewUser, Store};
-use futures_util::TryStreamExt as _;
+use futures_util::{StreamExt as _, TryStreamExt as _};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom as _;
 use rand::{Rng as _, SeedableRng as _};
@@ -794,11 +807,6 @@ struct ConversationPlan {
     cursors: Vec<(UserId, u64)>,
 }
 
-struct NotificationPlan {
-    n: Notification,
-    read: bool,
-}
-
 #[derive(Default)]
 struct Plan {
     categories: Vec<Category>,
@@ -812,7 +820,6 @@ struct Plan {
     reviews: Vec<Review>,
     likes: Vec<(ServiceId, UserId)>,
     conversations: Vec<ConversationPlan>,
-    notifications: Vec<NotificationPlan>,
 }
 
 /// The PRNGs and the clock of one plan.
@@ -956,19 +963,6 @@ struct ProviderInfo {
     years: i64,
 }
 
-/// A notification as the routes would have sent it.
-struct Note {
-    to: UserId,
-    kind: NotificationType,
-    title: String,
-    message: String,
-    url: String,
-    actor: UserId,
-    object_type: &'static str,
-    object_id: String,
-    at: OffsetDateTime,
-}
-
 /// One conversation to write: who, about what, and which script they follow.
 struct Talk {
     client: UserId,
@@ -990,8 +984,6 @@ struct Planner {
     leaf_ids: Vec<CategoryId>,
     skill_ids: BTreeMap<&'static str, SkillId>,
     infos: Vec<ProviderInfo>,
-    ratings: BTreeMap<UserId, Vec<u8>>,
-    completed: BTreeMap<UserId, u64>,
 }
 
 /// The order contracts of hired jobs end up in: every stage is represented.
@@ -1007,8 +999,6 @@ fn plan(args: &SeedArgs, now: OffsetDateTime) -> anyhow::Result<Plan> {
         leaf_ids: Vec::new(),
         skill_ids: BTreeMap::new(),
         infos: Vec::new(),
-        ratings: BTreeMap::new(),
-        completed: BTreeMap::new(),
     };
     pl.catalog();
     pl.people();
@@ -1017,7 +1007,6 @@ fn plan(args: &SeedArgs, now: OffsetDateTime) -> anyhow::Result<Plan> {
     pl.jobs()?;
     pl.likes();
     pl.conversations();
-    pl.finish();
     Ok(pl.p)
 }
 
@@ -1032,28 +1021,6 @@ impl Planner {
 
     fn client_user(&self, i: usize) -> &Person {
         &self.p.users[self.args.providers as usize + i]
-    }
-
-    fn note(&mut self, n: Note) {
-        self.p.notifications.push(NotificationPlan {
-            n: Notification {
-                // Stamped in `finish`, from `created_at`.
-                id: NotificationId::from_uuid(Uuid::nil()),
-                user_id: n.to,
-                kind: n.kind,
-                title: n.title,
-                message: n.message,
-                action_url: Some(n.url),
-                actor_id: Some(n.actor),
-                object_type: Some(n.object_type.to_string()),
-                object_id: Some(n.object_id),
-                read: false,
-                created_at: n.at,
-                expires_at: None,
-                deleted: false,
-            },
-            read: false,
-        });
     }
 
     /// The category tree and the skills, made long before everything else.
@@ -1300,12 +1267,6 @@ impl Planner {
             self.p.jobs.push(job);
             self.p.proposals.extend(proposals);
         }
-        for prov in &mut self.p.providers {
-            prov.completed_jobs = self.completed.get(&prov.user_id).copied().unwrap_or(0);
-            let (avg, count) = rating_aggregate(self.ratings.get(&prov.user_id).cloned().unwrap_or_default());
-            prov.rating_avg = avg;
-            prov.reviews_count = count;
-        }
         Ok(())
     }
 
@@ -1432,19 +1393,6 @@ impl Planner {
                 updated_at: at,
             });
         }
-        for x in &out {
-            self.note(Note {
-                to: job.client_id,
-                kind: NotificationType::Proposal,
-                title: "New proposal".into(),
-                message: format!("A new proposal arrived for \"{}\".", job.title),
-                url: format!("/jobs/{}/proposals/{}", job.id, x.id),
-                actor: x.provider_id,
-                object_type: "proposal",
-                object_id: x.id.to_string(),
-                at: x.created_at,
-            });
-        }
         Ok(out)
     }
 
@@ -1473,28 +1421,6 @@ impl Planner {
             created_at: accept_at,
             updated_at: accept_at,
         };
-        self.note(Note {
-            to: provider,
-            kind: NotificationType::Proposal,
-            title: "Proposal accepted".into(),
-            message: format!("Your proposal for \"{title}\" was accepted."),
-            url: format!("/proposals/{}", accepted.id),
-            actor: client,
-            object_type: "proposal",
-            object_id: accepted.id.to_string(),
-            at: accept_at,
-        });
-        self.note(Note {
-            to: provider,
-            kind: NotificationType::Contract,
-            title: "New contract".into(),
-            message: format!("A contract for \"{title}\" was created."),
-            url: format!("/contracts/{contract_id}"),
-            actor: client,
-            object_type: "contract",
-            object_id: contract_id.to_string(),
-            at: accept_at,
-        });
         let path = [
             (ContractStatus::Active, ContractActor::Client, "funded"),
             (ContractStatus::Delivered, ContractActor::Provider, "work delivered"),
@@ -1505,19 +1431,8 @@ impl Planner {
         let mut t = accept_at;
         for &(to, by, reason) in &path[..stages] {
             t = self.g.after(t, 6 * HOUR, 4 * DAY_SECS);
-            let (actor, other) = if by == ContractActor::Client { (client, provider) } else { (provider, client) };
+            let actor = if by == ContractActor::Client { client } else { provider };
             steps.push(Step { to, by, actor, at: t, reason });
-            self.note(Note {
-                to: other,
-                kind: NotificationType::Contract,
-                title: format!("Contract {}", to.as_str()),
-                message: format!("The contract \"{title}\" is now {}.", to.as_str()),
-                url: format!("/contracts/{contract_id}"),
-                actor,
-                object_type: "contract",
-                object_id: contract_id.to_string(),
-                at: t,
-            });
         }
         self.p.contracts.push(ContractPlan { contract, steps });
         if target != ContractStatus::Completed {
@@ -1525,12 +1440,10 @@ impl Planner {
         }
         job.status = JobStatus::Completed;
         job.updated_at = t;
-        *self.completed.entry(provider).or_default() += 1;
         // The client reviews the provider; about half the providers review back.
         let rating = self.g.pick(&[5u8, 5, 5, 4, 4, 3]);
         let comment = self.g.pick(REVIEW_COMMENTS);
         self.review(contract_id, client, provider, rating, comment, t);
-        self.ratings.entry(provider).or_default().push(rating);
         if self.g.chance(0.5) {
             let rating = self.g.pick(&[5u8, 5, 4]);
             let comment = self.g.pick(CLIENT_REVIEW_COMMENTS);
@@ -1561,17 +1474,6 @@ impl Planner {
             replied_at: None,
             created_at: at,
             updated_at: at,
-        });
-        self.note(Note {
-            to: reviewee,
-            kind: NotificationType::Review,
-            title: "New review".into(),
-            message: format!("You received a {rating}-star review"),
-            url: format!("/reviews/{id}"),
-            actor: author,
-            object_type: "review",
-            object_id: id.to_string(),
-            at,
         });
     }
 
@@ -1720,167 +1622,277 @@ impl Planner {
         }
         self.p.conversations.push(ConversationPlan { id, creator, other, at: talk.start, messages, cursors });
     }
-
-    /// Notification ids from their times; those older than two days are mostly read.
-    fn finish(&mut self) {
-        let now = self.now();
-        for np in &mut self.p.notifications {
-            np.n.id = NotificationId::from_uuid(self.g.uuid(np.n.created_at));
-            np.read = np.n.created_at < now - secs(2 * DAY_SECS) && self.g.chance(0.85);
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------------------
 // Writing
 
-/// Runs `f` on every item, `CONCURRENCY` at a time; the first error stops the rest.
-async fn each<T, F, Fut>(items: impl IntoIterator<Item = T>, f: F) -> anyhow::Result<()>
+/// Runs `f` on every item, `CONCURRENCY` at a time, answering the results in order; the
+/// first error stops the rest.
+async fn each<T, R, F, Fut>(items: impl IntoIterator<Item = T>, f: F) -> anyhow::Result<Vec<R>>
 where
     F: FnMut(T) -> Fut,
-    Fut: Future<Output = anyhow::Result<()>>,
+    Fut: Future<Output = anyhow::Result<R>>,
 {
-    futures_util::stream::iter(items.into_iter().map(Ok)).try_for_each_concurrent(CONCURRENCY, f).await
+    futures_util::stream::iter(items).map(f).buffered(CONCURRENCY).try_collect().await
 }
 
 fn invalid(what: &str, e: DomainError) -> anyhow::Error {
     anyhow::anyhow!("{what}: {e:?}")
 }
 
-/// Writes the plan, phase by phase (each phase only refers to what earlier ones wrote).
-async fn write(store: &Store, p: &Plan, password_hash: &str, now: OffsetDateTime) -> anyhow::Result<()> {
-    // Categories: parents before their children.
-    each(p.categories.iter().filter(|c| c.parent_id.is_none()), |c| async move {
-        store.market().save_category(c, None).await?;
-        Ok(())
-    })
-    .await?;
-    each(p.categories.iter().filter(|c| c.parent_id.is_some()), |c| async move {
-        store.market().save_category(c, None).await?;
-        Ok(())
-    })
-    .await?;
-    each(&p.skills, |s| async move {
-        store.market().save_skill(s, None).await?;
-        Ok(())
-    })
-    .await?;
+/// The seed acts as the operator for what only admins write (categories, skills,
+/// verification); no account is behind it.
+fn operator() -> Caller {
+    Caller { id: UserId::from_uuid(Uuid::nil()), role: Role::Admin }
+}
 
-    each(&p.users, |u| async move {
-        let users = store.users();
-        users
-            .create(NewUser {
-                id: u.id,
-                email: Email::parse(&u.email).map_err(|e| invalid("email", e))?,
-                username: Some(Username::parse(&u.username).map_err(|e| invalid("username", e))?),
-                role: u.role,
-                first_name: u.first.clone(),
-                last_name: u.last.clone(),
-                password_hash: password_hash.to_string(),
-                at: u.at,
+/// Planned ids to the ids the commands minted.
+struct Minted<K, V>(BTreeMap<K, V>);
+
+impl<K: Ord + Copy + fmt::Display, V: Copy> Minted<K, V> {
+    fn new(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
+        Minted(pairs.into_iter().collect())
+    }
+
+    fn get(&self, planned: K) -> anyhow::Result<V> {
+        self.0.get(&planned).copied().ok_or_else(|| anyhow::anyhow!("{planned} was planned but never written"))
+    }
+}
+
+/// Sends the plan through the marketplace commands, the ones the routes send, phase by phase
+/// (each phase only refers to what earlier ones made). The commands mint the ids and
+/// publish their events: the subscribers write the notifications, ratings and counters.
+struct Writer<'a> {
+    market: &'a Addr<Market>,
+    store: &'a Store,
+}
+
+impl Writer<'_> {
+    async fn send<C>(&self, cmd: C) -> anyhow::Result<C::Output>
+    where
+        C: Command,
+        Market: actix::Handler<C>,
+    {
+        Ok(self.market.send(cmd).await??)
+    }
+
+    async fn write(&self, p: &Plan, password_hash: &str, now: OffsetDateTime) -> anyhow::Result<()> {
+        let categories = self.categories(p).await?;
+        let skills = Minted::new(
+            each(&p.skills, |s| async move {
+                let made = self.send(CreateSkill { by: operator(), name: s.name.clone(), at: s.created_at }).await?;
+                Ok((s.id, made.id))
             })
-            .await?;
-        if u.verified {
-            users.update(u.id, |x| x.email_verified = true).await?;
-        }
-        Ok(())
-    })
-    .await?;
-
-    each(&p.providers, |x| async move {
-        store.market().create_provider(x).await?;
-        Ok(())
-    })
-    .await?;
-    each(&p.services, |s| async move {
-        store.market().insert(s).await?;
-        Ok(())
-    })
-    .await?;
-    each(&p.jobs, |j| async move {
-        store.market().insert(j).await?;
-        Ok(())
-    })
-    .await?;
-    each(&p.proposals, |x| async move {
-        let m = store.market();
-        if !m.claim_proposal(x.job_id, x.provider_id, x.id).await? {
-            anyhow::bail!("provider {} already proposed on job {}", x.provider_id, x.job_id);
-        }
-        m.insert(x).await?;
-        Ok(())
-    })
-    .await?;
-
-    // Contracts: created pending, then moved through the engine's state machine by
-    // compare-and-set, each transition recorded with the version it produced.
-    each(&p.contracts, |cp| async move {
-        let m = store.market();
-        let mut c = cp.contract.clone();
-        m.insert(&c).await?;
-        let key = c.id.to_string();
-        let mut version = m.get::<Contract>(&key).await?.map(|v| v.version).unwrap_or(1);
-        m.contract_event(&ContractEvent {
-            contract_id: c.id,
-            from: None,
-            to: ContractStatus::Pending,
-            actor_id: c.client_id,
-            actor_role: "client".into(),
-            reason: Some("proposal accepted".into()),
-            at: c.created_at,
-            version,
+            .await?,
+        );
+        each(&p.users, |u| async move {
+            let users = self.store.users();
+            users
+                .create(NewUser {
+                    id: u.id,
+                    email: Email::parse(&u.email).map_err(|e| invalid("email", e))?,
+                    username: Some(Username::parse(&u.username).map_err(|e| invalid("username", e))?),
+                    role: u.role,
+                    first_name: u.first.clone(),
+                    last_name: u.last.clone(),
+                    password_hash: password_hash.to_string(),
+                    at: u.at,
+                })
+                .await?;
+            if u.verified {
+                users.update(u.id, |x| x.email_verified = true).await?;
+            }
+            Ok(())
         })
         .await?;
-        for step in &cp.steps {
-            let changed = c.status.transition(step.to, step.by).map_err(|e| invalid("contract", e))?;
-            c.status = changed.to;
-            c.updated_at = step.at;
-            version = m.save(&c, version).await?;
-            m.contract_event(&ContractEvent {
-                contract_id: c.id,
-                from: Some(changed.from),
-                to: changed.to,
-                actor_id: step.actor,
-                actor_role: match step.by {
-                    ContractActor::Client => "client",
-                    ContractActor::Provider => "provider",
-                    ContractActor::Admin => "admin",
+        each(&p.providers, |x| self.provider(x, &categories, &skills)).await?;
+        let services = Minted::new(each(&p.services, |s| self.service(s, &categories)).await?);
+        each(&p.jobs, |j| self.job(p, j, &categories, &skills)).await?;
+        // One service's likes one after the other (each bumps its counter).
+        let mut likes: BTreeMap<ServiceId, Vec<UserId>> = BTreeMap::new();
+        for (s, u) in &p.likes {
+            likes.entry(*s).or_default().push(*u);
+        }
+        each(&likes, |(service, users)| {
+            let service = services.get(*service);
+            async move {
+                let service_id = service?;
+                for u in users {
+                    let by = Caller { id: *u, role: Role::Client };
+                    self.send(SetLike { by, service_id, liked: true, at: now }).await?;
                 }
-                .into(),
+                Ok(())
+            }
+        })
+        .await?;
+        each(&p.conversations, |cp| self.conversation(cp)).await?;
+        Ok(())
+    }
+
+    /// Parents before their children.
+    async fn categories(&self, p: &Plan) -> anyhow::Result<Minted<CategoryId, CategoryId>> {
+        let create = |c: &Category, parent_id: Option<CategoryId>| {
+            let cmd = CreateCategory { by: operator(), name: c.name.clone(), parent_id, at: c.created_at };
+            let planned = c.id;
+            async move { Ok((planned, self.send(cmd).await?.id)) }
+        };
+        let tops = Minted::new(each(p.categories.iter().filter(|c| c.parent_id.is_none()), |c| create(c, None)).await?);
+        let leaves = each(p.categories.iter().filter(|c| c.parent_id.is_some()), |c| {
+            let parent = c.parent_id.map(|id| tops.get(id)).transpose();
+            async move { create(c, parent?).await }
+        })
+        .await?;
+        Ok(Minted::new(tops.0.into_iter().chain(leaves)))
+    }
+
+    async fn provider(
+        &self,
+        x: &Provider,
+        categories: &Minted<CategoryId, CategoryId>,
+        skills: &Minted<SkillId, SkillId>,
+    ) -> anyhow::Result<()> {
+        let fields = ProfileFields {
+            city: Some(x.city.clone()),
+            country: Some(x.country.clone()),
+            category_ids: Some(x.category_ids.iter().map(|c| categories.get(*c)).collect::<anyhow::Result<_>>()?),
+            skills: Some(
+                x.skills
+                    .iter()
+                    .map(|s| Ok(ProviderSkill { skill_id: skills.get(s.skill_id)?, level: s.level }))
+                    .collect::<anyhow::Result<_>>()?,
+            ),
+            availability: Some(x.availability),
+            ..ProfileFields::default()
+        };
+        let by = Caller { id: x.user_id, role: Role::Provider };
+        let cmd = CreateProvider {
+            by,
+            bio: x.bio.clone(),
+            hourly_rate: x.hourly_rate,
+            fields,
+            is_verified: None,
+            at: x.created_at,
+        };
+        let made = self.send(cmd).await?;
+        if x.is_verified {
+            let cmd = UpdateProvider {
+                by: operator(),
+                id: made.id,
+                fields: ProfileFields::default(),
+                is_verified: Some(true),
+                at: x.created_at,
+            };
+            self.send(cmd).await?;
+        }
+        Ok(())
+    }
+
+    async fn service(
+        &self,
+        s: &Service,
+        categories: &Minted<CategoryId, CategoryId>,
+    ) -> anyhow::Result<(ServiceId, ServiceId)> {
+        let fields = ServiceFields {
+            category_id: s.category_id.map(|c| categories.get(c)).transpose()?,
+            duration_minutes: s.duration_minutes,
+            tags: Some(s.tags.clone()),
+            ..ServiceFields::default()
+        };
+        let cmd = CreateService {
+            by: Caller { id: s.owner_id, role: Role::Provider },
+            title: s.title.clone(),
+            description: s.description.clone(),
+            price: s.price,
+            fields,
+            at: s.created_at,
+        };
+        Ok((s.id, self.send(cmd).await?.id))
+    }
+
+    /// One job's story in order: posted, proposed on, proposals withdrawn, then either hired
+    /// (accept, the contract's status changes, reviews) or cancelled.
+    async fn job(
+        &self,
+        p: &Plan,
+        j: &Job,
+        categories: &Minted<CategoryId, CategoryId>,
+        skills: &Minted<SkillId, SkillId>,
+    ) -> anyhow::Result<()> {
+        let client = Caller { id: j.client_id, role: Role::Client };
+        let new = NewJob {
+            title: j.title.clone(),
+            description: j.description.clone(),
+            budget_min: j.budget_min,
+            budget_max: j.budget_max,
+            deadline: j.deadline,
+            category_id: j.category_id.map(|c| categories.get(c)).transpose()?,
+            skill_ids: j.skill_ids.iter().map(|s| skills.get(*s)).collect::<anyhow::Result<_>>()?,
+            max_hires: Some(j.max_hires),
+        };
+        let job_id = self.send(PostJob { by: client, new, at: j.created_at }).await?.id;
+        let mut proposals: Vec<&Proposal> = p.proposals.iter().filter(|x| x.job_id == j.id).collect();
+        proposals.sort_by_key(|x| x.created_at);
+        let mut minted = BTreeMap::new();
+        for x in &proposals {
+            let by = Caller { id: x.provider_id, role: Role::Provider };
+            let cmd = Propose { by, job_id, rate: x.rate, message: x.message.clone(), at: x.created_at };
+            minted.insert(x.id, self.send(cmd).await?.id);
+        }
+        let proposal_ids = Minted(minted);
+        for x in proposals.iter().filter(|x| x.status == ProposalStatus::Withdrawn) {
+            let by = Caller { id: x.provider_id, role: Role::Provider };
+            self.send(Withdraw { by, proposal_id: proposal_ids.get(x.id)?, at: x.updated_at }).await?;
+        }
+        if let Some(cp) = p.contracts.iter().find(|c| c.contract.job_id == j.id) {
+            self.contract(p, cp, client, &proposal_ids).await?;
+        }
+        if j.status == JobStatus::Cancelled {
+            let edit = JobEdit { status: Some(JobStatus::Cancelled), ..JobEdit::default() };
+            self.send(EditJob { by: client, job_id, edit, at: j.updated_at }).await?;
+        }
+        Ok(())
+    }
+
+    /// The client accepts; the parties move the contract on; both may review it.
+    async fn contract(
+        &self,
+        p: &Plan,
+        cp: &ContractPlan,
+        client: Caller,
+        proposals: &Minted<ProposalId, ProposalId>,
+    ) -> anyhow::Result<()> {
+        let c = &cp.contract;
+        let accept = Accept { by: client, proposal_id: proposals.get(c.proposal_id)?, job_id: None, at: c.created_at };
+        let contract_id = self.send(accept).await?.id;
+        for step in &cp.steps {
+            let role = if step.by == ContractActor::Client { Role::Client } else { Role::Provider };
+            let cmd = ChangeContractStatus {
+                by: Caller { id: step.actor, role },
+                contract_id,
+                to: step.to,
                 reason: Some(step.reason.to_string()),
                 at: step.at,
-                version,
-            })
-            .await?;
+            };
+            self.send(cmd).await?;
+        }
+        for r in p.reviews.iter().filter(|r| r.engagement == Engagement::Contract(c.id)) {
+            let role = if r.author_id == c.client_id { Role::Client } else { Role::Provider };
+            let cmd = PostReview {
+                by: Caller { id: r.author_id, role },
+                engagement: Engagement::Contract(contract_id),
+                rating: r.rating,
+                comment: r.comment.clone(),
+                at: r.created_at,
+            };
+            self.send(cmd).await?;
         }
         Ok(())
-    })
-    .await?;
-    each(&p.reviews, |r| async move {
-        let m = store.market();
-        if !m.claim_review(&r.engagement, r.author_id, r.id).await? {
-            anyhow::bail!("review of {} by {} already exists", r.engagement.key(), r.author_id);
-        }
-        m.insert(r).await?;
-        Ok(())
-    })
-    .await?;
-
-    // Likes: one service's likes one after the other (each bumps its counter).
-    let mut likes: BTreeMap<ServiceId, Vec<UserId>> = BTreeMap::new();
-    for (s, u) in &p.likes {
-        likes.entry(*s).or_default().push(*u);
     }
-    each(&likes, |(service, users)| async move {
-        for u in users {
-            store.market().like(*service, *u).await?;
-        }
-        Ok(())
-    })
-    .await?;
 
-    each(&p.conversations, |cp| async move {
-        let chat = store.chat();
+    /// Conversations go through the chat store as before (they are not marketplace commands).
+    async fn conversation(&self, cp: &ConversationPlan) -> anyhow::Result<()> {
+        let chat = self.store.chat();
         let new = NewConversation::parse(cp.creator, &[cp.other], None).map_err(|e| invalid("conversation", e))?;
         let (c, created) = chat.create_conversation(cp.id, cp.creator, new, cp.at).await?;
         if !created {
@@ -1894,26 +1906,21 @@ async fn write(store: &Store, p: &Plan, password_hash: &str, now: OffsetDateTime
             chat.set_read_cursor(c.id, *user, ReadCursor { seq: *seq, notified: false }).await?;
         }
         Ok(())
-    })
-    .await?;
-
-    // Notifications: one user's one after the other (each moves their unread counter).
-    let mut by_user: BTreeMap<UserId, Vec<&NotificationPlan>> = BTreeMap::new();
-    for n in &p.notifications {
-        by_user.entry(n.n.user_id).or_default().push(n);
     }
-    each(&by_user, |(user, items)| async move {
+}
+
+/// Notifications the subscribers stored, `(all, unread)`, once the broker has delivered
+/// everything it was given.
+async fn notifications(hub: &Hub, store: &Store, p: &Plan, now: OffsetDateTime) -> anyhow::Result<(usize, usize)> {
+    hub.broker.send(Drained).await?;
+    let counts = each(&p.users, |u| async move {
         let notes = store.notifications();
-        for np in items {
-            notes.create(&np.n, now).await?;
-            if np.read {
-                notes.mark_read(*user, np.n.id, now).await?;
-            }
-        }
-        Ok(())
+        let unread = usize::try_from(notes.unread_count(u.id, now).await?).unwrap_or(0);
+        let (page, _) = notes.list(u.id, false, 1000, None, now).await?;
+        Ok((page.len(), unread))
     })
     .await?;
-    Ok(())
+    Ok(counts.into_iter().fold((0, 0), |(a, b), (x, y)| (a + x, b + y)))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -2011,7 +2018,7 @@ impl fmt::Display for Summary {
     }
 }
 
-fn summarize(p: &Plan, location: String, elapsed: std::time::Duration) -> Summary {
+fn summarize(p: &Plan, notes: (usize, usize), location: String, elapsed: std::time::Duration) -> Summary {
     let mut jobs = BTreeMap::new();
     for j in &p.jobs {
         *jobs.entry(j.status.as_str()).or_insert(0) += 1;
@@ -2061,8 +2068,8 @@ fn summarize(p: &Plan, location: String, elapsed: std::time::Duration) -> Summar
         likes: p.likes.len(),
         conversations: p.conversations.len(),
         messages: p.conversations.iter().map(|c| c.messages.len()).sum(),
-        notifications: p.notifications.len(),
-        unread_notifications: p.notifications.iter().filter(|n| !n.read).count(),
+        notifications: notes.0,
+        unread_notifications: notes.1,
         demo,
         elapsed,
     }
@@ -2097,8 +2104,12 @@ pub async fn run(settings: &Settings, args: &SeedArgs) -> anyhow::Result<Summary
     let hash = PasswordHasher::new()?.hash(&password).await.map_err(|e| anyhow::anyhow!("hashing: {e}"))?;
     let now = OffsetDateTime::now_utc();
     let p = plan(args, now)?;
-    write(&store, &p, &hash, now).await?;
-    Ok(summarize(&p, location(settings), started.elapsed()))
+    // The singleton actors, as `agora serve` starts them; mail only ever goes to the outbox.
+    let mailer = Mailer::new(&settings.email_from, settings.outbox_dir(), None)?;
+    let hub = Hub::start(store.clone(), mailer, settings.realtime())?;
+    Writer { market: &hub.market, store: &store }.write(&p, &hash, now).await?;
+    let notes = notifications(&hub, &store, &p, now).await?;
+    Ok(summarize(&p, notes, location(settings), started.elapsed()))
 }
 
 #[cfg(test)]
@@ -2153,10 +2164,11 @@ mod tests {
             assert!(c.messages.windows(2).all(|w| w[0].seq + 1 == w[1].seq && w[0].sent_at <= w[1].sent_at));
             assert!(c.messages.iter().all(|m| m.sent_at < now));
         }
-        let completed =
-            p.contracts.iter().filter(|c| c.steps.last().is_some_and(|s| s.to == ContractStatus::Completed));
-        let done: u64 = p.providers.iter().map(|x| x.completed_jobs).sum();
-        assert_eq!(done as usize, completed.count());
+        // Every completed contract is reviewed by its client.
+        for cp in p.contracts.iter().filter(|c| c.steps.last().is_some_and(|s| s.to == ContractStatus::Completed)) {
+            let engagement = Engagement::Contract(cp.contract.id);
+            assert!(p.reviews.iter().any(|r| r.engagement == engagement && r.author_id == cp.contract.client_id));
+        }
         for cp in &p.contracts {
             let mut s = ContractStatus::Pending;
             let mut at = cp.contract.created_at;
@@ -2176,11 +2188,9 @@ mod tests {
             assert!(p.proposals.iter().filter(|x| x.job_id == j.id).all(|x| x.created_at < j.updated_at));
         }
         assert!(p.reviews.iter().all(|r| r.created_at < now));
-        assert!(p.notifications.iter().all(|n| n.n.created_at < now));
         for s in &p.services {
             assert!(s.created_at < now && !s.title.is_empty() && s.price.minor() > 0);
         }
-        assert!(p.notifications.iter().all(|n| !n.n.id.as_uuid().is_nil()));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! contract exists, whichever node answers.
 
 use futures_util::future::join_all;
-use serde_json::{json, Value};
+use serde_json::json;
 
 mod common;
 

@@ -10,6 +10,7 @@
 //! [`Command`], a storage method if it needs one, a thin route, an event if others care.
 
 pub mod bookings;
+pub mod catalog;
 pub mod contracts;
 pub mod jobs;
 pub mod reviews;

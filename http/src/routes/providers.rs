@@ -2,19 +2,21 @@
 //! `is_verified` by admins only. Listing and search go through the catalog index.
 
 use actix_web::{web, HttpResponse};
-use agora_engine::event::CatalogItem;
+use agora_actors::market::catalog::providers::{CreateProvider, ProfileFields, UpdateProvider};
+use agora_engine::catalog::{unique, MAX_PROFILE_CATEGORIES, MAX_PROFILE_SKILLS};
 use agora_engine::market::{Availability, SkillLevel};
-use agora_engine::{CategoryId, FieldErrors, ProviderId, Role, SkillId};
+use agora_engine::{CategoryId, FieldErrors, ProviderId, SkillId};
 use agora_storage::market::{Provider, ProviderSkill, Service};
 use agora_storage::search::{Budget, Kind, SearchRequest, SearchText, Sort};
 use agora_storage::{Order, Table};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
+use super::catalog::{ProviderView, ServiceView};
 use super::{ErrorEnvelope, PageQuery, Paged};
 use crate::auth::{AuthUser, MaybeAuthUser};
 use crate::error::ApiError;
-use crate::market::{optional_text, required_money, search_offset, MoneyBody};
+use crate::market::{caller, optional_text, required_money, run, search_offset, MoneyBody};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -37,18 +39,9 @@ pub struct ProviderBody {
     pub is_verified: Option<bool>,
 }
 
-/// Validated profile fields (absent = unchanged on PATCH).
-struct Fields {
-    bio: Option<String>,
-    hourly_rate: Option<agora_engine::Money>,
-    city: Option<Option<String>>,
-    country: Option<Option<String>>,
-    category_ids: Option<Vec<CategoryId>>,
-    skills: Option<Vec<ProviderSkill>>,
-    availability: Option<Availability>,
-}
-
-async fn parse(state: &AppState, body: &ProviderBody, creating: bool) -> Result<Fields, ApiError> {
+/// The body's fields, parsed (absent = unchanged on PATCH; whether the categories and
+/// skills exist is the command's check).
+fn parse(body: &ProviderBody, creating: bool) -> Result<ProfileFields, ApiError> {
     let mut f = FieldErrors::new();
     let bio = match (&body.bio, creating) {
         (None, true) => {
@@ -64,35 +57,23 @@ async fn parse(state: &AppState, body: &ProviderBody, creating: bool) -> Result<
     };
     let city = body.city.as_ref().map(|c| optional_text(&mut f, "city", Some(c), 100));
     let country = body.country.as_ref().map(|c| optional_text(&mut f, "country", Some(c), 100));
-    let mut category_ids = None;
-    if let Some(raw) = &body.category_ids {
-        let known = state.store.market().categories().await?;
-        let mut ids = Vec::new();
-        for r in raw {
-            match CategoryId::parse(r) {
-                Ok(id) if known.iter().any(|c| c.value.id == id) => {
-                    if !ids.contains(&id) {
-                        ids.push(id)
-                    }
-                }
-                _ => f.add("category_ids", format!("no category {r:?}")),
+    let category_ids = body.category_ids.as_ref().map(|raw| {
+        let ids = unique(raw.iter().filter_map(|r| {
+            let id = CategoryId::parse(r).ok();
+            if id.is_none() {
+                f.add("category_ids", format!("no category {r:?}"));
             }
+            id
+        }));
+        if ids.len() > MAX_PROFILE_CATEGORIES {
+            f.add("category_ids", format!("at most {MAX_PROFILE_CATEGORIES}"));
         }
-        if ids.len() > 20 {
-            f.add("category_ids", "at most 20");
-        }
-        category_ids = Some(ids);
-    }
-    let mut skills = None;
-    if let Some(raw) = &body.skills {
-        let known = state.store.market().skills().await?;
+        ids
+    });
+    let skills = body.skills.as_ref().map(|raw| {
         let mut out: Vec<ProviderSkill> = Vec::new();
         for s in raw {
-            let id = s
-                .skill_id
-                .as_deref()
-                .and_then(|r| SkillId::parse(r).ok())
-                .filter(|id| known.iter().any(|k| k.value.id == *id));
+            let id = s.skill_id.as_deref().and_then(|r| SkillId::parse(r).ok());
             let level = f.check("skills.level", SkillLevel::parse(s.level.as_deref().unwrap_or("intermediate")));
             match (id, level) {
                 (Some(skill_id), Some(level)) if !out.iter().any(|x| x.skill_id == skill_id) => {
@@ -102,14 +83,14 @@ async fn parse(state: &AppState, body: &ProviderBody, creating: bool) -> Result<
                 _ => {}
             }
         }
-        if out.len() > 50 {
-            f.add("skills", "at most 50");
+        if out.len() > MAX_PROFILE_SKILLS {
+            f.add("skills", format!("at most {MAX_PROFILE_SKILLS}"));
         }
-        skills = Some(out);
-    }
+        out
+    });
     let availability = body.availability.as_deref().and_then(|a| f.check("availability", Availability::parse(a)));
     f.into_result()?;
-    Ok(Fields { bio, hourly_rate, city, country, category_ids, skills, availability })
+    Ok(ProfileFields { bio, hourly_rate, city, country, category_ids, skills, availability })
 }
 
 /// Creates the caller's provider profile (providers and workers; one per user).
@@ -122,42 +103,19 @@ pub async fn create(
     user: AuthUser,
     body: web::Json<ProviderBody>,
 ) -> Result<HttpResponse, ApiError> {
-    if !matches!(user.role, Role::Provider | Role::Worker) {
-        return Err(ApiError::Forbidden("only providers and workers have a provider profile"));
-    }
-    if body.is_verified.is_some() {
-        return Err(ApiError::Forbidden("only admins set is_verified"));
-    }
-    let v = parse(&state, &body, true).await?;
-    let (Some(bio), Some(hourly_rate)) = (v.bio, v.hourly_rate) else {
+    let mut fields = parse(&body, true)?;
+    let (Some(bio), Some(hourly_rate)) = (fields.bio.take(), fields.hourly_rate.take()) else {
         return Err(ApiError::invalid_field("bio", "is required"));
     };
-    let now = OffsetDateTime::now_utc();
-    let p = Provider {
-        id: ProviderId::from_uuid(uuid::Uuid::now_v7()),
-        user_id: user.id,
+    let cmd = CreateProvider {
+        by: caller(&user),
         bio,
         hourly_rate,
-        city: v.city.flatten(),
-        country: v.country.flatten(),
-        category_ids: v.category_ids.unwrap_or_default(),
-        skills: v.skills.unwrap_or_default(),
-        availability: v.availability.unwrap_or_default(),
-        is_verified: false,
-        rating_avg: 0.0,
-        reviews_count: 0,
-        completed_jobs: 0,
-        created_at: now,
-        updated_at: now,
+        fields,
+        is_verified: body.is_verified,
+        at: OffsetDateTime::now_utc(),
     };
-    state.store.market().create_provider(&p).await.map_err(|e| match e {
-        agora_storage::StoreError::Duplicate(_) => {
-            ApiError::Conflict { code: "profile_exists", message: "you already have a provider profile".into() }
-        }
-        other => other.into(),
-    })?;
-    crate::market::catalog_changed(&state, CatalogItem::Provider(p.id)).await;
-    Ok(HttpResponse::Created().json(p))
+    Ok(HttpResponse::Created().json(ProviderView::from(run(&state, cmd).await?)))
 }
 
 fn provider_id(raw: &str) -> Result<ProviderId, ApiError> {
@@ -168,8 +126,8 @@ fn provider_id(raw: &str) -> Result<ProviderId, ApiError> {
     responses((status = 200, description = "the profile"), (status = 404, body = ErrorEnvelope)))]
 pub async fn get(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = provider_id(&path)?;
-    Ok(HttpResponse::Ok()
-        .json(state.store.market().get::<Provider>(&id.to_string()).await?.ok_or(ApiError::NotFound)?.value))
+    let p = state.store.market().get::<Provider>(&id.to_string()).await?.ok_or(ApiError::NotFound)?.value;
+    Ok(HttpResponse::Ok().json(ProviderView::from(p)))
 }
 
 /// Owner edits the profile; admins may set only `is_verified`.
@@ -184,59 +142,10 @@ pub async fn update(
     body: web::Json<ProviderBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = provider_id(&path)?;
-    let v = parse(&state, &body, false).await?;
-    let owner_fields = v.bio.is_some()
-        || v.hourly_rate.is_some()
-        || v.city.is_some()
-        || v.country.is_some()
-        || v.category_ids.is_some()
-        || v.skills.is_some()
-        || v.availability.is_some();
-    let updated = state
-        .store
-        .market()
-        .update::<Provider, ApiError>(&id.to_string(), |p| {
-            let owner = p.user_id == user.id;
-            if body.is_verified.is_some() && !user.role.is_admin() {
-                return Err(ApiError::Forbidden("only admins set is_verified"));
-            }
-            if owner_fields && !owner {
-                return Err(ApiError::Forbidden("only the owner may edit this profile"));
-            }
-            if !owner && !user.role.is_admin() {
-                return Err(ApiError::Forbidden("only the owner may edit this profile"));
-            }
-            if let Some(b) = &v.bio {
-                p.bio = b.clone();
-            }
-            if let Some(r) = v.hourly_rate {
-                p.hourly_rate = r;
-            }
-            if let Some(c) = &v.city {
-                p.city = c.clone();
-            }
-            if let Some(c) = &v.country {
-                p.country = c.clone();
-            }
-            if let Some(c) = &v.category_ids {
-                p.category_ids = c.clone();
-            }
-            if let Some(s) = &v.skills {
-                p.skills = s.clone();
-            }
-            if let Some(a) = v.availability {
-                p.availability = a;
-            }
-            if let Some(verified) = body.is_verified {
-                p.is_verified = verified;
-            }
-            p.updated_at = OffsetDateTime::now_utc();
-            Ok(())
-        })
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    crate::market::catalog_changed(&state, CatalogItem::Provider(updated.value.id)).await;
-    Ok(HttpResponse::Ok().json(updated.value))
+    let fields = parse(&body, false)?;
+    let cmd =
+        UpdateProvider { by: caller(&user), id, fields, is_verified: body.is_verified, at: OffsetDateTime::now_utc() };
+    Ok(HttpResponse::Ok().json(ProviderView::from(run(&state, cmd).await?)))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -377,7 +286,7 @@ pub async fn services(
         .market()
         .page::<Service>(Table::ServicesByProvider, &id.to_string(), Order::Asc, q.limit()?, q.cursor()?)
         .await?;
-    let results: Vec<Service> = items.into_iter().filter(|s| !s.deleted).collect();
+    let results: Vec<ServiceView> = items.into_iter().filter(|s| !s.deleted).map(ServiceView::from).collect();
     Ok(HttpResponse::Ok().json(Paged { results, next_cursor }))
 }
 

@@ -3,18 +3,20 @@
 //! orderings price, -created_at, rating, popularity). Likes are idempotent PUT/DELETE.
 
 use actix_web::{web, HttpResponse};
-use agora_engine::event::CatalogItem;
-use agora_engine::market::{tags, MAX_DURATION_MINUTES};
+use agora_actors::market::catalog::services::{CreateService, DeleteService, ServiceFields, SetLike, UpdateService};
+use agora_engine::catalog::duration;
+use agora_engine::market::tags;
 use agora_engine::{CategoryId, FieldErrors, ProviderId, ServiceId};
 use agora_storage::market::Service;
 use agora_storage::search::{Kind, SearchRequest, Sort};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use super::catalog::ServiceView;
 use super::{ErrorEnvelope, PageQuery, Paged};
 use crate::auth::{AuthUser, MaybeAuthUser};
 use crate::error::ApiError;
-use crate::market::{required_money, required_text, search_offset, MoneyBody};
+use crate::market::{caller, required_money, run, search_offset, text_field, MoneyBody};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -27,25 +29,30 @@ pub struct ServiceBody {
     pub tags: Option<Vec<String>>,
 }
 
-async fn category(state: &AppState, f: &mut FieldErrors, raw: Option<&str>) -> Result<Option<CategoryId>, ApiError> {
-    let Some(raw) = raw else { return Ok(None) };
-    match CategoryId::parse(raw) {
-        Ok(id) if state.store.market().category(id).await?.is_some() => Ok(Some(id)),
-        _ => {
+/// The body's fields, parsed; on create, title, description and price are required
+/// (whether the category exists is the command's check).
+fn parse(body: &ServiceBody, creating: bool) -> Result<ServiceFields, ApiError> {
+    let mut f = FieldErrors::new();
+    let title = text_field(&mut f, "title", body.title.as_deref(), creating, 3, 200);
+    let description = text_field(&mut f, "description", body.description.as_deref(), creating, 1, 10_000);
+    let price = match (&body.price, creating) {
+        (None, false) => None,
+        (raw, _) => required_money(&mut f, "price", raw.as_ref()),
+    };
+    let category_id = body.category_id.as_deref().and_then(|raw| {
+        let id = CategoryId::parse(raw).ok();
+        if id.is_none() {
             f.add("category_id", "no such category");
-            Ok(None)
         }
-    }
-}
-
-fn duration(f: &mut FieldErrors, raw: Option<u32>) -> Option<u32> {
-    match raw {
-        Some(d) if d == 0 || d > MAX_DURATION_MINUTES => {
-            f.add("duration_minutes", format!("must be between 1 and {MAX_DURATION_MINUTES}"));
-            None
-        }
-        other => other,
-    }
+        id
+    });
+    let duration_minutes = body.duration_minutes.and_then(|d| f.check("duration_minutes", duration(d)));
+    let tags = match (&body.tags, creating) {
+        (None, false) => None,
+        (raw, _) => f.check("tags", tags(raw.as_deref().unwrap_or(&[]))),
+    };
+    f.into_result()?;
+    Ok(ServiceFields { title, description, category_id, price, duration_minutes, tags })
 }
 
 /// Creates a service owned by the caller's provider profile.
@@ -58,58 +65,14 @@ pub async fn create(
     user: AuthUser,
     body: web::Json<ServiceBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let provider = state
-        .store
-        .market()
-        .provider_of(user.id)
-        .await?
-        .ok_or(ApiError::Forbidden("create your provider profile first (POST /api/providers)"))?;
-    let mut f = FieldErrors::new();
-    let title = required_text(&mut f, "title", body.title.as_deref(), 3, 200);
-    let description = required_text(&mut f, "description", body.description.as_deref(), 1, 10_000);
-    let price = required_money(&mut f, "price", body.price.as_ref());
-    let category_id = category(&state, &mut f, body.category_id.as_deref()).await?;
-    let duration_minutes = duration(&mut f, body.duration_minutes);
-    let tags = f.check("tags", tags(body.tags.as_deref().unwrap_or(&[])));
-    f.into_result()?;
-    let (Some(title), Some(description), Some(price), Some(tags)) = (title, description, price, tags) else {
+    let mut fields = parse(&body, true)?;
+    let (Some(title), Some(description), Some(price)) =
+        (fields.title.take(), fields.description.take(), fields.price.take())
+    else {
         return Err(ApiError::invalid_field("title", "is required"));
     };
-    let now = OffsetDateTime::now_utc();
-    let s = Service {
-        id: ServiceId::from_uuid(uuid::Uuid::now_v7()),
-        provider_id: provider.value.id,
-        owner_id: user.id,
-        title,
-        description,
-        category_id,
-        price,
-        duration_minutes,
-        tags,
-        rating_avg: 0.0,
-        reviews_count: 0,
-        likes_count: 0,
-        created_at: now,
-        updated_at: now,
-        deleted: false,
-    };
-    state.store.market().insert(&s).await?;
-    crate::market::catalog_changed(&state, CatalogItem::Service(s.id)).await;
-    Ok(HttpResponse::Created().json(ServiceView::of(s, false)))
-}
-
-/// A service with whether the caller likes it.
-#[derive(Debug, Serialize)]
-pub struct ServiceView {
-    #[serde(flatten)]
-    pub service: Service,
-    pub liked: bool,
-}
-
-impl ServiceView {
-    fn of(service: Service, liked: bool) -> Self {
-        ServiceView { service, liked }
-    }
+    let cmd = CreateService { by: caller(&user), title, description, price, fields, at: OffsetDateTime::now_utc() };
+    Ok(HttpResponse::Created().json(ServiceView::liked(run(&state, cmd).await?, false)))
 }
 
 fn service_id(raw: &str) -> Result<ServiceId, ApiError> {
@@ -133,7 +96,7 @@ pub async fn get(
         Some(u) => state.store.market().likes(s.id, u.id).await?,
         None => false,
     };
-    Ok(HttpResponse::Ok().json(ServiceView::of(s, liked)))
+    Ok(HttpResponse::Ok().json(ServiceView::liked(s, liked)))
 }
 
 /// Owner only: edits a service (absent fields stay).
@@ -148,51 +111,9 @@ pub async fn update(
     body: web::Json<ServiceBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = service_id(&path)?;
-    live(&state, id).await?;
-    let mut f = FieldErrors::new();
-    let title = body.title.as_deref().and_then(|t| required_text(&mut f, "title", Some(t), 3, 200));
-    let description =
-        body.description.as_deref().and_then(|t| required_text(&mut f, "description", Some(t), 1, 10_000));
-    let price = body.price.as_ref().and_then(|p| required_money(&mut f, "price", Some(p)));
-    let category_id = category(&state, &mut f, body.category_id.as_deref()).await?;
-    let duration_minutes = duration(&mut f, body.duration_minutes);
-    let new_tags = body.tags.as_deref().and_then(|t| f.check("tags", tags(t)));
-    f.into_result()?;
-    let updated = state
-        .store
-        .market()
-        .update::<Service, ApiError>(&id.to_string(), |s| {
-            if s.deleted {
-                return Err(ApiError::NotFound);
-            }
-            if s.owner_id != user.id {
-                return Err(ApiError::Forbidden("only the owner may edit this service"));
-            }
-            if let Some(t) = &title {
-                s.title = t.clone();
-            }
-            if let Some(d) = &description {
-                s.description = d.clone();
-            }
-            if let Some(p) = price {
-                s.price = p;
-            }
-            if body.category_id.is_some() {
-                s.category_id = category_id;
-            }
-            if body.duration_minutes.is_some() {
-                s.duration_minutes = duration_minutes;
-            }
-            if let Some(t) = &new_tags {
-                s.tags = t.clone();
-            }
-            s.updated_at = OffsetDateTime::now_utc();
-            Ok(())
-        })
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    crate::market::catalog_changed(&state, CatalogItem::Service(updated.value.id)).await;
-    Ok(HttpResponse::Ok().json(ServiceView::of(updated.value, false)))
+    let fields = parse(&body, false)?;
+    let cmd = UpdateService { by: caller(&user), id, fields, at: OffsetDateTime::now_utc() };
+    Ok(HttpResponse::Ok().json(ServiceView::liked(run(&state, cmd).await?, false)))
 }
 
 /// Owner only: withdraws a service (kept for existing bookings and reviews, hidden everywhere).
@@ -205,23 +126,7 @@ pub async fn delete(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = service_id(&path)?;
-    let updated = state
-        .store
-        .market()
-        .update::<Service, ApiError>(&id.to_string(), |s| {
-            if s.deleted {
-                return Err(ApiError::NotFound);
-            }
-            if s.owner_id != user.id {
-                return Err(ApiError::Forbidden("only the owner may delete this service"));
-            }
-            s.deleted = true;
-            s.updated_at = OffsetDateTime::now_utc();
-            Ok(())
-        })
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    crate::market::catalog_changed(&state, CatalogItem::Service(updated.value.id)).await;
+    run(&state, DeleteService { by: caller(&user), id, at: OffsetDateTime::now_utc() }).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -317,17 +222,11 @@ pub async fn like(
     set_like(&state, user, &path, true).await
 }
 
-/// Likes or unlikes; the index is refreshed only when something changed.
+/// Likes or unlikes (the command refreshes the index only when something changed).
 async fn set_like(state: &AppState, user: AuthUser, raw_id: &str, liked: bool) -> Result<HttpResponse, ApiError> {
-    let id = service_id(raw_id)?;
-    live(state, id).await?;
-    let m = state.store.market();
-    let changed = if liked { m.like(id, user.id).await? } else { m.unlike(id, user.id).await? };
-    let s = live(state, id).await?.value;
-    if changed {
-        crate::market::catalog_changed(state, CatalogItem::Service(s.id)).await;
-    }
-    Ok(HttpResponse::Ok().json(LikeView { liked, likes_count: s.likes_count }))
+    let cmd = SetLike { by: caller(&user), service_id: service_id(raw_id)?, liked, at: OffsetDateTime::now_utc() };
+    let now = run(state, cmd).await?;
+    Ok(HttpResponse::Ok().json(LikeView { liked: now.liked, likes_count: now.likes_count }))
 }
 
 /// Removes a like (idempotent).

@@ -26,7 +26,7 @@ pub(crate) use views::{views, ContractEventView, ContractView, JobView};
 use super::{ErrorEnvelope, PageQuery, Paged};
 use crate::auth::{AuthUser, MaybeAuthUser};
 use crate::error::ApiError;
-use crate::market::{caller, money, required_text, run, search_offset, MoneyBody};
+use crate::market::{caller, money, run, search_offset, text_field, MoneyBody};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -48,14 +48,8 @@ pub struct JobBody {
 /// The body's fields, parsed (existence of the category and skills is the command's check).
 fn parse_job(body: &JobBody, creating: bool) -> Result<JobEdit, ApiError> {
     let mut f = FieldErrors::new();
-    let title = match (&body.title, creating) {
-        (None, false) => None,
-        (raw, _) => required_text(&mut f, "title", raw.as_deref(), 3, 200),
-    };
-    let description = match (&body.description, creating) {
-        (None, false) => None,
-        (raw, _) => required_text(&mut f, "description", raw.as_deref(), 1, 10_000),
-    };
+    let title = text_field(&mut f, "title", body.title.as_deref(), creating, 3, 200);
+    let description = text_field(&mut f, "description", body.description.as_deref(), creating, 1, 10_000);
     let budget_min = money(&mut f, "budget_min", body.budget_min.as_ref());
     let budget_max = money(&mut f, "budget_max", body.budget_max.as_ref());
     if let Err(agora_engine::DomainError::Invalid(e)) = agora_engine::market::budget(budget_min, budget_max) {

@@ -1,26 +1,29 @@
 //! Categories (a tree, admin-written), skills (admin-written) and companies (any user
-//! creates one and owns it). Reads are public.
+//! creates one and owns it). Reads are public; writes are the commands of
+//! `agora_actors::market::catalog`, which decide who may do what.
+
+mod views;
 
 use actix_web::{web, HttpResponse};
+use agora_actors::market::catalog::companies::{CreateCompany, DeleteCompany, UpdateCompany};
+use agora_actors::market::catalog::{
+    CreateCategory, CreateSkill, DeleteCategory, DeleteSkill, RenameSkill, UpdateCategory,
+};
+use agora_engine::catalog::{website, CATEGORY_NAME_MAX, SKILL_NAME_MAX};
 use agora_engine::{CategoryId, CompanyId, FieldErrors, SkillId};
 use agora_storage::market::{Category, Company, Skill};
 use agora_storage::{Order, Table};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
+pub(crate) use views::{CategoryView, CompanyView, ProviderView, ServiceView, SkillView};
+
+use super::jobs::views as all_views;
 use super::{ErrorEnvelope, PageQuery, Paged};
 use crate::auth::AuthUser;
 use crate::error::ApiError;
-use crate::market::{optional_text, required_text};
+use crate::market::{caller, optional_text, required_text, run};
 use crate::state::AppState;
-
-fn admin(user: &AuthUser) -> Result<(), ApiError> {
-    if user.role.is_admin() {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden("admins only"))
-    }
-}
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct CategoryQuery {
@@ -47,7 +50,7 @@ pub async fn list_categories(
         }
     }
     all.sort_by_key(|c| c.name.to_lowercase());
-    Ok(HttpResponse::Ok().json(Paged { results: all, next_cursor: None }))
+    Ok(HttpResponse::Ok().json(Paged { results: all_views::<_, CategoryView>(all), next_cursor: None }))
 }
 
 #[utoipa::path(get, path = "/api/categories/{id}", tag = "catalog", params(("id" = String, Path)),
@@ -55,7 +58,7 @@ pub async fn list_categories(
 pub async fn get_category(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = CategoryId::parse(&path).map_err(|_| ApiError::NotFound)?;
     let c = state.store.market().category(id).await?.ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(c.value))
+    Ok(HttpResponse::Ok().json(CategoryView::from(c.value)))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -72,39 +75,15 @@ fn double_option<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option
     Ok(Some(Option::<String>::deserialize(d)?))
 }
 
-async fn parent(
-    state: &AppState,
-    f: &mut FieldErrors,
-    raw: Option<&str>,
-    me: Option<CategoryId>,
-) -> Result<Option<CategoryId>, ApiError> {
-    let Some(raw) = raw else { return Ok(None) };
-    let Ok(id) = CategoryId::parse(raw) else {
+/// A parent id from the body: `None` for absent or `null` (existence and cycles are the
+/// command's checks).
+fn parent_id(f: &mut FieldErrors, raw: Option<&str>) -> Option<CategoryId> {
+    let raw = raw?;
+    let id = CategoryId::parse(raw).ok();
+    if id.is_none() {
         f.add("parent_id", "must be a category id");
-        return Ok(None);
-    };
-    let all = state.store.market().categories().await?;
-    if !all.iter().any(|c| c.value.id == id) {
-        f.add("parent_id", "no such category");
-        return Ok(None);
     }
-    // Moving a category under itself or one of its descendants would make a cycle.
-    if let Some(me) = me {
-        let mut next = Some(id);
-        while let Some(cur) = next {
-            if cur == me {
-                f.add("parent_id", "would make a cycle");
-                return Ok(None);
-            }
-            next = all.iter().find(|c| c.value.id == cur).and_then(|c| c.value.parent_id);
-        }
-    }
-    Ok(Some(id))
-}
-
-/// Category lineage is part of every catalog document: the index is rebuilt.
-async fn rebuild_search(state: &AppState, id: CategoryId) {
-    crate::market::catalog_changed(state, agora_engine::event::CatalogItem::Category(id)).await;
+    id
 }
 
 /// Admin: creates a category.
@@ -117,29 +96,13 @@ pub async fn create_category(
     user: AuthUser,
     body: web::Json<CategoryBody>,
 ) -> Result<HttpResponse, ApiError> {
-    admin(&user)?;
     let mut f = FieldErrors::new();
-    let name = required_text(&mut f, "name", body.name.as_deref(), 1, 100);
-    let parent_id = parent(&state, &mut f, body.parent_id.clone().flatten().as_deref(), None).await?;
+    let name = required_text(&mut f, "name", body.name.as_deref(), 1, CATEGORY_NAME_MAX);
+    let parent_id = parent_id(&mut f, body.parent_id.clone().flatten().as_deref());
     f.into_result()?;
     let Some(name) = name else { return Err(ApiError::invalid_field("name", "is required")) };
-    let c = Category {
-        id: CategoryId::from_uuid(uuid::Uuid::now_v7()),
-        name,
-        parent_id,
-        created_at: OffsetDateTime::now_utc(),
-    };
-    state.store.market().save_category(&c, None).await.map_err(name_taken)?;
-    Ok(HttpResponse::Created().json(c))
-}
-
-fn name_taken(e: agora_storage::StoreError) -> ApiError {
-    match e {
-        agora_storage::StoreError::Duplicate(what) => {
-            ApiError::Conflict { code: "name_taken", message: format!("that {what} is already taken") }
-        }
-        other => other.into(),
-    }
+    let cmd = CreateCategory { by: caller(&user), name, parent_id, at: OffsetDateTime::now_utc() };
+    Ok(HttpResponse::Created().json(CategoryView::from(run(&state, cmd).await?)))
 }
 
 /// Admin: renames or moves a category.
@@ -153,25 +116,13 @@ pub async fn update_category(
     path: web::Path<String>,
     body: web::Json<CategoryBody>,
 ) -> Result<HttpResponse, ApiError> {
-    admin(&user)?;
     let id = CategoryId::parse(&path).map_err(|_| ApiError::NotFound)?;
-    let current = state.store.market().category(id).await?.ok_or(ApiError::NotFound)?;
     let mut f = FieldErrors::new();
-    let mut next = current.value.clone();
-    if let Some(name) = body.name.as_deref() {
-        if let Some(n) = required_text(&mut f, "name", Some(name), 1, 100) {
-            next.name = n;
-        }
-    }
-    if let Some(p) = &body.parent_id {
-        next.parent_id = parent(&state, &mut f, p.as_deref(), Some(id)).await?;
-    }
+    let name = body.name.as_deref().and_then(|n| required_text(&mut f, "name", Some(n), 1, CATEGORY_NAME_MAX));
+    let parent = body.parent_id.as_ref().map(|p| parent_id(&mut f, p.as_deref()));
     f.into_result()?;
-    state.store.market().save_category(&next, Some(&current)).await.map_err(name_taken)?;
-    if next.parent_id != current.value.parent_id {
-        rebuild_search(&state, id).await;
-    }
-    Ok(HttpResponse::Ok().json(next))
+    let cmd = UpdateCategory { by: caller(&user), id, name, parent_id: parent, at: OffsetDateTime::now_utc() };
+    Ok(HttpResponse::Ok().json(CategoryView::from(run(&state, cmd).await?)))
 }
 
 /// Admin: deletes a category that has no subcategories.
@@ -184,18 +135,8 @@ pub async fn delete_category(
     user: AuthUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    admin(&user)?;
     let id = CategoryId::parse(&path).map_err(|_| ApiError::NotFound)?;
-    let all = state.store.market().categories().await?;
-    let c = all.iter().find(|c| c.value.id == id).ok_or(ApiError::NotFound)?;
-    if all.iter().any(|x| x.value.parent_id == Some(id)) {
-        return Err(ApiError::Conflict {
-            code: "has_children",
-            message: "delete or move its subcategories first".into(),
-        });
-    }
-    state.store.market().delete_category(&c.value).await?;
-    rebuild_search(&state, id).await;
+    run(&state, DeleteCategory { by: caller(&user), id, at: OffsetDateTime::now_utc() }).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -204,14 +145,15 @@ pub async fn delete_category(
 pub async fn list_skills(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let mut all: Vec<Skill> = state.store.market().skills().await?.into_iter().map(|v| v.value).collect();
     all.sort_by_key(|c| c.name.to_lowercase());
-    Ok(HttpResponse::Ok().json(Paged { results: all, next_cursor: None }))
+    Ok(HttpResponse::Ok().json(Paged { results: all_views::<_, SkillView>(all), next_cursor: None }))
 }
 
 #[utoipa::path(get, path = "/api/skills/{id}", tag = "catalog", params(("id" = String, Path)),
     responses((status = 200, description = "the skill"), (status = 404, body = ErrorEnvelope)))]
 pub async fn get_skill(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = SkillId::parse(&path).map_err(|_| ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(state.store.market().skill(id).await?.ok_or(ApiError::NotFound)?.value))
+    let s = state.store.market().skill(id).await?.ok_or(ApiError::NotFound)?.value;
+    Ok(HttpResponse::Ok().json(SkillView::from(s)))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -228,14 +170,17 @@ pub async fn create_skill(
     user: AuthUser,
     body: web::Json<SkillBody>,
 ) -> Result<HttpResponse, ApiError> {
-    admin(&user)?;
+    let name = skill_name(&body)?;
+    let cmd = CreateSkill { by: caller(&user), name, at: OffsetDateTime::now_utc() };
+    Ok(HttpResponse::Created().json(SkillView::from(run(&state, cmd).await?)))
+}
+
+/// The required name of a skill body.
+fn skill_name(body: &SkillBody) -> Result<String, ApiError> {
     let mut f = FieldErrors::new();
-    let name = required_text(&mut f, "name", body.name.as_deref(), 1, 60);
+    let name = required_text(&mut f, "name", body.name.as_deref(), 1, SKILL_NAME_MAX);
     f.into_result()?;
-    let Some(name) = name else { return Err(ApiError::invalid_field("name", "is required")) };
-    let s = Skill { id: SkillId::from_uuid(uuid::Uuid::now_v7()), name, created_at: OffsetDateTime::now_utc() };
-    state.store.market().save_skill(&s, None).await.map_err(name_taken)?;
-    Ok(HttpResponse::Created().json(s))
+    name.ok_or_else(|| ApiError::invalid_field("name", "is required"))
 }
 
 #[utoipa::path(patch, path = "/api/skills/{id}", tag = "catalog", params(("id" = String, Path)), request_body = SkillBody,
@@ -248,18 +193,10 @@ pub async fn update_skill(
     path: web::Path<String>,
     body: web::Json<SkillBody>,
 ) -> Result<HttpResponse, ApiError> {
-    admin(&user)?;
     let id = SkillId::parse(&path).map_err(|_| ApiError::NotFound)?;
-    let current = state.store.market().skill(id).await?.ok_or(ApiError::NotFound)?;
-    let mut f = FieldErrors::new();
-    let name = required_text(&mut f, "name", body.name.as_deref(), 1, 60);
-    f.into_result()?;
-    let mut next = current.value.clone();
-    if let Some(n) = name {
-        next.name = n;
-    }
-    state.store.market().save_skill(&next, Some(&current)).await.map_err(name_taken)?;
-    Ok(HttpResponse::Ok().json(next))
+    let name = skill_name(&body)?;
+    let cmd = RenameSkill { by: caller(&user), id, name, at: OffsetDateTime::now_utc() };
+    Ok(HttpResponse::Ok().json(SkillView::from(run(&state, cmd).await?)))
 }
 
 #[utoipa::path(delete, path = "/api/skills/{id}", tag = "catalog", params(("id" = String, Path)),
@@ -270,10 +207,8 @@ pub async fn delete_skill(
     user: AuthUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    admin(&user)?;
     let id = SkillId::parse(&path).map_err(|_| ApiError::NotFound)?;
-    let s = state.store.market().skill(id).await?.ok_or(ApiError::NotFound)?;
-    state.store.market().delete_skill(&s.value).await?;
+    run(&state, DeleteSkill { by: caller(&user), id, at: OffsetDateTime::now_utc() }).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -286,15 +221,15 @@ pub async fn list_companies(state: web::Data<AppState>, q: web::Query<PageQuery>
         .market()
         .page::<Company>(Table::CompaniesByCreation, "all", Order::Asc, q.limit()?, q.cursor()?)
         .await?;
-    Ok(HttpResponse::Ok().json(Paged { results, next_cursor }))
+    Ok(HttpResponse::Ok().json(Paged { results: all_views::<_, CompanyView>(results), next_cursor }))
 }
 
 #[utoipa::path(get, path = "/api/companies/{id}", tag = "catalog", params(("id" = String, Path)),
     responses((status = 200, description = "the company"), (status = 404, body = ErrorEnvelope)))]
 pub async fn get_company(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = CompanyId::parse(&path).map_err(|_| ApiError::NotFound)?;
-    Ok(HttpResponse::Ok()
-        .json(state.store.market().get::<Company>(&id.to_string()).await?.ok_or(ApiError::NotFound)?.value))
+    let c = state.store.market().get::<Company>(&id.to_string()).await?.ok_or(ApiError::NotFound)?.value;
+    Ok(HttpResponse::Ok().json(CompanyView::from(c)))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -304,14 +239,10 @@ pub struct CompanyBody {
     pub website: Option<String>,
 }
 
-fn website(f: &mut FieldErrors, raw: Option<&str>) -> Option<String> {
-    let w = optional_text(f, "website", raw, 300)?;
-    if w.starts_with("https://") || w.starts_with("http://") {
-        Some(w)
-    } else {
-        f.add("website", "must start with http:// or https://");
-        None
-    }
+/// An optional website: absent or empty is `None`.
+fn website_field(f: &mut FieldErrors, raw: Option<&str>) -> Option<String> {
+    let w = raw.map(str::trim).filter(|w| !w.is_empty())?;
+    f.check("website", website(w))
 }
 
 /// Creates a company owned by the caller.
@@ -326,21 +257,11 @@ pub async fn create_company(
     let mut f = FieldErrors::new();
     let name = required_text(&mut f, "name", body.name.as_deref(), 1, 200);
     let description = optional_text(&mut f, "description", body.description.as_deref(), 5000);
-    let website = website(&mut f, body.website.as_deref());
+    let website = website_field(&mut f, body.website.as_deref());
     f.into_result()?;
     let Some(name) = name else { return Err(ApiError::invalid_field("name", "is required")) };
-    let now = OffsetDateTime::now_utc();
-    let c = Company {
-        id: CompanyId::from_uuid(uuid::Uuid::now_v7()),
-        owner_id: user.id,
-        name,
-        description,
-        website,
-        created_at: now,
-        updated_at: now,
-    };
-    state.store.market().insert(&c).await?;
-    Ok(HttpResponse::Created().json(c))
+    let cmd = CreateCompany { by: caller(&user), name, description, website, at: OffsetDateTime::now_utc() };
+    Ok(HttpResponse::Created().json(CompanyView::from(run(&state, cmd).await?)))
 }
 
 /// Owner only: edits a company (absent fields stay).
@@ -358,30 +279,17 @@ pub async fn update_company(
     let mut f = FieldErrors::new();
     let name = body.name.as_deref().and_then(|n| required_text(&mut f, "name", Some(n), 1, 200));
     let description = optional_text(&mut f, "description", body.description.as_deref(), 5000);
-    let website = website(&mut f, body.website.as_deref());
+    let website = website_field(&mut f, body.website.as_deref());
     f.into_result()?;
-    let updated = state
-        .store
-        .market()
-        .update::<Company, ApiError>(&id.to_string(), |c| {
-            if c.owner_id != user.id {
-                return Err(ApiError::Forbidden("only the owner may edit this company"));
-            }
-            if let Some(n) = &name {
-                c.name = n.clone();
-            }
-            if body.description.is_some() {
-                c.description = description.clone();
-            }
-            if body.website.is_some() {
-                c.website = website.clone();
-            }
-            c.updated_at = OffsetDateTime::now_utc();
-            Ok(())
-        })
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    Ok(HttpResponse::Ok().json(updated.value))
+    let cmd = UpdateCompany {
+        by: caller(&user),
+        id,
+        name,
+        description: body.description.as_ref().map(|_| description),
+        website: body.website.as_ref().map(|_| website),
+        at: OffsetDateTime::now_utc(),
+    };
+    Ok(HttpResponse::Ok().json(CompanyView::from(run(&state, cmd).await?)))
 }
 
 /// Owner only.
@@ -394,11 +302,7 @@ pub async fn delete_company(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = CompanyId::parse(&path).map_err(|_| ApiError::NotFound)?;
-    let c = state.store.market().get::<Company>(&id.to_string()).await?.ok_or(ApiError::NotFound)?;
-    if c.value.owner_id != user.id {
-        return Err(ApiError::Forbidden("only the owner may delete this company"));
-    }
-    state.store.market().remove(&c.value).await?;
+    run(&state, DeleteCompany { by: caller(&user), id, at: OffsetDateTime::now_utc() }).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -1,0 +1,219 @@
+//! Service commands: a provider profile's owner offers services, edits and withdraws them
+//! (a withdrawn service is kept for its bookings and reviews, hidden everywhere); any user
+//! likes or unlikes a live service, idempotently. Serialized on the service.
+
+use agora_engine::catalog as rules;
+use agora_engine::event::CatalogItem;
+use agora_engine::{CategoryId, Money, ServiceId};
+use agora_storage::market::Service;
+use agora_storage::Store;
+use futures_util::future::BoxFuture;
+use time::OffsetDateTime;
+
+use super::{publish, refused};
+use crate::market::jobs::check_refs;
+use crate::market::{new_id, Aggregate, Caller, Command, Cx};
+use crate::ActorError;
+
+/// The fields of a service; in an edit, `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ServiceFields {
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub category_id: Option<CategoryId>,
+    pub price: Option<Money>,
+    pub duration_minutes: Option<u32>,
+    pub tags: Option<Vec<String>>,
+}
+
+/// A live (not withdrawn) service.
+async fn live(store: &Store, id: ServiceId) -> Result<Service, ActorError> {
+    let s = store.market().get::<Service>(&id.to_string()).await?.map(|v| v.value);
+    crate::market::visible(s, |s| !s.deleted)
+}
+
+/// The owner of a provider profile offers a service.
+#[derive(actix::Message)]
+#[rtype(result = "Result<Service, ActorError>")]
+pub struct CreateService {
+    pub by: Caller,
+    pub title: String,
+    pub description: String,
+    pub price: Money,
+    /// Category, duration and tags (title, description and price above win).
+    pub fields: ServiceFields,
+    pub at: OffsetDateTime,
+}
+
+impl Command for CreateService {
+    type Output = Service;
+    fn aggregate(&self) -> Aggregate {
+        Aggregate::New
+    }
+    fn run(self, cx: Cx) -> BoxFuture<'static, Result<Service, ActorError>> {
+        Box::pin(async move {
+            let m = cx.store.market();
+            let provider = m
+                .provider_of(self.by.id)
+                .await?
+                .ok_or(ActorError::Forbidden("create your provider profile first (POST /api/providers)"))?
+                .value;
+            check_refs(&cx.store, self.fields.category_id, &[]).await?;
+            let s = Service {
+                id: new_id(ServiceId::from_uuid),
+                provider_id: provider.id,
+                owner_id: self.by.id,
+                title: self.title,
+                description: self.description,
+                category_id: self.fields.category_id,
+                price: self.price,
+                duration_minutes: self.fields.duration_minutes,
+                tags: self.fields.tags.unwrap_or_default(),
+                rating_avg: 0.0,
+                reviews_count: 0,
+                likes_count: 0,
+                created_at: self.at,
+                updated_at: self.at,
+                deleted: false,
+            };
+            m.insert(&s).await?;
+            publish(&cx, CatalogItem::Service(s.id), self.at).await;
+            Ok(s)
+        })
+    }
+}
+
+/// Changes a live service as its owner; `f` refuses or edits (`Ok(None)`: absent or withdrawn).
+async fn change_own(
+    cx: &Cx,
+    by: Caller,
+    id: ServiceId,
+    why: &'static str,
+    at: OffsetDateTime,
+    f: impl Fn(&mut Service),
+) -> Result<Service, ActorError> {
+    let updated = cx
+        .store
+        .market()
+        .update::<Service, ActorError>(&id.to_string(), |s| {
+            if s.deleted {
+                return Err(ActorError::NotFound);
+            }
+            rules::owner_only(s.owner_id, by.id, why).map_err(refused)?;
+            f(s);
+            s.updated_at = at;
+            Ok(())
+        })
+        .await?
+        .ok_or(ActorError::NotFound)?
+        .value;
+    publish(cx, CatalogItem::Service(updated.id), at).await;
+    Ok(updated)
+}
+
+/// The owner edits a live service.
+#[derive(actix::Message)]
+#[rtype(result = "Result<Service, ActorError>")]
+pub struct UpdateService {
+    pub by: Caller,
+    pub id: ServiceId,
+    pub fields: ServiceFields,
+    pub at: OffsetDateTime,
+}
+
+impl Command for UpdateService {
+    type Output = Service;
+    fn aggregate(&self) -> Aggregate {
+        Aggregate::Service(self.id)
+    }
+    fn run(self, cx: Cx) -> BoxFuture<'static, Result<Service, ActorError>> {
+        Box::pin(async move {
+            let s = live(&cx.store, self.id).await?;
+            rules::owner_only(s.owner_id, self.by.id, "only the owner may edit this service").map_err(refused)?;
+            check_refs(&cx.store, self.fields.category_id, &[]).await?;
+            let f = self.fields;
+            change_own(&cx, self.by, self.id, "only the owner may edit this service", self.at, |s| {
+                if let Some(t) = &f.title {
+                    s.title = t.clone();
+                }
+                if let Some(d) = &f.description {
+                    s.description = d.clone();
+                }
+                if let Some(p) = f.price {
+                    s.price = p;
+                }
+                if let Some(c) = f.category_id {
+                    s.category_id = Some(c);
+                }
+                if let Some(d) = f.duration_minutes {
+                    s.duration_minutes = Some(d);
+                }
+                if let Some(t) = &f.tags {
+                    s.tags = t.clone();
+                }
+            })
+            .await
+        })
+    }
+}
+
+/// The owner withdraws a service.
+#[derive(actix::Message)]
+#[rtype(result = "Result<(), ActorError>")]
+pub struct DeleteService {
+    pub by: Caller,
+    pub id: ServiceId,
+    pub at: OffsetDateTime,
+}
+
+impl Command for DeleteService {
+    type Output = ();
+    fn aggregate(&self) -> Aggregate {
+        Aggregate::Service(self.id)
+    }
+    fn run(self, cx: Cx) -> BoxFuture<'static, Result<(), ActorError>> {
+        Box::pin(async move {
+            change_own(&cx, self.by, self.id, "only the owner may delete this service", self.at, |s| s.deleted = true)
+                .await
+                .map(|_| ())
+        })
+    }
+}
+
+/// Whether the caller likes a service now, and its like count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LikeState {
+    pub liked: bool,
+    pub likes_count: u64,
+}
+
+/// Likes (`liked: true`) or unlikes a live service; repeating it changes nothing. The index
+/// is refreshed only when something changed.
+#[derive(actix::Message)]
+#[rtype(result = "Result<LikeState, ActorError>")]
+pub struct SetLike {
+    pub by: Caller,
+    pub service_id: ServiceId,
+    pub liked: bool,
+    pub at: OffsetDateTime,
+}
+
+impl Command for SetLike {
+    type Output = LikeState;
+    fn aggregate(&self) -> Aggregate {
+        Aggregate::Service(self.service_id)
+    }
+    fn run(self, cx: Cx) -> BoxFuture<'static, Result<LikeState, ActorError>> {
+        Box::pin(async move {
+            live(&cx.store, self.service_id).await?;
+            let m = cx.store.market();
+            let (id, user) = (self.service_id, self.by.id);
+            let changed = if self.liked { m.like(id, user).await? } else { m.unlike(id, user).await? };
+            let s = live(&cx.store, id).await?;
+            if changed {
+                publish(&cx, CatalogItem::Service(id), self.at).await;
+            }
+            Ok(LikeState { liked: self.liked, likes_count: s.likes_count })
+        })
+    }
+}

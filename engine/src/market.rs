@@ -160,10 +160,18 @@ pub fn budget(min: Option<Money>, max: Option<Money>) -> Result<(), DomainError>
     f.into_result()
 }
 
-/// A deadline is a date that is not in the past.
+/// How far ahead a job deadline may be.
+pub const MAX_DEADLINE_DAYS: i64 = 5 * 366;
+/// How far ahead a booking may start (a century: refuses the absurd, such as year 9999).
+pub const MAX_BOOKING_AHEAD_DAYS: i64 = 100 * 366;
+
+/// A deadline is a date that is not in the past and at most about five years ahead.
 pub fn deadline(d: Date, today: Date) -> Result<Date, DomainError> {
     if d < today {
         return Err(DomainError::invalid("must not be in the past"));
+    }
+    if (d - today).whole_days() > MAX_DEADLINE_DAYS {
+        return Err(DomainError::invalid("must be within 5 years"));
     }
     Ok(d)
 }
@@ -301,6 +309,9 @@ pub fn slot(start: OffsetDateTime, end: OffsetDateTime, now: OffsetDateTime) -> 
     if start < now {
         f.add("start_at", "must not be in the past");
     }
+    if start - now > time::Duration::days(MAX_BOOKING_AHEAD_DAYS) {
+        f.add("start_at", "must be within 100 years");
+    }
     if end - start > time::Duration::days(30) {
         f.add("end_at", "a booking lasts at most 30 days");
     }
@@ -345,6 +356,18 @@ mod tests {
         assert!(budget(None, None).is_ok());
         assert!(deadline(date!(2026 - 11 - 23), date!(2026 - 11 - 23)).is_ok());
         assert!(deadline(date!(2026 - 11 - 22), date!(2026 - 11 - 23)).is_err());
+    }
+
+    #[test]
+    fn far_future_dates_are_refused() {
+        let today = date!(2026 - 12 - 01);
+        assert!(deadline(date!(2031 - 11 - 30), today).is_ok());
+        assert!(deadline(date!(9999 - 12 - 31), today).is_err());
+        let now = datetime!(2026-12-01 12:00 UTC);
+        let far = datetime!(9999-12-31 10:00 UTC);
+        assert!(slot(far, far + time::Duration::hours(1), now).is_err());
+        let soon = datetime!(2099-01-01 10:00 UTC);
+        assert!(slot(soon, soon + time::Duration::hours(1), now).is_ok());
     }
 
     #[test]

@@ -220,6 +220,99 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// A WebSocket client that never writes after its handshake, so it never answers the
+    /// server's pings (a real client library answers them on every read). It reads raw
+    /// frames, which keeps the server's close frame readable even after the server has
+    /// dropped the TCP connection.
+    pub async fn ws_silent(&self, token: &str) -> SilentWs {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await.expect("connect");
+        let request = format!(
+            "GET /ws?token={token} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+             Sec-WebSocket-Protocol: agora.v1.json\r\n\r\n",
+            self.port
+        );
+        tcp.write_all(request.as_bytes()).await.expect("send the handshake");
+        let mut buf = Vec::new();
+        let end = loop {
+            let mut chunk = [0u8; 1024];
+            let n = tcp.read(&mut chunk).await.expect("read the handshake");
+            assert!(n > 0, "closed during the handshake");
+            buf.extend_from_slice(&chunk[..n]);
+            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+        };
+        let head = String::from_utf8_lossy(&buf[..end]).to_string();
+        assert!(head.starts_with("HTTP/1.1 101"), "handshake refused: {head}");
+        SilentWs { tcp, buf: buf[end..].to_vec() }
+    }
+}
+
+/// See [`TestApp::ws_silent`].
+pub struct SilentWs {
+    tcp: tokio::net::TcpStream,
+    buf: Vec<u8>,
+}
+
+impl SilentWs {
+    /// The next whole server frame `(opcode, payload)` within the deadline (server frames
+    /// are never masked); `None` on timeout or end of stream.
+    async fn frame(&mut self, deadline: tokio::time::Instant) -> Option<(u8, Vec<u8>)> {
+        use tokio::io::AsyncReadExt;
+        loop {
+            if let Some((frame, used)) = parse_frame(&self.buf) {
+                self.buf.drain(..used);
+                return Some(frame);
+            }
+            let mut chunk = [0u8; 4096];
+            let n = tokio::time::timeout_at(deadline, self.tcp.read(&mut chunk)).await.ok()?.ok()?;
+            if n == 0 {
+                return None;
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// The first text frame (the `hello`), parsed.
+    pub async fn hello(&mut self) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            match self.frame(deadline).await {
+                Some((0x1, payload)) => return serde_json::from_slice(&payload).expect("a JSON frame"),
+                Some(_) => continue,
+                None => panic!("no hello frame"),
+            }
+        }
+    }
+
+    /// Reads (without answering anything) until the server's close frame; its code.
+    pub async fn closed(&mut self, wait: Duration) -> Option<u16> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match self.frame(deadline).await? {
+                (0x8, payload) if payload.len() >= 2 => return Some(u16::from_be_bytes([payload[0], payload[1]])),
+                (0x8, _) => return Some(1005),
+                _ => continue,
+            }
+        }
+    }
+}
+
+/// Splits one unmasked frame off the front of `buf`: `((opcode, payload), bytes used)`.
+fn parse_frame(buf: &[u8]) -> Option<((u8, Vec<u8>), usize)> {
+    let (&b0, &b1) = (buf.first()?, buf.get(1)?);
+    let (len, start) = match b1 & 0x7f {
+        126 => (usize::from(u16::from_be_bytes([*buf.get(2)?, *buf.get(3)?])), 4),
+        127 => (usize::try_from(u64::from_be_bytes(buf.get(2..10)?.try_into().ok()?)).ok()?, 10),
+        n => (usize::from(n), 2),
+    };
+    let payload = buf.get(start..start + len)?;
+    Some(((b0 & 0x0f, payload.to_vec()), start + len))
+}
+
 #[derive(Debug, Clone)]
 pub struct TestUser {
     pub id: String,

@@ -17,8 +17,8 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
 
-use agora_storage::sqlite::SqliteBackend;
-use agora_storage::{Backend, CasOutcome, Expect, Table};
+use agora_storage::internals::SqliteBackend;
+use agora_storage::internals::{Backend, CasOutcome, Expect, Table};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use tokio::runtime::Runtime;
 

@@ -151,6 +151,7 @@ pub(crate) fn into_page(mut rows: Vec<Row>, limit: usize) -> Page {
 }
 
 /// A TTL in whole seconds, at least one (both backends count TTL in seconds or finer).
+#[cfg_attr(not(feature = "scylla"), allow(dead_code))]
 pub(crate) fn ttl_secs(ttl: Duration) -> i64 {
     i64::try_from(ttl.as_secs().max(1)).unwrap_or(i64::MAX)
 }

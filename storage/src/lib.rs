@@ -1,11 +1,14 @@
 //! Agora persistence.
 //!
-//! Callers hold a cheap-clone [`Store`] with domain-level methods. Those are written once
-//! over the narrow table-level [`backend::Backend`] trait (partition key, clustering order,
-//! paged scans with an opaque cursor, compare-and-set, TTL, single-partition batches),
-//! which the embedded SQLite backend and the ScyllaDB backend implement.
+//! [`open`] gives a cheap-clone [`Store`] with domain-level methods, typed by entity id.
+//! Those are written once over a narrow table-level backend trait (partition key,
+//! clustering order, paged scans with an opaque cursor, compare-and-set, TTL,
+//! single-partition batches), which the embedded SQLite backend and the ScyllaDB backend
+//! implement. The trait, the table enum and the backends are private to this crate: no
+//! other crate reads or writes a table. The storage benchmark alone reaches them through
+//! [`internals`] (cargo feature `internals`, enabled by benches/ only).
 
-pub mod backend;
+mod backend;
 pub mod chat;
 mod codec;
 pub mod error;
@@ -16,18 +19,31 @@ pub mod notify;
 pub mod private_fs;
 mod retry;
 #[cfg(feature = "scylla")]
-pub mod scylla;
+mod scylla;
 pub mod search;
 #[cfg(feature = "sqlite")]
-pub mod sqlite;
+mod sqlite;
 mod store;
-pub mod tables;
+mod tables;
+#[cfg(test)]
+mod tests;
 
-pub use backend::{Backend, BatchOp, CasOutcome, Expect, Order, Page, Row};
+pub use backend::{check_cursor, Order};
 pub use error::StoreError;
 pub use retry::{cas_retry, lost, CAS_RETRIES};
 pub use store::*;
-pub use tables::{Table, SCHEMA_VERSION};
+pub use tables::SCHEMA_VERSION;
+
+/// Raw table-level access for the storage benchmark (benches/benches/storage.rs), which
+/// measures the backend itself. Not an API: nothing but benches/ enables the feature, and
+/// a test in this crate checks that.
+#[cfg(feature = "internals")]
+pub mod internals {
+    pub use crate::backend::{Backend, BatchOp, CasOutcome, Expect, Page, Row};
+    #[cfg(feature = "sqlite")]
+    pub use crate::sqlite::SqliteBackend;
+    pub use crate::tables::Table;
+}
 
 /// Which backend to open, with its settings.
 #[derive(Debug, Clone, PartialEq)]

@@ -23,22 +23,27 @@ use crate::retry::{cas_retry, lost};
 use crate::store::{get_versioned, Versioned};
 use crate::tables::Table;
 
-/// A stored marketplace record.
+/// A stored marketplace record, addressed by its typed id.
 pub trait Entity: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
+    /// The record's id type (`JobId`, `ServiceId`, ...).
+    type Id: Copy + std::fmt::Display + std::str::FromStr + Send + Sync;
+    #[doc(hidden)]
     const TABLE: Table;
-    fn key(&self) -> String;
-    /// Secondary index partitions this record is listed in: `(table, pk)`, ck = `key()`.
+    fn id(&self) -> Self::Id;
+    /// Secondary index partitions this record is listed in: `(table, pk)`, ck = its id.
+    #[doc(hidden)]
     fn indexes(&self) -> Vec<(Table, String)> {
         Vec::new()
     }
 }
 
 macro_rules! entity {
-    ($t:ty, $table:expr, |$s:ident| $indexes:expr) => {
+    ($t:ty, $id:ty, $table:expr, |$s:ident| $indexes:expr) => {
         impl Entity for $t {
+            type Id = $id;
             const TABLE: Table = $table;
-            fn key(&self) -> String {
-                self.id.to_string()
+            fn id(&self) -> $id {
+                self.id
             }
             fn indexes(&self) -> Vec<(Table, String)> {
                 let $s = self;
@@ -46,6 +51,87 @@ macro_rules! entity {
             }
         }
     };
+}
+
+/// A listing of records of type `T`: one secondary index partition, in id (= creation)
+/// order. Built only by the constructors below, so a listing always names an index that
+/// holds `T`.
+pub struct List<T> {
+    table: Table,
+    pk: String,
+    of: std::marker::PhantomData<fn() -> T>,
+}
+
+impl<T> List<T> {
+    fn new(table: Table, pk: impl ToString) -> Self {
+        List { table, pk: pk.to_string(), of: std::marker::PhantomData }
+    }
+}
+
+impl List<Company> {
+    pub fn companies() -> Self {
+        List::new(Table::CompaniesByCreation, ALL)
+    }
+}
+
+impl List<Provider> {
+    pub fn providers() -> Self {
+        List::new(Table::ProvidersByCreation, ALL)
+    }
+}
+
+impl List<Service> {
+    pub fn services() -> Self {
+        List::new(Table::ServicesByCreation, ALL)
+    }
+    pub fn services_of_provider(provider: ProviderId) -> Self {
+        List::new(Table::ServicesByProvider, provider)
+    }
+}
+
+impl List<Job> {
+    pub fn jobs() -> Self {
+        List::new(Table::JobsByCreation, ALL)
+    }
+    pub fn jobs_of_client(client: UserId) -> Self {
+        List::new(Table::JobsByClient, client)
+    }
+}
+
+impl List<Proposal> {
+    pub fn proposals_on_job(job: JobId) -> Self {
+        List::new(Table::ProposalsByJob, job)
+    }
+    pub fn proposals_of_provider(provider: UserId) -> Self {
+        List::new(Table::ProposalsByProvider, provider)
+    }
+}
+
+impl List<Contract> {
+    /// The contracts a user is client or provider of.
+    pub fn contracts_of_party(user: UserId) -> Self {
+        List::new(Table::ContractsByParty, user)
+    }
+}
+
+impl List<Booking> {
+    /// The bookings a user is client or provider of.
+    pub fn bookings_of_party(user: UserId) -> Self {
+        List::new(Table::BookingsByParty, user)
+    }
+}
+
+impl List<Review> {
+    /// Reviews about a user.
+    pub fn reviews_of_user(reviewee: UserId) -> Self {
+        List::new(Table::ReviewsByReviewee, reviewee)
+    }
+    pub fn reviews_of_service(service: ServiceId) -> Self {
+        List::new(Table::ReviewsByService, service)
+    }
+    pub fn reviews_by_author(author: UserId) -> Self {
+        List::new(Table::ReviewsByAuthor, author)
+    }
 }
 
 const ALL: &str = "all";
@@ -87,7 +173,7 @@ pub struct Company {
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
 }
-entity!(Company, Table::CompaniesById, |_c| vec![(Table::CompaniesByCreation, ALL.into())]);
+entity!(Company, CompanyId, Table::CompaniesById, |_c| vec![(Table::CompaniesByCreation, ALL.into())]);
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ProviderSkill {
@@ -115,7 +201,7 @@ pub struct Provider {
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
 }
-entity!(Provider, Table::ProvidersById, |_p| vec![(Table::ProvidersByCreation, ALL.into())]);
+entity!(Provider, ProviderId, Table::ProvidersById, |_p| vec![(Table::ProvidersByCreation, ALL.into())]);
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Service {
@@ -138,27 +224,27 @@ pub struct Service {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deleted: bool,
 }
-entity!(Service, Table::ServicesById, |s| vec![
+entity!(Service, ServiceId, Table::ServicesById, |s| vec![
     (Table::ServicesByProvider, s.provider_id.to_string()),
     (Table::ServicesByCreation, ALL.into()),
 ]);
 
-entity!(Job, Table::JobsById, |j| vec![
+entity!(Job, JobId, Table::JobsById, |j| vec![
     (Table::JobsByClient, j.client_id.to_string()),
     (Table::JobsByCreation, ALL.into())
 ]);
 
-entity!(Proposal, Table::ProposalsById, |p| vec![
+entity!(Proposal, ProposalId, Table::ProposalsById, |p| vec![
     (Table::ProposalsByJob, p.job_id.to_string()),
     (Table::ProposalsByProvider, p.provider_id.to_string()),
 ]);
 
-entity!(Contract, Table::ContractsById, |c| vec![
+entity!(Contract, ContractId, Table::ContractsById, |c| vec![
     (Table::ContractsByParty, c.client_id.to_string()),
     (Table::ContractsByParty, c.provider_id.to_string()),
 ]);
 
-entity!(Booking, Table::BookingsById, |b| vec![
+entity!(Booking, BookingId, Table::BookingsById, |b| vec![
     (Table::BookingsByParty, b.client_id.to_string()),
     (Table::BookingsByParty, b.provider_id.to_string()),
 ]);
@@ -170,7 +256,7 @@ pub struct Schedule {
     pub slots: Vec<(i64, i64, BookingId)>,
 }
 
-entity!(Review, Table::ReviewsById, |r| {
+entity!(Review, ReviewId, Table::ReviewsById, |r| {
     let mut v =
         vec![(Table::ReviewsByReviewee, r.reviewee_id.to_string()), (Table::ReviewsByAuthor, r.author_id.to_string())];
     if let Some(s) = r.service_id {
@@ -216,17 +302,13 @@ pub struct Market<'a> {
 }
 
 impl Market<'_> {
-    pub fn backend(&self) -> &dyn Backend {
-        self.b
-    }
-
-    pub async fn get<T: Entity>(&self, key: &str) -> Result<Option<Versioned<T>>, StoreError> {
-        get_versioned(self.b, T::TABLE, key, "").await
+    pub async fn get<T: Entity>(&self, id: T::Id) -> Result<Option<Versioned<T>>, StoreError> {
+        get_versioned(self.b, T::TABLE, &id.to_string(), "").await
     }
 
     /// Inserts a new record (insert-if-absent) and lists it in its indexes.
     pub async fn insert<T: Entity>(&self, v: &T) -> Result<(), StoreError> {
-        let key = v.key();
+        let key = v.id().to_string();
         if !self.b.cas(T::TABLE, &key, "", Expect::Absent, encode(T::TABLE, v)?, None).await?.applied() {
             return Err(StoreError::Duplicate("record"));
         }
@@ -235,7 +317,7 @@ impl Market<'_> {
 
     /// Writes the record's index rows (idempotent).
     pub async fn index<T: Entity>(&self, v: &T) -> Result<(), StoreError> {
-        let key = v.key();
+        let key = v.id().to_string();
         try_join_all(v.indexes().into_iter().map(|(table, pk)| {
             let key = key.clone();
             async move { self.b.put(table, &pk, &key, Vec::new(), None).await }
@@ -246,7 +328,11 @@ impl Market<'_> {
 
     /// Saves `v` if it is still at `version`; answers the new version or `Conflict`.
     pub async fn save<T: Entity>(&self, v: &T, version: i64) -> Result<i64, StoreError> {
-        match self.b.cas(T::TABLE, &v.key(), "", Expect::Version(version), encode(T::TABLE, v)?, None).await? {
+        match self
+            .b
+            .cas(T::TABLE, &v.id().to_string(), "", Expect::Version(version), encode(T::TABLE, v)?, None)
+            .await?
+        {
             CasOutcome::Applied { version } => Ok(version),
             CasOutcome::Conflict { .. } => Err(StoreError::Conflict),
         }
@@ -261,14 +347,14 @@ impl Market<'_> {
     /// `Ok(None)` when the record does not exist.
     pub async fn update<T: Entity, E: From<StoreError>>(
         &self,
-        key: &str,
+        id: T::Id,
         mut change: impl FnMut(&mut T) -> Result<(), E>,
     ) -> Result<Option<Versioned<T>>, E> {
         // The lock is never held across an await: it only lets each attempt call `change`.
         let change = std::sync::Mutex::new(&mut change);
         let change = &change;
         cas_retry(|| async move {
-            let Some(current) = self.get::<T>(key).await? else { return Ok(Some(None)) };
+            let Some(current) = self.get::<T>(id).await? else { return Ok(Some(None)) };
             let mut next = current.value.clone();
             (change.lock().unwrap_or_else(|p| p.into_inner()))(&mut next)?;
             Ok(self.try_save(&next, current.version).await?.map(|version| Some(Versioned { value: next, version })))
@@ -281,30 +367,34 @@ impl Market<'_> {
         Ok(self.b.get(Table::ProposalsUnique, &format!("{job}:{user}"), "").await?.is_some())
     }
 
-    /// One page of an index partition, loaded (missing records are skipped).
+    /// One page of a listing, loaded (missing records are skipped).
     pub async fn page<T: Entity>(
         &self,
-        index: Table,
-        pk: &str,
+        list: &List<T>,
         order: Order,
         limit: usize,
         cursor: Option<&str>,
     ) -> Result<(Vec<T>, Option<String>), StoreError> {
-        let page = self.b.scan(index, pk, order, limit, cursor).await?;
+        let page = self.b.scan(list.table, &list.pk, order, limit, cursor).await?;
         let found = self.load_many::<T>(page.rows.iter().map(|r| r.ck.clone()).collect()).await?;
         Ok((found, page.next_cursor))
     }
 
-    /// Loads records by key, keeping order and skipping missing ones.
-    pub async fn load_many<T: Entity>(&self, keys: Vec<String>) -> Result<Vec<T>, StoreError> {
-        let found = try_join_all(keys.iter().map(|k| self.get::<T>(k))).await?;
+    /// Loads records by id, keeping order and skipping missing ones.
+    pub async fn get_many<T: Entity>(&self, ids: &[T::Id]) -> Result<Vec<T>, StoreError> {
+        self.load_many(ids.iter().map(ToString::to_string).collect()).await
+    }
+
+    /// Loads records by stored key, keeping order and skipping missing ones.
+    async fn load_many<T: Entity>(&self, keys: Vec<String>) -> Result<Vec<T>, StoreError> {
+        let found = try_join_all(keys.iter().map(|k| get_versioned::<T>(self.b, T::TABLE, k, ""))).await?;
         Ok(found.into_iter().flatten().map(|v| v.value).collect())
     }
 
-    /// Every key of an index partition (for rebuilds and small partitions).
-    pub async fn keys(&self, index: Table, pk: &str) -> Result<Vec<String>, StoreError> {
+    /// Every key of a listing (for rebuilds and small partitions).
+    async fn keys<T>(&self, list: &List<T>) -> Result<Vec<String>, StoreError> {
         let mut out = Vec::new();
-        each_row(self.b, index, pk, |r| {
+        each_row(self.b, list.table, &list.pk, |r| {
             out.push(r.ck);
             Ok(())
         })
@@ -312,14 +402,14 @@ impl Market<'_> {
         Ok(out)
     }
 
-    /// Calls `f` on every record listed in an index partition, 500 at a time.
-    pub async fn for_each<T: Entity, F, Fut>(&self, index: Table, pk: &str, mut f: F) -> Result<u64, StoreError>
+    /// Calls `f` on every record of a listing, 500 at a time.
+    pub async fn for_each<T: Entity, F, Fut>(&self, list: &List<T>, mut f: F) -> Result<u64, StoreError>
     where
         F: FnMut(T) -> Fut,
         Fut: Future<Output = Result<(), StoreError>>,
     {
         let mut n = 0;
-        for chunk in self.keys(index, pk).await?.chunks(500) {
+        for chunk in self.keys(list).await?.chunks(500) {
             for item in self.load_many::<T>(chunk.to_vec()).await? {
                 f(item).await?;
                 n += 1;
@@ -328,14 +418,12 @@ impl Market<'_> {
         Ok(n)
     }
 
-    /// One page of up to `limit` records of an index partition that pass `keep`. Reads only
-    /// as many index rows as still fit (so the cursor never skips one) and at most
-    /// `max_pages` index pages, so a short page may still have a `next_cursor`.
-    #[allow(clippy::too_many_arguments)]
+    /// One page of up to `limit` records of a listing that pass `keep`. Reads only as many
+    /// index rows as still fit (so the cursor never skips one) and at most `max_pages`
+    /// index pages, so a short page may still have a `next_cursor`.
     pub async fn page_where<T: Entity>(
         &self,
-        index: Table,
-        pk: &str,
+        list: &List<T>,
         order: Order,
         limit: usize,
         cursor: Option<&str>,
@@ -346,7 +434,7 @@ impl Market<'_> {
         let mut results = Vec::new();
         for _ in 0..max_pages.max(1) {
             let want = limit.saturating_sub(results.len()).max(1);
-            let (items, next) = self.page::<T>(index, pk, order, want, cursor.as_deref()).await?;
+            let (items, next) = self.page(list, order, want, cursor.as_deref()).await?;
             results.extend(items.into_iter().filter(|r| keep(r)));
             cursor = next;
             if cursor.is_none() || results.len() >= limit {
@@ -459,7 +547,7 @@ impl Market<'_> {
     pub async fn provider_of(&self, user: UserId) -> Result<Option<Versioned<Provider>>, StoreError> {
         let Some(row) = self.b.get(Table::ProvidersByUser, &user.to_string(), "").await? else { return Ok(None) };
         let id: ProviderId = decode(Table::ProvidersByUser, &row.value)?;
-        self.get(&id.to_string()).await
+        self.get(id).await
     }
 
     // ---- likes
@@ -472,7 +560,7 @@ impl Market<'_> {
             .await?
             .applied();
         if applied {
-            self.update::<Service, StoreError>(&service.to_string(), |s| {
+            self.update::<Service, StoreError>(service, |s| {
                 s.likes_count += 1;
                 Ok(())
             })
@@ -500,7 +588,7 @@ impl Market<'_> {
             return Ok(false);
         }
         self.b.delete(Table::ServiceLikes, &pk, &ck).await?;
-        self.update::<Service, StoreError>(&pk, |s| {
+        self.update::<Service, StoreError>(service, |s| {
             s.likes_count = s.likes_count.saturating_sub(1);
             Ok(())
         })
@@ -633,7 +721,7 @@ impl Market<'_> {
 
     /// Removes a record and its index rows.
     pub async fn remove<T: Entity>(&self, v: &T) -> Result<(), StoreError> {
-        let key = v.key();
+        let key = v.id().to_string();
         for (table, pk) in v.indexes() {
             self.b.delete(table, &pk, &key).await?;
         }
@@ -643,8 +731,25 @@ impl Market<'_> {
     // ---- analytics
 
     pub async fn record_search(&self, q: &SearchQuery) -> Result<(), StoreError> {
-        let day = q.at.unix_timestamp().div_euclid(86_400).to_string();
+        let day = search_day(q.at.date());
         let ck = format!("{:020}:{}", (q.at.unix_timestamp_nanos() / 1000).max(0), uuid::Uuid::now_v7());
         self.b.put(Table::SearchQueries, &day, &ck, encode(Table::SearchQueries, q)?, Some(SEARCH_QUERY_TTL)).await
     }
+
+    /// One page of the searches recorded on a UTC day, in the order they happened.
+    pub async fn recorded_searches(
+        &self,
+        day: time::Date,
+        limit: usize,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<SearchQuery>, Option<String>), StoreError> {
+        let page = self.b.scan(Table::SearchQueries, &search_day(day), Order::Asc, limit, cursor).await?;
+        let found = page.rows.iter().map(|r| decode(Table::SearchQueries, &r.value)).collect::<Result<_, _>>()?;
+        Ok((found, page.next_cursor))
+    }
+}
+
+/// The partition of a UTC day's recorded searches: days since 1970-01-01.
+fn search_day(day: time::Date) -> String {
+    (day - time::Date::from_ordinal_date(1970, 1).expect("a valid date")).whole_days().to_string()
 }

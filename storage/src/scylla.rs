@@ -72,7 +72,6 @@ pub struct ScyllaBackend {
 
 struct Inner {
     session: Session,
-    keyspace: String,
     tables: HashMap<Table, TableStatements>,
     ping: PreparedStatement,
 }
@@ -582,18 +581,14 @@ impl ScyllaBackend {
             Consistency::One,
         ));
         tracing::info!(keyspace, nodes = ?nodes, "scylla backend ready");
-        Ok(ScyllaBackend { inner: Arc::new(Inner { session, keyspace: keyspace.to_string(), tables, ping }) })
-    }
-
-    /// The keyspace this backend uses.
-    pub fn keyspace(&self) -> &str {
-        &self.inner.keyspace
+        Ok(ScyllaBackend { inner: Arc::new(Inner { session, tables, ping }) })
     }
 
     /// The statements [`ScyllaBackend::connect`] runs to create the schema of `keyspace`
     /// with `replication_factor` replicas: deploy/scylla/schema.cql without comments, split
-    /// on `;`, keyspace and replication factor replaced.
-    pub fn schema_statements(keyspace: &str, replication_factor: u32) -> Result<Vec<String>, StoreError> {
+    /// on `;`, keyspace and replication factor replaced (checked by the schema test).
+    #[cfg(test)]
+    pub(crate) fn schema_statements(keyspace: &str, replication_factor: u32) -> Result<Vec<String>, StoreError> {
         Ok(schema_plan(keyspace, replication_factor)?.into_iter().map(|(_, cql)| cql).collect())
     }
 

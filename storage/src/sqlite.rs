@@ -8,7 +8,7 @@
 //! take SQLite's write lock with `BEGIN IMMEDIATE` and wait for it (busy timeout), which is
 //! also what makes compare-and-set atomic across processes.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -39,7 +39,6 @@ pub struct SqliteBackend {
 struct Inner {
     writer: Mutex<mpsc::Sender<WriteJob>>,
     readers: Mutex<mpsc::Sender<ReadJob>>,
-    path: PathBuf,
 }
 
 fn now_ms() -> i64 {
@@ -105,11 +104,7 @@ impl SqliteBackend {
                 .spawn(move || reader_loop(conn, rrx))
                 .map_err(|e| StoreError::Unavailable(format!("cannot start reader thread: {e}")))?;
         }
-        Ok(SqliteBackend { inner: Arc::new(Inner { writer: Mutex::new(wtx), readers: Mutex::new(rtx), path }) })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.inner.path
+        Ok(SqliteBackend { inner: Arc::new(Inner { writer: Mutex::new(wtx), readers: Mutex::new(rtx) }) })
     }
 
     async fn read<R: Send + 'static>(

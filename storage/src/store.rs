@@ -23,7 +23,7 @@ pub struct Store {
 
 impl Store {
     /// Wraps a backend (adds storage metrics).
-    pub fn new(backend: Arc<dyn Backend>) -> Self {
+    pub(crate) fn new(backend: Arc<dyn Backend>) -> Self {
         Store { backend: Arc::new(Instrumented::new(backend)) }
     }
 
@@ -33,8 +33,9 @@ impl Store {
         Ok(Store::new(Arc::new(crate::sqlite::SqliteBackend::open(path, readers)?)))
     }
 
-    /// The table-level backend (for the conformance suite and benchmarks).
-    pub fn backend(&self) -> &Arc<dyn Backend> {
+    /// The table-level backend (for this crate's tests).
+    #[cfg(test)]
+    pub(crate) fn backend(&self) -> &Arc<dyn Backend> {
         &self.backend
     }
 

@@ -736,18 +736,11 @@ async fn newest_first_orders_by_creation_time_within_a_second() {
 /// The recorded search queries of today and yesterday (UTC), read through the store.
 async fn recorded_searches(app: &TestApp) -> Vec<agora_storage::market::SearchQuery> {
     let store = agora_http::startup::open_store(&test_settings(&app.data_dir)).await.expect("store opens");
-    let today = OffsetDateTime::now_utc().unix_timestamp().div_euclid(86_400);
+    let today = OffsetDateTime::now_utc().date();
     let mut out = Vec::new();
-    for d in [today - 1, today] {
-        let page = store
-            .market()
-            .backend()
-            .scan(agora_storage::Table::SearchQueries, &d.to_string(), agora_storage::Order::Asc, 1000, None)
-            .await
-            .expect("scan search queries");
-        for row in page.rows {
-            out.push(rmp_serde::from_slice(&row.value).expect("a search query row"));
-        }
+    for d in [today.previous_day().expect("a day"), today] {
+        let (found, _) = store.market().recorded_searches(d, 1000, None).await.expect("read search queries");
+        out.extend(found);
     }
     out
 }

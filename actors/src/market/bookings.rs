@@ -40,7 +40,7 @@ impl Command for RequestBooking {
         Box::pin(async move {
             let m = cx.store.market();
             let service = m
-                .get::<Service>(&self.service_id.to_string())
+                .get::<Service>(self.service_id)
                 .await?
                 .map(|s| s.value)
                 .filter(|s| !s.deleted)
@@ -98,12 +98,7 @@ async fn party_booking(
     user: UserId,
     id: BookingId,
 ) -> Result<agora_storage::Versioned<Booking>, ActorError> {
-    store
-        .market()
-        .get::<Booking>(&id.to_string())
-        .await?
-        .filter(|b| b.value.party(user).is_some())
-        .ok_or(ActorError::NotFound)
+    store.market().get::<Booking>(id).await?.filter(|b| b.value.party(user).is_some()).ok_or(ActorError::NotFound)
 }
 
 /// Reserves the booking's interval on the provider's schedule. An interval held by a
@@ -113,7 +108,7 @@ async fn reserve(store: &Store, b: &Booking, now: OffsetDateTime) -> Result<(), 
     let m = store.market();
     cas_retry(|| async {
         let Some(clash) = m.reserve(b.provider_id, b.id, b.start_at, b.end_at, now).await? else { return Ok(Some(())) };
-        let holder = m.get::<Booking>(&clash.to_string()).await?;
+        let holder = m.get::<Booking>(clash).await?;
         if !holder.is_none_or(|h| h.value.is_final()) {
             return Err(overlap());
         }
@@ -164,7 +159,7 @@ async fn change(cx: Cx, cmd: ChangeBookingStatus) -> Result<Booking, ActorError>
         if saved.is_err() {
             // The confirm lost (or failed): the interval is given back unless the booking is
             // confirmed now by a concurrent request for the same slot.
-            let now = m.get::<Booking>(&cmd.booking_id.to_string()).await?;
+            let now = m.get::<Booking>(cmd.booking_id).await?;
             if now.is_none_or(|b| b.value.status != BookingStatus::Confirmed) {
                 m.release(first.value.provider_id, cmd.booking_id).await?;
             }
@@ -178,7 +173,7 @@ async fn change(cx: Cx, cmd: ChangeBookingStatus) -> Result<Booking, ActorError>
         m.release(saved.provider_id, saved.id).await?;
     }
     tracing::info!(booking = %saved.id, status = cmd.to.as_str(), "booking status changed");
-    let service_title = m.get::<Service>(&saved.service_id.to_string()).await?.map(|s| s.value.title);
+    let service_title = m.get::<Service>(saved.service_id).await?.map(|s| s.value.title);
     let event = DomainEvent::BookingStatusChanged { booking: saved.clone(), by: cmd.by.id, service_title };
     cx.bus.publish([event], cmd.at).await;
     Ok(saved)
@@ -194,10 +189,10 @@ pub(crate) async fn complete_confirm(
     at: OffsetDateTime,
 ) -> Result<&'static str, ActorError> {
     let m = cx.store.market();
-    let booking = m.get::<Booking>(&booking_id.to_string()).await?;
+    let booking = m.get::<Booking>(booking_id).await?;
     if let Some(b) = booking.filter(|b| b.value.status == BookingStatus::Confirmed) {
         // The confirm was written; its notification may not have gone out (at least once).
-        let service_title = m.get::<Service>(&b.value.service_id.to_string()).await?.map(|s| s.value.title);
+        let service_title = m.get::<Service>(b.value.service_id).await?.map(|s| s.value.title);
         cx.bus.publish([DomainEvent::BookingStatusChanged { booking: b.value, by, service_title }], at).await;
         return Ok("completed");
     }

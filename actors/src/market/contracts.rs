@@ -37,7 +37,7 @@ impl Command for ChangeContractStatus {
 async fn change(cx: Cx, msg: ChangeContractStatus) -> Result<Contract, ActorError> {
     let m = cx.store.market();
     let (next, change, completes_job) = cas_retry(|| async {
-        let current = m.get::<Contract>(&msg.contract_id.to_string()).await?.ok_or(ActorError::NotFound)?;
+        let current = m.get::<Contract>(msg.contract_id).await?.ok_or(ActorError::NotFound)?;
         let c = &current.value;
         // Admins act as admins (dispute resolution); parties as themselves.
         let by = c.party(msg.by.id, msg.by.is_admin()).ok_or(ActorError::NotFound)?;
@@ -64,7 +64,7 @@ async fn change(cx: Cx, msg: ChangeContractStatus) -> Result<Contract, ActorErro
     if completes_job {
         // Exactly once: only this change moved the contract to completed.
         if let Some(p) = m.provider_of(next.provider_id).await? {
-            m.update::<Provider, StoreError>(&p.value.id.to_string(), |p| {
+            m.update::<Provider, StoreError>(p.value.id, |p| {
                 p.completed_jobs += 1;
                 Ok(())
             })
@@ -75,7 +75,7 @@ async fn change(cx: Cx, msg: ChangeContractStatus) -> Result<Contract, ActorErro
     if next.status.is_terminal() {
         let completed = next.status == ContractStatus::Completed;
         let job = m
-            .update::<Job, StoreError>(&next.job_id.to_string(), |j| {
+            .update::<Job, StoreError>(next.job_id, |j| {
                 j.contract_ended(next.id, completed, msg.at);
                 Ok(())
             })

@@ -57,7 +57,7 @@ pub(crate) async fn visible_job(
     id: JobId,
 ) -> Result<agora_storage::Versioned<Job>, ActorError> {
     let m = store.market();
-    let job = m.get::<Job>(&id.to_string()).await?.ok_or(ActorError::NotFound)?;
+    let job = m.get::<Job>(id).await?.ok_or(ActorError::NotFound)?;
     let proposed = job.value.client_id != by.id && m.has_proposed(id, by.id).await?;
     visible(Some(job), |j| j.value.visible_to(by.id, by.role, proposed))
 }
@@ -110,9 +110,7 @@ impl Command for EditJob {
             let job = cx
                 .store
                 .market()
-                .update::<Job, ActorError>(&self.job_id.to_string(), |j| {
-                    j.apply(self.by.id, &self.edit, self.at).map_err(refused)
-                })
+                .update::<Job, ActorError>(self.job_id, |j| j.apply(self.by.id, &self.edit, self.at).map_err(refused))
                 .await?
                 .ok_or(ActorError::NotFound)?
                 .value;
@@ -154,7 +152,7 @@ impl Command for Propose {
             }
             m.insert(&p).await?;
             let job = m
-                .update::<Job, StoreError>(&job.id.to_string(), |j| {
+                .update::<Job, StoreError>(job.id, |j| {
                     j.count_proposal();
                     Ok(())
                 })
@@ -170,7 +168,7 @@ impl Command for Propose {
 
 /// The proposal, if the caller may see it.
 async fn visible_proposal(store: &Store, by: Caller, id: ProposalId) -> Result<Proposal, ActorError> {
-    let p = store.market().get::<Proposal>(&id.to_string()).await?.map(|v| v.value);
+    let p = store.market().get::<Proposal>(id).await?.map(|v| v.value);
     visible(p, |p| p.visible_to(by.id, by.role))
 }
 
@@ -194,9 +192,7 @@ impl Command for Withdraw {
             let p = cx
                 .store
                 .market()
-                .update::<Proposal, ActorError>(&self.proposal_id.to_string(), |p| {
-                    p.withdraw(self.by.id, self.at).map_err(refused)
-                })
+                .update::<Proposal, ActorError>(self.proposal_id, |p| p.withdraw(self.by.id, self.at).map_err(refused))
                 .await?
                 .ok_or(ActorError::NotFound)?
                 .value;
@@ -241,11 +237,8 @@ async fn accept(cx: Cx, cmd: Accept) -> Result<Contract, ActorError> {
     cx.store.intents().record(&intent).await?;
     cx.faults.hit("accept:intent");
     // (1) The proposal is accepted exactly once: repeats stop here and never touch the job.
-    let accepted = m
-        .update::<Proposal, ActorError>(&p.id.to_string(), |p| {
-            p.accept(cmd.by.id, contract_id, cmd.at).map_err(refused)
-        })
-        .await;
+    let accepted =
+        m.update::<Proposal, ActorError>(p.id, |p| p.accept(cmd.by.id, contract_id, cmd.at).map_err(refused)).await;
     let proposal = match accepted {
         Ok(Some(v)) => v.value,
         other => {
@@ -271,15 +264,12 @@ async fn finish_accept(
 ) -> Result<Contract, ActorError> {
     let m = cx.store.market();
     // (2) The job takes one more hire, only while open and below max_hires.
-    let hired = m
-        .update::<Job, ActorError>(&proposal.job_id.to_string(), |j| {
-            j.hire(contract_id, at).map(|_| ()).map_err(refused)
-        })
-        .await;
+    let hired =
+        m.update::<Job, ActorError>(proposal.job_id, |j| j.hire(contract_id, at).map(|_| ()).map_err(refused)).await;
     let job = match hired {
         Ok(Some(v)) => v.value,
         other => {
-            m.update::<Proposal, StoreError>(&proposal.id.to_string(), |p| {
+            m.update::<Proposal, StoreError>(proposal.id, |p| {
                 p.revert_accept(contract_id, at);
                 Ok(())
             })
@@ -304,9 +294,7 @@ async fn finish_accept(
     };
     let contract = match m.insert(&contract).await {
         Ok(()) => contract,
-        Err(StoreError::Duplicate(_)) => {
-            m.get::<Contract>(&contract_id.to_string()).await?.ok_or(ActorError::NotFound)?.value
-        }
+        Err(StoreError::Duplicate(_)) => m.get::<Contract>(contract_id).await?.ok_or(ActorError::NotFound)?.value,
         Err(e) => return Err(e.into()),
     };
     m.contract_event(&ContractEvent {
@@ -347,7 +335,7 @@ pub(crate) async fn complete_accept(
     at: OffsetDateTime,
 ) -> Result<&'static str, ActorError> {
     let m = cx.store.market();
-    let Some(p) = m.get::<Proposal>(&proposal_id.to_string()).await?.map(|v| v.value) else {
+    let Some(p) = m.get::<Proposal>(proposal_id).await?.map(|v| v.value) else {
         return Ok("nothing to do");
     };
     if p.contract_id != Some(contract_id) {

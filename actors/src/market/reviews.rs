@@ -19,7 +19,7 @@ async fn reviewable(store: &Store, engagement: Engagement) -> Result<Reviewable,
     let m = store.market();
     Ok(match engagement {
         Engagement::Contract(id) => {
-            let c = m.get::<Contract>(&id.to_string()).await?.ok_or(ActorError::NotFound)?.value;
+            let c = m.get::<Contract>(id).await?.ok_or(ActorError::NotFound)?.value;
             Reviewable {
                 engagement,
                 client_id: c.client_id,
@@ -29,7 +29,7 @@ async fn reviewable(store: &Store, engagement: Engagement) -> Result<Reviewable,
             }
         }
         Engagement::Booking(id) => {
-            let b = m.get::<Booking>(&id.to_string()).await?.ok_or(ActorError::NotFound)?.value;
+            let b = m.get::<Booking>(id).await?.ok_or(ActorError::NotFound)?.value;
             Reviewable {
                 engagement,
                 client_id: b.client_id,
@@ -48,7 +48,7 @@ async fn change_review(
     mut change: impl FnMut(&mut Review) -> Result<(), DomainError>,
 ) -> Result<Review, ActorError> {
     let m = cx.store.market();
-    let updated = m.update::<Review, ActorError>(&id.to_string(), |r| change(r).map_err(ActorError::Refused)).await?;
+    let updated = m.update::<Review, ActorError>(id, |r| change(r).map_err(ActorError::Refused)).await?;
     Ok(updated.ok_or(ActorError::NotFound)?.value)
 }
 
@@ -134,7 +134,7 @@ impl Command for DeleteReview {
     fn run(self, cx: Cx) -> BoxFuture<'static, Result<(), ActorError>> {
         Box::pin(async move {
             let m = cx.store.market();
-            let r = m.get::<Review>(&self.review_id.to_string()).await?.ok_or(ActorError::NotFound)?.value;
+            let r = m.get::<Review>(self.review_id).await?.ok_or(ActorError::NotFound)?.value;
             r.may_delete(self.by.id).map_err(ActorError::Refused)?;
             m.remove(&r).await?;
             m.release_review(&r.engagement, r.author_id).await?;

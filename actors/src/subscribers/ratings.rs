@@ -9,18 +9,18 @@ use actix::prelude::*;
 use agora_engine::event::CatalogItem;
 use agora_engine::market::rating_aggregate;
 use agora_engine::{DomainEvent, Review, ServiceId, UserId};
-use agora_storage::market::Service;
-use agora_storage::{cas_retry, Store, StoreError, Table};
+use agora_storage::market::{List, Service};
+use agora_storage::{cas_retry, Store, StoreError};
 
 use crate::bus::{Bus, Published};
 
 const NAME: &str = "ratings";
 
-async fn ratings(store: &Store, index: Table, pk: &str) -> Result<Vec<u8>, StoreError> {
+async fn ratings(store: &Store, reviews: List<Review>) -> Result<Vec<u8>, StoreError> {
     let mut out = Vec::new();
     store
         .market()
-        .for_each::<Review, _, _>(index, pk, |r| {
+        .for_each(&reviews, |r| {
             out.push(r.rating);
             async { Ok(()) }
         })
@@ -33,7 +33,7 @@ async fn refresh_provider(store: &Store, reviewee: UserId) -> Result<Option<Cata
     let m = store.market();
     cas_retry(|| async {
         let Some(current) = m.provider_of(reviewee).await? else { return Ok(Some(None)) };
-        let (avg, count) = rating_aggregate(ratings(store, Table::ReviewsByReviewee, &reviewee.to_string()).await?);
+        let (avg, count) = rating_aggregate(ratings(store, List::reviews_of_user(reviewee)).await?);
         let mut next = current.value.clone();
         next.rating_avg = avg;
         next.reviews_count = count;
@@ -45,10 +45,9 @@ async fn refresh_provider(store: &Store, reviewee: UserId) -> Result<Option<Cata
 /// Recomputes a service's figures from all its reviews.
 async fn refresh_service(store: &Store, service: ServiceId) -> Result<Option<CatalogItem>, StoreError> {
     let m = store.market();
-    let key = service.to_string();
     cas_retry(|| async {
-        let Some(current) = m.get::<Service>(&key).await? else { return Ok(Some(None)) };
-        let (avg, count) = rating_aggregate(ratings(store, Table::ReviewsByService, &key).await?);
+        let Some(current) = m.get::<Service>(service).await? else { return Ok(Some(None)) };
+        let (avg, count) = rating_aggregate(ratings(store, List::reviews_of_service(service)).await?);
         let mut next = current.value.clone();
         next.rating_avg = avg;
         next.reviews_count = count;

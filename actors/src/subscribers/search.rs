@@ -10,9 +10,10 @@ use std::sync::Arc;
 use actix::prelude::*;
 use agora_engine::event::CatalogItem;
 use agora_engine::{CategoryId, DomainEvent, Job};
+use agora_storage::market::List;
 use agora_storage::market::{Category, Provider, Service};
 use agora_storage::search::{Doc, Kind, SearchIndex};
-use agora_storage::{Store, StoreError, Table};
+use agora_storage::{Store, StoreError};
 
 use crate::bus::Published;
 
@@ -118,7 +119,7 @@ pub async fn rebuild(store: &Store, index: &Arc<SearchIndex>) -> Result<(usize, 
     let names = skill_names(store).await?;
     let m = store.market();
     let mut services = Vec::new();
-    m.for_each::<Service, _, _>(Table::ServicesByCreation, "all", |s| {
+    m.for_each(&List::services(), |s| {
         if !s.deleted {
             services.push(service_doc(&s, &cats));
         }
@@ -126,13 +127,13 @@ pub async fn rebuild(store: &Store, index: &Arc<SearchIndex>) -> Result<(usize, 
     })
     .await?;
     let mut jobs = Vec::new();
-    m.for_each::<Job, _, _>(Table::JobsByCreation, "all", |j| {
+    m.for_each(&List::jobs(), |j| {
         jobs.push(job_doc(&j, &cats));
         async { Ok(()) }
     })
     .await?;
     let mut providers = Vec::new();
-    m.for_each::<Provider, _, _>(Table::ProvidersByCreation, "all", |p| {
+    m.for_each(&List::providers(), |p| {
         providers.push(provider_doc(&p, &cats, &names));
         async { Ok(()) }
     })
@@ -175,7 +176,7 @@ async fn project(store: &Store, index: &Arc<SearchIndex>, w: Work) -> Result<(),
         Work::Rebuild => rebuild(store, index).await.map(|_| ()),
         Work::Service(id) => {
             let key = id.to_string();
-            match m.get::<Service>(&key).await?.map(|s| s.value).filter(|s| !s.deleted) {
+            match m.get::<Service>(id).await?.map(|s| s.value).filter(|s| !s.deleted) {
                 Some(s) => {
                     let doc = service_doc(&s, &category_map(store).await?);
                     blocking(index, move |i| i.upsert(Kind::Service, &[doc])).await
@@ -184,12 +185,12 @@ async fn project(store: &Store, index: &Arc<SearchIndex>, w: Work) -> Result<(),
             }
         }
         Work::Job(id) => {
-            let Some(j) = m.get::<Job>(&id.to_string()).await? else { return Ok(()) };
+            let Some(j) = m.get::<Job>(id).await? else { return Ok(()) };
             let doc = job_doc(&j.value, &category_map(store).await?);
             blocking(index, move |i| i.upsert(Kind::Job, &[doc])).await
         }
         Work::Provider(id) => {
-            let Some(p) = m.get::<Provider>(&id.to_string()).await? else { return Ok(()) };
+            let Some(p) = m.get::<Provider>(id).await? else { return Ok(()) };
             let doc = provider_doc(&p.value, &category_map(store).await?, &skill_names(store).await?);
             blocking(index, move |i| i.upsert(Kind::Provider, &[doc])).await
         }

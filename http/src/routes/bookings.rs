@@ -15,8 +15,9 @@ use actix_web::{web, HttpResponse};
 use agora_actors::market::bookings::{ChangeBookingStatus, RequestBooking};
 use agora_engine::market::{self, BookingStatus};
 use agora_engine::{Booking, BookingId, FieldErrors, ServiceId, UserId};
+use agora_storage::market::List;
 use agora_storage::market::Service;
-use agora_storage::{Order, Table};
+use agora_storage::Order;
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -84,7 +85,7 @@ fn instant(raw: &str) -> Result<OffsetDateTime, agora_engine::DomainError> {
 
 /// The booking, if the caller is one of its parties; 404 otherwise.
 async fn party_booking(state: &AppState, user: UserId, id: BookingId) -> Result<Booking, ApiError> {
-    let b = state.store.market().get::<Booking>(&id.to_string()).await?.map(|b| b.value);
+    let b = state.store.market().get::<Booking>(id).await?.map(|b| b.value);
     b.filter(|b| b.party(user).is_some()).ok_or(ApiError::NotFound)
 }
 
@@ -175,15 +176,7 @@ pub async fn list(
     let (items, next_cursor) = state
         .store
         .market()
-        .page_where(
-            Table::BookingsByParty,
-            &user.id.to_string(),
-            Order::Desc,
-            limit,
-            cursor.as_deref(),
-            LIST_SCAN_PAGES,
-            keep,
-        )
+        .page_where(&List::bookings_of_party(user.id), Order::Desc, limit, cursor.as_deref(), LIST_SCAN_PAGES, keep)
         .await?;
     Ok(HttpResponse::Ok().json(Paged { results: items.iter().map(BookingView::from).collect(), next_cursor }))
 }
@@ -244,12 +237,12 @@ pub async fn calendar(state: web::Data<AppState>, user: AuthUser) -> Result<Http
     let live = |b: &Booking| !matches!(b.status, BookingStatus::Declined | BookingStatus::Cancelled);
     let pages = ICS_MAX / 100;
     let (bookings, _) =
-        m.page_where(Table::BookingsByParty, &user.id.to_string(), Order::Desc, ICS_MAX, None, pages, live).await?;
-    let mut ids: Vec<String> = bookings.iter().map(|b| b.service_id.to_string()).collect();
+        m.page_where(&List::bookings_of_party(user.id), Order::Desc, ICS_MAX, None, pages, live).await?;
+    let mut ids: Vec<ServiceId> = bookings.iter().map(|b| b.service_id).collect();
     ids.sort();
     ids.dedup();
     let titles: HashMap<ServiceId, String> =
-        m.load_many::<Service>(ids).await?.into_iter().map(|s| (s.id, s.title)).collect();
+        m.get_many::<Service>(&ids).await?.into_iter().map(|s| (s.id, s.title)).collect();
     let body = ics(&bookings, &titles);
     Ok(HttpResponse::Ok()
         .content_type("text/calendar; charset=utf-8")

@@ -5,7 +5,8 @@
 use actix_web::{web, HttpResponse};
 use agora_actors::market::contracts::ChangeContractStatus;
 use agora_engine::{Contract, ContractId, ContractStatus};
-use agora_storage::{Order, Table};
+use agora_storage::market::List;
+use agora_storage::Order;
 use serde::Deserialize;
 use time::OffsetDateTime;
 
@@ -21,7 +22,7 @@ fn contract_id(raw: &str) -> Result<ContractId, ApiError> {
 }
 
 async fn load(state: &AppState, user: &AuthUser, id: ContractId) -> Result<Contract, ApiError> {
-    let c = state.store.market().get::<Contract>(&id.to_string()).await?.ok_or(ApiError::NotFound)?.value;
+    let c = state.store.market().get::<Contract>(id).await?.ok_or(ApiError::NotFound)?.value;
     if c.client_id != user.id && c.provider_id != user.id && !user.role.is_admin() {
         return Err(ApiError::NotFound);
     }
@@ -48,7 +49,7 @@ pub async fn list(
     let (items, next_cursor) = state
         .store
         .market()
-        .page::<Contract>(Table::ContractsByParty, &user.id.to_string(), Order::Desc, page.limit()?, page.cursor()?)
+        .page(&List::contracts_of_party(user.id), Order::Desc, page.limit()?, page.cursor()?)
         .await?;
     let results: Vec<ContractView> =
         views(items.into_iter().filter(|c| status.is_none_or(|s| c.status == s)).collect());

@@ -36,7 +36,7 @@ impl PageQuery {
 
     pub fn cursor(&self) -> Result<Option<&str>, ApiError> {
         let cursor = self.cursor.as_deref().filter(|c| !c.is_empty());
-        agora_storage::backend::check_cursor(cursor)?;
+        agora_storage::check_cursor(cursor)?;
         Ok(cursor)
     }
 }

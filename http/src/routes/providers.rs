@@ -6,9 +6,10 @@ use agora_actors::market::catalog::providers::{CreateProvider, ProfileFields, Up
 use agora_engine::catalog::{unique, MAX_PROFILE_CATEGORIES, MAX_PROFILE_SKILLS};
 use agora_engine::market::{Availability, SkillLevel};
 use agora_engine::{CategoryId, FieldErrors, ProviderId, SkillId};
-use agora_storage::market::{Provider, ProviderSkill, Service};
+use agora_storage::market::List;
+use agora_storage::market::{Provider, ProviderSkill};
 use agora_storage::search::{Budget, Kind, SearchRequest, SearchText, Sort};
-use agora_storage::{Order, Table};
+use agora_storage::Order;
 use serde::Deserialize;
 use time::OffsetDateTime;
 
@@ -126,7 +127,7 @@ fn provider_id(raw: &str) -> Result<ProviderId, ApiError> {
     responses((status = 200, description = "the profile"), (status = 404, body = ErrorEnvelope)))]
 pub async fn get(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = provider_id(&path)?;
-    let p = state.store.market().get::<Provider>(&id.to_string()).await?.ok_or(ApiError::NotFound)?.value;
+    let p = state.store.market().get::<Provider>(id).await?.ok_or(ApiError::NotFound)?.value;
     Ok(HttpResponse::Ok().json(ProviderView::from(p)))
 }
 
@@ -248,7 +249,9 @@ pub async fn search<T: agora_storage::market::Entity>(
             metrics::counter!("agora_search_aborted_total").increment(1);
         }
     })?;
-    let results = state.store.market().load_many::<T>(hits.ids.clone()).await?;
+    // Index ids are written from typed ids, so every one parses.
+    let ids: Vec<T::Id> = hits.ids.iter().filter_map(|id| id.parse().ok()).collect();
+    let results = state.store.market().get_many::<T>(&ids).await?;
     if let Some(text) = request.q.as_ref().map(SearchText::as_str) {
         let kind = match request.kind {
             Kind::Service => "services",
@@ -280,12 +283,9 @@ pub async fn services(
     q: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let id = provider_id(&path)?;
-    state.store.market().get::<Provider>(&id.to_string()).await?.ok_or(ApiError::NotFound)?;
-    let (items, next_cursor) = state
-        .store
-        .market()
-        .page::<Service>(Table::ServicesByProvider, &id.to_string(), Order::Asc, q.limit()?, q.cursor()?)
-        .await?;
+    state.store.market().get::<Provider>(id).await?.ok_or(ApiError::NotFound)?;
+    let (items, next_cursor) =
+        state.store.market().page(&List::services_of_provider(id), Order::Asc, q.limit()?, q.cursor()?).await?;
     let results: Vec<ServiceView> = items.into_iter().filter(|s| !s.deleted).map(ServiceView::from).collect();
     Ok(HttpResponse::Ok().json(Paged { results, next_cursor }))
 }
@@ -299,7 +299,7 @@ pub async fn reviews(
     q: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let id = provider_id(&path)?;
-    let p = state.store.market().get::<Provider>(&id.to_string()).await?.ok_or(ApiError::NotFound)?;
+    let p = state.store.market().get::<Provider>(id).await?.ok_or(ApiError::NotFound)?;
     Ok(HttpResponse::Ok().json(super::reviews::list_for_reviewee(&state, p.value.user_id, &q).await?))
 }
 

@@ -15,7 +15,8 @@ use agora_actors::market::reviews::{DeleteReview, EditReview, PostReview, ReplyT
 use agora_actors::protocol::rfc3339;
 use agora_engine::market;
 use agora_engine::{BookingId, ContractId, Engagement, FieldErrors, Review, ReviewId, ServiceId, UserId};
-use agora_storage::{Order, Table};
+use agora_storage::market::List;
+use agora_storage::Order;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -151,20 +152,19 @@ pub struct ListQuery {
     pub cursor: Option<String>,
 }
 
-/// One page of an index partition, newest first, keeping only reviews that pass `keep`.
+/// One page of a listing, newest first, keeping only reviews that pass `keep`.
 /// Reads only as many index rows as still fit (so the cursor never skips one) and at most
 /// a bounded number of index pages; a short page may still have a `next_cursor`.
 async fn page(
     state: &AppState,
-    index: Table,
-    pk: &str,
+    reviews: List<Review>,
     page: &PageQuery,
     keep: impl Fn(&Review) -> bool,
 ) -> Result<Paged<ReviewView>, ApiError> {
     let (items, next_cursor) = state
         .store
         .market()
-        .page_where(index, pk, Order::Desc, page.limit()?, page.cursor()?, LIST_SCAN_PAGES, keep)
+        .page_where(&reviews, Order::Desc, page.limit()?, page.cursor()?, LIST_SCAN_PAGES, keep)
         .await?;
     Ok(Paged { results: items.iter().map(ReviewView::from).collect(), next_cursor })
 }
@@ -175,7 +175,7 @@ pub async fn list_for_reviewee(
     reviewee: UserId,
     q: &PageQuery,
 ) -> Result<Paged<ReviewView>, ApiError> {
-    page(state, Table::ReviewsByReviewee, &reviewee.to_string(), q, |_| true).await
+    page(state, List::reviews_of_user(reviewee), q, |_| true).await
 }
 
 /// Reviews of a service, newest first: for `GET /api/services/{id}/reviews`.
@@ -184,7 +184,7 @@ pub async fn list_for_service(
     service: ServiceId,
     q: &PageQuery,
 ) -> Result<Paged<ReviewView>, ApiError> {
-    page(state, Table::ReviewsByService, &service.to_string(), q, |_| true).await
+    page(state, List::reviews_of_service(service), q, |_| true).await
 }
 
 /// Reviews, newest first, by reviewee, service and/or author (at least one filter).
@@ -204,9 +204,9 @@ pub async fn list(state: web::Data<AppState>, q: web::Query<ListQuery>) -> Resul
     };
     let pq = PageQuery { limit: q.limit, cursor: q.cursor.clone() };
     let paged = match (service, reviewee, author) {
-        (Some(s), _, _) => page(&state, Table::ReviewsByService, &s.to_string(), &pq, keep).await?,
-        (None, Some(u), _) => page(&state, Table::ReviewsByReviewee, &u.to_string(), &pq, keep).await?,
-        (None, None, Some(a)) => page(&state, Table::ReviewsByAuthor, &a.to_string(), &pq, keep).await?,
+        (Some(s), _, _) => page(&state, List::reviews_of_service(s), &pq, keep).await?,
+        (None, Some(u), _) => page(&state, List::reviews_of_user(u), &pq, keep).await?,
+        (None, None, Some(a)) => page(&state, List::reviews_by_author(a), &pq, keep).await?,
         (None, None, None) => {
             return Err(ApiError::invalid_field("reviewee_id", "give reviewee_id, service_id or author_id"));
         }
@@ -215,7 +215,7 @@ pub async fn list(state: web::Data<AppState>, q: web::Query<ListQuery>) -> Resul
 }
 
 async fn load(state: &AppState, id: ReviewId) -> Result<Review, ApiError> {
-    Ok(state.store.market().get::<Review>(&id.to_string()).await?.ok_or(ApiError::NotFound)?.value)
+    Ok(state.store.market().get::<Review>(id).await?.ok_or(ApiError::NotFound)?.value)
 }
 
 /// One review (public).

@@ -80,7 +80,7 @@ fn service_id(raw: &str) -> Result<ServiceId, ApiError> {
 }
 
 async fn live(state: &AppState, id: ServiceId) -> Result<agora_storage::Versioned<Service>, ApiError> {
-    state.store.market().get::<Service>(&id.to_string()).await?.filter(|s| !s.value.deleted).ok_or(ApiError::NotFound)
+    state.store.market().get::<Service>(id).await?.filter(|s| !s.value.deleted).ok_or(ApiError::NotFound)
 }
 
 /// One service, with `rating_avg`, `reviews_count`, `likes_count` and `liked`.

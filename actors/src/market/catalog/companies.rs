@@ -66,7 +66,7 @@ impl Command for UpdateCompany {
             let updated = cx
                 .store
                 .market()
-                .update::<Company, ActorError>(&self.id.to_string(), |c| {
+                .update::<Company, ActorError>(self.id, |c| {
                     rules::owner_only(c.owner_id, self.by.id, "only the owner may edit this company")
                         .map_err(refused)?;
                     if let Some(n) = &self.name {
@@ -105,7 +105,7 @@ impl Command for DeleteCompany {
     fn run(self, cx: Cx) -> BoxFuture<'static, Result<(), ActorError>> {
         Box::pin(async move {
             let m = cx.store.market();
-            let c = m.get::<Company>(&self.id.to_string()).await?.ok_or(ActorError::NotFound)?.value;
+            let c = m.get::<Company>(self.id).await?.ok_or(ActorError::NotFound)?.value;
             rules::owner_only(c.owner_id, self.by.id, "only the owner may delete this company").map_err(refused)?;
             m.remove(&c).await?;
             tracing::info!(company = %c.id, at = %self.at, "company deleted");

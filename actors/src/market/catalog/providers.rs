@@ -154,12 +154,12 @@ impl Command for UpdateProvider {
         Box::pin(async move {
             let edit = ProfileEdit { owner_fields: self.fields.any(), verified: self.is_verified.is_some() };
             let m = cx.store.market();
-            let current = m.get::<Provider>(&self.id.to_string()).await?.ok_or(ActorError::NotFound)?.value;
+            let current = m.get::<Provider>(self.id).await?.ok_or(ActorError::NotFound)?.value;
             rules::may_edit_profile(current.user_id == self.by.id, self.by.role, edit).map_err(refused)?;
             check_refs(&cx.store, &self.fields).await?;
             let updated = m
                 // The owner never changes, so the check above still holds for every attempt.
-                .update::<Provider, ActorError>(&self.id.to_string(), |p| {
+                .update::<Provider, ActorError>(self.id, |p| {
                     self.fields.apply(p);
                     if let Some(v) = self.is_verified {
                         p.is_verified = v;

@@ -28,7 +28,7 @@ pub struct ServiceFields {
 
 /// A live (not withdrawn) service.
 async fn live(store: &Store, id: ServiceId) -> Result<Service, ActorError> {
-    let s = store.market().get::<Service>(&id.to_string()).await?.map(|v| v.value);
+    let s = store.market().get::<Service>(id).await?.map(|v| v.value);
     crate::market::visible(s, |s| !s.deleted)
 }
 
@@ -95,7 +95,7 @@ async fn change_own(
     let updated = cx
         .store
         .market()
-        .update::<Service, ActorError>(&id.to_string(), |s| {
+        .update::<Service, ActorError>(id, |s| {
             if s.deleted {
                 return Err(ActorError::NotFound);
             }

@@ -11,8 +11,9 @@ use agora_actors::market::catalog::{
 };
 use agora_engine::catalog::{website, CATEGORY_NAME_MAX, SKILL_NAME_MAX};
 use agora_engine::{CategoryId, CompanyId, FieldErrors, SkillId};
+use agora_storage::market::List;
 use agora_storage::market::{Category, Company, Skill};
-use agora_storage::{Order, Table};
+use agora_storage::Order;
 use serde::Deserialize;
 use time::OffsetDateTime;
 
@@ -216,11 +217,8 @@ pub async fn delete_skill(
 #[utoipa::path(get, path = "/api/companies", tag = "catalog", params(PageQuery),
     responses((status = 200, description = "{results: [Company], next_cursor}")))]
 pub async fn list_companies(state: web::Data<AppState>, q: web::Query<PageQuery>) -> Result<HttpResponse, ApiError> {
-    let (results, next_cursor) = state
-        .store
-        .market()
-        .page::<Company>(Table::CompaniesByCreation, "all", Order::Asc, q.limit()?, q.cursor()?)
-        .await?;
+    let (results, next_cursor) =
+        state.store.market().page(&List::companies(), Order::Asc, q.limit()?, q.cursor()?).await?;
     Ok(HttpResponse::Ok().json(Paged { results: all_views::<_, CompanyView>(results), next_cursor }))
 }
 
@@ -228,7 +226,7 @@ pub async fn list_companies(state: web::Data<AppState>, q: web::Query<PageQuery>
     responses((status = 200, description = "the company"), (status = 404, body = ErrorEnvelope)))]
 pub async fn get_company(state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let id = CompanyId::parse(&path).map_err(|_| ApiError::NotFound)?;
-    let c = state.store.market().get::<Company>(&id.to_string()).await?.ok_or(ApiError::NotFound)?.value;
+    let c = state.store.market().get::<Company>(id).await?.ok_or(ApiError::NotFound)?.value;
     Ok(HttpResponse::Ok().json(CompanyView::from(c)))
 }
 

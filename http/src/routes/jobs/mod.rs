@@ -16,8 +16,9 @@ use agora_actors::market::jobs::{EditJob, PostJob};
 use agora_engine::job::{JobEdit, NewJob};
 use agora_engine::market::{deadline, JobStatus, MAX_HIRES};
 use agora_engine::{CategoryId, FieldErrors, Job, JobId, Role, SkillId};
+use agora_storage::market::List;
 use agora_storage::search::{Kind, SearchRequest, Sort};
-use agora_storage::{Order, Table};
+use agora_storage::Order;
 use serde::Deserialize;
 use time::OffsetDateTime;
 
@@ -148,7 +149,7 @@ fn job_id(raw: &str) -> Result<JobId, ApiError> {
 /// The job, if the caller may see it (the engine's rule); 404 otherwise.
 async fn load_job(state: &AppState, user: &AuthUser, id: JobId) -> Result<Job, ApiError> {
     let m = state.store.market();
-    let job = m.get::<Job>(&id.to_string()).await?.ok_or(ApiError::NotFound)?.value;
+    let job = m.get::<Job>(id).await?.ok_or(ApiError::NotFound)?.value;
     let proposed = job.client_id != user.id && m.has_proposed(id, user.id).await?;
     if !job.visible_to(user.id, user.role, proposed) {
         return Err(ApiError::NotFound);
@@ -243,11 +244,8 @@ pub async fn mine(
         .map(JobStatus::parse)
         .transpose()
         .map_err(|_| ApiError::invalid_field("status", "must be open, in_progress, completed or cancelled"))?;
-    let (items, next_cursor) = state
-        .store
-        .market()
-        .page::<Job>(Table::JobsByClient, &user.id.to_string(), Order::Desc, page.limit()?, page.cursor()?)
-        .await?;
+    let (items, next_cursor) =
+        state.store.market().page(&List::jobs_of_client(user.id), Order::Desc, page.limit()?, page.cursor()?).await?;
     let results: Vec<JobView> = views(items.into_iter().filter(|j| status.is_none_or(|s| j.status == s)).collect());
     Ok(HttpResponse::Ok().json(Paged { results, next_cursor }))
 }

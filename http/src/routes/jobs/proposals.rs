@@ -5,7 +5,8 @@
 use actix_web::{web, HttpResponse};
 use agora_actors::market::jobs::{Accept, Propose, Withdraw};
 use agora_engine::{FieldErrors, JobId, Proposal, ProposalId};
-use agora_storage::{Order, Table};
+use agora_storage::market::List;
+use agora_storage::Order;
 use serde::Deserialize;
 use time::OffsetDateTime;
 
@@ -65,7 +66,7 @@ pub async fn get_proposal(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = proposal_id(&path)?;
-    let p = state.store.market().get::<Proposal>(&id.to_string()).await?.map(|v| v.value);
+    let p = state.store.market().get::<Proposal>(id).await?.map(|v| v.value);
     let p = p.filter(|p| p.visible_to(user.id, user.role)).ok_or(ApiError::NotFound)?;
     Ok(HttpResponse::Ok().json(ProposalView::from(p)))
 }
@@ -78,11 +79,8 @@ pub async fn my_proposals(
     user: AuthUser,
     q: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let (items, next_cursor) = state
-        .store
-        .market()
-        .page::<Proposal>(Table::ProposalsByProvider, &user.id.to_string(), Order::Desc, q.limit()?, q.cursor()?)
-        .await?;
+    let (items, next_cursor) =
+        state.store.market().page(&List::proposals_of_provider(user.id), Order::Desc, q.limit()?, q.cursor()?).await?;
     Ok(HttpResponse::Ok().json(Paged { results: views::<_, ProposalView>(items), next_cursor }))
 }
 
@@ -96,11 +94,8 @@ pub async fn job_proposals(
     q: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let job = load_job(&state, &user, job_id(&path)?).await?;
-    let (items, next_cursor) = state
-        .store
-        .market()
-        .page::<Proposal>(Table::ProposalsByJob, &job.id.to_string(), Order::Asc, q.limit()?, q.cursor()?)
-        .await?;
+    let (items, next_cursor) =
+        state.store.market().page(&List::proposals_on_job(job.id), Order::Asc, q.limit()?, q.cursor()?).await?;
     let everyone = job.client_id == user.id || user.role.is_admin();
     let results: Vec<ProposalView> =
         views(items.into_iter().filter(|p| everyone || p.provider_id == user.id).collect());

@@ -2,10 +2,10 @@
 //! under competing writers, roll-forward after a half-finished append, the unread counter
 //! with expiring notifications, and exactly-once read/delete transitions.
 
+use crate::chat::Message;
+use crate::notify::Notification;
+use crate::{Store, StoreError};
 use agora_engine::{ConversationId, MessageId, NewConversation, NotificationId, NotificationType, UserId};
-use agora_storage::chat::Message;
-use agora_storage::notify::Notification;
-use agora_storage::{Store, StoreError};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
@@ -97,9 +97,9 @@ async fn roll_forward_finishes_an_append_that_stopped_at_its_commit_point() {
     let next = store.chat().append(&head, m.clone()).await.expect("append");
     // Simulate a crash after the head CAS: remove the message's own rows.
     let b_ = store.backend();
-    b_.delete(agora_storage::Table::MessagesById, &m.id.to_string(), "").await.expect("delete");
+    b_.delete(crate::tables::Table::MessagesById, &m.id.to_string(), "").await.expect("delete");
     b_.delete(
-        agora_storage::Table::MessagesByConversation,
+        crate::tables::Table::MessagesByConversation,
         &format!("{id}:{}", next.value.bucket_day),
         &format!("{:020}", 1),
     )

@@ -4,10 +4,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use agora_storage::scylla::ScyllaBackend;
-use agora_storage::{StoreError, Table};
+use crate::scylla::ScyllaBackend;
+use crate::tables::Table;
+use crate::StoreError;
 
-const SCHEMA: &str = include_str!("../../deploy/scylla/schema.cql");
+const SCHEMA: &str = include_str!("../../../deploy/scylla/schema.cql");
 
 /// The file without `--` / `//` line comments and `/* */` comments (quotes respected).
 fn strip_comments(cql: &str) -> String {

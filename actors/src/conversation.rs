@@ -12,16 +12,13 @@ use actix::prelude::*;
 use agora_engine::chat::{may_change_message, next_read_seq};
 use agora_engine::{ClientMsgId, ConversationId, MessageBody, MessageId, NotificationType, UserId};
 use agora_storage::chat::{Conversation, Message, ReadCursor};
-use agora_storage::{Store, StoreError, Versioned};
+use agora_storage::{cas_retry, lost, Store, StoreError, Versioned};
 use time::OffsetDateTime;
 
 use crate::broker::{NewNotification, NotificationBroker, Notify};
 use crate::protocol::{ServerFrame, SharedFrame};
 use crate::registry::{Deliver, RefreshUnread, SessionRegistry};
 use crate::{ActorError, RealtimeConfig};
-
-/// How many times an append retries after losing the head to another writer.
-const APPEND_RETRIES: usize = 16;
 
 /// A command for one conversation's actor.
 pub trait Routed {
@@ -295,12 +292,24 @@ impl Handler<SendMessage> for ConversationActor {
                 return Err(ActorError::Blocked);
             }
             let cmid = msg.client_msg_id.as_ref().map(|c| c.as_str().to_string());
-            let mut head = head;
-            for _ in 0..APPEND_RETRIES {
-                if let Some(cmid) = &cmid {
+            let (chat, msg, cmid) = (&chat, &msg, &cmid);
+            // The first attempt uses the actor's head; after a lost race the head is read
+            // again (another node, or a retired actor, moved it) and rolled forward.
+            let cached = std::sync::Mutex::new(Some(head));
+            let cached = &cached;
+            cas_retry(|| async move {
+                let head = match cached.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                    Some(h) => h,
+                    None => {
+                        let h = chat.get(msg.conversation_id).await?.ok_or(ActorError::NotFound)?;
+                        chat.roll_forward(&h.value).await?;
+                        h
+                    }
+                };
+                if let Some(cmid) = cmid {
                     if let Some(ack) = chat.find_by_client_id(head.value.id, msg.sender, cmid).await? {
                         let message = chat.get_message(ack.message_id).await?.ok_or(ActorError::NotFound)?;
-                        return Ok((head, Sent { message, duplicate: true }, None));
+                        return Ok(Some((head, Sent { message, duplicate: true }, None)));
                     }
                 }
                 let message = Message {
@@ -314,21 +323,12 @@ impl Handler<SendMessage> for ConversationActor {
                     edited_at: None,
                     deleted: false,
                 };
-                match chat.commit(&head, &message).await {
-                    Ok(next) => {
-                        metrics::histogram!("agora_message_latency_seconds", "stage" => "durable")
-                            .record(origin.elapsed().as_secs_f64());
-                        return Ok((next, Sent { message, duplicate: false }, Some(head.value)));
-                    }
-                    Err(StoreError::Conflict) => {
-                        // Another writer (another node, or a retired actor) moved the head.
-                        head = chat.get(head.value.id).await?.ok_or(ActorError::NotFound)?;
-                        chat.roll_forward(&head.value).await?;
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            Err(ActorError::Storage(StoreError::Conflict))
+                let Some(next) = lost(chat.commit(&head, &message).await)? else { return Ok(None) };
+                metrics::histogram!("agora_message_latency_seconds", "stage" => "durable")
+                    .record(origin.elapsed().as_secs_f64());
+                Ok(Some((next, Sent { message, duplicate: false }, Some(head.value))))
+            })
+            .await
         };
         AtomicResponse::new(Box::pin(work.into_actor(self).map(move |res, act, ctx| {
             let (head, sent, prev) = match res {
@@ -432,17 +432,17 @@ impl ConversationActor {
                     message.deleted = true;
                 }
             }
-            let mut head = head;
-            for _ in 0..APPEND_RETRIES {
-                match chat.save_message(&head, &message).await {
-                    Ok(next) => return Ok((next, message)),
-                    Err(StoreError::Conflict) => {
-                        head = chat.get(head.value.id).await?.ok_or(ActorError::NotFound)?;
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            Err(ActorError::Storage(StoreError::Conflict))
+            let (chat, message) = (&chat, &message);
+            let cached = std::sync::Mutex::new(Some(head));
+            let cached = &cached;
+            cas_retry(|| async move {
+                let head = match cached.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                    Some(h) => h,
+                    None => chat.get(message.conversation_id).await?.ok_or(ActorError::NotFound)?,
+                };
+                Ok(lost(chat.save_message(&head, message).await)?.map(|next| (next, message.clone())))
+            })
+            .await
         };
         AtomicResponse::new(Box::pin(work.into_actor(self).map(|res, act, _| {
             let (head, message) = res?;

@@ -14,6 +14,7 @@ pub const DUPLICATE_PROPOSAL: &str = "duplicate_proposal";
 pub const PROPOSAL_NOT_PENDING: &str = "proposal_not_pending";
 pub const ALREADY_ACCEPTED: &str = "already_accepted";
 pub const BOOKING_OVERLAP: &str = "booking_overlap";
+pub const OUTSIDE_AVAILABILITY: &str = "outside_availability";
 pub const NOT_COMPLETED: &str = "not_completed";
 pub const ALREADY_REVIEWED: &str = "already_reviewed";
 pub const ALREADY_REPLIED: &str = "already_replied";
@@ -54,6 +55,7 @@ pub const ALL: &[&str] = &[
     "name_taken",
     "not_completed",
     "not_found",
+    "outside_availability",
     "payload_too_large",
     "profile_exists",
     "proposal_not_pending",
@@ -90,7 +92,15 @@ mod tests {
         for c in ALL {
             assert!(c.chars().all(|ch| ch.is_ascii_lowercase() || ch == '_'), "{c}");
         }
-        for c in [VALIDATION_FAILED, FORBIDDEN, NOT_FOUND, INVALID_TRANSITION, JOB_NOT_OPEN, BOOKING_OVERLAP] {
+        for c in [
+            VALIDATION_FAILED,
+            FORBIDDEN,
+            NOT_FOUND,
+            INVALID_TRANSITION,
+            JOB_NOT_OPEN,
+            BOOKING_OVERLAP,
+            OUTSIDE_AVAILABILITY,
+        ] {
             assert!(is_known(c), "{c}");
         }
     }

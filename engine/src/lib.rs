@@ -3,6 +3,7 @@
 //! randomness come in as arguments.
 
 pub mod account;
+pub mod availability;
 pub mod booking;
 pub mod catalog;
 pub mod chat;
@@ -20,6 +21,7 @@ pub mod review;
 pub mod search;
 
 pub use account::{Email, Password, PersonName, Role, Username};
+pub use availability::{SlotPolicy, TimeZoneName, WorkingHours};
 pub use booking::Booking;
 pub use chat::{ClientMsgId, ConversationKind, MessageBody, NewConversation};
 pub use contract::{Contract, ContractActor, ContractEvent, ContractStatus, StatusChanged};

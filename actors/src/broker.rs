@@ -30,6 +30,9 @@ pub struct NewNotification {
     pub object_type: Option<String>,
     pub object_id: Option<String>,
     pub expires_at: Option<OffsetDateTime>,
+    /// A fixed id makes delivery idempotent: a second delivery under the same id finds the
+    /// stored notification and sends nothing (booking reminders). `None`: a fresh id.
+    pub id: Option<NotificationId>,
 }
 
 /// Answers the stored notification, or `None` when the recipient turned in-app off.
@@ -121,7 +124,7 @@ async fn deliver(
     let mut stored = None;
     if channels.in_app {
         let notification = Notification {
-            id: NotificationId::from_uuid(uuid::Uuid::now_v7()),
+            id: n.id.unwrap_or_else(|| NotificationId::from_uuid(uuid::Uuid::now_v7())),
             user_id: n.user,
             kind: n.kind,
             title: title.clone(),
@@ -135,7 +138,12 @@ async fn deliver(
             expires_at: n.expires_at,
             deleted: false,
         };
-        store.notifications().create(&notification, now).await?;
+        match store.notifications().create(&notification, now).await {
+            Ok(()) => {}
+            // Delivered before under this id (a retried reminder): nothing more to send.
+            Err(StoreError::Duplicate(_)) if n.id.is_some() => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
         let frame = SharedFrame::new(ServerFrame::Notification { notification: (&notification).into() });
         sessions.do_send(Deliver { users: Arc::from([n.user]), frame });
         sessions.do_send(RefreshUnread { user: n.user });

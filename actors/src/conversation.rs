@@ -191,6 +191,7 @@ impl ConversationActor {
                 object_type: Some("conversation".into()),
                 object_id: Some(self.id.to_string()),
                 expires_at: None,
+                id: None,
             }));
             let (store, id) = (self.store.clone(), self.id);
             ctx.spawn(

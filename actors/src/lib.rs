@@ -55,6 +55,10 @@ pub struct RealtimeConfig {
     /// intent must be before it counts as interrupted.
     pub sweep_every: Duration,
     pub sweep_grace: Duration,
+    /// How long a requested booking holds its slot (providers with working hours).
+    pub booking_hold: Duration,
+    /// How often the reminder scheduler looks for due booking reminders.
+    pub reminder_every: Duration,
     /// Test-only fault injection: the step at which the process aborts.
     pub fault_at: Option<String>,
     /// Open connections one user may hold on this node; a connection beyond it is refused
@@ -71,6 +75,8 @@ impl Default for RealtimeConfig {
             public_url: "http://127.0.0.1:8080".into(),
             sweep_every: Duration::from_secs(30),
             sweep_grace: Duration::from_secs(60),
+            booking_hold: Duration::from_secs(15 * 60),
+            reminder_every: Duration::from_secs(30),
             fault_at: None,
             max_connections_per_user: 20,
         }
@@ -125,7 +131,16 @@ impl Hub {
         let ratings = subscribers::ratings::RatingAggregator::new(store.clone(), bus.clone()).start();
         bus.subscribe("ratings", ratings.recipient());
         bus.subscribe("analytics", subscribers::analytics::Analytics::new(store.clone()).start().recipient());
-        let cx = market::Cx { store, bus, faults: market::Faults::new(config.fault_at.clone()) };
+        bus.subscribe("reminders", subscribers::reminders::ReminderPlanner::new(store.clone()).start().recipient());
+        let faults = market::Faults::new(config.fault_at.clone());
+        subscribers::reminders::ReminderScheduler::new(
+            store.clone(),
+            broker.clone(),
+            config.reminder_every,
+            faults.clone(),
+        )
+        .start();
+        let cx = market::Cx { store, bus, faults, booking_hold: config.booking_hold };
         let market = market::Market::new(cx.clone(), config.conversation_idle).start();
         market::sweeper::Sweeper::new(cx.clone(), config.sweep_every, config.sweep_grace).start();
         Ok(Hub { sessions, conversations, broker, digests, market, cx, search })

@@ -559,6 +559,25 @@ pub struct SlotPolicyInput {
     pub daily_cap: Option<i64>,
 }
 
+/// A service's booking rules as sent and stored (`booking_rules` on a service): the slot
+/// policy without the duration, which is the service's own `duration_minutes`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BookingRules {
+    #[serde(default)]
+    pub buffer_before_minutes: i64,
+    #[serde(default)]
+    pub buffer_after_minutes: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_notice_minutes: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub booking_window_days: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot_interval_minutes: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub daily_cap: Option<i64>,
+}
+
 /// A validated slot policy: duration 5..=1440 min, buffers 0..=720 min, notice up to 90
 /// days, window 1..=365 days, interval 5..=1440 min, daily cap 1..=1000 bookings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -582,6 +601,23 @@ fn bounded(f: &mut FieldErrors, field: &str, v: i64, (min, max): (i64, i64)) -> 
 impl SlotPolicy {
     pub const DEFAULT_MIN_NOTICE_MINUTES: u32 = 120;
     pub const DEFAULT_BOOKING_WINDOW_DAYS: u16 = 60;
+
+    /// A service without a duration books slots of this length.
+    pub const DEFAULT_DURATION_MINUTES: u32 = 60;
+
+    /// The policy of a service: its duration (or [`Self::DEFAULT_DURATION_MINUTES`]) with
+    /// its booking rules. Field names are those of [`BookingRules`] (and `duration_minutes`).
+    pub fn for_service(duration_minutes: Option<u32>, rules: &BookingRules) -> Result<Self, DomainError> {
+        SlotPolicy::parse(&SlotPolicyInput {
+            duration_minutes: i64::from(duration_minutes.unwrap_or(Self::DEFAULT_DURATION_MINUTES)),
+            buffer_before_minutes: rules.buffer_before_minutes,
+            buffer_after_minutes: rules.buffer_after_minutes,
+            min_notice_minutes: rules.min_notice_minutes,
+            booking_window_days: rules.booking_window_days,
+            slot_interval_minutes: rules.slot_interval_minutes,
+            daily_cap: rules.daily_cap,
+        })
+    }
 
     /// Validates a policy. Field names are those of [`SlotPolicyInput`].
     pub fn parse(input: &SlotPolicyInput) -> Result<Self, DomainError> {
@@ -870,6 +906,31 @@ pub struct SlotView {
 impl SlotView {
     pub fn new(start: OffsetDateTime, caller: TimeZoneName) -> Self {
         SlotView { start: rfc3339_in(start, caller), start_utc: rfc3339_in(start, TimeZoneName::UTC) }
+    }
+}
+
+#[cfg(test)]
+mod service_policy_tests {
+    use super::*;
+
+    #[test]
+    fn a_service_policy_takes_the_service_duration_or_an_hour() {
+        let rules = BookingRules { buffer_after_minutes: 15, daily_cap: Some(3), ..BookingRules::default() };
+        let p = SlotPolicy::for_service(Some(45), &rules).expect("valid");
+        assert_eq!(
+            (p.duration(), p.buffer_after(), p.daily_cap()),
+            (Duration::minutes(45), Duration::minutes(15), Some(3))
+        );
+        assert_eq!(p.min_notice(), Duration::minutes(120), "default notice");
+        assert_eq!(
+            SlotPolicy::for_service(None, &BookingRules::default()).expect("valid").duration(),
+            Duration::hours(1)
+        );
+        let bad = BookingRules { buffer_before_minutes: -1, slot_interval_minutes: Some(2), ..BookingRules::default() };
+        let Err(DomainError::Invalid(f)) = SlotPolicy::for_service(Some(30), &bad) else { panic!("refused") };
+        let fields: Vec<&String> = f.fields().keys().collect();
+        assert_eq!(fields, ["buffer_before_minutes", "slot_interval_minutes"]);
+        assert!(serde_json::from_value::<BookingRules>(serde_json::json!({"buffer": 5})).is_err(), "unknown field");
     }
 }
 

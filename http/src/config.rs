@@ -92,6 +92,10 @@ pub struct Settings {
     /// and how old (seconds) an intent must be to count as interrupted.
     pub sweep_interval_secs: u64,
     pub sweep_grace_secs: u64,
+    /// How long a requested booking holds its slot (providers with working hours), minutes.
+    pub booking_hold_minutes: u64,
+    /// How often the reminder scheduler looks for due booking reminders, in seconds.
+    pub reminder_interval_secs: u64,
     /// Test-only fault injection: a step name (e.g. `accept:proposal`) at which the process
     /// aborts. Never set it in production.
     pub fault_at: Option<String>,
@@ -156,6 +160,8 @@ impl Default for Settings {
             digest_interval_secs: 3600,
             sweep_interval_secs: 30,
             sweep_grace_secs: 60,
+            booking_hold_minutes: 15,
+            reminder_interval_secs: 30,
             fault_at: None,
             outbox_dir: None,
             smtp_url: None,
@@ -235,10 +241,10 @@ const ENV_KEYS: &[&str] = &[
     "RATE_ANONYMOUS_PER_MIN",
     "RATE_USER_PER_MIN",
     "RATE_AUTH_PER_MIN",
-    "RATE_WRITES_PER_MIN",
     "LOGIN_FAILURES_MAX",
     "LOGIN_LOCKOUT_WINDOW_SECS",
     "LOGIN_SLOWDOWN_AFTER",
+    "RATE_WRITES_PER_MIN",
     "CORS_ORIGINS",
     "MAX_BODY_BYTES",
     "MAX_FRAME_BYTES",
@@ -248,6 +254,11 @@ const ENV_KEYS: &[&str] = &[
     "WS_OUTBOUND_QUEUE",
     "CONVERSATION_IDLE_SECS",
     "DIGEST_INTERVAL_SECS",
+    "SWEEP_INTERVAL_SECS",
+    "SWEEP_GRACE_SECS",
+    "BOOKING_HOLD_MINUTES",
+    "REMINDER_INTERVAL_SECS",
+    "FAULT_AT",
     "OUTBOX_DIR",
     "SMTP_URL",
     "EMAIL_FROM",
@@ -255,6 +266,11 @@ const ENV_KEYS: &[&str] = &[
     "SQLITE_READERS",
     "HTTP_WORKERS",
     "SHUTDOWN_TIMEOUT_SECS",
+    "SEARCH_BUDGET_MS",
+    "METRICS_TOKEN",
+    "METRICS_LISTEN",
+    "TRUST_PROXY",
+    "WS_MAX_CONNECTIONS_PER_USER",
     // Read by the command line itself.
     "CONFIG",
 ];
@@ -384,6 +400,8 @@ impl Settings {
             "DIGEST_INTERVAL_SECS" => self.digest_interval_secs = parse(var, value)?,
             "SWEEP_INTERVAL_SECS" => self.sweep_interval_secs = parse(var, value)?,
             "SWEEP_GRACE_SECS" => self.sweep_grace_secs = parse(var, value)?,
+            "BOOKING_HOLD_MINUTES" => self.booking_hold_minutes = parse(var, value)?,
+            "REMINDER_INTERVAL_SECS" => self.reminder_interval_secs = parse(var, value)?,
             "FAULT_AT" => self.fault_at = opt(value),
             "OUTBOX_DIR" => self.outbox_dir = opt(value).map(PathBuf::from),
             "SMTP_URL" => self.smtp_url = opt(value),
@@ -476,6 +494,8 @@ impl Settings {
             public_url: self.public_url.clone(),
             sweep_every: std::time::Duration::from_secs(self.sweep_interval_secs.max(1)),
             sweep_grace: std::time::Duration::from_secs(self.sweep_grace_secs),
+            booking_hold: std::time::Duration::from_secs(self.booking_hold_minutes.clamp(1, 24 * 60) * 60),
+            reminder_every: std::time::Duration::from_secs(self.reminder_interval_secs.max(1)),
             fault_at: self.fault_at.clone(),
             max_connections_per_user: self.ws_max_connections_per_user,
         }

@@ -4,7 +4,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    auth, bookings, catalog, contracts, conversations, jobs, notifications, ops, providers, reviews, services, users,
+    auth, availability, bookings, catalog, contracts, conversations, jobs, notifications, ops, providers, reviews,
+    services, users,
 };
 
 struct BearerAuth;
@@ -45,12 +46,15 @@ impl Modify for BearerAuth {
         contracts::list, contracts::get, contracts::set_status, contracts::events,
         bookings::create, bookings::list, bookings::get, bookings::set_status, bookings::calendar,
         reviews::create, reviews::list, reviews::get, reviews::update, reviews::delete, reviews::reply,
+        availability::get, availability::put, availability::delete, availability::slots, availability::issue_feed,
+        availability::revoke_feed, availability::feed,
     ),
     tags((name = "auth", description = "Accounts and tokens"), (name = "accounts"), (name = "operations"),
         (name = "messaging", description = "Conversations, messages, read cursors and blocks (live over GET /ws, see docs/protocol.md)"),
         (name = "notifications"), (name = "catalog", description = "Categories, skills, companies"),
         (name = "providers"), (name = "services"), (name = "jobs", description = "Jobs (alias requests), proposals (alias job-applications), accept (alias hire)"),
-        (name = "contracts"), (name = "bookings"), (name = "reviews"))
+        (name = "contracts"), (name = "bookings"), (name = "reviews"),
+        (name = "availability", description = "Working hours, free slots, private calendar feeds"))
 )]
 struct ApiDoc;
 

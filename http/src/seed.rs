@@ -1225,6 +1225,7 @@ impl Planner {
                 category_id: Some(self.leaf_ids[leaf_idx]),
                 price: usd(g.amount(leaf.price.0, leaf.price.1, 500))?,
                 duration_minutes: duration,
+                booking_rules: None,
                 tags,
                 rating_avg: 0.0,
                 reviews_count: 0,

@@ -142,6 +142,7 @@ impl Application {
                 .configure(routes::providers::config)
                 .configure(routes::services::config)
                 .configure(routes::jobs::config)
+                .configure(routes::availability::config)
                 .configure(routes::contracts::config)
                 .configure(routes::bookings::config)
                 .configure(routes::reviews::config)

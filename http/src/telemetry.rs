@@ -73,10 +73,17 @@ fn decode_name(raw: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Paths whose last segment is a credential (the private calendar feed token).
+const SECRET_PATH_PREFIXES: &[&str] = &["/api/calendar/feed/"];
+
 /// A request target fit for logs: the values of credential-like query parameters
 /// (`token`, `access`, `refresh`, `code`, anything named like a token, secret, password,
-/// key or signature) are replaced by `[redacted]`.
+/// key or signature) are replaced by `[redacted]`, and so is the token segment of
+/// [`SECRET_PATH_PREFIXES`] paths.
 pub fn redact_target(target: &str) -> std::borrow::Cow<'_, str> {
+    if let Some(prefix) = SECRET_PATH_PREFIXES.iter().find(|p| target.starts_with(*p) && target.len() > p.len()) {
+        return format!("{prefix}[redacted]").into();
+    }
     let Some((path, query)) = target.split_once('?') else { return target.into() };
     if !query.split('&').any(|pair| is_secret_param(&decode_name(pair.split('=').next().unwrap_or("")))) {
         return target.into();
@@ -136,6 +143,8 @@ mod tests {
     #[test]
     fn credential_query_parameters_are_redacted() {
         assert_eq!(redact_target("/ws?token=eyJabc.def"), "/ws?token=[redacted]");
+        assert_eq!(redact_target("/api/calendar/feed/s3cr3t.ics?x=1"), "/api/calendar/feed/[redacted]");
+        assert_eq!(redact_target("/api/calendar/feed"), "/api/calendar/feed");
         assert_eq!(
             redact_target("/x?a=1&access=A&refresh=R&code=C&api_key=K&client_secret=S&password=P&signature=G&b=2"),
             "/x?a=1&access=[redacted]&refresh=[redacted]&code=[redacted]&api_key=[redacted]&client_secret=[redacted]&password=[redacted]&signature=[redacted]&b=2"

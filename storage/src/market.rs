@@ -213,6 +213,9 @@ pub struct Service {
     pub category_id: Option<CategoryId>,
     pub price: Money,
     pub duration_minutes: Option<u32>,
+    /// Buffers, notice, window, slot interval and daily cap for slot booking.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub booking_rules: Option<agora_engine::availability::BookingRules>,
     pub tags: Vec<String>,
     pub rating_avg: f64,
     pub reviews_count: u64,
@@ -249,11 +252,40 @@ entity!(Booking, BookingId, Table::BookingsById, |b| vec![
     (Table::BookingsByParty, b.provider_id.to_string()),
 ]);
 
-/// A provider's confirmed intervals: the arbiter of "no two overlapping confirmed bookings".
+/// A provider's taken time: the arbiter of "no two overlapping confirmed bookings", and of
+/// the slot holds of requested bookings (providers with working hours only).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Schedule {
-    /// (start unix seconds, end unix seconds, booking id)
+    /// Confirmed intervals: (start unix seconds, end unix seconds, booking id).
     pub slots: Vec<(i64, i64, BookingId)>,
+    /// Requested bookings holding their slot: (start, end, booking id, held until), unix seconds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub holds: Vec<(i64, i64, BookingId, i64)>,
+}
+
+impl Schedule {
+    /// Every interval that takes time at `now` (confirmed ones and live holds), other than
+    /// `except`'s: `(start, end, booking)`.
+    pub fn taken(&self, now: OffsetDateTime, except: Option<BookingId>) -> Vec<(i64, i64, BookingId)> {
+        let now = now.unix_timestamp();
+        self.slots
+            .iter()
+            .copied()
+            .chain(self.holds.iter().filter(|h| h.3 > now).map(|&(a, b, id, _)| (a, b, id)))
+            .filter(|(_, _, id)| Some(*id) != except)
+            .collect()
+    }
+
+    fn clash(&self, booking: BookingId, s: i64, e: i64, now: OffsetDateTime) -> Option<BookingId> {
+        self.taken(now, Some(booking)).into_iter().find(|(a, b, _)| *a < e && s < *b).map(|t| t.2)
+    }
+
+    /// Drops past slots, expired holds and everything of `booking`.
+    fn prune(&mut self, booking: BookingId, now: OffsetDateTime) {
+        let cutoff = now.unix_timestamp();
+        self.slots.retain(|(_, b, id)| *b > cutoff && *id != booking);
+        self.holds.retain(|h| h.3 > cutoff && h.1 > cutoff && h.2 != booking);
+    }
 }
 
 entity!(Review, ReviewId, Table::ReviewsById, |r| {
@@ -648,8 +680,9 @@ impl Market<'_> {
         get_versioned(self.b, Table::ProviderSchedule, &provider.to_string(), "").await
     }
 
-    /// Adds a confirmed interval unless it overlaps one (compare-and-set on the schedule).
-    /// Answers the overlapping booking, if any. Past slots are pruned on the way.
+    /// Adds a confirmed interval unless it overlaps a confirmed one or another booking's
+    /// live hold (compare-and-set on the schedule); the booking's own hold becomes the slot.
+    /// Answers the overlapping booking, if any. Past slots and expired holds are pruned.
     pub async fn reserve(
         &self,
         provider: UserId,
@@ -658,40 +691,82 @@ impl Market<'_> {
         end: OffsetDateTime,
         now: OffsetDateTime,
     ) -> Result<Option<BookingId>, StoreError> {
-        let pk = provider.to_string();
         let (s, e) = (start.unix_timestamp(), end.unix_timestamp());
+        self.change_schedule::<StoreError>(provider, |sched| {
+            if let Some(clash) = sched.clash(booking, s, e, now) {
+                return Ok(Some(clash));
+            }
+            sched.prune(booking, now);
+            sched.slots.push((s, e, booking));
+            Ok(None)
+        })
+        .await
+    }
+
+    /// Holds an interval for a requested booking until `until`, unless it overlaps taken
+    /// time (answers that booking) or `check` refuses the schedule as it stands (its error).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn hold<E: From<StoreError>>(
+        &self,
+        provider: UserId,
+        booking: BookingId,
+        start: OffsetDateTime,
+        end: OffsetDateTime,
+        until: OffsetDateTime,
+        now: OffsetDateTime,
+        check: impl Fn(&Schedule) -> Result<(), E>,
+    ) -> Result<Option<BookingId>, E> {
+        let (s, e) = (start.unix_timestamp(), end.unix_timestamp());
+        self.change_schedule(provider, |sched| {
+            if let Some(clash) = sched.clash(booking, s, e, now) {
+                return Ok(Some(clash));
+            }
+            check(sched)?;
+            sched.prune(booking, now);
+            sched.holds.push((s, e, booking, until.unix_timestamp()));
+            Ok(None)
+        })
+        .await
+    }
+
+    /// Read-modify-CAS of a provider's schedule: `change` answers `Some(booking)` to refuse
+    /// (nothing is written), `None` to write what it changed, or an error.
+    async fn change_schedule<E: From<StoreError>>(
+        &self,
+        provider: UserId,
+        change: impl Fn(&mut Schedule) -> Result<Option<BookingId>, E>,
+    ) -> Result<Option<BookingId>, E> {
+        let pk = provider.to_string();
         cas_retry(|| async {
             let current = self.schedule(provider).await?;
             let (mut sched, expect) = match current {
                 Some(v) => (v.value, Expect::Version(v.version)),
                 None => (Schedule::default(), Expect::Absent),
             };
-            if let Some(clash) = sched.slots.iter().find(|(a, b, id)| *id != booking && *a < e && s < *b) {
-                return Ok(Some(Some(clash.2)));
+            if let Some(clash) = change(&mut sched)? {
+                return Ok(Some(Some(clash)));
             }
-            let cutoff = now.unix_timestamp();
-            sched.slots.retain(|(_, b, id)| *b > cutoff && *id != booking);
-            sched.slots.push((s, e, booking));
             let row = encode(Table::ProviderSchedule, &sched)?;
             Ok(self.b.cas(Table::ProviderSchedule, &pk, "", expect, row, None).await?.applied().then_some(None))
         })
         .await
     }
 
-    /// Whether `booking` holds an interval on `provider`'s schedule.
+    /// Whether `booking` holds a confirmed interval on `provider`'s schedule.
     pub async fn holds_slot(&self, provider: UserId, booking: BookingId) -> Result<bool, StoreError> {
         Ok(self.schedule(provider).await?.is_some_and(|s| s.value.slots.iter().any(|(_, _, id)| *id == booking)))
     }
 
-    /// Frees a booking's interval (idempotent).
+    /// Frees a booking's interval and hold (idempotent).
     pub async fn release(&self, provider: UserId, booking: BookingId) -> Result<(), StoreError> {
         let pk = provider.to_string();
         cas_retry(|| async {
             let Some(current) = self.schedule(provider).await? else { return Ok(Some(())) };
             let mut sched = current.value;
-            let before = sched.slots.len();
+            let before = (sched.slots.len(), sched.holds.len());
             sched.slots.retain(|(_, _, id)| *id != booking);
-            if sched.slots.len() == before {
+            sched.holds.retain(|h| h.2 != booking);
+            if (sched.slots.len(), sched.holds.len()) == before {
                 return Ok(Some(()));
             }
             let row = encode(Table::ProviderSchedule, &sched)?;

@@ -4,7 +4,7 @@
 //! checks the two agree. Keys are documented in docs/storage.md.
 
 /// The schema version this build writes. Older stores migrate forward; newer ones are refused.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Table {
@@ -124,6 +124,20 @@ pub enum Table {
     /// pk = "all", ck = intent id (UUID v7) : a multi-step operation in flight (accept,
     /// booking confirm), removed when it completes; the sweeper finishes or undoes the rest.
     Intents,
+    // ---- schema version 5: availability
+    /// pk = provider user id, ck = "" : the provider's working hours (time zone, weekly
+    /// ranges, date overrides).
+    AvailabilityByProvider,
+    /// pk = sha-256 of a calendar feed token (hex), ck = "" : the user whose feed it is.
+    CalendarFeeds,
+    /// pk = user id, ck = "" : the hash of the user's current feed token (one at a time).
+    CalendarFeedByUser,
+    /// pk = due hour (unix seconds / 3600), ck = "<due unix secs, 12 digits>:<booking id>:<kind>" :
+    /// a booking reminder to send; removed once sent or moot.
+    RemindersDue,
+    /// pk = "<booking id>:<kind>", ck = "" : the notification id of a reminder sent (claimed
+    /// by insert-if-absent, so one is never sent twice).
+    RemindersSent,
 }
 
 impl Table {
@@ -183,6 +197,11 @@ impl Table {
         Table::ReviewsUnique,
         Table::SearchQueries,
         Table::Intents,
+        Table::AvailabilityByProvider,
+        Table::CalendarFeeds,
+        Table::CalendarFeedByUser,
+        Table::RemindersDue,
+        Table::RemindersSent,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -242,6 +261,11 @@ impl Table {
             Table::ReviewsUnique => "reviews_unique",
             Table::SearchQueries => "search_queries",
             Table::Intents => "intents",
+            Table::AvailabilityByProvider => "availability_by_provider",
+            Table::CalendarFeeds => "calendar_feeds",
+            Table::CalendarFeedByUser => "calendar_feed_by_user",
+            Table::RemindersDue => "reminders_due",
+            Table::RemindersSent => "reminders_sent",
         }
     }
 
@@ -271,6 +295,11 @@ impl Table {
             | Table::NotificationPreferences
             | Table::DigestState => 2,
             Table::Intents => 4,
+            Table::AvailabilityByProvider
+            | Table::CalendarFeeds
+            | Table::CalendarFeedByUser
+            | Table::RemindersDue
+            | Table::RemindersSent => 5,
             _ => 3,
         }
     }

@@ -164,15 +164,32 @@ impl TestApp {
         TestUser { token: r.json["access"].as_str().expect("access token").to_string(), ..user }
     }
 
-    /// Registers a fresh user and answers its id, email and access token.
+    /// Registers a fresh client and answers its id, email and access token.
     pub async fn user(&self, tag: &str) -> TestUser {
+        self.member(tag, "client").await
+    }
+
+    /// A fresh user with `role` (provider, worker or client).
+    pub async fn member(&self, tag: &str, role: &str) -> TestUser {
         let addr = email(tag);
-        let body = self.register(&addr, "client").await;
+        let body = self.register(&addr, role).await;
+        assert_eq!(body["user"]["role"], role, "registered role: {body}");
         TestUser {
             id: body["user"]["id"].as_str().expect("user id").to_string(),
             email: addr,
             token: body["access"].as_str().expect("access token").to_string(),
         }
+    }
+
+    /// A provider with a profile; answers the user and the profile id.
+    pub async fn provider(&self, tag: &str) -> (TestUser, String) {
+        let user = self.member(tag, "provider").await;
+        let profile =
+            json!({"bio": format!("{tag} does good work"), "hourly_rate": {"amount": 5000, "currency": "USD"}});
+        let r = self.post("/api/providers", profile, Some(&user.token)).await;
+        r.expect(201, None);
+        let id = r.json["id"].as_str().expect("provider id").to_string();
+        (user, id)
     }
 
     /// Creates a conversation as `by` with `others`; answers its id.

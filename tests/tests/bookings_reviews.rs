@@ -5,37 +5,15 @@
 
 use std::time::Duration;
 
-use agora_tests::{email, spawn_app, spawn_app_with, Encoding, Reply, TestApp, TestUser, WsClient};
+use agora_tests::{spawn_app, spawn_app_with, Encoding, Reply, TestApp, TestUser, WsClient};
 use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 // ---- helpers
 
-/// A fresh user registered with role `provider`.
-async fn provider_user(app: &TestApp, tag: &str) -> TestUser {
-    let addr = email(tag);
-    let body = app.register(&addr, "provider").await;
-    TestUser {
-        id: body["user"]["id"].as_str().expect("user id").to_string(),
-        email: addr,
-        token: body["access"].as_str().expect("access token").to_string(),
-    }
-}
-
-/// A provider with a profile; answers the user and the profile id.
 async fn provider(app: &TestApp, tag: &str) -> (TestUser, String) {
-    let p = provider_user(app, tag).await;
-    let r = app
-        .post(
-            "/api/providers",
-            json!({"bio": "Experienced and friendly", "hourly_rate": {"amount": 5000, "currency": "USD"}}),
-            Some(&p.token),
-        )
-        .await;
-    r.expect(201, None);
-    let id = r.json["id"].as_str().expect("provider id").to_string();
-    (p, id)
+    app.provider(tag).await
 }
 
 /// A service owned by `p` (who has a profile); answers its id.

@@ -45,31 +45,12 @@ fn invalid(r: &Reply, field: &str) {
     assert!(r.json["error"]["fields"][field].is_array(), "no problem recorded for {field}: {}", r.text);
 }
 
-/// A fresh user with `role` (provider, worker or client).
 async fn member(app: &TestApp, tag: &str, role: &str) -> TestUser {
-    let email = agora_tests::email(tag);
-    let body = app.register(&email, role).await;
-    assert_eq!(body["user"]["role"], role, "registered role: {body}");
-    TestUser {
-        id: body["user"]["id"].as_str().expect("user id").to_string(),
-        email,
-        token: body["access"].as_str().expect("access token").to_string(),
-    }
+    app.member(tag, role).await
 }
 
-/// A provider with a profile; answers the user and the profile id.
 async fn provider(app: &TestApp, tag: &str) -> (TestUser, String) {
-    let user = member(app, tag, "provider").await;
-    let r = app
-        .post(
-            "/api/providers",
-            json!({"bio": format!("{tag} does good work"), "hourly_rate": usd(5000)}),
-            Some(&user.token),
-        )
-        .await;
-    r.expect(201, None);
-    let profile = id_of(&r.json);
-    (user, profile)
+    app.provider(tag).await
 }
 
 async fn category(app: &TestApp, by: &TestUser, name: &str, parent: Option<&str>) -> String {

@@ -8,10 +8,13 @@
 //! if the booking is confirmed and releases it otherwise. An interval still held by a
 //! booking that is no longer live is also healed the next time it is in the way.
 
+use agora_engine::availability::{self, BusyInterval};
 use agora_engine::booking::{Bookable, SlotEffect};
-use agora_engine::{codes, Booking, BookingId, BookingStatus, DomainError, DomainEvent, ServiceId, UserId};
+use agora_engine::{
+    codes, Booking, BookingId, BookingStatus, DomainError, DomainEvent, ServiceId, SlotPolicy, UserId, WorkingHours,
+};
 use agora_storage::intents::{Intent, Step};
-use agora_storage::market::Service;
+use agora_storage::market::{Schedule, Service};
 use agora_storage::{cas_retry, Store, StoreError};
 use futures_util::future::BoxFuture;
 use time::OffsetDateTime;
@@ -56,13 +59,71 @@ impl Command for RequestBooking {
                 self.at,
             )
             .map_err(ActorError::Refused)?;
-            m.insert(&booking).await?;
+            match cx.store.availability().hours(service.owner_id).await? {
+                Some(hours) => {
+                    hold_slot(&cx, &service, &hours, &booking, self.at).await?;
+                    if let Err(e) = m.insert(&booking).await {
+                        m.release(booking.provider_id, booking.id).await?;
+                        return Err(e.into());
+                    }
+                }
+                None => m.insert(&booking).await?,
+            }
             tracing::info!(booking = %booking.id, service = %service.id, "booking requested");
             let event = DomainEvent::BookingRequested { booking: booking.clone(), service_title: service.title };
             cx.bus.publish([event], self.at).await;
             Ok(booking)
         })
     }
+}
+
+/// For a provider with working hours: the request must be one slot (the service's
+/// duration) inside availability, under the daily cap, and clear of taken time with the
+/// service's buffers; it then holds its slot for `booking_hold` (compare-and-set on the
+/// provider's schedule, so concurrent requests for one slot get exactly one hold). A crash
+/// before the booking is written leaves a hold that expires on its own.
+async fn hold_slot(
+    cx: &Cx,
+    service: &Service,
+    hours: &WorkingHours,
+    b: &Booking,
+    now: OffsetDateTime,
+) -> Result<(), ActorError> {
+    let rules = service.booking_rules.unwrap_or_default();
+    let policy = SlotPolicy::for_service(service.duration_minutes, &rules).map_err(ActorError::Refused)?;
+    if b.end_at - b.start_at != policy.duration() {
+        let minutes = policy.duration().whole_minutes();
+        let problem = format!("must be start_at plus the service's duration ({minutes} minutes)");
+        return Err(ActorError::Refused(DomainError::invalid_field("end_at", problem)));
+    }
+    availability::fits(hours, &policy, b.start_at, now).map_err(ActorError::Refused)?;
+    let guard = (b.start_at - policy.buffer_before(), b.end_at + policy.buffer_after());
+    let until = now + cx.booking_hold;
+    let clash = cx
+        .store
+        .market()
+        .hold(b.provider_id, b.id, b.start_at, b.end_at, until, now, |sched| {
+            let busy = busy(sched, now, b.id);
+            if busy.iter().any(|t| t.start < guard.1 && guard.0 < t.end) {
+                return Err(overlap());
+            }
+            availability::within_daily_cap(hours, &policy, b.start_at, &busy).map_err(ActorError::Refused)
+        })
+        .await?;
+    match clash {
+        Some(_) => Err(overlap()),
+        None => Ok(()),
+    }
+}
+
+/// The provider's taken time (confirmed and held) other than `except`, for the engine.
+pub fn busy(sched: &Schedule, now: OffsetDateTime, except: BookingId) -> Vec<BusyInterval> {
+    let at = |t: i64| OffsetDateTime::from_unix_timestamp(t).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    sched
+        .taken(now, Some(except))
+        .into_iter()
+        .map(|(s, e, _)| BusyInterval { start: at(s), end: at(e), counts_toward_cap: true })
+        .collect()
 }
 
 /// A party changes a booking's status through the booking state machine.

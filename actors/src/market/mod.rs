@@ -9,6 +9,7 @@
 //! To add a use case: an engine rule with a table test, a command struct here implementing
 //! [`Command`], a storage method if it needs one, a thin route, an event if others care.
 
+pub mod availability;
 pub mod bookings;
 pub mod catalog;
 pub mod contracts;
@@ -82,6 +83,8 @@ pub struct Cx {
     pub store: Store,
     pub bus: Bus,
     pub faults: Faults,
+    /// How long a requested booking holds its slot (providers with working hours).
+    pub booking_hold: std::time::Duration,
 }
 
 /// A marketplace use case.

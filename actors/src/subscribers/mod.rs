@@ -5,11 +5,14 @@
 //! - [`notify::Notifier`]: the notification copy ([`templates`]) → the notification broker;
 //! - [`search::SearchProjector`]: owns writes to the tantivy index (rebuilt at start-up);
 //! - [`ratings::RatingAggregator`]: exact `rating_avg` / `reviews_count` of profiles and services;
-//! - [`analytics::Analytics`]: the hook analytics builds on (search queries are recorded).
+//! - [`analytics::Analytics`]: the hook analytics builds on (search queries are recorded);
+//! - [`reminders::ReminderPlanner`]: writes a confirmed booking's reminders to the due list
+//!   ([`reminders::ReminderScheduler`] sends them).
 
 pub mod analytics;
 pub mod notify;
 pub mod ratings;
+pub mod reminders;
 pub mod search;
 pub mod templates;
 

@@ -24,7 +24,39 @@ fn note(
         object_type: Some(object.0.to_string()),
         object_id: Some(object.1),
         expires_at: None,
+        id: None,
     }
+}
+
+/// The reminder of a confirmed booking, to both parties, under the claimed id `id`.
+pub fn reminder(
+    b: &agora_engine::Booking,
+    kind: agora_storage::availability::ReminderKind,
+    service_title: Option<&str>,
+    id: agora_engine::NotificationId,
+) -> Vec<NewNotification> {
+    use agora_storage::availability::ReminderKind;
+    let when = match kind {
+        ReminderKind::DayBefore => "tomorrow",
+        ReminderKind::HourBefore => "in one hour",
+    };
+    let what = service_title.unwrap_or("Your booking");
+    [(b.client_id, b.provider_id), (b.provider_id, b.client_id)]
+        .into_iter()
+        .map(|(to, other)| NewNotification {
+            id: Some(id),
+            expires_at: Some(b.start_at),
+            ..note(
+                to,
+                NotificationType::Booking,
+                "Booking reminder",
+                format!("{what} starts {when}, at {}", rfc3339(b.start_at)),
+                format!("/bookings/{}", b.id),
+                other,
+                ("booking", b.id.to_string()),
+            )
+        })
+        .collect()
 }
 
 /// The notifications an event sends (none for most).

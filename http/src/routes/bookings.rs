@@ -233,21 +233,25 @@ pub async fn set_status(
     security(("bearer" = [])))]
 #[tracing::instrument(skip_all, fields(user = %user.id))]
 pub async fn calendar(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok()
+        .content_type("text/calendar; charset=utf-8")
+        .insert_header((header::CONTENT_DISPOSITION, "attachment; filename=\"agora-bookings.ics\""))
+        .body(calendar_of(&state, user.id).await?))
+}
+
+/// A user's bookings (not declined or cancelled, newest [`ICS_MAX`]) as an iCalendar
+/// document: for the `.ics` export and the private calendar feed.
+pub async fn calendar_of(state: &AppState, user: UserId) -> Result<String, ApiError> {
     let m = state.store.market();
     let live = |b: &Booking| !matches!(b.status, BookingStatus::Declined | BookingStatus::Cancelled);
     let pages = ICS_MAX / 100;
-    let (bookings, _) =
-        m.page_where(&List::bookings_of_party(user.id), Order::Desc, ICS_MAX, None, pages, live).await?;
+    let (bookings, _) = m.page_where(&List::bookings_of_party(user), Order::Desc, ICS_MAX, None, pages, live).await?;
     let mut ids: Vec<ServiceId> = bookings.iter().map(|b| b.service_id).collect();
     ids.sort();
     ids.dedup();
     let titles: HashMap<ServiceId, String> =
         m.get_many::<Service>(&ids).await?.into_iter().map(|s| (s.id, s.title)).collect();
-    let body = ics(&bookings, &titles);
-    Ok(HttpResponse::Ok()
-        .content_type("text/calendar; charset=utf-8")
-        .insert_header((header::CONTENT_DISPOSITION, "attachment; filename=\"agora-bookings.ics\""))
-        .body(body))
+    Ok(ics(&bookings, &titles))
 }
 
 /// UTC "basic" form: `YYYYMMDDTHHMMSSZ`.

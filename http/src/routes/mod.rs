@@ -1,6 +1,7 @@
 //! REST routes, one module per resource, each exposing `config`.
 
 pub mod auth;
+pub mod availability;
 pub mod bookings;
 pub mod catalog;
 pub mod contracts;

@@ -287,6 +287,7 @@ pub async fn announce(
             object_type: None,
             object_id: None,
             expires_at,
+            id: None,
         }))
         .await??;
     Ok(match stored {

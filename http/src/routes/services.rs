@@ -4,9 +4,10 @@
 
 use actix_web::{web, HttpResponse};
 use agora_actors::market::catalog::services::{CreateService, DeleteService, ServiceFields, SetLike, UpdateService};
+use agora_engine::availability::BookingRules;
 use agora_engine::catalog::duration;
 use agora_engine::market::tags;
-use agora_engine::{CategoryId, FieldErrors, ProviderId, ServiceId};
+use agora_engine::{CategoryId, DomainError, FieldErrors, ProviderId, ServiceId, SlotPolicy};
 use agora_storage::market::Service;
 use agora_storage::search::{Kind, SearchRequest, Sort};
 use serde::{Deserialize, Serialize};
@@ -27,6 +28,11 @@ pub struct ServiceBody {
     pub price: Option<MoneyBody>,
     pub duration_minutes: Option<u32>,
     pub tags: Option<Vec<String>>,
+    /// Slot booking rules: `{buffer_before_minutes, buffer_after_minutes, min_notice_minutes
+    /// (default 120), booking_window_days (default 60), slot_interval_minutes (default the
+    /// duration), daily_cap}`; they apply once the provider has working hours.
+    #[schema(value_type = Option<Object>)]
+    pub booking_rules: Option<serde_json::Value>,
 }
 
 /// The body's fields, parsed; on create, title, description and price are required
@@ -51,8 +57,36 @@ fn parse(body: &ServiceBody, creating: bool) -> Result<ServiceFields, ApiError> 
         (None, false) => None,
         (raw, _) => f.check("tags", tags(raw.as_deref().unwrap_or(&[]))),
     };
+    let booking_rules = body.booking_rules.as_ref().and_then(|raw| booking_rules(&mut f, raw, duration_minutes));
     f.into_result()?;
-    Ok(ServiceFields { title, description, category_id, price, duration_minutes, tags })
+    Ok(ServiceFields { title, description, category_id, price, duration_minutes, tags, booking_rules })
+}
+
+/// `booking_rules`, checked as the slot policy they make with the duration (field errors
+/// under `booking_rules.<name>`).
+fn booking_rules(f: &mut FieldErrors, raw: &serde_json::Value, duration: Option<u32>) -> Option<BookingRules> {
+    let rules: BookingRules = match serde_json::from_value(raw.clone()) {
+        Ok(r) => r,
+        Err(e) => {
+            f.add("booking_rules", format!("not a booking rules object: {e}"));
+            return None;
+        }
+    };
+    match SlotPolicy::for_service(duration, &rules) {
+        Ok(_) => Some(rules),
+        Err(DomainError::Invalid(inner)) => {
+            for (field, problems) in inner.fields() {
+                for p in problems {
+                    f.add(format!("booking_rules.{field}"), p.clone());
+                }
+            }
+            None
+        }
+        Err(other) => {
+            f.add("booking_rules", other.to_string());
+            None
+        }
+    }
 }
 
 /// Creates a service owned by the caller's provider profile.

@@ -2,6 +2,7 @@
 //! (a withdrawn service is kept for its bookings and reviews, hidden everywhere); any user
 //! likes or unlikes a live service, idempotently. Serialized on the service.
 
+use agora_engine::availability::BookingRules;
 use agora_engine::catalog as rules;
 use agora_engine::event::CatalogItem;
 use agora_engine::{CategoryId, Money, ServiceId};
@@ -24,6 +25,8 @@ pub struct ServiceFields {
     pub price: Option<Money>,
     pub duration_minutes: Option<u32>,
     pub tags: Option<Vec<String>>,
+    /// Slot booking rules (validated with the duration by the caller).
+    pub booking_rules: Option<BookingRules>,
 }
 
 /// A live (not withdrawn) service.
@@ -68,6 +71,7 @@ impl Command for CreateService {
                 category_id: self.fields.category_id,
                 price: self.price,
                 duration_minutes: self.fields.duration_minutes,
+                booking_rules: self.fields.booking_rules,
                 tags: self.fields.tags.unwrap_or_default(),
                 rating_avg: 0.0,
                 reviews_count: 0,
@@ -150,6 +154,9 @@ impl Command for UpdateService {
                 }
                 if let Some(t) = &f.tags {
                     s.tags = t.clone();
+                }
+                if let Some(r) = f.booking_rules {
+                    s.booking_rules = Some(r);
                 }
             })
             .await

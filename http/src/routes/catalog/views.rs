@@ -129,6 +129,9 @@ pub struct ServiceView {
     pub category_id: Option<CategoryId>,
     pub price: Money,
     pub duration_minutes: Option<u32>,
+    /// Slot booking rules (buffers, notice, window, interval, daily cap), when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub booking_rules: Option<agora_engine::availability::BookingRules>,
     pub tags: Vec<String>,
     pub rating_avg: f64,
     pub reviews_count: u64,
@@ -159,6 +162,7 @@ impl From<Service> for ServiceView {
             category_id: s.category_id,
             price: s.price,
             duration_minutes: s.duration_minutes,
+            booking_rules: s.booking_rules,
             tags: s.tags,
             rating_avg: s.rating_avg,
             reviews_count: s.reviews_count,
@@ -226,6 +230,7 @@ mod tests {
             category_id: None,
             price: Money::parse(8000, "USD").expect("usd"),
             duration_minutes: Some(60),
+            booking_rules: None,
             tags: vec!["taps".into()],
             rating_avg: 0.0,
             reviews_count: 0,

@@ -24,12 +24,17 @@ pub struct Published {
     pub at: OffsetDateTime,
 }
 
+/// Which events a subscriber takes: the bus delivers only those, so an event costs a
+/// message per subscriber that acts on it, not per subscriber.
+pub type Interest = fn(&DomainEvent) -> bool;
+
 /// A bus implementation: in-process now, Redis in cluster mode.
 pub trait EventBus: Send + Sync + 'static {
-    /// Delivers `event` to every subscriber; resolves when the local ones have taken it.
+    /// Delivers `event` to every interested subscriber; resolves when the local ones have
+    /// taken it.
     fn publish(&self, event: Published) -> BoxFuture<'static, ()>;
     /// Adds a subscriber under a static name (used in metrics and logs).
-    fn subscribe(&self, name: &'static str, to: Recipient<Published>);
+    fn subscribe(&self, name: &'static str, wants: Interest, to: Recipient<Published>);
 }
 
 /// The handle publishers and subscribers hold.
@@ -54,20 +59,27 @@ impl Bus {
         }
     }
 
-    pub fn subscribe(&self, name: &'static str, to: Recipient<Published>) {
-        self.0.subscribe(name, to);
+    pub fn subscribe(&self, name: &'static str, wants: Interest, to: Recipient<Published>) {
+        self.0.subscribe(name, wants, to);
     }
 }
 
 /// Delivers to the subscribers of this process.
 #[derive(Default)]
 pub struct LocalBus {
-    subscribers: RwLock<Vec<(&'static str, Recipient<Published>)>>,
+    subscribers: RwLock<Vec<(&'static str, Interest, Recipient<Published>)>>,
 }
 
 impl EventBus for LocalBus {
     fn publish(&self, event: Published) -> BoxFuture<'static, ()> {
-        let subscribers = self.subscribers.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let subscribers: Vec<_> = self
+            .subscribers
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|(_, wants, _)| wants(&event.event))
+            .map(|(name, _, to)| (*name, to.clone()))
+            .collect();
         Box::pin(async move {
             let sends = subscribers.into_iter().map(|(name, to)| {
                 let event = event.clone();
@@ -83,7 +95,43 @@ impl EventBus for LocalBus {
         })
     }
 
-    fn subscribe(&self, name: &'static str, to: Recipient<Published>) {
-        self.subscribers.write().unwrap_or_else(|p| p.into_inner()).push((name, to));
+    fn subscribe(&self, name: &'static str, wants: Interest, to: Recipient<Published>) {
+        self.subscribers.write().unwrap_or_else(|p| p.into_inner()).push((name, wants, to));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Counter(std::sync::Arc<std::sync::atomic::AtomicUsize>);
+
+    impl Actor for Counter {
+        type Context = Context<Self>;
+    }
+
+    impl Handler<Published> for Counter {
+        type Result = ();
+        fn handle(&mut self, _: Published, _: &mut Context<Self>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    #[actix::test]
+    async fn only_interested_subscribers_get_an_event() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let bus = Bus::local();
+        let (searches, everything) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let wants_search: Interest = |e| matches!(e, DomainEvent::SearchPerformed { .. });
+        bus.subscribe("searches", wants_search, Counter(Arc::clone(&searches)).start().recipient());
+        bus.subscribe("everything", |_| true, Counter(Arc::clone(&everything)).start().recipient());
+        let at = OffsetDateTime::UNIX_EPOCH;
+        let search =
+            DomainEvent::SearchPerformed { q: "tiles".into(), kind: "services".into(), user_id: None, results: 3, at };
+        let catalog = DomainEvent::CatalogChanged {
+            item: agora_engine::event::CatalogItem::Service(agora_engine::ServiceId::from_uuid(uuid::Uuid::nil())),
+        };
+        bus.publish([search, catalog], at).await;
+        assert_eq!((searches.load(Ordering::SeqCst), everything.load(Ordering::SeqCst)), (1, 2));
     }
 }

@@ -299,7 +299,8 @@ impl Handler<SendMessage> for ConversationActor {
             let cached = std::sync::Mutex::new(Some(head));
             let cached = &cached;
             cas_retry(|| async move {
-                let head = match cached.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                let taken = cached.lock().unwrap_or_else(|p| p.into_inner()).take();
+                let head = match taken {
                     Some(h) => h,
                     None => {
                         let h = chat.get(msg.conversation_id).await?.ok_or(ActorError::NotFound)?;
@@ -437,7 +438,8 @@ impl ConversationActor {
             let cached = std::sync::Mutex::new(Some(head));
             let cached = &cached;
             cas_retry(|| async move {
-                let head = match cached.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                let taken = cached.lock().unwrap_or_else(|p| p.into_inner()).take();
+                let head = match taken {
                     Some(h) => h,
                     None => chat.get(message.conversation_id).await?.ok_or(ActorError::NotFound)?,
                 };

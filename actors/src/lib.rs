@@ -125,13 +125,25 @@ impl Hub {
         };
         let bus = bus::Bus::local();
         let search = std::sync::Arc::new(agora_storage::search::SearchIndex::new()?);
-        bus.subscribe("notifications", subscribers::notify::Notifier::new(broker.clone()).start().recipient());
+        bus.subscribe(
+            "notifications",
+            subscribers::templates::notifies,
+            subscribers::notify::Notifier::new(broker.clone()).start().recipient(),
+        );
         let projector = subscribers::search::SearchProjector::new(store.clone(), search.clone()).start();
-        bus.subscribe("search", projector.recipient());
+        bus.subscribe("search", subscribers::search::wants, projector.recipient());
         let ratings = subscribers::ratings::RatingAggregator::new(store.clone(), bus.clone()).start();
-        bus.subscribe("ratings", ratings.recipient());
-        bus.subscribe("analytics", subscribers::analytics::Analytics::new(store.clone()).start().recipient());
-        bus.subscribe("reminders", subscribers::reminders::ReminderPlanner::new(store.clone()).start().recipient());
+        bus.subscribe("ratings", subscribers::ratings::wants, ratings.recipient());
+        bus.subscribe(
+            "analytics",
+            subscribers::analytics::wants,
+            subscribers::analytics::Analytics::new(store.clone()).start().recipient(),
+        );
+        bus.subscribe(
+            "reminders",
+            subscribers::reminders::wants,
+            subscribers::reminders::ReminderPlanner::new(store.clone()).start().recipient(),
+        );
         let faults = market::Faults::new(config.fault_at.clone());
         subscribers::reminders::ReminderScheduler::new(
             store.clone(),

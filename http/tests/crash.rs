@@ -4,6 +4,8 @@
 //! there (like `kill -9`) in the middle of the request; a fresh process on the same data dir
 //! repairs what it finds at start-up; then either the whole effect exists exactly once or
 //! none of it does, and the marketplace keeps working (a second accept or confirm behaves).
+//! Booking reminders likewise: a crash after the claim or after the delivery still sends
+//! each party exactly one.
 
 use serde_json::{json, Value};
 
@@ -164,5 +166,75 @@ async fn booking_confirm_is_all_or_nothing_after_a_crash_at_every_step() {
                     .await;
             assert_eq!(r.json["error"]["code"], "booking_overlap", "{step}: {}", r.json);
         }
+    }
+}
+
+/// The booking reminders `token`'s user has.
+async fn reminders(http: &reqwest::Client, node: &Node, token: &str) -> usize {
+    let r = get(http, node, "/api/notifications?limit=100", token).await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    r.json["results"].as_array().expect("results").iter().filter(|n| n["title"] == "Booking reminder").count()
+}
+
+/// A reminder is claimed, delivered, then taken off the due list. A crash after the claim
+/// or after the delivery leaves the due row; the next process delivers it under the
+/// claimed id, so each party gets it exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_booking_reminder_is_sent_once_across_a_crash_at_every_step() {
+    let http = reqwest::Client::new();
+    for step in ["reminder:claimed", "reminder:delivered"] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        // The first node never runs a reminder pass (its interval is an hour).
+        let mut node = Node::start_with(dir.path(), &[("AGORA_REMINDER_INTERVAL_SECS", "3600")]);
+        node.wait_ready(&http).await;
+        let (_, provider) = register(&http, &node, "provider", "provider").await;
+        let profile = json!({"bio": "Tunes pianos", "hourly_rate": {"amount": 5_000, "currency": "USD"}});
+        let r = post(&http, &node, "/api/providers", profile, &provider).await;
+        assert_eq!(r.status, 201, "{}", r.json);
+        let all_day = json!([["00:00", "24:00"]]);
+        // Open all day, in a zone whose local midnight is not within the next three hours.
+        let hour = time::OffsetDateTime::now_utc().hour();
+        let zone = if hour >= 21 || hour == 0 { "Etc/GMT-12" } else { "UTC" };
+        let hours = json!({"time_zone": zone, "weekly": {"mon": all_day, "tue": all_day, "wed": all_day,
+            "thu": all_day, "fri": all_day, "sat": all_day, "sun": all_day}, "overrides": []});
+        let path = format!("{}/api/providers/{}/availability", node.base, id_of(&r.json));
+        assert_eq!(send(http.put(path).bearer_auth(&provider).json(&hours)).await.status, 200);
+        let svc = json!({"title": "Piano tuning", "description": "Any piano", "duration_minutes": 60,
+            "price": {"amount": 8_000, "currency": "USD"}, "booking_rules": {"min_notice_minutes": 0}});
+        let r = post(&http, &node, "/api/services", svc, &provider).await;
+        assert_eq!(r.status, 201, "{}", r.json);
+        let (_, client) = register(&http, &node, "booker", "client").await;
+        let fmt = |t: time::OffsetDateTime| t.format(&time::format_description::well_known::Rfc3339).expect("rfc3339");
+        // Its one-hour reminder is due in two seconds.
+        let start =
+            time::OffsetDateTime::now_utc().replace_nanosecond(0).expect("seconds") + time::Duration::seconds(3602);
+        let body = json!({"service_id": id_of(&r.json), "start_at": fmt(start), "end_at": fmt(start + time::Duration::hours(1))});
+        let r = post(&http, &node, "/api/bookings", body, &client).await;
+        assert_eq!(r.status, 201, "{step}: {}", r.json);
+        let booking = id_of(&r.json);
+        let r =
+            post(&http, &node, &format!("/api/bookings/{booking}/status"), json!({"status": "confirmed"}), &provider)
+                .await;
+        assert_eq!(r.status, 200, "{step}: {}", r.json);
+        assert_eq!(reminders(&http, &node, &client).await, 0, "{step}: nothing sent yet");
+        drop(node);
+
+        let mut faulty =
+            Node::start_with(dir.path(), &[("AGORA_FAULT_AT", step), ("AGORA_REMINDER_INTERVAL_SECS", "1")]);
+        assert!(!faulty.wait_exit().await.success(), "{step}: the pass aborted");
+
+        let mut node = Node::start_with(dir.path(), &[("AGORA_REMINDER_INTERVAL_SECS", "1")]);
+        node.wait_ready(&http).await;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while reminders(&http, &node, &client).await == 0 || reminders(&http, &node, &provider).await == 0 {
+            assert!(std::time::Instant::now() < deadline, "{step}: the reminder never arrived");
+            tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+        assert_eq!(
+            (reminders(&http, &node, &client).await, reminders(&http, &node, &provider).await),
+            (1, 1),
+            "{step}: once per party"
+        );
     }
 }

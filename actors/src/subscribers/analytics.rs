@@ -8,6 +8,11 @@ use agora_storage::Store;
 
 use crate::bus::Published;
 
+/// The events analytics records.
+pub fn wants(event: &DomainEvent) -> bool {
+    matches!(event, DomainEvent::SearchPerformed { .. })
+}
+
 pub struct Analytics {
     store: Store,
 }

@@ -66,6 +66,14 @@ async fn refresh(store: &Store, bus: &Bus, r: &Review, at: time::OffsetDateTime)
     Ok(())
 }
 
+/// Review events (they change the aggregates).
+pub fn wants(event: &DomainEvent) -> bool {
+    matches!(
+        event,
+        DomainEvent::ReviewPosted { .. } | DomainEvent::ReviewEdited { .. } | DomainEvent::ReviewDeleted { .. }
+    )
+}
+
 pub struct RatingAggregator {
     store: Store,
     bus: Bus,

@@ -41,6 +41,11 @@ pub fn plan(b: &Booking, now: OffsetDateTime) -> Vec<Reminder> {
         .collect()
 }
 
+/// Booking confirmations (they plan reminders).
+pub fn wants(event: &DomainEvent) -> bool {
+    matches!(event, DomainEvent::BookingStatusChanged { booking, .. } if booking.status == BookingStatus::Confirmed)
+}
+
 pub struct ReminderPlanner {
     store: Store,
 }

@@ -157,6 +157,11 @@ enum Work {
     Rebuild,
 }
 
+/// The events that change the index.
+pub fn wants(event: &DomainEvent) -> bool {
+    work(event).is_some()
+}
+
 fn work(event: &DomainEvent) -> Option<Work> {
     match event {
         DomainEvent::JobChanged { job } => Some(Work::Job(job.id)),

@@ -59,6 +59,20 @@ pub fn reminder(
         .collect()
 }
 
+/// Whether an event sends notifications (what the notifier subscribes to).
+pub fn notifies(event: &DomainEvent) -> bool {
+    use DomainEvent as E;
+    !matches!(
+        event,
+        E::ProposalWithdrawn { .. }
+            | E::ReviewEdited { .. }
+            | E::ReviewDeleted { .. }
+            | E::JobChanged { .. }
+            | E::CatalogChanged { .. }
+            | E::SearchPerformed { .. }
+    )
+}
+
 /// The notifications an event sends (none for most).
 pub fn notifications(event: &DomainEvent) -> Vec<NewNotification> {
     use DomainEvent as E;

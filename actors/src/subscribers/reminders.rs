@@ -176,7 +176,7 @@ mod tests {
             "id": "0190f6b2-7c1a-7d3e-8a4b-1234567890ab", "service_id": "0190f6b2-7c1a-7d3e-8a4b-1234567890ac",
             "client_id": "0190f6b2-7c1a-7d3e-8a4b-1234567890ad", "provider_id": "0190f6b2-7c1a-7d3e-8a4b-1234567890ae",
             "start_at": "2026-12-10T10:00:00Z", "end_at": "2026-12-10T11:00:00Z", "note": null,
-            "status": "confirmed", "price": {"amount": "10.00", "currency": "EUR"},
+            "status": "confirmed", "price": {"amount": 1000, "currency": "EUR"},
             "created_at": "2026-12-01T00:00:00Z", "updated_at": "2026-12-01T00:00:00Z"
         }))
         .expect("a booking");

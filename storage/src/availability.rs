@@ -1,13 +1,16 @@
 //! Availability records: a provider's working hours, private calendar feed tokens, and the
 //! booking reminders due (with the claim that makes each one go out at most once).
 
+use std::ops::ControlFlow;
+
 use agora_engine::{BookingId, NotificationId, UserId, WorkingHours};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::backend::{Backend, Expect, Order};
+use crate::backend::{Backend, Expect};
 use crate::codec::{decode, encode};
 use crate::error::StoreError;
+use crate::market::each_row;
 use crate::tables::Table;
 
 /// Which reminder of a confirmed booking.
@@ -134,24 +137,15 @@ impl Availability<'_> {
         let hour = now.unix_timestamp().div_euclid(3600);
         let mut out = Vec::new();
         for h in (hour - lookback_hours)..=hour {
-            let mut cursor: Option<String> = None;
-            loop {
-                let page = self.b.scan(Table::RemindersDue, &h.to_string(), Order::Asc, 200, cursor.as_deref()).await?;
-                for row in &page.rows {
-                    let r: Reminder = decode(Table::RemindersDue, &row.value)?;
-                    if r.due > now {
-                        return Ok(out);
-                    }
-                    out.push(r);
-                    if out.len() >= limit {
-                        return Ok(out);
-                    }
+            each_row(self.b, Table::RemindersDue, &h.to_string(), |row| {
+                let r: Reminder = decode(Table::RemindersDue, &row.value)?;
+                if r.due > now || out.len() >= limit {
+                    return Ok(ControlFlow::Break(()));
                 }
-                match page.next_cursor {
-                    Some(c) => cursor = Some(c),
-                    None => break,
-                }
-            }
+                out.push(r);
+                Ok(ControlFlow::Continue(()))
+            })
+            .await?;
         }
         Ok(out)
     }

@@ -4,6 +4,7 @@
 //! partitions scan in creation order.
 
 use std::future::Future;
+use std::ops::ControlFlow;
 
 use agora_engine::market::{Availability, SkillLevel};
 pub use agora_engine::{Booking, Contract, ContractEvent, Engagement, Job, Proposal, Review};
@@ -309,18 +310,21 @@ pub struct SearchQuery {
     pub at: OffsetDateTime,
 }
 
-/// The one "read every page" loop: every row of a partition in clustering order, 1000 a page.
+/// The one "read every page" loop: every row of a partition in clustering order, 1000 a
+/// page, until `f` answers `Break`.
 pub(crate) async fn each_row(
     b: &dyn Backend,
     table: Table,
     pk: &str,
-    mut f: impl FnMut(crate::backend::Row) -> Result<(), StoreError>,
+    mut f: impl FnMut(crate::backend::Row) -> Result<ControlFlow<()>, StoreError>,
 ) -> Result<(), StoreError> {
     let mut cursor: Option<String> = None;
     loop {
         let page = b.scan(table, pk, Order::Asc, 1000, cursor.as_deref()).await?;
         for row in page.rows {
-            f(row)?;
+            if f(row)?.is_break() {
+                return Ok(());
+            }
         }
         match page.next_cursor {
             Some(c) => cursor = Some(c),
@@ -428,7 +432,7 @@ impl Market<'_> {
         let mut out = Vec::new();
         each_row(self.b, list.table, &list.pk, |r| {
             out.push(r.ck);
-            Ok(())
+            Ok(ControlFlow::Continue(()))
         })
         .await?;
         Ok(out)
@@ -490,7 +494,7 @@ impl Market<'_> {
         let mut out = Vec::new();
         each_row(self.b, table, ALL, |r| {
             out.push(Versioned { value: decode(table, &r.value)?, version: r.version });
-            Ok(())
+            Ok(ControlFlow::Continue(()))
         })
         .await?;
         Ok(out)

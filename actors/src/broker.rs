@@ -4,7 +4,6 @@
 //! notifications, claiming each digest by compare-and-set so several nodes never double-send.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix::prelude::*;
 use agora_engine::notification::{clip, MAX_MESSAGE_CHARS, MAX_TITLE_CHARS};
@@ -163,47 +162,6 @@ async fn deliver(
         }
     }
     Ok(stored)
-}
-
-/// Runs [`run_digests`] on a fixed interval (never two passes at once).
-pub struct DigestScheduler {
-    store: Store,
-    mailer: Mailer,
-    every: Duration,
-    public_url: Arc<str>,
-    running: bool,
-}
-
-impl DigestScheduler {
-    pub(crate) fn new(store: Store, mailer: Mailer, every: Duration, public_url: String) -> Self {
-        DigestScheduler { store, mailer, every, public_url: Arc::from(public_url), running: false }
-    }
-}
-
-impl Actor for DigestScheduler {
-    type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.run_interval(self.every, |act, ctx| {
-            if act.running {
-                return;
-            }
-            act.running = true;
-            let (store, mailer, base) = (act.store.clone(), act.mailer.clone(), Arc::clone(&act.public_url));
-            ctx.spawn(
-                async move { run_digests(&store, &mailer, &base, OffsetDateTime::now_utc()).await }
-                    .into_actor(act)
-                    .map(|res, act, _| {
-                        act.running = false;
-                        match res {
-                            Ok(sent) if sent > 0 => tracing::info!(sent, "digest emails sent"),
-                            Ok(_) => {}
-                            Err(e) => tracing::error!(error = %e, "digest pass failed"),
-                        }
-                    }),
-            );
-        });
-    }
 }
 
 /// How many unread notifications one digest lists.

@@ -6,7 +6,7 @@
 //!   frames into typed commands and pushes fan-out frames without waiting.
 //! - [`conversation::ConversationRegistry`] and [`conversation::ConversationActor`]: one
 //!   actor per active conversation; assigns `seq`, persists, then acks and fans out.
-//! - [`broker::NotificationBroker`] and [`broker::DigestScheduler`]: notifications with
+//! - [`broker::NotificationBroker`] and the digest job ([`broker::run_digests`]): notifications with
 //!   preferences, live push, unread counters, email and digests.
 //!
 //! The application layer:
@@ -26,6 +26,7 @@ pub mod conversation;
 pub mod error;
 pub mod mail;
 pub mod market;
+pub mod periodic;
 pub mod protocol;
 pub mod registry;
 pub mod session;
@@ -89,7 +90,8 @@ pub struct Hub {
     pub sessions: Addr<registry::SessionRegistry>,
     pub conversations: Addr<conversation::ConversationRegistry>,
     pub broker: Addr<broker::NotificationBroker>,
-    pub digests: Addr<broker::DigestScheduler>,
+    /// The digest job.
+    pub digests: Addr<periodic::Periodic>,
     /// Marketplace commands.
     pub market: Addr<market::Market>,
     /// What commands run with (store, bus, fault hook): also for the start-up sweep.
@@ -118,8 +120,15 @@ impl Hub {
             parts = Some((conversations, broker));
             registry
         });
-        let digests =
-            broker::DigestScheduler::new(store.clone(), mailer, config.digest_every, config.public_url.clone()).start();
+        let digests = {
+            let (store, mailer, base) =
+                (store.clone(), mailer, std::sync::Arc::<str>::from(config.public_url.as_str()));
+            periodic::Periodic::new("digests", config.digest_every, move |now| {
+                let (store, mailer, base) = (store.clone(), mailer.clone(), std::sync::Arc::clone(&base));
+                async move { broker::run_digests(&store, &mailer, &base, now).await }
+            })
+            .start()
+        };
         let Some((conversations, broker)) = parts else {
             unreachable!("Actor::create runs its closure before returning")
         };
@@ -145,16 +154,25 @@ impl Hub {
             subscribers::reminders::ReminderPlanner::new(store.clone()).start().recipient(),
         );
         let faults = market::Faults::new(config.fault_at.clone());
-        subscribers::reminders::ReminderScheduler::new(
-            store.clone(),
-            broker.clone(),
-            config.reminder_every,
-            faults.clone(),
-        )
-        .start();
+        {
+            let (store, broker, faults) = (store.clone(), broker.clone(), faults.clone());
+            periodic::Periodic::new("reminders", config.reminder_every, move |now| {
+                let (store, broker, faults) = (store.clone(), broker.clone(), faults.clone());
+                async move { subscribers::reminders::send_due(&store, &broker, &faults, now).await }
+            })
+            .start();
+        }
         let cx = market::Cx { store, bus, faults, booking_hold: config.booking_hold };
         let market = market::Market::new(cx.clone(), config.conversation_idle).start();
-        market::sweeper::Sweeper::new(cx.clone(), config.sweep_every, config.sweep_grace).start();
+        {
+            let (cx, grace) =
+                (cx.clone(), time::Duration::try_from(config.sweep_grace).unwrap_or(time::Duration::MINUTE));
+            periodic::Periodic::new("intent_sweep", config.sweep_every, move |now| {
+                let cx = cx.clone();
+                async move { market::sweeper::sweep(&cx, now - grace, now).await }
+            })
+            .start();
+        }
         Ok(Hub { sessions, conversations, broker, digests, market, cx, search })
     }
 }

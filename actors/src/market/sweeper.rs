@@ -5,9 +5,6 @@
 //! that is still running on another node). Each repair is idempotent: running it twice, or
 //! alongside the original operation, leaves the same single effect.
 
-use std::time::Duration;
-
-use actix::prelude::*;
 use agora_storage::intents::{Intent, Step};
 use time::OffsetDateTime;
 
@@ -39,38 +36,5 @@ async fn repair(cx: &Cx, intent: &Intent, now: OffsetDateTime) -> Result<&'stati
         Step::ConfirmBooking { booking_id, provider_id, by } => {
             super::bookings::complete_confirm(cx, booking_id, provider_id, by, now).await
         }
-    }
-}
-
-/// Runs [`sweep`] every `every` over intents older than `grace`.
-pub struct Sweeper {
-    cx: Cx,
-    every: Duration,
-    grace: Duration,
-}
-
-impl Sweeper {
-    pub fn new(cx: Cx, every: Duration, grace: Duration) -> Sweeper {
-        Sweeper { cx, every, grace }
-    }
-}
-
-impl Actor for Sweeper {
-    type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.run_interval(self.every, |s, ctx| {
-            let cx = s.cx.clone();
-            let grace = time::Duration::try_from(s.grace).unwrap_or(time::Duration::MINUTE);
-            ctx.spawn(
-                async move {
-                    let now = OffsetDateTime::now_utc();
-                    if let Err(e) = sweep(&cx, now - grace, now).await {
-                        tracing::error!(error = %e, "intent sweep failed");
-                    }
-                }
-                .into_actor(s),
-            );
-        });
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! - [`ReminderPlanner`] (a bus subscriber): when a booking is confirmed, writes its
 //!   reminders to the durable due list (`reminders_due`), skipping those already past.
-//! - [`ReminderScheduler`]: every `reminder_interval_secs`, reads what is due and, for each
+//! - [`send_due`] (run by a [`crate::periodic::Periodic`] job every `reminder_interval_secs`):
+//!   reads what is due and, for each
 //!   reminder whose booking is still confirmed and not started, claims it
 //!   (`reminders_sent`, insert-if-absent, which fixes its notification id), delivers it
 //!   through the broker, and removes it from the due list. A crash after the claim is
@@ -11,8 +12,6 @@
 //!   insert-if-absent then finds the first delivery and sends nothing, so a reminder goes
 //!   out once, across restarts and several nodes. Cancelled, declined or started bookings
 //!   have their reminders dropped.
-
-use std::time::Duration;
 
 use actix::prelude::*;
 use agora_engine::{Booking, BookingStatus, DomainEvent, NotificationId};
@@ -86,47 +85,6 @@ async fn schedule(store: &Store, due: &[Reminder]) -> Result<(), StoreError> {
         store.availability().schedule_reminder(r).await?;
     }
     Ok(())
-}
-
-/// Sends the due reminders on a fixed interval (never two passes at once on one node).
-pub struct ReminderScheduler {
-    store: Store,
-    broker: Addr<NotificationBroker>,
-    every: Duration,
-    faults: Faults,
-    running: bool,
-}
-
-impl ReminderScheduler {
-    pub fn new(store: Store, broker: Addr<NotificationBroker>, every: Duration, faults: Faults) -> Self {
-        ReminderScheduler { store, broker, every, faults, running: false }
-    }
-}
-
-impl Actor for ReminderScheduler {
-    type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.run_interval(self.every, |act, ctx| {
-            if act.running {
-                return;
-            }
-            act.running = true;
-            let (store, broker, faults) = (act.store.clone(), act.broker.clone(), act.faults.clone());
-            let pass = async move { send_due(&store, &broker, &faults, OffsetDateTime::now_utc()).await };
-            ctx.spawn(pass.into_actor(act).map(|res, act, _| {
-                act.running = false;
-                match res {
-                    Ok(0) => {}
-                    Ok(sent) => tracing::info!(sent, "booking reminders sent"),
-                    Err(e) => {
-                        metrics::counter!("agora_subscriber_failures_total", "subscriber" => NAME).increment(1);
-                        tracing::error!(error = %e, "reminder pass failed");
-                    }
-                }
-            }));
-        });
-    }
 }
 
 /// One pass: delivers every due reminder; answers how many went out. Fault steps (tests):

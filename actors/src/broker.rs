@@ -1,6 +1,6 @@
 //! NotificationBroker: takes domain events, applies the recipient's preferences, persists
 //! the notification, pushes it live with a fresh `unread` frame, and sends email for
-//! email-enabled types. DigestScheduler mails daily or weekly digests of unread
+//! email-enabled types. The digest job (`run_digests` on a `Periodic`) mails daily or weekly digests of unread
 //! notifications, claiming each digest by compare-and-set so several nodes never double-send.
 
 use std::sync::Arc;

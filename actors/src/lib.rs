@@ -12,7 +12,7 @@
 //! The application layer:
 //!
 //! - [`market::Market`]: marketplace commands, one worker per aggregate; the intent
-//!   [`market::sweeper::Sweeper`] repairs multi-step operations a crash interrupted.
+//!   [`market::sweeper::sweep`] (a [`periodic::Periodic`] job) repairs multi-step operations a crash interrupted.
 //! - [`bus::Bus`]: domain events after durable writes, to the [`subscribers`]
 //!   (notification copy, search projector, rating aggregates, analytics).
 //!

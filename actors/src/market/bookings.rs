@@ -103,7 +103,7 @@ async fn hold_slot(
         .store
         .market()
         .hold(b.provider_id, b.id, b.start_at, b.end_at, until, now, |sched| {
-            let busy = busy(sched, now, b.id);
+            let busy = busy(sched, now, Some(b.id));
             if busy.iter().any(|t| t.start < guard.1 && guard.0 < t.end) {
                 return Err(overlap());
             }
@@ -116,11 +116,11 @@ async fn hold_slot(
     }
 }
 
-/// The provider's taken time (confirmed and held) other than `except`, for the engine.
-pub fn busy(sched: &Schedule, now: OffsetDateTime, except: BookingId) -> Vec<BusyInterval> {
+/// The provider's taken time (confirmed and held) other than `except`'s, for the engine.
+pub fn busy(sched: &Schedule, now: OffsetDateTime, except: Option<BookingId>) -> Vec<BusyInterval> {
     let at = |t: i64| OffsetDateTime::from_unix_timestamp(t).unwrap_or(OffsetDateTime::UNIX_EPOCH);
     sched
-        .taken(now, Some(except))
+        .taken(now, except)
         .into_iter()
         .map(|(s, e, _)| BusyInterval { start: at(s), end: at(e), counts_toward_cap: true })
         .collect()

@@ -7,7 +7,7 @@
 //! - [`ratings::RatingAggregator`]: exact `rating_avg` / `reviews_count` of profiles and services;
 //! - [`analytics::Analytics`]: the hook analytics builds on (search queries are recorded);
 //! - [`reminders::ReminderPlanner`]: writes a confirmed booking's reminders to the due list
-//!   ([`reminders::ReminderScheduler`] sends them).
+//!   ([`reminders::send_due`] sends them, as a [`crate::periodic::Periodic`] job).
 
 pub mod analytics;
 pub mod notify;

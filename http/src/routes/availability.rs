@@ -7,7 +7,7 @@ use actix_web::{http::header, web, HttpRequest, HttpResponse};
 use agora_actors::market::availability::{SetCalendarFeed, SetWorkingHours};
 use agora_actors::market::bookings::busy;
 use agora_engine::availability::{self, SlotView, WorkingHoursInput};
-use agora_engine::{BookingId, FieldErrors, ProviderId, ServiceId, SlotPolicy, TimeZoneName, WorkingHours};
+use agora_engine::{FieldErrors, ProviderId, ServiceId, SlotPolicy, TimeZoneName, WorkingHours};
 use agora_storage::market::{Provider, Service};
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
@@ -192,8 +192,7 @@ pub async fn slots(
         }));
     };
     let schedule = state.store.market().schedule(service.owner_id).await?.map(|s| s.value).unwrap_or_default();
-    // No booking is excluded: every taken interval counts.
-    let busy = busy(&schedule, now, BookingId::from_uuid(uuid::Uuid::nil()));
+    let busy = busy(&schedule, now, None);
     let free = availability::free_slots(&hours, &policy, &busy, from, to, now)?;
     let shown = tz.unwrap_or(hours.time_zone());
     metrics::histogram!("agora_slot_search_results").record(free.len() as f64);

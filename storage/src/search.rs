@@ -22,6 +22,7 @@ use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, Occur, PhraseQuery, Que
 use tantivy::schema::{
     Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, Value as _, STORED, STRING,
 };
+use tantivy::COLLECT_BLOCK_BUFFER_LEN;
 use tantivy::{
     doc, DocSet as _, Index, IndexReader, IndexWriter, Order as TOrder, ReloadPolicy, Score, SegmentOrdinal,
     SegmentReader, TantivyDocument, TantivyError, Term, TERMINATED,
@@ -213,6 +214,27 @@ impl<C: Collector> Collector for Budgeted<'_, C> {
         let scoring = self.inner.requires_scoring();
         let alive = reader.alive_bitset();
         let mut scorer = weight.scorer(reader, 1.0)?;
+        if !scoring {
+            // Listings (filters and sorts, no text): tantivy's block path, 64 documents a
+            // call, with the budget checked every CHECK_EVERY documents as below.
+            let mut buffer = [0u32; COLLECT_BLOCK_BUFFER_LEN];
+            let mut since_check = 0usize;
+            loop {
+                let n = scorer.fill_buffer(&mut buffer);
+                match alive {
+                    Some(a) => buffer[..n].iter().filter(|d| a.is_alive(**d)).for_each(|d| child.collect(*d, 0.0)),
+                    None => child.collect_block(&buffer[..n]),
+                }
+                if n < buffer.len() {
+                    return Ok(child.harvest());
+                }
+                since_check += n;
+                if since_check >= CHECK_EVERY as usize {
+                    since_check = 0;
+                    self.budget.check()?;
+                }
+            }
+        }
         let mut seen = 0u32;
         let mut doc = scorer.doc();
         while doc != TERMINATED {

@@ -264,6 +264,16 @@ pub struct Schedule {
     pub holds: Vec<(i64, i64, BookingId, i64)>,
 }
 
+/// What a change to a provider's schedule decided.
+enum ScheduleChange {
+    /// Write the changed schedule.
+    Write,
+    /// Nothing changed: no write.
+    Keep,
+    /// Refused: this booking is in the way (nothing written).
+    Clash(BookingId),
+}
+
 impl Schedule {
     /// Every interval that takes time at `now` (confirmed ones and live holds), other than
     /// `except`'s: `(start, end, booking)`.
@@ -698,17 +708,18 @@ impl Market<'_> {
         let (s, e) = (start.unix_timestamp(), end.unix_timestamp());
         self.change_schedule::<StoreError>(provider, |sched| {
             if let Some(clash) = sched.clash(booking, s, e, now) {
-                return Ok(Some(clash));
+                return Ok(ScheduleChange::Clash(clash));
             }
             sched.prune(booking, now);
             sched.slots.push((s, e, booking));
-            Ok(None)
+            Ok(ScheduleChange::Write)
         })
         .await
     }
 
-    /// Holds an interval for a requested booking until `until`, unless it overlaps taken
-    /// time (answers that booking) or `check` refuses the schedule as it stands (its error).
+    /// Holds an interval for a requested booking until `until`, unless `check` refuses the
+    /// schedule as it stands (its error): the caller decides what counts as a clash (the
+    /// service's buffers) and what else must hold (the daily cap).
     #[allow(clippy::too_many_arguments)]
     pub async fn hold<E: From<StoreError>>(
         &self,
@@ -719,41 +730,16 @@ impl Market<'_> {
         until: OffsetDateTime,
         now: OffsetDateTime,
         check: impl Fn(&Schedule) -> Result<(), E>,
-    ) -> Result<Option<BookingId>, E> {
+    ) -> Result<(), E> {
         let (s, e) = (start.unix_timestamp(), end.unix_timestamp());
         self.change_schedule(provider, |sched| {
-            if let Some(clash) = sched.clash(booking, s, e, now) {
-                return Ok(Some(clash));
-            }
             check(sched)?;
             sched.prune(booking, now);
             sched.holds.push((s, e, booking, until.unix_timestamp()));
-            Ok(None)
+            Ok(ScheduleChange::Write)
         })
         .await
-    }
-
-    /// Read-modify-CAS of a provider's schedule: `change` answers `Some(booking)` to refuse
-    /// (nothing is written), `None` to write what it changed, or an error.
-    async fn change_schedule<E: From<StoreError>>(
-        &self,
-        provider: UserId,
-        change: impl Fn(&mut Schedule) -> Result<Option<BookingId>, E>,
-    ) -> Result<Option<BookingId>, E> {
-        let pk = provider.to_string();
-        cas_retry(|| async {
-            let current = self.schedule(provider).await?;
-            let (mut sched, expect) = match current {
-                Some(v) => (v.value, Expect::Version(v.version)),
-                None => (Schedule::default(), Expect::Absent),
-            };
-            if let Some(clash) = change(&mut sched)? {
-                return Ok(Some(Some(clash)));
-            }
-            let row = encode(Table::ProviderSchedule, &sched)?;
-            Ok(self.b.cas(Table::ProviderSchedule, &pk, "", expect, row, None).await?.applied().then_some(None))
-        })
-        .await
+        .map(|_| ())
     }
 
     /// Whether `booking` holds a confirmed interval on `provider`'s schedule.
@@ -763,19 +749,41 @@ impl Market<'_> {
 
     /// Frees a booking's interval and hold (idempotent).
     pub async fn release(&self, provider: UserId, booking: BookingId) -> Result<(), StoreError> {
-        let pk = provider.to_string();
-        cas_retry(|| async {
-            let Some(current) = self.schedule(provider).await? else { return Ok(Some(())) };
-            let mut sched = current.value;
+        self.change_schedule::<StoreError>(provider, |sched| {
             let before = (sched.slots.len(), sched.holds.len());
             sched.slots.retain(|(_, _, id)| *id != booking);
             sched.holds.retain(|h| h.2 != booking);
-            if (sched.slots.len(), sched.holds.len()) == before {
-                return Ok(Some(()));
+            Ok(if (sched.slots.len(), sched.holds.len()) == before {
+                ScheduleChange::Keep
+            } else {
+                ScheduleChange::Write
+            })
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// The one read-modify-CAS of a provider's schedule (an absent row starts empty);
+    /// answers the clashing booking when `change` refuses with one.
+    async fn change_schedule<E: From<StoreError>>(
+        &self,
+        provider: UserId,
+        change: impl Fn(&mut Schedule) -> Result<ScheduleChange, E>,
+    ) -> Result<Option<BookingId>, E> {
+        let pk = provider.to_string();
+        cas_retry(|| async {
+            let current = self.schedule(provider).await?;
+            let (mut sched, expect) = match current {
+                Some(v) => (v.value, Expect::Version(v.version)),
+                None => (Schedule::default(), Expect::Absent),
+            };
+            match change(&mut sched)? {
+                ScheduleChange::Clash(clash) => return Ok(Some(Some(clash))),
+                ScheduleChange::Keep => return Ok(Some(None)),
+                ScheduleChange::Write => {}
             }
             let row = encode(Table::ProviderSchedule, &sched)?;
-            let expect = Expect::Version(current.version);
-            Ok(self.b.cas(Table::ProviderSchedule, &pk, "", expect, row, None).await?.applied().then_some(()))
+            Ok(self.b.cas(Table::ProviderSchedule, &pk, "", expect, row, None).await?.applied().then_some(None))
         })
         .await
     }

@@ -99,8 +99,7 @@ async fn hold_slot(
     availability::fits(hours, &policy, b.start_at, now).map_err(ActorError::Refused)?;
     let guard = (b.start_at - policy.buffer_before(), b.end_at + policy.buffer_after());
     let until = now + cx.booking_hold;
-    let clash = cx
-        .store
+    cx.store
         .market()
         .hold(b.provider_id, b.id, b.start_at, b.end_at, until, now, |sched| {
             let busy = busy(sched, now, Some(b.id));
@@ -109,11 +108,7 @@ async fn hold_slot(
             }
             availability::within_daily_cap(hours, &policy, b.start_at, &busy).map_err(ActorError::Refused)
         })
-        .await?;
-    match clash {
-        Some(_) => Err(overlap()),
-        None => Ok(()),
-    }
+        .await
 }
 
 /// The provider's taken time (confirmed and held) other than `except`'s, for the engine.

@@ -572,6 +572,21 @@ mod tests {
     }
 
     #[test]
+    fn the_suggestion_list_names_every_env_key() {
+        // ENV_KEYS (for "closest known key") must list exactly the keys `apply_env` knows.
+        let source = include_str!("config.rs");
+        let mut applied: Vec<&str> = source
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix('"')?.split_once("\" => self.").map(|(k, _)| k))
+            .collect();
+        applied.sort_unstable();
+        let mut listed: Vec<&str> = ENV_KEYS.iter().copied().filter(|k| *k != "CONFIG").collect();
+        listed.sort_unstable();
+        assert!(!applied.is_empty());
+        assert_eq!(listed, applied);
+    }
+
+    #[test]
     fn every_known_env_key_is_applied() {
         for key in ENV_KEYS {
             let mut s = Settings::default();

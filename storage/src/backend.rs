@@ -76,6 +76,13 @@ pub trait Backend: Send + Sync + 'static {
 
     async fn get(&self, table: Table, pk: &str, ck: &str) -> Result<Option<Row>, StoreError>;
 
+    /// Point reads of several `(pk, ck)` keys, answered in the order asked (`None` where a
+    /// row is missing or expired). A list page is one call: SQLite answers it with one
+    /// reader job; the default issues the gets concurrently.
+    async fn get_many(&self, table: Table, keys: &[(String, String)]) -> Result<Vec<Option<Row>>, StoreError> {
+        futures_util::future::try_join_all(keys.iter().map(|(pk, ck)| self.get(table, pk, ck))).await
+    }
+
     /// Rows of one partition in clustering order, at most `limit` (1..=1000), after `cursor`.
     async fn scan(
         &self,

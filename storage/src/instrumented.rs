@@ -48,6 +48,10 @@ impl Backend for Instrumented {
         self.timed("get", self.inner.get(table, pk, ck)).await
     }
 
+    async fn get_many(&self, table: Table, keys: &[(String, String)]) -> Result<Vec<Option<Row>>, StoreError> {
+        self.timed("get_many", self.inner.get_many(table, keys)).await
+    }
+
     async fn scan(
         &self,
         table: Table,

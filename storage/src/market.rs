@@ -433,8 +433,9 @@ impl Market<'_> {
 
     /// Loads records by stored key, keeping order and skipping missing ones.
     async fn load_many<T: Entity>(&self, keys: Vec<String>) -> Result<Vec<T>, StoreError> {
-        let found = try_join_all(keys.iter().map(|k| get_versioned::<T>(self.b, T::TABLE, k, ""))).await?;
-        Ok(found.into_iter().flatten().map(|v| v.value).collect())
+        let keys: Vec<(String, String)> = keys.into_iter().map(|k| (k, String::new())).collect();
+        let rows = self.b.get_many(T::TABLE, &keys).await?;
+        rows.into_iter().flatten().map(|row| decode(T::TABLE, &row.value)).collect()
     }
 
     /// Every key of a listing (for rebuilds and small partitions).

@@ -318,6 +318,14 @@ impl Backend for SqliteBackend {
         self.read(move |conn| live_row(conn, table, &pk, &ck)).await
     }
 
+    async fn get_many(&self, table: Table, keys: &[(String, String)]) -> Result<Vec<Option<Row>>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys = keys.to_vec();
+        self.read(move |conn| keys.iter().map(|(pk, ck)| live_row(conn, table, pk, ck)).collect()).await
+    }
+
     async fn scan(
         &self,
         table: Table,

@@ -32,6 +32,26 @@ async fn point_reads(b: Arc<dyn Backend>) {
     b.delete(T, "p", "c").await.expect("deleting a missing row is fine");
 }
 
+async fn multi_point_reads(b: Arc<dyn Backend>) {
+    assert_eq!(b.get_many(T, &[]).await.expect("empty get_many"), Vec::new());
+    b.put(T, "m1", "", b"one".to_vec(), None).await.expect("put");
+    b.put(T, "m2", "x", b"two".to_vec(), None).await.expect("put");
+    b.put(T, "m3", "", b"gone".to_vec(), Some(Duration::from_secs(1))).await.expect("put");
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    let keys: Vec<(String, String)> = [("m2", "x"), ("missing", ""), ("m1", ""), ("m3", ""), ("m2", "")]
+        .iter()
+        .map(|(p, c)| (p.to_string(), c.to_string()))
+        .collect();
+    let rows = b.get_many(T, &keys).await.expect("get_many");
+    let values: Vec<Option<&[u8]>> = rows.iter().map(|r| r.as_ref().map(|r| r.value.as_slice())).collect();
+    assert_eq!(
+        values,
+        vec![Some(&b"two"[..]), None, Some(&b"one"[..]), None, None],
+        "asked order, gaps for missing and expired"
+    );
+    assert_eq!(rows[0].as_ref().map(|r| (r.pk.as_str(), r.ck.as_str())), Some(("m2", "x")));
+}
+
 async fn ordered_paged_scans(b: Arc<dyn Backend>) {
     // Insert out of order; clustering order must come back regardless.
     let mut keys: Vec<String> = (0..25).map(|i| format!("k{i:02}")).collect();
@@ -214,6 +234,7 @@ macro_rules! conformance {
 
 conformance!(
     point_reads,
+    multi_point_reads,
     ordered_paged_scans,
     compare_and_set,
     cas_under_contention,

@@ -21,6 +21,8 @@ pub const ALREADY_REPLIED: &str = "already_replied";
 pub const NAME_TAKEN: &str = "name_taken";
 pub const HAS_CHILDREN: &str = "has_children";
 pub const PROFILE_EXISTS: &str = "profile_exists";
+pub const CONTRACT_NOT_PAYABLE: &str = "contract_not_payable";
+pub const INSUFFICIENT_FUNDS: &str = "insufficient_funds";
 
 /// Every code, sorted.
 pub const ALL: &[&str] = &[
@@ -33,12 +35,14 @@ pub const ALL: &[&str] = &[
     "booking_overlap",
     "concurrent_update",
     "conflict",
+    "contract_not_payable",
     "duplicate",
     "duplicate_proposal",
     "email_taken",
     "error",
     "forbidden",
     "has_children",
+    "insufficient_funds",
     "internal",
     "internal_error",
     "invalid",

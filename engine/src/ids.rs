@@ -122,3 +122,19 @@ mod tests {
         assert!(UserId::parse("").is_err());
     }
 }
+id_type!(
+    /// One charge or refund through the payment gateway.
+    PaymentId
+);
+id_type!(
+    /// A milestone of a contract (a part of its agreed amount, funded and released on its own).
+    MilestoneId
+);
+id_type!(
+    /// One balanced ledger transaction.
+    LedgerTxnId
+);
+id_type!(
+    /// A provider's withdrawal to a payout method.
+    PayoutId
+);

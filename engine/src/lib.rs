@@ -5,6 +5,7 @@
 pub mod account;
 pub mod availability;
 pub mod booking;
+pub mod card;
 pub mod catalog;
 pub mod chat;
 pub mod codes;
@@ -13,12 +14,15 @@ pub mod error;
 pub mod event;
 pub mod ids;
 pub mod job;
+pub mod ledger;
 pub mod market;
 pub mod money;
 pub mod notification;
+pub mod payment;
 pub mod proposal;
 pub mod review;
 pub mod search;
+pub mod webhook;
 
 pub use account::{Email, Password, PersonName, Role, Username};
 pub use availability::{SlotPolicy, TimeZoneName, WorkingHours};
@@ -28,12 +32,13 @@ pub use contract::{Contract, ContractActor, ContractEvent, ContractStatus, Statu
 pub use error::{DomainError, FieldErrors};
 pub use event::DomainEvent;
 pub use ids::{
-    BookingId, CategoryId, CompanyId, ContractId, ConversationId, JobId, MessageId, NotificationId, ProposalId,
-    ProviderId, ReviewId, ServiceId, SessionId, SkillId, UserId,
+    BookingId, CategoryId, CompanyId, ContractId, ConversationId, JobId, LedgerTxnId, MessageId, MilestoneId, NotificationId,
+    PaymentId, PayoutId, ProposalId, ProviderId, ReviewId, ServiceId, SessionId, SkillId, UserId,
 };
 pub use job::Job;
 pub use market::{Availability, BookingActor, BookingStatus, JobStatus, ProposalStatus, SkillLevel};
 pub use money::{Currency, Money};
+pub use payment::{Milestone, MilestoneStatus, Payment, PaymentStatus};
 pub use notification::{ActionUrl, Channels, Digest, NotificationType, Preferences};
 pub use proposal::Proposal;
 pub use review::{Engagement, Review};

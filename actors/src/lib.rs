@@ -24,6 +24,7 @@ pub mod bus;
 pub mod connection;
 pub mod conversation;
 pub mod error;
+pub mod gateway;
 pub mod mail;
 pub mod market;
 pub mod periodic;
@@ -62,6 +63,8 @@ pub struct RealtimeConfig {
     pub reminder_every: Duration,
     /// Test-only fault injection: the step at which the process aborts.
     pub fault_at: Option<String>,
+    /// The platform fee on released escrow, in basis points (1000 = 10 %).
+    pub fee_bps: u32,
     /// Open connections one user may hold on this node; a connection beyond it is refused
     /// ([`ActorError::TooManyConnections`]; the transport closes it with 4008).
     pub max_connections_per_user: usize,
@@ -80,6 +83,7 @@ impl Default for RealtimeConfig {
             reminder_every: Duration::from_secs(30),
             fault_at: None,
             max_connections_per_user: 20,
+            fee_bps: 1000,
         }
     }
 }
@@ -162,7 +166,14 @@ impl Hub {
             })
             .start();
         }
-        let cx = market::Cx { store, bus, faults, booking_hold: config.booking_hold };
+        let cx = market::Cx {
+            store,
+            bus,
+            faults,
+            booking_hold: config.booking_hold,
+            gateway: std::sync::Arc::new(gateway::sandbox::SandboxGateway),
+            payments: market::PaymentSettings { fee_bps: config.fee_bps },
+        };
         let market = market::Market::new(cx.clone(), config.conversation_idle).start();
         {
             let (cx, grace) =

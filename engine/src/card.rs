@@ -59,7 +59,7 @@ pub fn luhn_ok(digits: &str) -> bool {
         }
         sum += d;
     }
-    !digits.is_empty() && sum % 10 == 0
+    !digits.is_empty() && sum.is_multiple_of(10)
 }
 
 /// A card number that passed the Luhn check and has a known brand.
@@ -113,7 +113,13 @@ pub struct CardInput {
 
 impl CardInput {
     /// `today` is (year, month) in UTC: a card is valid through the end of its expiry month.
-    pub fn parse(number: &str, exp_month: i64, exp_year: i64, cvc: &str, today: (i32, u8)) -> Result<CardInput, DomainError> {
+    pub fn parse(
+        number: &str,
+        exp_month: i64,
+        exp_year: i64,
+        cvc: &str,
+        today: (i32, u8),
+    ) -> Result<CardInput, DomainError> {
         let mut f = FieldErrors::new();
         let number = f.check("number", CardNumber::parse(number));
         let month = u8::try_from(exp_month).ok().filter(|m| (1..=12).contains(m));
@@ -269,7 +275,9 @@ mod tests {
 
     #[test]
     fn ibans_are_checked_by_length_and_checksum() {
-        for ok in ["GB82 WEST 1234 5698 7654 32", "DE89370400440532013000", "fr1420041010050500013m02606", "NO9386011117947"] {
+        for ok in
+            ["GB82 WEST 1234 5698 7654 32", "DE89370400440532013000", "fr1420041010050500013m02606", "NO9386011117947"]
+        {
             let i = Iban::parse(ok).unwrap_or_else(|e| panic!("{ok}: {e:?}"));
             assert!(i.as_str().chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()));
         }

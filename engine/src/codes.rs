@@ -23,6 +23,11 @@ pub const HAS_CHILDREN: &str = "has_children";
 pub const PROFILE_EXISTS: &str = "profile_exists";
 pub const CONTRACT_NOT_PAYABLE: &str = "contract_not_payable";
 pub const INSUFFICIENT_FUNDS: &str = "insufficient_funds";
+pub const PAYMENT_DECLINED: &str = "payment_declined";
+pub const NOTHING_TO_FUND: &str = "nothing_to_fund";
+pub const MILESTONES_LOCKED: &str = "milestones_locked";
+pub const IDEMPOTENCY_KEY_REUSED: &str = "idempotency_key_reused";
+pub const IDEMPOTENCY_KEY_IN_USE: &str = "idempotency_key_in_use";
 
 /// Every code, sorted.
 pub const ALL: &[&str] = &[
@@ -42,6 +47,8 @@ pub const ALL: &[&str] = &[
     "error",
     "forbidden",
     "has_children",
+    "idempotency_key_in_use",
+    "idempotency_key_reused",
     "insufficient_funds",
     "internal",
     "internal_error",
@@ -56,11 +63,14 @@ pub const ALL: &[&str] = &[
     "invalid_transition",
     "job_not_open",
     "method_not_allowed",
+    "milestones_locked",
     "name_taken",
     "not_completed",
     "not_found",
+    "nothing_to_fund",
     "outside_availability",
     "payload_too_large",
+    "payment_declined",
     "profile_exists",
     "proposal_not_pending",
     "rate_limited",

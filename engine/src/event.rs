@@ -76,6 +76,17 @@ pub enum DomainEvent {
     CatalogChanged {
         item: CatalogItem,
     },
+    /// A milestone moved (funded, submitted, changes requested, released, refunded, split).
+    MilestoneChanged {
+        contract: Contract,
+        milestone: crate::payment::Milestone,
+        /// `None` for the system (auto-release, cancellation).
+        by: Option<UserId>,
+    },
+    /// The gateway declined a charge.
+    PaymentFailed {
+        payment: crate::payment::Payment,
+    },
     /// A search was answered (analytics).
     SearchPerformed {
         q: String,
@@ -104,6 +115,8 @@ impl DomainEvent {
             DomainEvent::ReviewReplied { .. } => "review_replied",
             DomainEvent::JobChanged { .. } => "job_changed",
             DomainEvent::CatalogChanged { .. } => "catalog_changed",
+            DomainEvent::MilestoneChanged { .. } => "milestone_changed",
+            DomainEvent::PaymentFailed { .. } => "payment_failed",
             DomainEvent::SearchPerformed { .. } => "search_performed",
         }
     }

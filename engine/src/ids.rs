@@ -138,3 +138,7 @@ id_type!(
     /// A provider's withdrawal to a payout method.
     PayoutId
 );
+id_type!(
+    /// A user's saved card (a gateway token with brand, last4 and expiry).
+    PaymentMethodId
+);

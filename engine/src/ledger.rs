@@ -83,9 +83,11 @@ impl Account {
 
     pub fn currency(&self) -> Currency {
         match *self {
-            Account::External(c) | Account::Escrow(_, c) | Account::Wallet(_, c) | Account::Fees(c) | Account::Payouts(c) => {
-                c.currency()
-            }
+            Account::External(c)
+            | Account::Escrow(_, c)
+            | Account::Wallet(_, c)
+            | Account::Fees(c)
+            | Account::Payouts(c) => c.currency(),
         }
     }
 

@@ -32,14 +32,15 @@ pub use contract::{Contract, ContractActor, ContractEvent, ContractStatus, Statu
 pub use error::{DomainError, FieldErrors};
 pub use event::DomainEvent;
 pub use ids::{
-    BookingId, CategoryId, CompanyId, ContractId, ConversationId, JobId, LedgerTxnId, MessageId, MilestoneId, NotificationId,
-    PaymentId, PayoutId, ProposalId, ProviderId, ReviewId, ServiceId, SessionId, SkillId, UserId,
+    BookingId, CategoryId, CompanyId, ContractId, ConversationId, JobId, LedgerTxnId, MessageId, MilestoneId,
+    NotificationId, PaymentId, PaymentMethodId, PayoutId, ProposalId, ProviderId, ReviewId, ServiceId, SessionId,
+    SkillId, UserId,
 };
 pub use job::Job;
 pub use market::{Availability, BookingActor, BookingStatus, JobStatus, ProposalStatus, SkillLevel};
 pub use money::{Currency, Money};
-pub use payment::{Milestone, MilestoneStatus, Payment, PaymentStatus};
 pub use notification::{ActionUrl, Channels, Digest, NotificationType, Preferences};
+pub use payment::{Milestone, MilestoneStatus, Payment, PaymentStatus};
 pub use proposal::Proposal;
 pub use review::{Engagement, Review};
 pub use search::{SearchClause, SearchText};

@@ -28,6 +28,12 @@ pub fn text(raw: &str, min: usize, max: usize) -> Result<String, DomainError> {
     Ok(t.to_string())
 }
 
+/// A calendar date written `YYYY-MM-DD`.
+pub fn parse_date(raw: &str) -> Result<Date, DomainError> {
+    Date::parse(raw.trim(), time::macros::format_description!("[year]-[month]-[day]"))
+        .map_err(|_| DomainError::invalid("must be a date YYYY-MM-DD"))
+}
+
 /// A strictly positive amount.
 pub fn positive(m: Money) -> Result<Money, DomainError> {
     if m.minor() <= 0 {

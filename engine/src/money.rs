@@ -107,6 +107,18 @@ impl Money {
     }
 }
 
+impl fmt::Display for Money {
+    /// `125.00 USD`, `5000 JPY`: the major unit with the currency's own number of decimals.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let exp = u32::from(self.currency.exponent);
+        if exp == 0 {
+            return write!(f, "{} {}", self.minor, self.currency);
+        }
+        let unit = 10_i64.pow(exp);
+        write!(f, "{}.{:0width$} {}", self.minor / unit, self.minor % unit, self.currency, width = exp as usize)
+    }
+}
+
 #[derive(serde::Serialize, serde::Deserialize)]
 struct MoneyWire {
     amount: i64,
@@ -170,6 +182,15 @@ mod tests {
         // binary_search needs it sorted; duplicates would hide one exponent.
         assert!(ISO_4217.windows(2).all(|w| w[0].0 < w[1].0), "ISO_4217 is not strictly sorted");
         assert!(ISO_4217.iter().all(|(c, e)| c.len() == 3 && c.bytes().all(|b| b.is_ascii_uppercase()) && *e <= 4));
+    }
+
+    #[test]
+    fn money_displays_in_major_units_with_the_currency_exponent() {
+        let m = |x, c| Money::parse(x, c).expect("money").to_string();
+        assert_eq!(m(12_500, "USD"), "125.00 USD");
+        assert_eq!(m(5, "EUR"), "0.05 EUR");
+        assert_eq!(m(5_000, "JPY"), "5000 JPY");
+        assert_eq!(m(1_234, "KWD"), "1.234 KWD");
     }
 
     #[test]

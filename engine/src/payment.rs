@@ -130,8 +130,7 @@ impl Payment {
         if minor > left {
             return Err(DomainError::invalid_field("amount", format!("at most {left} minor units are left to refund")));
         }
-        let to =
-            if minor == left { PaymentStatus::Refunded } else { PaymentStatus::PartiallyRefunded };
+        let to = if minor == left { PaymentStatus::Refunded } else { PaymentStatus::PartiallyRefunded };
         self.status = self.status.transition(to)?;
         self.refunded += minor;
         self.updated_at = at;
@@ -185,7 +184,10 @@ impl MilestoneStatus {
 
     /// Nothing more happens to it.
     pub fn is_settled(self) -> bool {
-        matches!(self, MilestoneStatus::Released | MilestoneStatus::Refunded | MilestoneStatus::Split | MilestoneStatus::Removed)
+        matches!(
+            self,
+            MilestoneStatus::Released | MilestoneStatus::Refunded | MilestoneStatus::Split | MilestoneStatus::Removed
+        )
     }
 }
 
@@ -281,7 +283,10 @@ impl MilestoneAction {
             MilestoneAction::Fund | MilestoneAction::Remove => {
                 matches!(contract, ContractStatus::Pending | ContractStatus::Active | ContractStatus::Delivered)
             }
-            MilestoneAction::Submit | MilestoneAction::RequestChanges | MilestoneAction::Approve | MilestoneAction::AutoRelease => {
+            MilestoneAction::Submit
+            | MilestoneAction::RequestChanges
+            | MilestoneAction::Approve
+            | MilestoneAction::AutoRelease => {
                 matches!(contract, ContractStatus::Active | ContractStatus::Delivered)
             }
         };
@@ -314,6 +319,9 @@ pub struct Milestone {
     pub released: i64,
     #[serde(default)]
     pub refunded: i64,
+    /// The ledger transaction that settled it (release, refund or split), once decided.
+    #[serde(default)]
+    pub settlement_txn: Option<crate::LedgerTxnId>,
     #[serde(with = "time::serde::rfc3339::option", default)]
     pub submitted_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339")]
@@ -345,7 +353,10 @@ impl MilestonePlan {
 /// all in the agreed currency, summing to exactly the agreed amount.
 pub fn check_split(agreed: Money, plans: &[MilestonePlan]) -> Result<(), DomainError> {
     if plans.is_empty() || plans.len() > MAX_MILESTONES {
-        return Err(DomainError::invalid_field("milestones", format!("give between 1 and {MAX_MILESTONES} milestones")));
+        return Err(DomainError::invalid_field(
+            "milestones",
+            format!("give between 1 and {MAX_MILESTONES} milestones"),
+        ));
     }
     if let Some(i) = plans.iter().position(|p| p.amount.currency() != agreed.currency()) {
         return Err(DomainError::invalid_field(
@@ -388,7 +399,11 @@ mod tests {
                 if allowed.contains(&(from, to)) {
                     assert_eq!(r, Ok(to));
                 } else {
-                    assert_eq!(r, Err(DomainError::Transition { from: from.as_str(), to: to.as_str() }), "{from:?}->{to:?}");
+                    assert_eq!(
+                        r,
+                        Err(DomainError::Transition { from: from.as_str(), to: to.as_str() }),
+                        "{from:?}->{to:?}"
+                    );
                 }
                 checked += 1;
             }
@@ -459,7 +474,10 @@ mod tests {
                         None if from_ok => {
                             assert!(matches!(r, Err(DomainError::Forbidden(_))), "{action:?} {from:?} {by:?}: {r:?}")
                         }
-                        None => assert!(matches!(r, Err(DomainError::Transition { .. })), "{action:?} {from:?} {by:?}: {r:?}"),
+                        None => assert!(
+                            matches!(r, Err(DomainError::Transition { .. })),
+                            "{action:?} {from:?} {by:?}: {r:?}"
+                        ),
                     }
                     checked += 1;
                 }
@@ -475,7 +493,10 @@ mod tests {
         // A disputed contract freezes escrow: only the admin's resolution moves it.
         assert_eq!(code(Approve.decide(Submitted, A::Client, C::Disputed)), Err(crate::codes::CONTRACT_NOT_PAYABLE));
         assert_eq!(code(Submit.decide(Funded, A::Provider, C::Disputed)), Err(crate::codes::CONTRACT_NOT_PAYABLE));
-        assert_eq!(code(AutoRelease.decide(Submitted, A::System, C::Disputed)), Err(crate::codes::CONTRACT_NOT_PAYABLE));
+        assert_eq!(
+            code(AutoRelease.decide(Submitted, A::System, C::Disputed)),
+            Err(crate::codes::CONTRACT_NOT_PAYABLE)
+        );
         assert_eq!(code(Fund.decide(Unfunded, A::Client, C::Disputed)), Err(crate::codes::CONTRACT_NOT_PAYABLE));
         assert!(Resolve(Resolution::Split).decide(Funded, A::Admin, C::Disputed).is_ok());
         assert!(Resolve(Resolution::Release).decide(Funded, A::Admin, C::Active).is_err());

@@ -1,4 +1,4 @@
-//! The `agora` command line: `serve` (default), `admin create` and `seed`.
+//! The `agora` command line: `serve` (default), `admin create`, `seed` and `ledger verify`.
 
 use std::path::PathBuf;
 
@@ -33,6 +33,19 @@ pub enum Command {
     /// Fill an empty data dir with a demo marketplace (refuses if it has any account).
     #[command(long_about = crate::seed::ABOUT)]
     Seed(crate::seed::SeedArgs),
+    /// The payments ledger.
+    Ledger {
+        #[command(subcommand)]
+        command: LedgerCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum LedgerCommand {
+    /// Recompute every balance from the entries; exit non-zero on any difference, negative
+    /// protected balance, unbalanced transaction or currency that does not sum to zero.
+    /// Reads only: it may run next to a live server.
+    Verify,
 }
 
 #[derive(Subcommand)]
@@ -96,6 +109,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Seed(args) => {
             let summary = crate::seed::run(&settings, &args).await?;
             print!("{summary}");
+        }
+        Command::Ledger { command: LedgerCommand::Verify } => {
+            let store = open_store(&settings).await?;
+            let report = store.ledger().verify().await?;
+            println!(
+                "ledger: {} accounts, {} entries, {} transactions, {} still being applied",
+                report.accounts, report.entries, report.transactions, report.open
+            );
+            for p in &report.problems {
+                println!("problem: {p}");
+            }
+            if !report.is_clean() {
+                anyhow::bail!("ledger verify found {} problem(s)", report.problems.len());
+            }
+            println!("ledger: ok");
         }
     }
     Ok(())

@@ -94,6 +94,8 @@ pub struct Settings {
     pub sweep_grace_secs: u64,
     /// How long a requested booking holds its slot (providers with working hours), minutes.
     pub booking_hold_minutes: u64,
+    /// The platform fee on released escrow, in basis points (1000 = 10 %; at most 10000).
+    pub platform_fee_bps: u32,
     /// How often the reminder scheduler looks for due booking reminders, in seconds.
     pub reminder_interval_secs: u64,
     /// Test-only fault injection: a step name (e.g. `accept:proposal`) at which the process
@@ -161,6 +163,7 @@ impl Default for Settings {
             sweep_interval_secs: 30,
             sweep_grace_secs: 60,
             booking_hold_minutes: 15,
+            platform_fee_bps: 1000,
             reminder_interval_secs: 30,
             fault_at: None,
             outbox_dir: None,
@@ -257,6 +260,7 @@ const ENV_KEYS: &[&str] = &[
     "SWEEP_INTERVAL_SECS",
     "SWEEP_GRACE_SECS",
     "BOOKING_HOLD_MINUTES",
+    "PLATFORM_FEE_BPS",
     "REMINDER_INTERVAL_SECS",
     "FAULT_AT",
     "OUTBOX_DIR",
@@ -401,6 +405,7 @@ impl Settings {
             "SWEEP_INTERVAL_SECS" => self.sweep_interval_secs = parse(var, value)?,
             "SWEEP_GRACE_SECS" => self.sweep_grace_secs = parse(var, value)?,
             "BOOKING_HOLD_MINUTES" => self.booking_hold_minutes = parse(var, value)?,
+            "PLATFORM_FEE_BPS" => self.platform_fee_bps = parse(var, value)?,
             "REMINDER_INTERVAL_SECS" => self.reminder_interval_secs = parse(var, value)?,
             "FAULT_AT" => self.fault_at = opt(value),
             "OUTBOX_DIR" => self.outbox_dir = opt(value).map(PathBuf::from),
@@ -461,6 +466,9 @@ impl Settings {
                 "ws_frames_per_sec, ws_outbound_queue, conversation_idle_secs and digest_interval_secs must be positive".into(),
             ));
         }
+        if self.platform_fee_bps > 10_000 {
+            return Err(ConfigError::Invalid("platform_fee_bps must be at most 10000 (100 %)".into()));
+        }
         if self.max_body_bytes < 1024 || self.max_frame_bytes < 1024 {
             return Err(ConfigError::Invalid("max_body_bytes and max_frame_bytes must be at least 1024".into()));
         }
@@ -498,6 +506,7 @@ impl Settings {
             reminder_every: std::time::Duration::from_secs(self.reminder_interval_secs.max(1)),
             fault_at: self.fault_at.clone(),
             max_connections_per_user: self.ws_max_connections_per_user,
+            fee_bps: self.platform_fee_bps,
         }
     }
 

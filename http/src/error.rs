@@ -28,6 +28,13 @@ pub enum ApiError {
     NotFound,
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// 402: the gateway declined the card.
+    #[error("{message}")]
+    PaymentRequired { code: &'static str, message: String },
+    /// 422: a well-formed request the server will not process (an idempotency key reused
+    /// for a different request).
+    #[error("{message}")]
+    Unprocessable { code: &'static str, message: String },
     #[error("request body too large")]
     PayloadTooLarge,
     #[error("{0}")]
@@ -79,6 +86,7 @@ impl ApiError {
             ApiError::Refused { code, .. } => code,
             ApiError::NotFound => "not_found",
             ApiError::Conflict { code, .. } => code,
+            ApiError::PaymentRequired { code, .. } | ApiError::Unprocessable { code, .. } => code,
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::TooManyRequests { .. } => "rate_limited",
@@ -96,6 +104,8 @@ impl ResponseError for ApiError {
             ApiError::Forbidden(_) | ApiError::Refused { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::PaymentRequired { .. } => StatusCode::PAYMENT_REQUIRED,
+            ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -136,6 +146,9 @@ impl From<DomainError> for ApiError {
             DomainError::Forbidden(why) => ApiError::Forbidden(why),
             DomainError::Transition { from, to } => {
                 ApiError::Conflict { code: "invalid_transition", message: format!("cannot go from {from} to {to}") }
+            }
+            DomainError::Conflict { code: agora_engine::codes::PAYMENT_DECLINED, message } => {
+                ApiError::PaymentRequired { code: agora_engine::codes::PAYMENT_DECLINED, message }
             }
             DomainError::Conflict { code, message } => ApiError::Conflict { code, message },
         }

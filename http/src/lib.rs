@@ -5,6 +5,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod idempotency;
 pub use agora_actors::mail;
 pub mod market;
 pub mod middleware;

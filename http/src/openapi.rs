@@ -4,8 +4,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    auth, availability, bookings, catalog, contracts, conversations, jobs, notifications, ops, providers, reviews,
-    services, users,
+    auth, availability, bookings, catalog, contracts, conversations, jobs, notifications, ops, payments, providers,
+    reviews, services, users,
 };
 
 struct BearerAuth;
@@ -44,6 +44,10 @@ impl Modify for BearerAuth {
         jobs::proposals::hire, jobs::proposals::propose, jobs::proposals::my_proposals, jobs::proposals::get_proposal,
         jobs::proposals::accept, jobs::proposals::withdraw,
         contracts::list, contracts::get, contracts::set_status, contracts::events,
+        payments::add_method, payments::list_methods, payments::get_method, payments::delete_method,
+        payments::list_milestones, payments::split, payments::fund_milestone, payments::fund_next, payments::submit,
+        payments::request_changes, payments::approve, payments::list_payments, payments::get_payment, payments::wallet,
+        payments::wallet_ledger,
         bookings::create, bookings::list, bookings::get, bookings::set_status, bookings::calendar,
         reviews::create, reviews::list, reviews::get, reviews::update, reviews::delete, reviews::reply,
         availability::get, availability::put, availability::delete, availability::slots, availability::issue_feed,
@@ -54,7 +58,8 @@ impl Modify for BearerAuth {
         (name = "notifications"), (name = "catalog", description = "Categories, skills, companies"),
         (name = "providers"), (name = "services"), (name = "jobs", description = "Jobs (alias requests), proposals (alias job-applications), accept (alias hire)"),
         (name = "contracts"), (name = "bookings"), (name = "reviews"),
-        (name = "availability", description = "Working hours, free slots, private calendar feeds"))
+        (name = "availability", description = "Working hours, free slots, private calendar feeds"),
+        (name = "payments", description = "Saved cards, milestones and escrow, payments, wallet and ledger (docs/payments.md)"))
 )]
 struct ApiDoc;
 

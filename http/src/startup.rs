@@ -146,6 +146,7 @@ impl Application {
                 .configure(routes::contracts::config)
                 .configure(routes::bookings::config)
                 .configure(routes::reviews::config)
+                .configure(routes::payments::config)
                 .configure(crate::ws::config)
                 .service(utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url("/api/schema", openapi::document()))
                 .service(web::resource("/docs").route(web::get().to(|| async {

@@ -117,8 +117,37 @@ pub trait Backend: Send + Sync + 'static {
 
     async fn delete(&self, table: Table, pk: &str, ck: &str) -> Result<(), StoreError>;
 
+    /// A compare-and-set of the row at `ck` (no TTL) together with unconditional writes
+    /// `others` to other rows of the same partition, atomically: either all apply or none
+    /// does (ScyllaDB: a conditional single-partition batch; SQLite: one savepoint). The
+    /// ledger uses it to add an entry and move its account's balance in one step.
+    /// `others` must not touch `ck`.
+    async fn cas_batch(
+        &self,
+        table: Table,
+        pk: &str,
+        ck: &str,
+        expect: Expect,
+        value: Vec<u8>,
+        others: Vec<BatchOp>,
+    ) -> Result<CasOutcome, StoreError>;
+
     /// Atomic writes within one partition.
     async fn batch(&self, table: Table, pk: &str, ops: Vec<BatchOp>) -> Result<(), StoreError>;
+}
+
+/// Refuses a `cas_batch` whose unconditional writes touch its guarded row.
+pub(crate) fn check_cas_batch(table: Table, ck: &str, others: &[BatchOp]) -> Result<(), StoreError> {
+    let touches = others.iter().any(|op| match op {
+        BatchOp::Put { ck: c, .. } | BatchOp::Delete { ck: c } => c == ck,
+    });
+    if touches {
+        return Err(StoreError::Corrupt {
+            table: table.name(),
+            detail: format!("cas_batch writes its guarded row {ck:?} twice"),
+        });
+    }
+    Ok(())
 }
 
 /// The largest page a scan may ask for.

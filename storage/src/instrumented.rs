@@ -90,6 +90,22 @@ impl Backend for Instrumented {
         result
     }
 
+    async fn cas_batch(
+        &self,
+        table: Table,
+        pk: &str,
+        ck: &str,
+        expect: Expect,
+        value: Vec<u8>,
+        others: Vec<BatchOp>,
+    ) -> Result<CasOutcome, StoreError> {
+        let result = self.timed("cas_batch", self.inner.cas_batch(table, pk, ck, expect, value, others)).await;
+        if let Ok(CasOutcome::Conflict { .. }) = &result {
+            metrics::counter!("agora_storage_cas_conflicts_total", "backend" => self.inner.name()).increment(1);
+        }
+        result
+    }
+
     async fn delete(&self, table: Table, pk: &str, ck: &str) -> Result<(), StoreError> {
         self.timed("delete", self.inner.delete(table, pk, ck)).await
     }

@@ -6,7 +6,9 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use agora_engine::{BookingId, ContractId, JobId, ProposalId, UserId};
+use agora_engine::{
+    BookingId, ContractId, JobId, LedgerTxnId, MilestoneId, PaymentId, PaymentMethodId, ProposalId, UserId,
+};
 
 use crate::backend::{Backend, Expect, Order};
 use crate::codec::{decode, encode};
@@ -22,6 +24,17 @@ pub enum Step {
     Accept { proposal_id: ProposalId, job_id: JobId, contract_id: ContractId, client_id: UserId },
     /// Confirm `booking`, reserving its interval on `provider`'s schedule.
     ConfirmBooking { booking_id: BookingId, provider_id: UserId, by: UserId },
+    /// Charge `payment` and fund `milestone` of `contract` with it through ledger transaction `txn_id`.
+    FundMilestone {
+        contract_id: ContractId,
+        milestone_id: MilestoneId,
+        payment_id: PaymentId,
+        payment_method_id: PaymentMethodId,
+        txn_id: LedgerTxnId,
+        by: UserId,
+    },
+    /// Post the settlement `txn_id` (release, refund or split) that `milestone` records.
+    SettleMilestone { contract_id: ContractId, milestone_id: MilestoneId, txn_id: LedgerTxnId },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

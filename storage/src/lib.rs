@@ -15,8 +15,10 @@ mod codec;
 pub mod error;
 mod instrumented;
 pub mod intents;
+pub mod ledger;
 pub mod market;
 pub mod notify;
+pub mod payments;
 pub mod private_fs;
 mod retry;
 #[cfg(feature = "scylla")]

@@ -64,7 +64,7 @@ pub struct List<T> {
 }
 
 impl<T> List<T> {
-    fn new(table: Table, pk: impl ToString) -> Self {
+    pub(crate) fn new(table: Table, pk: impl ToString) -> Self {
         List { table, pk: pk.to_string(), of: std::marker::PhantomData }
     }
 }

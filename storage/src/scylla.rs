@@ -43,7 +43,8 @@ use ::scylla::value::CqlValue;
 use ::scylla::DeserializeRow;
 
 use crate::backend::{
-    clamp_limit, decode_cursor, into_page, ttl_secs, Backend, BatchOp, CasOutcome, Expect, Order, Page, Row,
+    check_cas_batch, clamp_limit, decode_cursor, into_page, ttl_secs, Backend, BatchOp, CasOutcome, Expect, Order,
+    Page, Row,
 };
 use crate::error::StoreError;
 use crate::tables::{Table, SCHEMA_VERSION};
@@ -121,6 +122,8 @@ struct ScanRow {
 enum BatchValues<'a> {
     Put((&'a str, &'a str, i64, &'a [u8], i32)),
     Delete((&'a str, &'a str)),
+    /// `(ttl, value, version, pk, ck, expected version)` of the compare-and-set statement.
+    Cas((i32, &'a [u8], i64, &'a str, &'a str, i64)),
 }
 
 impl SerializeRow for BatchValues<'_> {
@@ -128,6 +131,7 @@ impl SerializeRow for BatchValues<'_> {
         match self {
             BatchValues::Put(values) => values.serialize(ctx, writer),
             BatchValues::Delete(values) => values.serialize(ctx, writer),
+            BatchValues::Cas(values) => values.serialize(ctx, writer),
         }
     }
 
@@ -619,39 +623,45 @@ impl ScyllaBackend {
     /// Runs a lightweight transaction and reads its answer.
     async fn lwt(&self, statement: &PreparedStatement, values: impl SerializeRow) -> Result<LwtAnswer, StoreError> {
         let result = self.execute(statement, values, "cas").await?;
-        let rows = result.into_rows_result().map_err(unavailable("cas answer"))?;
-        let specs = rows.column_specs();
-        let applied_at = specs
-            .get_by_name("[applied]")
-            .map(|(i, _)| i)
-            .ok_or_else(|| StoreError::Unavailable("scylla cas answer: no [applied] column".into()))?;
-        let version_at = specs.get_by_name("version").map(|(i, _)| i);
-        let value_at = specs.get_by_name("value").map(|(i, _)| i);
-        let row = rows
-            .maybe_first_row::<::scylla::value::Row>()
-            .map_err(unavailable("cas answer"))?
-            .ok_or_else(|| StoreError::Unavailable("scylla cas answer: no row".into()))?;
-        let cell = |i: usize| row.columns.get(i).cloned().flatten();
-        let applied = match cell(applied_at) {
-            Some(CqlValue::Boolean(applied)) => applied,
-            other => return Err(StoreError::Unavailable(format!("scylla cas answer: [applied] is {other:?}"))),
-        };
-        let version = version_at
-            .map(|i| match cell(i) {
-                None => Ok(None),
-                Some(CqlValue::BigInt(v)) => Ok(Some(v)),
-                Some(other) => Err(StoreError::Unavailable(format!("scylla cas answer: version is {other:?}"))),
-            })
-            .transpose()?;
-        let value = value_at
-            .map(|i| match cell(i) {
-                None => Ok(None),
-                Some(CqlValue::Blob(v)) => Ok(Some(v)),
-                Some(other) => Err(StoreError::Unavailable(format!("scylla cas answer: value is {other:?}"))),
-            })
-            .transpose()?;
-        Ok(LwtAnswer { applied, version, value })
+        lwt_answer(result)
     }
+}
+
+/// Reads `[applied]` and the old `version` and `value` from an LWT answer (a statement's
+/// or a conditional batch's: both answer in this shape, the batch with the conditioned row).
+fn lwt_answer(result: QueryResult) -> Result<LwtAnswer, StoreError> {
+    let rows = result.into_rows_result().map_err(unavailable("cas answer"))?;
+    let specs = rows.column_specs();
+    let applied_at = specs
+        .get_by_name("[applied]")
+        .map(|(i, _)| i)
+        .ok_or_else(|| StoreError::Unavailable("scylla cas answer: no [applied] column".into()))?;
+    let version_at = specs.get_by_name("version").map(|(i, _)| i);
+    let value_at = specs.get_by_name("value").map(|(i, _)| i);
+    let row = rows
+        .maybe_first_row::<::scylla::value::Row>()
+        .map_err(unavailable("cas answer"))?
+        .ok_or_else(|| StoreError::Unavailable("scylla cas answer: no row".into()))?;
+    let cell = |i: usize| row.columns.get(i).cloned().flatten();
+    let applied = match cell(applied_at) {
+        Some(CqlValue::Boolean(applied)) => applied,
+        other => return Err(StoreError::Unavailable(format!("scylla cas answer: [applied] is {other:?}"))),
+    };
+    let version = version_at
+        .map(|i| match cell(i) {
+            None => Ok(None),
+            Some(CqlValue::BigInt(v)) => Ok(Some(v)),
+            Some(other) => Err(StoreError::Unavailable(format!("scylla cas answer: version is {other:?}"))),
+        })
+        .transpose()?;
+    let value = value_at
+        .map(|i| match cell(i) {
+            None => Ok(None),
+            Some(CqlValue::Blob(v)) => Ok(Some(v)),
+            Some(other) => Err(StoreError::Unavailable(format!("scylla cas answer: value is {other:?}"))),
+        })
+        .transpose()?;
+    Ok(LwtAnswer { applied, version, value })
 }
 
 #[async_trait::async_trait]
@@ -781,6 +791,63 @@ impl Backend for ScyllaBackend {
     async fn delete(&self, table: Table, pk: &str, ck: &str) -> Result<(), StoreError> {
         let st = self.statements(table)?;
         self.execute(&st.delete, (pk, ck), "delete").await.map(|_| ())
+    }
+
+    async fn cas_batch(
+        &self,
+        table: Table,
+        pk: &str,
+        ck: &str,
+        expect: Expect,
+        value: Vec<u8>,
+        others: Vec<BatchOp>,
+    ) -> Result<CasOutcome, StoreError> {
+        check_cas_batch(table, ck, &others)?;
+        let st = self.statements(table)?;
+        let others = last_op_per_key(others);
+        // A conditional batch of one partition: ScyllaDB runs it as one Paxos round, so the
+        // condition on the guarded row and every write apply together or not at all.
+        let mut batch = Batch::new(BatchType::Unlogged);
+        batch.set_consistency(CONSISTENCY);
+        batch.set_serial_consistency(Some(SERIAL));
+        let mut values = Vec::with_capacity(others.len() + 1);
+        let next = match expect {
+            Expect::Absent => {
+                batch.append_statement(st.insert_if_absent.clone());
+                values.push(BatchValues::Put((pk, ck, 1, value.as_slice(), 0)));
+                1
+            }
+            Expect::Version(expected) => {
+                let next = expected.checked_add(1).ok_or_else(|| StoreError::Corrupt {
+                    table: table.name(),
+                    detail: format!("version {expected} cannot grow"),
+                })?;
+                batch.append_statement(st.cas.clone());
+                values.push(BatchValues::Cas((0, value.as_slice(), next, pk, ck, expected)));
+                next
+            }
+        };
+        for op in &others {
+            match op {
+                BatchOp::Put { ck, value, ttl } => {
+                    batch.append_statement(st.put.clone());
+                    values.push(BatchValues::Put((pk, ck.as_str(), 0, value.as_slice(), ttl_arg(*ttl))));
+                }
+                BatchOp::Delete { ck } => {
+                    batch.append_statement(st.delete.clone());
+                    values.push(BatchValues::Delete((pk, ck.as_str())));
+                }
+            }
+        }
+        let result = self.inner.session.batch(&batch, values).await.map_err(unavailable("cas_batch"))?;
+        if lwt_answer(result)?.applied {
+            return Ok(CasOutcome::Applied { version: next });
+        }
+        // The answer's columns differ between servers for batches: read the guarded row at
+        // serial consistency. (Guarded rows carry no TTL, so no stale row marker can stand
+        // in the way of an insert.)
+        let current = self.read_row(&st.get_serial, pk, ck).await?;
+        Ok(CasOutcome::Conflict { current })
     }
 
     async fn batch(&self, table: Table, pk: &str, ops: Vec<BatchOp>) -> Result<(), StoreError> {

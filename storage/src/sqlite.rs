@@ -16,7 +16,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::oneshot;
 
-use crate::backend::{clamp_limit, decode_cursor, into_page, Backend, BatchOp, CasOutcome, Expect, Order, Page, Row};
+use crate::backend::{
+    check_cas_batch, clamp_limit, decode_cursor, into_page, Backend, BatchOp, CasOutcome, Expect, Order, Page, Row,
+};
 use crate::error::StoreError;
 use crate::tables::{Table, SCHEMA_VERSION};
 
@@ -405,19 +407,47 @@ impl Backend for SqliteBackend {
         self.write(move |conn| delete_row(conn, table, &pk, &ck)).await
     }
 
-    async fn batch(&self, table: Table, pk: &str, ops: Vec<BatchOp>) -> Result<(), StoreError> {
-        let pk = pk.to_string();
+    async fn cas_batch(
+        &self,
+        table: Table,
+        pk: &str,
+        ck: &str,
+        expect: Expect,
+        value: Vec<u8>,
+        others: Vec<BatchOp>,
+    ) -> Result<CasOutcome, StoreError> {
+        check_cas_batch(table, ck, &others)?;
+        let (pk, ck) = (pk.to_string(), ck.to_string());
         self.write(move |conn| {
-            for op in ops {
-                match op {
-                    BatchOp::Put { ck, value, ttl } => upsert(conn, table, &pk, &ck, 0, &value, expiry(ttl))?,
-                    BatchOp::Delete { ck } => delete_row(conn, table, &pk, &ck)?,
-                }
-            }
-            Ok(())
+            // One savepoint inside BEGIN IMMEDIATE: the check and every write, or nothing.
+            let current = live_row(conn, table, &pk, &ck)?;
+            let next = match (expect, &current) {
+                (Expect::Absent, None) => 1,
+                (Expect::Version(v), Some(row)) if row.version == v => v + 1,
+                _ => return Ok(CasOutcome::Conflict { current }),
+            };
+            upsert(conn, table, &pk, &ck, next, &value, None)?;
+            apply_ops(conn, table, &pk, others)?;
+            Ok(CasOutcome::Applied { version: next })
         })
         .await
     }
+
+    async fn batch(&self, table: Table, pk: &str, ops: Vec<BatchOp>) -> Result<(), StoreError> {
+        let pk = pk.to_string();
+        self.write(move |conn| apply_ops(conn, table, &pk, ops)).await
+    }
+}
+
+/// The unconditional writes of a batch, in order (the last write of a key wins).
+fn apply_ops(conn: &Connection, table: Table, pk: &str, ops: Vec<BatchOp>) -> Result<(), StoreError> {
+    for op in ops {
+        match op {
+            BatchOp::Put { ck, value, ttl } => upsert(conn, table, pk, &ck, 0, &value, expiry(ttl))?,
+            BatchOp::Delete { ck } => delete_row(conn, table, pk, &ck)?,
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -75,6 +75,14 @@ impl Store {
         crate::intents::Intents { b: self.backend.as_ref() }
     }
 
+    pub fn ledger(&self) -> crate::ledger::Ledger<'_> {
+        crate::ledger::Ledger { b: self.backend.as_ref() }
+    }
+
+    pub fn payments(&self) -> crate::payments::Payments<'_> {
+        crate::payments::Payments { b: self.backend.as_ref() }
+    }
+
     pub fn notifications(&self) -> crate::notify::Notifications<'_> {
         crate::notify::Notifications { b: self.backend.as_ref() }
     }

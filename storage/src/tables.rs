@@ -4,7 +4,7 @@
 //! checks the two agree. Keys are documented in docs/storage.md.
 
 /// The schema version this build writes. Older stores migrate forward; newer ones are refused.
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Table {
@@ -138,6 +138,33 @@ pub enum Table {
     /// pk = "<booking id>:<kind>", ck = "" : the notification id of a reminder sent (claimed
     /// by insert-if-absent, so one is never sent twice).
     RemindersSent,
+    // ---- schema version 6: payments
+    /// pk = ledger account key (`wallet:<user>:USD`), ck = "" : the head (cached balance,
+    /// entry count), moved by compare-and-set together with each entry; ck = "e:<txn id>"
+    /// (":r" appended for a reversal) : one entry. Accounts without a floor (`external`) keep
+    /// entries only.
+    LedgerAccounts,
+    /// pk = bucket (one hex digit of a hash of the key), ck = account key : every account, for `ledger verify`.
+    LedgerAccountIndex,
+    /// pk = owner (user id of a wallet, contract id of an escrow), ck = account key : the owner's accounts.
+    LedgerAccountsByOwner,
+    /// pk = ledger transaction id, ck = "" : the transaction and its status (applying, posted, rejected).
+    LedgerTxns,
+    /// pk = "all", ck = transaction id : transactions still being applied (the sweeper finishes them).
+    LedgerOpen,
+    /// pk = payment method id, ck = "" : a saved card (gateway token, brand, last4, expiry).
+    PaymentMethodsById,
+    /// pk = user id, ck = payment method id : the user's cards.
+    PaymentMethodsByUser,
+    /// pk = payment id, ck = "" : one charge.
+    PaymentsById,
+    /// pk = user id (payer and payee), ck = payment id : the user's payments.
+    PaymentsByUser,
+    /// pk = contract id, ck = "" : the contract's milestones (one row, compare-and-set).
+    MilestonesByContract,
+    /// pk = "<user id>:<Idempotency-Key>", ck = "" : the request's fingerprint and, once
+    /// answered, its response (TTL 24 h).
+    IdempotencyKeys,
 }
 
 impl Table {
@@ -202,6 +229,17 @@ impl Table {
         Table::CalendarFeedByUser,
         Table::RemindersDue,
         Table::RemindersSent,
+        Table::LedgerAccounts,
+        Table::LedgerAccountIndex,
+        Table::LedgerAccountsByOwner,
+        Table::LedgerTxns,
+        Table::LedgerOpen,
+        Table::PaymentMethodsById,
+        Table::PaymentMethodsByUser,
+        Table::PaymentsById,
+        Table::PaymentsByUser,
+        Table::MilestonesByContract,
+        Table::IdempotencyKeys,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -266,6 +304,17 @@ impl Table {
             Table::CalendarFeedByUser => "calendar_feed_by_user",
             Table::RemindersDue => "reminders_due",
             Table::RemindersSent => "reminders_sent",
+            Table::LedgerAccounts => "ledger_accounts",
+            Table::LedgerAccountIndex => "ledger_account_index",
+            Table::LedgerAccountsByOwner => "ledger_accounts_by_owner",
+            Table::LedgerTxns => "ledger_txns",
+            Table::LedgerOpen => "ledger_open",
+            Table::PaymentMethodsById => "payment_methods_by_id",
+            Table::PaymentMethodsByUser => "payment_methods_by_user",
+            Table::PaymentsById => "payments_by_id",
+            Table::PaymentsByUser => "payments_by_user",
+            Table::MilestonesByContract => "milestones_by_contract",
+            Table::IdempotencyKeys => "idempotency_keys",
         }
     }
 
@@ -300,6 +349,17 @@ impl Table {
             | Table::CalendarFeedByUser
             | Table::RemindersDue
             | Table::RemindersSent => 5,
+            Table::LedgerAccounts
+            | Table::LedgerAccountIndex
+            | Table::LedgerAccountsByOwner
+            | Table::LedgerTxns
+            | Table::LedgerOpen
+            | Table::PaymentMethodsById
+            | Table::PaymentMethodsByUser
+            | Table::PaymentsById
+            | Table::PaymentsByUser
+            | Table::MilestonesByContract
+            | Table::IdempotencyKeys => 6,
             _ => 3,
         }
     }

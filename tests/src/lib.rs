@@ -192,6 +192,31 @@ impl TestApp {
         (user, id)
     }
 
+    /// A pending contract between `client` and `provider` for `amount` minor units of USD
+    /// (job, proposal, accept); answers its id.
+    pub async fn pending_contract(&self, client: &TestUser, provider: &TestUser, amount: i64) -> String {
+        let job = json!({"title": "Fix the garden fence", "description": "Two broken panels need replacing soon."});
+        let r = self.post("/api/jobs", job, Some(&client.token)).await;
+        r.expect(201, None);
+        let job = r.json["id"].as_str().expect("job id").to_string();
+        let proposal = json!({"job_id": job, "rate": {"amount": amount, "currency": "USD"}});
+        let r = self.post("/api/proposals", proposal, Some(&provider.token)).await;
+        r.expect(201, None);
+        let proposal = r.json["id"].as_str().expect("proposal id").to_string();
+        let r = self.post(&format!("/api/proposals/{proposal}/accept"), json!({}), Some(&client.token)).await;
+        r.expect(201, None);
+        assert_eq!(r.json["status"], "pending", "{}", r.text);
+        r.json["id"].as_str().expect("contract id").to_string()
+    }
+
+    /// Saves the card `number` (expiring 12/2099, cvc 123) for `user`; answers its id.
+    pub async fn card(&self, user: &TestUser, number: &str) -> String {
+        let body = json!({"kind": "card", "number": number, "exp_month": 12, "exp_year": 2099, "cvc": "123"});
+        let r = self.post("/api/payment-methods", body, Some(&user.token)).await;
+        r.expect(201, None);
+        r.json["id"].as_str().expect("payment method id").to_string()
+    }
+
     /// Creates a conversation as `by` with `others`; answers its id.
     pub async fn conversation(&self, by: &TestUser, others: &[&TestUser]) -> String {
         let ids: Vec<&str> = others.iter().map(|u| u.id.as_str()).collect();

@@ -86,28 +86,7 @@ async fn completed_contract(app: &TestApp, client: &TestUser, provider: &TestUse
 
 /// A pending contract: job by `client`, proposal by `provider`, accepted.
 async fn contract(app: &TestApp, client: &TestUser, provider: &TestUser) -> String {
-    let r = app
-        .post(
-            "/api/jobs",
-            json!({"title": "Fix the garden fence", "description": "Two broken panels need replacing soon."}),
-            Some(&client.token),
-        )
-        .await;
-    r.expect(201, None);
-    let job = r.json["id"].as_str().expect("job id").to_string();
-    let r = app
-        .post(
-            "/api/proposals",
-            json!({"job_id": job, "rate": {"amount": 20000, "currency": "USD"}}),
-            Some(&provider.token),
-        )
-        .await;
-    r.expect(201, None);
-    let proposal = r.json["id"].as_str().expect("proposal id").to_string();
-    let r = app.post(&format!("/api/proposals/{proposal}/accept"), json!({}), Some(&client.token)).await;
-    r.expect(201, None);
-    assert_eq!(r.json["status"], "pending", "{}", r.text);
-    r.json["id"].as_str().expect("contract id").to_string()
+    app.pending_contract(client, provider, 20_000).await
 }
 
 /// A booking of `service` by `client` that `provider` confirmed and, once it started,

@@ -34,7 +34,7 @@ impl Command for ChangeContractStatus {
     }
 }
 
-async fn change(cx: Cx, msg: ChangeContractStatus) -> Result<Contract, ActorError> {
+pub(crate) async fn change(cx: Cx, msg: ChangeContractStatus) -> Result<Contract, ActorError> {
     let m = cx.store.market();
     let (next, change, completes_job) = cas_retry(|| async {
         let current = m.get::<Contract>(msg.contract_id).await?.ok_or(ActorError::NotFound)?;

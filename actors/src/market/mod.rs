@@ -14,6 +14,7 @@ pub mod bookings;
 pub mod catalog;
 pub mod contracts;
 pub mod jobs;
+pub mod milestones;
 pub mod reviews;
 pub mod sweeper;
 
@@ -85,6 +86,16 @@ pub struct Cx {
     pub faults: Faults,
     /// How long a requested booking holds its slot (providers with working hours).
     pub booking_hold: std::time::Duration,
+    /// The payment gateway (the sandbox unless an adapter is configured).
+    pub gateway: Arc<dyn crate::gateway::PaymentGateway>,
+    pub payments: PaymentSettings,
+}
+
+/// Payment tunables (from the server settings).
+#[derive(Debug, Clone, Copy)]
+pub struct PaymentSettings {
+    /// The platform fee on released escrow, in basis points (1000 = 10 %).
+    pub fee_bps: u32,
 }
 
 /// A marketplace use case.

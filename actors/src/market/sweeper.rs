@@ -25,6 +25,17 @@ pub async fn sweep(cx: &Cx, before: OffsetDateTime, now: OffsetDateTime) -> Resu
         metrics::counter!("agora_intents_repaired_total", "outcome" => outcome).increment(1);
         n += 1;
     }
+    // Ledger transactions a crash left half applied (their intents, if any, are done above).
+    let ledger = cx.store.ledger();
+    for id in ledger.open(BATCH).await? {
+        let stale = ledger.transaction(id).await?.is_none_or(|r| r.value.txn.at < before);
+        if stale {
+            let outcome = ledger.resume(id).await?;
+            tracing::warn!(txn = %id, ?outcome, "interrupted ledger transaction finished");
+            metrics::counter!("agora_ledger_resumed_total").increment(1);
+            n += 1;
+        }
+    }
     Ok(n)
 }
 
@@ -35,6 +46,24 @@ async fn repair(cx: &Cx, intent: &Intent, now: OffsetDateTime) -> Result<&'stati
         }
         Step::ConfirmBooking { booking_id, provider_id, by } => {
             super::bookings::complete_confirm(cx, booking_id, provider_id, by, now).await
+        }
+        Step::FundMilestone { contract_id, milestone_id, payment_id, payment_method_id, txn_id, by } => {
+            let caller = super::Caller { id: by, role: agora_engine::Role::Client };
+            let funded = super::milestones::complete_funding(
+                cx,
+                contract_id,
+                milestone_id,
+                payment_id,
+                payment_method_id,
+                txn_id,
+                caller,
+                now,
+            )
+            .await?;
+            Ok(if funded.is_some() { "funded" } else { "declined" })
+        }
+        Step::SettleMilestone { contract_id, milestone_id, txn_id } => {
+            super::milestones::complete_settlement(cx, contract_id, milestone_id, txn_id).await
         }
     }
 }

@@ -59,6 +59,56 @@ pub fn reminder(
         .collect()
 }
 
+/// Who hears of a milestone's move, and what.
+fn milestone_notes(
+    c: &agora_engine::Contract,
+    m: &agora_engine::payment::Milestone,
+    by: Option<agora_engine::UserId>,
+) -> Vec<NewNotification> {
+    use agora_engine::payment::MilestoneStatus as S;
+    let (client, provider) = (c.client_id, c.provider_id);
+    let (title, message, to): (&str, String, Vec<agora_engine::UserId>) = match m.status {
+        S::Funded => (
+            "Milestone funded",
+            format!("\"{}\" ({}) is funded and held in escrow.", m.title, m.amount),
+            vec![provider],
+        ),
+        S::Submitted => {
+            ("Milestone submitted", format!("\"{}\" was submitted for your approval.", m.title), vec![client])
+        }
+        S::ChangesRequested => {
+            ("Changes requested", format!("The client asked for changes to \"{}\".", m.title), vec![provider])
+        }
+        S::Released => (
+            "Milestone released",
+            format!("\"{}\" ({}) was released to the provider.", m.title, m.amount),
+            if by.is_none() { vec![provider, client] } else { vec![provider] },
+        ),
+        S::Refunded => (
+            "Milestone refunded",
+            format!("\"{}\" ({}) was refunded to the client.", m.title, m.amount),
+            vec![client, provider],
+        ),
+        S::Split => ("Dispute resolved", format!("\"{}\" was settled by an admin.", m.title), vec![client, provider]),
+        S::Unfunded | S::Removed => return Vec::new(),
+    };
+    to.into_iter()
+        .filter(|u| Some(*u) != by)
+        .map(|u| NewNotification {
+            actor_id: by,
+            ..note(
+                u,
+                NotificationType::Payment,
+                title,
+                format!("{message} Contract: \"{}\".", c.title),
+                format!("/contracts/{}/milestones", c.id),
+                by.unwrap_or(client),
+                ("milestone", m.id.to_string()),
+            )
+        })
+        .collect()
+}
+
 /// Whether an event sends notifications (what the notifier subscribes to).
 pub fn notifies(event: &DomainEvent) -> bool {
     use DomainEvent as E;
@@ -166,6 +216,16 @@ pub fn notifications(event: &DomainEvent) -> Vec<NewNotification> {
             format!("/reviews/{}", r.id),
             *by,
             ("review", r.id.to_string()),
+        )],
+        E::MilestoneChanged { contract: c, milestone: m, by } => milestone_notes(c, m, *by),
+        E::PaymentFailed { payment: p } => vec![note(
+            p.payer_id,
+            NotificationType::Payment,
+            "Payment failed",
+            format!("Your payment of {} was declined ({}).", p.amount, p.failure.as_deref().unwrap_or("card_declined")),
+            format!("/payments/{}", p.id),
+            p.payee_id,
+            ("payment", p.id.to_string()),
         )],
         E::ProposalWithdrawn { .. }
         | E::ReviewEdited { .. }

@@ -9,6 +9,7 @@ pub mod conversations;
 pub mod jobs;
 pub mod notifications;
 pub mod ops;
+pub mod payments;
 pub mod providers;
 pub mod reviews;
 pub mod services;

@@ -209,6 +209,82 @@ async fn single_partition_batch(b: Arc<dyn Backend>) {
     assert_eq!(cks, ["a", "b"].iter().map(|s| s.to_string()).collect());
 }
 
+async fn conditional_batch(b: Arc<dyn Backend>) {
+    let put = |ck: &str, v: &[u8]| BatchOp::Put { ck: ck.into(), value: v.to_vec(), ttl: None };
+    // Insert-if-absent of the guarded row with two more rows of its partition.
+    let first =
+        b.cas_batch(T, "cb", "", Expect::Absent, b"h1".to_vec(), vec![put("e1", b"one"), put("x", b"tmp")]).await;
+    assert_eq!(first.expect("cas_batch"), CasOutcome::Applied { version: 1 });
+    // A failed condition writes nothing.
+    match b.cas_batch(T, "cb", "", Expect::Absent, b"h?".to_vec(), vec![put("e2", b"lost")]).await.expect("cas_batch") {
+        CasOutcome::Conflict { current: Some(row) } => assert_eq!((row.version, row.value), (1, b"h1".to_vec())),
+        other => panic!("insert over a live guarded row must conflict, got {other:?}"),
+    }
+    match b
+        .cas_batch(T, "cb", "", Expect::Version(7), b"h?".to_vec(), vec![put("e2", b"lost")])
+        .await
+        .expect("cas_batch")
+    {
+        CasOutcome::Conflict { current: Some(row) } => assert_eq!(row.version, 1),
+        other => panic!("a stale version must conflict, got {other:?}"),
+    }
+    assert_eq!(b.get(T, "cb", "e2").await.expect("get"), None, "nothing of a refused batch is written");
+    // A met condition writes the guarded row and the others, deletes included.
+    let next = b
+        .cas_batch(
+            T,
+            "cb",
+            "",
+            Expect::Version(1),
+            b"h2".to_vec(),
+            vec![put("e2", b"two"), BatchOp::Delete { ck: "x".into() }],
+        )
+        .await
+        .expect("cas_batch");
+    assert_eq!(next, CasOutcome::Applied { version: 2 });
+    let rows: Vec<(String, Vec<u8>, i64)> = b
+        .scan(T, "cb", Order::Asc, 10, None)
+        .await
+        .expect("scan")
+        .rows
+        .into_iter()
+        .map(|r| (r.ck, r.value, r.version))
+        .collect();
+    assert_eq!(
+        rows,
+        vec![("".into(), b"h2".to_vec(), 2), ("e1".into(), b"one".to_vec(), 0), ("e2".into(), b"two".to_vec(), 0)]
+    );
+    // The guarded row may not be written twice in one batch.
+    assert!(b.cas_batch(T, "cb", "", Expect::Version(2), b"h3".to_vec(), vec![put("", b"again")]).await.is_err());
+    // Concurrent batches on one guarded row: each version is won once, and every winner's
+    // entry is there.
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let b = b.clone();
+            tokio::spawn(async move {
+                loop {
+                    let head = b.get(T, "race", "").await.expect("get");
+                    let expect = head.as_ref().map_or(Expect::Absent, |r| Expect::Version(r.version));
+                    let entry = BatchOp::Put { ck: format!("w{i}"), value: vec![i as u8], ttl: None };
+                    if b.cas_batch(T, "race", "", expect, vec![i as u8], vec![entry])
+                        .await
+                        .expect("cas_batch")
+                        .applied()
+                    {
+                        return;
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("task");
+    }
+    let page = b.scan(T, "race", Order::Asc, 20, None).await.expect("scan");
+    assert_eq!(page.rows.len(), 9, "the head and eight entries");
+    assert_eq!(page.rows[0].version, 8, "eight compare-and-sets applied, one per version");
+}
+
 macro_rules! conformance {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -241,6 +317,7 @@ conformance!(
     ttl_expiry,
     idempotent_insert,
     single_partition_batch,
+    conditional_batch,
 );
 
 /// A backend on the node named by AGORA_TEST_SCYLLA, in a keyspace of its own; `None`

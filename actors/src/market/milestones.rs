@@ -1,0 +1,495 @@
+//! Milestones and escrow: split, fund, submit, request changes, approve. Every command runs
+//! on the contract's worker (so one contract's money commands never interleave in this
+//! process), decides with the engine's milestone state machine, and changes the contract's
+//! milestone set by compare-and-set (so they stay correct across processes).
+//!
+//! Funding is a multi-step operation: intent; pending payment; charge at the gateway (keyed
+//! by the payment id, so a repeat answers the same); ledger transaction (keyed by its id);
+//! milestone funded; contract pending → active. Each step is idempotent, and the sweeper
+//! runs [`complete_funding`] over whatever a crash interrupted. A release records its ledger
+//! transaction in the milestone first and posts it second; the sweeper posts what a crash
+//! left unposted ([`complete_settlement`]).
+
+use agora_engine::ledger::{self, Transaction, TxnKind};
+use agora_engine::payment::{
+    check_split, Milestone, MilestoneAction, MilestoneActor, MilestonePlan, MilestoneStatus, Payment, PaymentFor,
+    PaymentStatus,
+};
+use agora_engine::{
+    codes, Contract, ContractId, ContractStatus, DomainError, DomainEvent, LedgerTxnId, MilestoneId, PaymentId,
+    PaymentMethodId,
+};
+use agora_storage::intents::{Intent, Step};
+use agora_storage::payments::{MilestoneSet, PaymentMethod};
+use agora_storage::{cas_retry, StoreError, Versioned};
+use futures_util::future::BoxFuture;
+use time::OffsetDateTime;
+
+use super::contracts::{change, ChangeContractStatus};
+use super::{new_id, visible, Aggregate, Caller, Command, Cx};
+use crate::gateway::{ChargeOutcome, ChargeRequest};
+use crate::ActorError;
+
+/// The contract, if `by` may see it, and which side `by` is on.
+async fn contract_for(cx: &Cx, by: Caller, id: ContractId) -> Result<(Contract, MilestoneActor), ActorError> {
+    let c = visible(cx.store.market().get::<Contract>(id).await?.map(|v| v.value), |c| {
+        c.party(by.id, by.is_admin()).is_some()
+    })?;
+    let actor = match c.party(by.id, by.is_admin()) {
+        Some(agora_engine::ContractActor::Client) => MilestoneActor::Client,
+        Some(agora_engine::ContractActor::Provider) => MilestoneActor::Provider,
+        _ => MilestoneActor::Admin,
+    };
+    Ok((c, actor))
+}
+
+/// The contract's milestones and their version (`None`: the default set, never saved).
+pub async fn milestone_set(cx: &Cx, c: &Contract) -> Result<(MilestoneSet, Option<i64>), ActorError> {
+    Ok(match cx.store.payments().milestones(c.id).await? {
+        Some(Versioned { value, version }) => (value, Some(version)),
+        None => (MilestoneSet::default_for(c), None),
+    })
+}
+
+/// Read-decide-write of one milestone with retries: `decide` answers the next milestone,
+/// or `None` when there is nothing to change (a repeat).
+async fn change_milestone(
+    cx: &Cx,
+    c: &Contract,
+    id: MilestoneId,
+    mut decide: impl FnMut(&Milestone) -> Result<Option<Milestone>, ActorError>,
+) -> Result<(Milestone, bool), ActorError> {
+    let decide = std::sync::Mutex::new(&mut decide);
+    let decide = &decide;
+    cas_retry(|| async move {
+        let (mut set, version) = milestone_set(cx, c).await?;
+        let current = set.get(id).ok_or(ActorError::NotFound)?.clone();
+        let Some(next) = (decide.lock().unwrap_or_else(|p| p.into_inner()))(&current)? else {
+            return Ok(Some((current, false)));
+        };
+        if let Some(slot) = set.get_mut(id) {
+            *slot = next.clone();
+        }
+        Ok::<_, ActorError>(cx.store.payments().save_milestones(&set, version).await?.map(|_| (next, true)))
+    })
+    .await
+}
+
+// ---------------------------------------------------------------------------------------
+// Split
+
+/// The client replaces the default milestone with a split of the agreed amount.
+#[derive(actix::Message)]
+#[rtype(result = "Result<MilestoneSet, ActorError>")]
+pub struct SetMilestones {
+    pub by: Caller,
+    pub contract_id: ContractId,
+    pub plans: Vec<MilestonePlan>,
+    pub at: OffsetDateTime,
+}
+
+impl Command for SetMilestones {
+    type Output = MilestoneSet;
+    fn aggregate(&self) -> Aggregate {
+        Aggregate::Contract(self.contract_id)
+    }
+    fn run(self, cx: Cx) -> BoxFuture<'static, Result<MilestoneSet, ActorError>> {
+        Box::pin(async move {
+            let (c, actor) = contract_for(&cx, self.by, self.contract_id).await?;
+            if actor != MilestoneActor::Client {
+                return Err(ActorError::Forbidden("only the client splits the contract into milestones"));
+            }
+            check_split(c.agreed_rate, &self.plans).map_err(ActorError::from)?;
+            let plans = &self.plans;
+            cas_retry(|| async {
+                let (set, version) = milestone_set(&cx, &c).await?;
+                let contract_now = cx.store.market().get::<Contract>(c.id).await?.ok_or(ActorError::NotFound)?.value;
+                if contract_now.status != ContractStatus::Pending
+                    || set.milestones.iter().any(|m| m.status != MilestoneStatus::Unfunded)
+                {
+                    return Err(ActorError::Refused(DomainError::conflict(
+                        codes::MILESTONES_LOCKED,
+                        "milestones can be split only while the contract is pending and nothing is funded",
+                    )));
+                }
+                let next = MilestoneSet {
+                    contract_id: c.id,
+                    milestones: plans
+                        .iter()
+                        .enumerate()
+                        .map(|(i, p)| Milestone {
+                            id: new_id(MilestoneId::from_uuid),
+                            contract_id: c.id,
+                            position: u32::try_from(i + 1).unwrap_or(u32::MAX),
+                            title: p.title.clone(),
+                            amount: p.amount,
+                            due_date: p.due_date,
+                            status: MilestoneStatus::Unfunded,
+                            payment_id: None,
+                            released: 0,
+                            refunded: 0,
+                            settlement_txn: None,
+                            submitted_at: None,
+                            updated_at: self.at,
+                        })
+                        .collect(),
+                };
+                Ok(cx.store.payments().save_milestones(&next, version).await?.map(|_| next))
+            })
+            .await
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Fund
+
+/// The client funds a milestone (the next unfunded one when `milestone_id` is `None`) by
+/// charging a saved card.
+#[derive(actix::Message)]
+#[rtype(result = "Result<Funded, ActorError>")]
+pub struct FundMilestone {
+    pub by: Caller,
+    pub contract_id: ContractId,
+    pub milestone_id: Option<MilestoneId>,
+    pub payment_method_id: PaymentMethodId,
+    pub at: OffsetDateTime,
+}
+
+/// What funding did.
+#[derive(Debug, Clone)]
+pub struct Funded {
+    pub payment: Payment,
+    pub milestone: Milestone,
+    pub contract: Contract,
+}
+
+impl Command for FundMilestone {
+    type Output = Funded;
+    fn aggregate(&self) -> Aggregate {
+        Aggregate::Contract(self.contract_id)
+    }
+    fn run(self, cx: Cx) -> BoxFuture<'static, Result<Funded, ActorError>> {
+        Box::pin(fund(cx, self))
+    }
+}
+
+async fn fund(cx: Cx, msg: FundMilestone) -> Result<Funded, ActorError> {
+    let (c, actor) = contract_for(&cx, msg.by, msg.contract_id).await?;
+    let (set, _) = milestone_set(&cx, &c).await?;
+    let target = match msg.milestone_id {
+        Some(id) => set.get(id).ok_or(ActorError::NotFound)?.clone(),
+        None => set.next_unfunded().cloned().ok_or_else(|| {
+            ActorError::Refused(DomainError::conflict(codes::NOTHING_TO_FUND, "every milestone is funded or settled"))
+        })?,
+    };
+    MilestoneAction::Fund.decide(target.status, actor, c.status).map_err(ActorError::Refused)?;
+    let method = cx
+        .store
+        .market()
+        .get::<PaymentMethod>(msg.payment_method_id)
+        .await?
+        .map(|v| v.value)
+        .filter(|m| m.user_id == msg.by.id)
+        .ok_or_else(|| ActorError::Invalid(field("payment_method_id", "is not one of your saved cards")))?;
+    let payment = Payment {
+        id: new_id(PaymentId::from_uuid),
+        payer_id: c.client_id,
+        payee_id: c.provider_id,
+        purpose: PaymentFor::Milestone { contract_id: c.id, milestone_id: target.id },
+        amount: target.amount,
+        refunded: 0,
+        status: PaymentStatus::Pending,
+        card: Some(method.card.clone()),
+        gateway_ref: None,
+        failure: None,
+        created_at: msg.at,
+        updated_at: msg.at,
+    };
+    let txn_id = new_id(LedgerTxnId::from_uuid);
+    let intent = Intent::new(
+        Step::FundMilestone {
+            contract_id: c.id,
+            milestone_id: target.id,
+            payment_id: payment.id,
+            payment_method_id: method.id,
+            txn_id,
+            by: msg.by.id,
+        },
+        msg.at,
+    );
+    cx.store.intents().record(&intent).await?;
+    cx.store.market().insert(&payment).await?;
+    cx.faults.hit("fund:payment");
+    let funded = complete_funding(&cx, c.id, target.id, payment.id, method.id, txn_id, msg.by, msg.at).await?;
+    cx.store.intents().done(intent.id).await?;
+    match funded {
+        Some(f) => Ok(f),
+        None => {
+            let p = cx.store.market().get::<Payment>(payment.id).await?.ok_or(ActorError::NotFound)?.value;
+            Err(ActorError::Refused(DomainError::conflict(
+                codes::PAYMENT_DECLINED,
+                format!("the card was declined ({})", p.failure.as_deref().unwrap_or("card_declined")),
+            )))
+        }
+    }
+}
+
+fn field(name: &str, problem: &str) -> agora_engine::FieldErrors {
+    let mut f = agora_engine::FieldErrors::new();
+    f.add(name, problem);
+    f
+}
+
+/// Charges (once), posts the funding (once), marks the milestone funded and activates a
+/// pending contract. `None` when the gateway declined the card. Safe to run again at any
+/// point: the sweeper does after a crash.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn complete_funding(
+    cx: &Cx,
+    contract_id: ContractId,
+    milestone_id: MilestoneId,
+    payment_id: PaymentId,
+    method_id: PaymentMethodId,
+    txn_id: LedgerTxnId,
+    by: Caller,
+    at: OffsetDateTime,
+) -> Result<Option<Funded>, ActorError> {
+    let m = cx.store.market();
+    let Some(current) = m.get::<Payment>(payment_id).await? else { return Ok(None) };
+    let mut payment = current.value;
+    if payment.status == PaymentStatus::Pending {
+        let token = m.get::<PaymentMethod>(method_id).await?.map(|v| v.value.token);
+        let outcome = match token {
+            Some(token) => {
+                let req = ChargeRequest { idempotency_key: payment.id.to_string(), token, amount: payment.amount };
+                cx.gateway
+                    .charge(&req)
+                    .await
+                    .map_err(|e| ActorError::Storage(StoreError::Unavailable(e.to_string())))?
+            }
+            // The card was deleted before the charge went out: nothing was charged.
+            None => ChargeOutcome::Declined { reason: crate::gateway::Decline::CardDeclined },
+        };
+        let (status, reference, failure) = match outcome {
+            ChargeOutcome::Succeeded { reference } => (PaymentStatus::Succeeded, Some(reference), None),
+            ChargeOutcome::Declined { reason } => (PaymentStatus::Failed, None, Some(reason.code().to_string())),
+        };
+        let saved = m
+            .update::<Payment, ActorError>(payment_id, |p| {
+                if p.status == PaymentStatus::Pending {
+                    p.status = p.status.transition(status).map_err(ActorError::Refused)?;
+                    p.gateway_ref = reference.clone();
+                    p.failure = failure.clone();
+                    p.updated_at = at;
+                }
+                Ok(())
+            })
+            .await?
+            .ok_or(ActorError::NotFound)?;
+        payment = saved.value;
+        metrics::counter!("agora_payments_total", "outcome" => payment.status.as_str()).increment(1);
+        cx.faults.hit("fund:charged");
+        if payment.status == PaymentStatus::Failed {
+            tracing::info!(payment = %payment.id, failure = ?payment.failure, "charge declined");
+            cx.bus.publish(vec![DomainEvent::PaymentFailed { payment: payment.clone() }], at).await;
+        }
+    }
+    if payment.status == PaymentStatus::Failed {
+        return Ok(None);
+    }
+    let c = m.get::<Contract>(contract_id).await?.ok_or(ActorError::NotFound)?.value;
+    let txn = Transaction::new(
+        txn_id,
+        TxnKind::Fund,
+        ledger::fund(c.id, c.provider_id, payment.amount),
+        format!("milestone:{milestone_id}"),
+        payment.created_at,
+    )
+    .map_err(ActorError::Refused)?;
+    cx.store.ledger().post(&txn).await?;
+    cx.faults.hit("fund:posted");
+    let (milestone, changed) = change_milestone(cx, &c, milestone_id, |ms| {
+        if ms.payment_id == Some(payment.id) {
+            return Ok(None);
+        }
+        if ms.status != MilestoneStatus::Unfunded {
+            // Funded meanwhile by another payment: this one's money stays in escrow for the
+            // contract (and is refunded with it); report the milestone as it is.
+            tracing::error!(payment = %payment.id, milestone = %ms.id, "milestone was funded twice");
+            return Ok(None);
+        }
+        let mut next = ms.clone();
+        next.status = MilestoneStatus::Funded;
+        next.payment_id = Some(payment.id);
+        next.updated_at = at;
+        Ok(Some(next))
+    })
+    .await?;
+    cx.faults.hit("fund:milestone");
+    let contract = if c.status == ContractStatus::Pending {
+        change(
+            cx.clone(),
+            ChangeContractStatus {
+                by,
+                contract_id: c.id,
+                to: ContractStatus::Active,
+                reason: Some("funded".into()),
+                at,
+            },
+        )
+        .await?
+    } else {
+        c
+    };
+    if changed {
+        tracing::info!(contract = %contract.id, milestone = %milestone.id, payment = %payment.id, "milestone funded");
+        cx.bus
+            .publish(
+                vec![DomainEvent::MilestoneChanged {
+                    contract: contract.clone(),
+                    milestone: milestone.clone(),
+                    by: Some(by.id),
+                }],
+                at,
+            )
+            .await;
+    }
+    Ok(Some(Funded { payment, milestone, contract }))
+}
+
+// ---------------------------------------------------------------------------------------
+// Submit, request changes, approve
+
+/// A change of one milestone by a party.
+#[derive(actix::Message)]
+#[rtype(result = "Result<Milestone, ActorError>")]
+pub struct ActOnMilestone {
+    pub by: Caller,
+    pub contract_id: ContractId,
+    pub milestone_id: MilestoneId,
+    /// Submit, RequestChanges or Approve.
+    pub action: MilestoneAction,
+    pub at: OffsetDateTime,
+}
+
+impl Command for ActOnMilestone {
+    type Output = Milestone;
+    fn aggregate(&self) -> Aggregate {
+        Aggregate::Contract(self.contract_id)
+    }
+    fn run(self, cx: Cx) -> BoxFuture<'static, Result<Milestone, ActorError>> {
+        Box::pin(async move {
+            let (c, actor) = contract_for(&cx, self.by, self.contract_id).await?;
+            match self.action {
+                MilestoneAction::Approve => {
+                    settle(&cx, &c, self.milestone_id, self.action, actor, Some(self.by.id), self.at).await
+                }
+                MilestoneAction::Submit | MilestoneAction::RequestChanges => {
+                    let action = self.action;
+                    let (milestone, _) = change_milestone(&cx, &c, self.milestone_id, |ms| {
+                        let to = action.decide(ms.status, actor, c.status).map_err(ActorError::Refused)?;
+                        let mut next = ms.clone();
+                        next.status = to;
+                        next.updated_at = self.at;
+                        if to == MilestoneStatus::Submitted {
+                            next.submitted_at = Some(self.at);
+                        }
+                        Ok(Some(next))
+                    })
+                    .await?;
+                    cx.bus
+                        .publish(
+                            vec![DomainEvent::MilestoneChanged {
+                                contract: c,
+                                milestone: milestone.clone(),
+                                by: Some(self.by.id),
+                            }],
+                            self.at,
+                        )
+                        .await;
+                    Ok(milestone)
+                }
+                _ => Err(ActorError::Forbidden("that milestone action is not available here")),
+            }
+        })
+    }
+}
+
+/// Releases a milestone's escrow to the provider (approve; later auto-release and
+/// completion): the milestone records its settlement transaction, then the ledger posts it.
+async fn settle(
+    cx: &Cx,
+    c: &Contract,
+    milestone_id: MilestoneId,
+    action: MilestoneAction,
+    actor: MilestoneActor,
+    by: Option<agora_engine::UserId>,
+    at: OffsetDateTime,
+) -> Result<Milestone, ActorError> {
+    let txn_id = new_id(LedgerTxnId::from_uuid);
+    let intent = Intent::new(Step::SettleMilestone { contract_id: c.id, milestone_id, txn_id }, at);
+    cx.store.intents().record(&intent).await?;
+    let decided = change_milestone(cx, c, milestone_id, |ms| {
+        let to = action.decide(ms.status, actor, c.status).map_err(ActorError::Refused)?;
+        let mut next = ms.clone();
+        next.status = to;
+        next.released = ms.amount.minor();
+        next.settlement_txn = Some(txn_id);
+        next.updated_at = at;
+        Ok(Some(next))
+    })
+    .await;
+    let milestone = match decided {
+        Ok((m, _)) => m,
+        Err(e) => {
+            // Refused or failed before anything was decided: nothing to repair.
+            cx.store.intents().done(intent.id).await?;
+            return Err(e);
+        }
+    };
+    cx.faults.hit("settle:decided");
+    complete_settlement(cx, c.id, milestone_id, txn_id).await?;
+    cx.store.intents().done(intent.id).await?;
+    tracing::info!(contract = %c.id, milestone = %milestone.id, status = milestone.status.as_str(), "milestone settled");
+    cx.bus
+        .publish(vec![DomainEvent::MilestoneChanged { contract: c.clone(), milestone: milestone.clone(), by }], at)
+        .await;
+    Ok(milestone)
+}
+
+/// Posts the settlement transaction a milestone records (idempotent; the sweeper's repair).
+/// Nothing happens if the milestone records another transaction (the decision was never saved).
+pub(crate) async fn complete_settlement(
+    cx: &Cx,
+    contract_id: ContractId,
+    milestone_id: MilestoneId,
+    txn_id: LedgerTxnId,
+) -> Result<&'static str, ActorError> {
+    let Some(c) = cx.store.market().get::<Contract>(contract_id).await?.map(|v| v.value) else { return Ok("gone") };
+    let (set, _) = milestone_set(cx, &c).await?;
+    let Some(ms) = set.get(milestone_id).filter(|m| m.settlement_txn == Some(txn_id)) else { return Ok("undecided") };
+    let amount =
+        |minor: i64| agora_engine::Money::parse(minor, ms.amount.currency().as_str()).map_err(ActorError::Refused);
+    let mut legs = Vec::new();
+    if ms.released > 0 {
+        legs.extend(ledger::release(c.id, c.provider_id, amount(ms.released)?, cx.payments.fee_bps));
+    }
+    if ms.refunded > 0 {
+        legs.extend(ledger::refund(c.id, c.provider_id, amount(ms.refunded)?));
+    }
+    let kind = if ms.refunded > 0 && ms.released == 0 { TxnKind::Refund } else { TxnKind::Release };
+    let txn = Transaction::new(txn_id, kind, legs, format!("milestone:{milestone_id}"), ms.updated_at)
+        .map_err(ActorError::Refused)?;
+    match cx.store.ledger().post(&txn).await? {
+        agora_storage::ledger::Posting::Posted => Ok("posted"),
+        agora_storage::ledger::Posting::Rejected => {
+            // The escrow did not hold the amount: a bug, never a user error. Keep it loud.
+            tracing::error!(contract = %c.id, milestone = %milestone_id, txn = %txn_id, "settlement refused by the ledger");
+            Err(ActorError::Storage(StoreError::Corrupt {
+                table: "ledger_accounts",
+                detail: format!("escrow of {} could not pay milestone {milestone_id}", c.id),
+            }))
+        }
+    }
+}

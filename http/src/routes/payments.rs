@@ -1,0 +1,609 @@
+//! Payments: saved cards, a contract's milestones and escrow, the caller's payments, wallet
+//! and ledger. Money moves only through the milestone commands (contract worker, engine
+//! state machine, ledger); these handlers parse, authorize and map. Money-moving POSTs take
+//! an `Idempotency-Key` (see `crate::idempotency`). Card numbers and cvcs are read here,
+//! handed to the gateway, and dropped: no handler logs a body.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use agora_actors::market::milestones::{milestone_set, ActOnMilestone, FundMilestone, SetMilestones};
+use agora_engine::card::CardInput;
+use agora_engine::ledger::Account;
+use agora_engine::payment::{Milestone, MilestoneAction, MilestonePlan, Payment};
+use agora_engine::{Contract, ContractId, Currency, FieldErrors, MilestoneId, Money, PaymentId, PaymentMethodId};
+use agora_storage::ledger::Entry;
+use agora_storage::market::List;
+use agora_storage::payments::PaymentMethod;
+use agora_storage::Order;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::{ErrorEnvelope, PageQuery, Paged};
+use crate::auth::AuthUser;
+use crate::error::ApiError;
+use crate::market::{caller, required_money, required_text, run, MoneyBody};
+use crate::state::AppState;
+
+fn parse_id<T>(raw: &str, f: fn(&str) -> Result<T, agora_engine::DomainError>) -> Result<T, ApiError> {
+    f(raw).map_err(|_| ApiError::NotFound)
+}
+
+fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::BadRequest { code: "invalid_json", message: format!("invalid JSON body: {e}") })
+}
+
+fn to_json<T: Serialize>(v: &T) -> Result<serde_json::Value, ApiError> {
+    serde_json::to_value(v).map_err(ApiError::internal)
+}
+
+// ---------------------------------------------------------------------------------------
+// Payment methods
+
+#[derive(Debug, Serialize)]
+pub struct PaymentMethodView {
+    pub id: PaymentMethodId,
+    pub kind: &'static str,
+    pub brand: String,
+    pub last4: String,
+    pub exp_month: u8,
+    pub exp_year: u16,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl From<PaymentMethod> for PaymentMethodView {
+    fn from(m: PaymentMethod) -> Self {
+        PaymentMethodView {
+            id: m.id,
+            kind: "card",
+            brand: m.card.brand,
+            last4: m.card.last4,
+            exp_month: m.card.exp_month,
+            exp_year: m.card.exp_year,
+            created_at: m.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct CardBody {
+    pub kind: Option<String>,
+    pub number: Option<String>,
+    pub exp_month: Option<i64>,
+    pub exp_year: Option<i64>,
+    pub cvc: Option<String>,
+}
+
+/// Saves a card: `{kind: "card", number, exp_month, exp_year, cvc}` is tokenized by the
+/// gateway; only brand, last4 and expiry are kept or returned.
+#[utoipa::path(post, path = "/api/payment-methods", tag = "payments", request_body = CardBody,
+    responses((status = 201, description = "the card: {id, kind, brand, last4, exp_month, exp_year, created_at}"), (status = 400, body = ErrorEnvelope)), security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(user = %user.id))]
+pub async fn add_method(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: web::Json<CardBody>,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = FieldErrors::new();
+    if body.kind.as_deref().is_some_and(|k| k != "card") {
+        f.add("kind", "must be card");
+    }
+    let now = OffsetDateTime::now_utc();
+    let today = (now.year(), u8::from(now.month()));
+    let required = |f: &mut FieldErrors, name: &str, present: bool| {
+        if !present {
+            f.add(name, "is required");
+        }
+    };
+    required(&mut f, "number", body.number.is_some());
+    required(&mut f, "exp_month", body.exp_month.is_some());
+    required(&mut f, "exp_year", body.exp_year.is_some());
+    required(&mut f, "cvc", body.cvc.is_some());
+    f.into_result()?;
+    let card = CardInput::parse(
+        body.number.as_deref().unwrap_or(""),
+        body.exp_month.unwrap_or(0),
+        body.exp_year.unwrap_or(0),
+        body.cvc.as_deref().unwrap_or(""),
+        today,
+    )?;
+    let gateway = &state.hub.cx.gateway;
+    let token = gateway.tokenize(&card).await.map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    drop(card);
+    let method = PaymentMethod {
+        id: PaymentMethodId::from_uuid(uuid::Uuid::now_v7()),
+        user_id: user.id,
+        gateway: gateway.name().to_string(),
+        token: token.token,
+        card: token.card,
+        created_at: now,
+    };
+    state.store.market().insert(&method).await?;
+    tracing::info!(method = %method.id, brand = %method.card.brand, "card saved");
+    Ok(HttpResponse::Created().json(PaymentMethodView::from(method)))
+}
+
+/// The caller's saved cards, newest first.
+#[utoipa::path(get, path = "/api/payment-methods", tag = "payments", params(PageQuery),
+    responses((status = 200, description = "{results: [PaymentMethod], next_cursor}")), security(("bearer" = [])))]
+pub async fn list_methods(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    q: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (items, next_cursor) = state
+        .store
+        .market()
+        .page(&List::<PaymentMethod>::payment_methods_of(user.id), Order::Desc, q.limit()?, q.cursor()?)
+        .await?;
+    let results: Vec<PaymentMethodView> = items.into_iter().map(Into::into).collect();
+    Ok(HttpResponse::Ok().json(Paged { results, next_cursor }))
+}
+
+async fn own_method(state: &AppState, user: &AuthUser, raw: &str) -> Result<PaymentMethod, ApiError> {
+    let id = parse_id(raw, PaymentMethodId::parse)?;
+    state
+        .store
+        .market()
+        .get::<PaymentMethod>(id)
+        .await?
+        .map(|v| v.value)
+        .filter(|m| m.user_id == user.id)
+        .ok_or(ApiError::NotFound)
+}
+
+#[utoipa::path(get, path = "/api/payment-methods/{id}", tag = "payments", params(("id" = String, Path)),
+    responses((status = 200, description = "the card: {id, kind, brand, last4, exp_month, exp_year, created_at}"), (status = 404, body = ErrorEnvelope)), security(("bearer" = [])))]
+pub async fn get_method(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(PaymentMethodView::from(own_method(&state, &user, &path).await?)))
+}
+
+#[utoipa::path(delete, path = "/api/payment-methods/{id}", tag = "payments", params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorEnvelope)), security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(user = %user.id))]
+pub async fn delete_method(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let m = own_method(&state, &user, &path).await?;
+    state.store.market().remove(&m).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+// ---------------------------------------------------------------------------------------
+// Milestones
+
+#[derive(Debug, Serialize)]
+pub struct MilestoneView {
+    pub id: MilestoneId,
+    pub contract_id: ContractId,
+    pub position: u32,
+    pub title: String,
+    pub amount: Money,
+    #[serde(with = "agora_engine::market::ymd::option")]
+    pub due_date: Option<time::Date>,
+    pub status: &'static str,
+    pub payment_id: Option<PaymentId>,
+    pub released: i64,
+    pub refunded: i64,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub submitted_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+impl From<Milestone> for MilestoneView {
+    fn from(m: Milestone) -> Self {
+        MilestoneView {
+            id: m.id,
+            contract_id: m.contract_id,
+            position: m.position,
+            title: m.title,
+            amount: m.amount,
+            due_date: m.due_date,
+            status: m.status.as_str(),
+            payment_id: m.payment_id,
+            released: m.released,
+            refunded: m.refunded,
+            submitted_at: m.submitted_at,
+            updated_at: m.updated_at,
+        }
+    }
+}
+
+async fn visible_contract(state: &AppState, user: &AuthUser, raw: &str) -> Result<Contract, ApiError> {
+    let id = parse_id(raw, ContractId::parse)?;
+    state
+        .store
+        .market()
+        .get::<Contract>(id)
+        .await?
+        .map(|v| v.value)
+        .filter(|c| c.party(user.id, user.role.is_admin()).is_some())
+        .ok_or(ApiError::NotFound)
+}
+
+/// The contract's milestones, in order, and what is in escrow.
+#[utoipa::path(get, path = "/api/contracts/{id}/milestones", tag = "payments", params(("id" = String, Path)),
+    responses((status = 200, description = "{results: [Milestone], in_escrow: Money}"), (status = 404, body = ErrorEnvelope)), security(("bearer" = [])))]
+pub async fn list_milestones(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let c = visible_contract(&state, &user, &path).await?;
+    let (set, _) = milestone_set(&state.hub.cx, &c).await?;
+    let in_escrow = Money::parse(set.in_escrow(), c.agreed_rate.currency().as_str())?;
+    let results: Vec<MilestoneView> = set.milestones.into_iter().map(Into::into).collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "results": results, "in_escrow": in_escrow })))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct MilestonePlanBody {
+    pub title: Option<String>,
+    pub amount: Option<MoneyBody>,
+    pub due_date: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct SplitBody {
+    pub milestones: Option<Vec<MilestonePlanBody>>,
+}
+
+/// The client splits the agreed amount (while the contract is pending and nothing is
+/// funded): 1 to 50 milestones in the contract's currency summing to the agreed amount.
+#[utoipa::path(put, path = "/api/contracts/{id}/milestones", tag = "payments", params(("id" = String, Path)), request_body = SplitBody,
+    responses((status = 200, description = "{results: [Milestone]}"), (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope, description = "milestones_locked")), security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(user = %user.id))]
+pub async fn split(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+    body: web::Json<SplitBody>,
+) -> Result<HttpResponse, ApiError> {
+    let c = visible_contract(&state, &user, &path).await?;
+    let Some(raw) = body.milestones.as_ref() else { return Err(ApiError::invalid_field("milestones", "is required")) };
+    let mut f = FieldErrors::new();
+    let mut plans = Vec::new();
+    for (i, p) in raw.iter().enumerate() {
+        let title = required_text(&mut f, &format!("milestones[{i}].title"), p.title.as_deref(), 1, 200);
+        let amount = required_money(&mut f, &format!("milestones[{i}].amount"), p.amount.as_ref());
+        let due = p
+            .due_date
+            .as_deref()
+            .and_then(|d| f.check(&format!("milestones[{i}].due_date"), agora_engine::market::parse_date(d)));
+        if let (Some(title), Some(amount)) = (title, amount) {
+            if let Some(plan) = f.check(&format!("milestones[{i}]"), MilestonePlan::parse(&title, amount, due)) {
+                plans.push(plan);
+            }
+        }
+    }
+    f.into_result()?;
+    let cmd = SetMilestones { by: caller(&user), contract_id: c.id, plans, at: OffsetDateTime::now_utc() };
+    let set = run(&state, cmd).await?;
+    let results: Vec<MilestoneView> = set.milestones.into_iter().map(Into::into).collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "results": results })))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct FundBody {
+    pub payment_method_id: Option<String>,
+}
+
+async fn fund_with(
+    state: &AppState,
+    user: &AuthUser,
+    req: &HttpRequest,
+    body: &[u8],
+    contract_raw: &str,
+    milestone: Option<&str>,
+) -> Result<HttpResponse, ApiError> {
+    let c = visible_contract(state, user, contract_raw).await?;
+    let milestone_id = milestone.map(|m| parse_id(m, MilestoneId::parse)).transpose()?;
+    let parsed: FundBody = json_body(body)?;
+    let method = match parsed.payment_method_id.as_deref() {
+        None => return Err(ApiError::invalid_field("payment_method_id", "is required")),
+        Some(raw) => {
+            PaymentMethodId::parse(raw).map_err(|_| ApiError::invalid_field("payment_method_id", "must be a UUID"))?
+        }
+    };
+    crate::idempotency::once(state, user, req, body, || async {
+        let cmd = FundMilestone {
+            by: caller(user),
+            contract_id: c.id,
+            milestone_id,
+            payment_method_id: method,
+            at: OffsetDateTime::now_utc(),
+        };
+        let funded = run(state, cmd).await?;
+        let json = serde_json::json!({
+            "payment": PaymentView::from(funded.payment),
+            "milestone": MilestoneView::from(funded.milestone),
+            "contract_status": funded.contract.status.as_str(),
+        });
+        Ok((StatusCode::OK, json))
+    })
+    .await
+}
+
+/// The client funds this milestone from a saved card (`Idempotency-Key`); the first funding
+/// moves a pending contract to active. A declined card is 402 `payment_declined`.
+#[utoipa::path(post, path = "/api/contracts/{id}/milestones/{m}/fund", tag = "payments",
+    params(("id" = String, Path), ("m" = String, Path), ("Idempotency-Key" = Option<String>, Header)), request_body = FundBody,
+    responses((status = 200, description = "{payment, milestone, contract_status}"), (status = 400, body = ErrorEnvelope),
+        (status = 402, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(user = %user.id))]
+pub async fn fund_milestone(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    fund_with(&state, &user, &req, &body, &path.0, Some(&path.1)).await
+}
+
+/// The client funds the next unfunded milestone (`Idempotency-Key`).
+#[utoipa::path(post, path = "/api/contracts/{id}/fund", tag = "payments",
+    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)), request_body = FundBody,
+    responses((status = 200, description = "{payment, milestone, contract_status}"), (status = 400, body = ErrorEnvelope),
+        (status = 402, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope, description = "nothing_to_fund"),
+        (status = 422, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(user = %user.id))]
+pub async fn fund_next(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    fund_with(&state, &user, &req, &body, &path, None).await
+}
+
+async fn act(
+    state: &AppState,
+    user: &AuthUser,
+    req: &HttpRequest,
+    path: &(String, String),
+    action: MilestoneAction,
+) -> Result<HttpResponse, ApiError> {
+    let c = visible_contract(state, user, &path.0).await?;
+    let milestone_id = parse_id(&path.1, MilestoneId::parse)?;
+    crate::idempotency::once(state, user, req, b"", || async {
+        let cmd =
+            ActOnMilestone { by: caller(user), contract_id: c.id, milestone_id, action, at: OffsetDateTime::now_utc() };
+        Ok((StatusCode::OK, to_json(&MilestoneView::from(run(state, cmd).await?))?))
+    })
+    .await
+}
+
+/// The provider submits the milestone's work for approval.
+#[utoipa::path(post, path = "/api/contracts/{id}/milestones/{m}/submit", tag = "payments", params(("id" = String, Path), ("m" = String, Path)),
+    responses((status = 200, description = "the milestone"), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(user = %user.id))]
+pub async fn submit(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    act(&state, &user, &req, &path, MilestoneAction::Submit).await
+}
+
+/// The client asks for changes to a submitted milestone.
+#[utoipa::path(post, path = "/api/contracts/{id}/milestones/{m}/request-changes", tag = "payments", params(("id" = String, Path), ("m" = String, Path)),
+    responses((status = 200, description = "the milestone"), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(user = %user.id))]
+pub async fn request_changes(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    act(&state, &user, &req, &path, MilestoneAction::RequestChanges).await
+}
+
+/// The client approves a submitted milestone: its escrow goes to the provider's wallet minus
+/// the platform fee (`Idempotency-Key`).
+#[utoipa::path(post, path = "/api/contracts/{id}/milestones/{m}/approve", tag = "payments",
+    params(("id" = String, Path), ("m" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, description = "the milestone"), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(user = %user.id))]
+pub async fn approve(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    act(&state, &user, &req, &path, MilestoneAction::Approve).await
+}
+
+// ---------------------------------------------------------------------------------------
+// Payments
+
+#[derive(Debug, Serialize)]
+pub struct PaymentView {
+    pub id: PaymentId,
+    pub payer_id: agora_engine::UserId,
+    pub payee_id: agora_engine::UserId,
+    pub purpose: agora_engine::payment::PaymentFor,
+    pub amount: Money,
+    pub refunded: i64,
+    pub status: &'static str,
+    pub card: Option<agora_engine::payment::CardSummary>,
+    pub failure: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+impl From<Payment> for PaymentView {
+    fn from(p: Payment) -> Self {
+        PaymentView {
+            id: p.id,
+            payer_id: p.payer_id,
+            payee_id: p.payee_id,
+            purpose: p.purpose,
+            amount: p.amount,
+            refunded: p.refunded,
+            status: p.status.as_str(),
+            card: p.card,
+            failure: p.failure,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }
+    }
+}
+
+/// Payments the caller made or receives, newest first.
+#[utoipa::path(get, path = "/api/payments", tag = "payments", params(PageQuery),
+    responses((status = 200, description = "{results: [Payment], next_cursor}")), security(("bearer" = [])))]
+pub async fn list_payments(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    q: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (items, next_cursor) =
+        state.store.market().page(&List::<Payment>::payments_of(user.id), Order::Desc, q.limit()?, q.cursor()?).await?;
+    let results: Vec<PaymentView> = items.into_iter().map(Into::into).collect();
+    Ok(HttpResponse::Ok().json(Paged { results, next_cursor }))
+}
+
+/// One payment, for its payer or payee (admins too); 404 for anyone else.
+#[utoipa::path(get, path = "/api/payments/{id}", tag = "payments", params(("id" = String, Path)),
+    responses((status = 200, description = "the payment"), (status = 404, body = ErrorEnvelope)), security(("bearer" = [])))]
+pub async fn get_payment(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, PaymentId::parse)?;
+    let p = state
+        .store
+        .market()
+        .get::<Payment>(id)
+        .await?
+        .map(|v| v.value)
+        .filter(|p| p.visible_to(user.id, user.role.is_admin()))
+        .ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(PaymentView::from(p)))
+}
+
+// ---------------------------------------------------------------------------------------
+// Wallet
+
+#[derive(Debug, Serialize)]
+pub struct BalanceView {
+    pub currency: String,
+    /// Posted money the user may withdraw.
+    pub available: Money,
+    /// Money held for the user in escrow, not yet released.
+    pub held: Money,
+}
+
+/// The caller's balances, one per currency they have used.
+#[utoipa::path(get, path = "/api/wallet", tag = "payments",
+    responses((status = 200, description = "{balances: [{currency, available, held}]}")), security(("bearer" = [])))]
+pub async fn wallet(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
+    let ledger = state.store.ledger();
+    let mut balances = Vec::new();
+    for account in ledger.accounts_of(user.id.as_uuid()).await? {
+        let b = ledger.balance(&account).await?;
+        let c = account.currency();
+        balances.push(BalanceView {
+            currency: c.to_string(),
+            available: Money::parse(b.posted, c.as_str())?,
+            held: Money::parse(b.pending, c.as_str())?,
+        });
+    }
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "balances": balances })))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct LedgerQuery {
+    /// Required: the wallet's currency.
+    pub currency: Option<String>,
+    pub limit: Option<usize>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct EntryView {
+    txn_id: agora_engine::LedgerTxnId,
+    kind: &'static str,
+    reference: String,
+    available: i64,
+    held: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    at: OffsetDateTime,
+}
+
+impl From<Entry> for EntryView {
+    fn from(e: Entry) -> Self {
+        EntryView {
+            txn_id: e.txn_id,
+            kind: e.kind.as_str(),
+            reference: e.reference,
+            available: e.posted,
+            held: e.pending,
+            at: e.at,
+        }
+    }
+}
+
+/// The caller's wallet entries in one currency, newest first: signed minor units moved in
+/// `available` and `held`.
+#[utoipa::path(get, path = "/api/wallet/ledger", tag = "payments", params(LedgerQuery),
+    responses((status = 200, description = "{results: [{txn_id, kind, reference, available, held, at}], next_cursor}"), (status = 400, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn wallet_ledger(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    q: web::Query<LedgerQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let Some(raw) = q.currency.as_deref() else { return Err(ApiError::invalid_field("currency", "is required")) };
+    let currency = Currency::parse(raw).map_err(|_| ApiError::invalid_field("currency", "must be an ISO 4217 code"))?;
+    let page = PageQuery { limit: q.limit, cursor: q.cursor.clone() };
+    let (entries, next_cursor) =
+        state.store.ledger().entries(&Account::wallet(user.id, currency), page.limit()?, page.cursor()?).await?;
+    let results: Vec<EntryView> = entries.into_iter().map(Into::into).collect();
+    Ok(HttpResponse::Ok().json(Paged { results, next_cursor }))
+}
+
+pub fn config(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/api/payment-methods").route(web::get().to(list_methods)).route(web::post().to(add_method)),
+    )
+    .service(
+        web::resource("/api/payment-methods/{id}")
+            .route(web::get().to(get_method))
+            .route(web::delete().to(delete_method)),
+    )
+    .service(
+        web::resource("/api/contracts/{id}/milestones")
+            .route(web::get().to(list_milestones))
+            .route(web::put().to(split)),
+    )
+    .service(web::resource("/api/contracts/{id}/fund").route(web::post().to(fund_next)))
+    .service(web::resource("/api/contracts/{id}/milestones/{m}/fund").route(web::post().to(fund_milestone)))
+    .service(web::resource("/api/contracts/{id}/milestones/{m}/submit").route(web::post().to(submit)))
+    .service(web::resource("/api/contracts/{id}/milestones/{m}/request-changes").route(web::post().to(request_changes)))
+    .service(web::resource("/api/contracts/{id}/milestones/{m}/approve").route(web::post().to(approve)))
+    .service(web::resource("/api/payments").route(web::get().to(list_payments)))
+    .service(web::resource("/api/payments/{id}").route(web::get().to(get_payment)))
+    .service(web::resource("/api/wallet").route(web::get().to(wallet)))
+    .service(web::resource("/api/wallet/ledger").route(web::get().to(wallet_ledger)));
+}

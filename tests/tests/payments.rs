@@ -1,0 +1,331 @@
+//! Payments end to end against the real server: saved cards (validated, tokenized, private),
+//! milestone splits, funding through the sandbox gateway (success and the test numbers that
+//! decline), escrow held for the provider, submission, approval releasing the money minus
+//! the platform fee, payments and wallets visible only to their parties, and Idempotency-Key
+//! semantics (replay, reuse for another request, concurrent duplicates with one effect).
+
+use agora_tests::{spawn_app, Reply, TestApp, TestUser};
+use serde_json::{json, Value};
+
+const VISA: &str = "4242 4242 4242 4242";
+const DECLINED: &str = "4000000000000002";
+const NO_FUNDS: &str = "4000000000009995";
+
+async fn parties(app: &TestApp, amount: i64) -> (TestUser, TestUser, String) {
+    let client = app.user("payer").await;
+    let (provider, _) = app.provider("payee").await;
+    let contract = app.pending_contract(&client, &provider, amount).await;
+    (client, provider, contract)
+}
+
+async fn milestones(app: &TestApp, contract: &str, user: &TestUser) -> Reply {
+    app.get(&format!("/api/contracts/{contract}/milestones"), Some(&user.token)).await
+}
+
+fn ids(r: &Reply) -> Vec<String> {
+    r.json["results"].as_array().expect("results").iter().map(|m| m["id"].as_str().expect("id").to_string()).collect()
+}
+
+async fn fund(app: &TestApp, contract: &str, milestone: &str, user: &TestUser, card: &str, key: Option<&str>) -> Reply {
+    let mut req = app
+        .client
+        .post(app.url(&format!("/api/contracts/{contract}/milestones/{milestone}/fund")))
+        .bearer_auth(&user.token)
+        .json(&json!({"payment_method_id": card}));
+    if let Some(k) = key {
+        req = req.header("Idempotency-Key", k);
+    }
+    app.send(req).await
+}
+
+async fn wallet(app: &TestApp, user: &TestUser) -> (i64, i64) {
+    let r = app.get("/api/wallet", Some(&user.token)).await;
+    r.expect(200, None);
+    match r.json["balances"].as_array().expect("balances").iter().find(|b| b["currency"] == "USD") {
+        Some(b) => (b["available"]["amount"].as_i64().expect("available"), b["held"]["amount"].as_i64().expect("held")),
+        None => (0, 0),
+    }
+}
+
+async fn titles(app: &TestApp, user: &TestUser) -> Vec<String> {
+    let n = app.get("/api/notifications", Some(&user.token)).await;
+    n.json["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter_map(|x| x["title"].as_str().map(String::from))
+        .collect()
+}
+
+/// Waits for a notification titled `title` (they are delivered after the write commits).
+async fn notified(app: &TestApp, user: &TestUser, title: &str) {
+    for _ in 0..50 {
+        if titles(app, user).await.iter().any(|t| t == title) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{} was not told {title:?}: {:?}", user.email, titles(app, user).await);
+}
+
+#[actix_web::test]
+async fn cards_are_validated_tokenized_and_private() {
+    let app = spawn_app().await;
+    let alice = app.user("alice").await;
+    let bob = app.user("bob").await;
+    let r = app
+        .post(
+            "/api/payment-methods",
+            json!({"kind": "card", "number": VISA, "exp_month": 12, "exp_year": 2099, "cvc": "123"}),
+            Some(&alice.token),
+        )
+        .await;
+    r.expect(201, None);
+    assert_eq!(
+        (r.json["brand"].as_str(), r.json["last4"].as_str(), r.json["kind"].as_str()),
+        (Some("visa"), Some("4242"), Some("card"))
+    );
+    assert!(!r.text.contains("424242424242") && !r.text.contains("\"123\"") && !r.text.contains("tok_"), "{}", r.text);
+    let id = r.json["id"].as_str().expect("id").to_string();
+    // Bad input: each field says what is wrong.
+    let bad = |number: &str, month: i64, year: i64, cvc: &str| json!({"kind": "card", "number": number, "exp_month": month, "exp_year": year, "cvc": cvc});
+    for (body, field) in [
+        (bad("4242424242424241", 12, 2099, "123"), "number"),
+        (bad(VISA, 13, 2099, "123"), "exp_month"),
+        (bad(VISA, 1, 2020, "123"), "exp_year"),
+        (bad(VISA, 12, 2099, "12"), "cvc"),
+        (json!({"kind": "card"}), "number"),
+        (json!({"kind": "bank", "number": VISA, "exp_month": 1, "exp_year": 2099, "cvc": "123"}), "kind"),
+    ] {
+        let r = app.post("/api/payment-methods", body, Some(&alice.token)).await;
+        r.expect(400, Some("validation_failed"));
+        assert!(r.json["error"]["fields"][field].is_array(), "{field}: {}", r.text);
+    }
+    let r = app.get("/api/payment-methods", Some(&alice.token)).await;
+    assert_eq!(ids(&r), vec![id.clone()]);
+    assert!(ids(&app.get("/api/payment-methods", Some(&bob.token)).await).is_empty());
+    app.get(&format!("/api/payment-methods/{id}"), Some(&bob.token)).await.expect(404, Some("not_found"));
+    app.delete(&format!("/api/payment-methods/{id}"), Some(&bob.token)).await.expect(404, Some("not_found"));
+    app.get(&format!("/api/payment-methods/{id}"), Some(&alice.token)).await.expect(200, None);
+    app.delete(&format!("/api/payment-methods/{id}"), Some(&alice.token)).await.expect(204, None);
+    app.get(&format!("/api/payment-methods/{id}"), Some(&alice.token)).await.expect(404, Some("not_found"));
+    app.get("/api/payment-methods", None).await.expect(401, None);
+}
+
+#[actix_web::test]
+async fn funding_holds_escrow_for_the_provider_and_approval_releases_it_minus_the_fee() {
+    let app = spawn_app().await;
+    let (client, provider, contract) = parties(&app, 20_000).await;
+    let stranger = app.user("stranger").await;
+    // Before any split: one milestone for the whole agreed amount.
+    let r = milestones(&app, &contract, &client).await;
+    r.expect(200, None);
+    assert_eq!(r.json["results"].as_array().map(Vec::len), Some(1), "{}", r.text);
+    assert_eq!(
+        (r.json["results"][0]["amount"]["amount"].as_i64(), r.json["results"][0]["status"].as_str()),
+        (Some(20_000), Some("unfunded"))
+    );
+    milestones(&app, &contract, &stranger).await.expect(404, Some("not_found"));
+
+    // The client splits it; the sum must be the agreed amount, in its currency.
+    let split = |a: i64, b: i64, cur: &str| {
+        json!({"milestones": [
+            {"title": "Design", "amount": {"amount": a, "currency": "USD"}, "due_date": "2099-01-31"},
+            {"title": "Build", "amount": {"amount": b, "currency": cur}},
+        ]})
+    };
+    let path = format!("/api/contracts/{contract}/milestones");
+    app.put(&path, split(5_000, 15_000, "USD"), Some(&provider.token)).await.expect(403, Some("forbidden"));
+    app.put(&path, split(5_000, 14_000, "USD"), Some(&client.token)).await.expect(400, Some("validation_failed"));
+    app.put(&path, split(5_000, 15_000, "EUR"), Some(&client.token)).await.expect(400, Some("validation_failed"));
+    app.put(&path, json!({"milestones": []}), Some(&client.token)).await.expect(400, Some("validation_failed"));
+    app.put(&path, split(5_000, 15_000, "USD"), Some(&stranger.token)).await.expect(404, Some("not_found"));
+    let r = app.put(&path, split(5_000, 15_000, "USD"), Some(&client.token)).await;
+    r.expect(200, None);
+    let ms = ids(&r);
+    assert_eq!(ms.len(), 2);
+    assert_eq!(r.json["results"][0]["due_date"], "2099-01-31");
+
+    // Only the client funds, with their own card.
+    let card = app.card(&client, VISA).await;
+    let provider_card = app.card(&provider, VISA).await;
+    fund(&app, &contract, &ms[0], &provider, &provider_card, None).await.expect(403, Some("forbidden"));
+    fund(&app, &contract, &ms[0], &client, &provider_card, None).await.expect(400, Some("validation_failed"));
+    fund(&app, &contract, &ms[0], &stranger, &card, None).await.expect(404, Some("not_found"));
+    let r = fund(&app, &contract, &ms[0], &client, &card, None).await;
+    r.expect(200, None);
+    assert_eq!(r.json["contract_status"], "active", "funding the first milestone starts the contract: {}", r.text);
+    assert_eq!(
+        (r.json["payment"]["status"].as_str(), r.json["payment"]["amount"]["amount"].as_i64()),
+        (Some("succeeded"), Some(5_000))
+    );
+    assert_eq!(r.json["payment"]["card"]["last4"], "4242");
+    assert_eq!(r.json["milestone"]["status"], "funded");
+    let payment = r.json["payment"]["id"].as_str().expect("payment id").to_string();
+    // Funding again is a refused transition; splitting after funding is locked.
+    fund(&app, &contract, &ms[0], &client, &card, None).await.expect(409, Some("invalid_transition"));
+    app.put(&path, split(5_000, 15_000, "USD"), Some(&client.token)).await.expect(409, Some("milestones_locked"));
+    let r = milestones(&app, &contract, &provider).await;
+    assert_eq!(r.json["in_escrow"]["amount"], 5_000, "{}", r.text);
+    assert_eq!(wallet(&app, &provider).await, (0, 5_000), "held for the provider, not yet available");
+    notified(&app, &provider, "Milestone funded").await;
+
+    // Submission is the provider's; approval the client's.
+    let act = |m: &str, what: &str| format!("/api/contracts/{contract}/milestones/{m}/{what}");
+    app.post(&act(&ms[0], "approve"), json!({}), Some(&client.token)).await.expect(409, Some("invalid_transition"));
+    app.post(&act(&ms[0], "submit"), json!({}), Some(&client.token)).await.expect(403, Some("forbidden"));
+    app.post(&act(&ms[1], "submit"), json!({}), Some(&provider.token)).await.expect(409, Some("invalid_transition"));
+    let r = app.post(&act(&ms[0], "submit"), json!({}), Some(&provider.token)).await;
+    r.expect(200, None);
+    assert_eq!(r.json["status"], "submitted");
+    assert!(r.json["submitted_at"].is_string());
+    notified(&app, &client, "Milestone submitted").await;
+    let r = app.post(&act(&ms[0], "request-changes"), json!({}), Some(&client.token)).await;
+    assert_eq!(r.json["status"], "changes_requested", "{}", r.text);
+    notified(&app, &provider, "Changes requested").await;
+    app.post(&act(&ms[0], "submit"), json!({}), Some(&provider.token)).await.expect(200, None);
+    app.post(&act(&ms[0], "approve"), json!({}), Some(&provider.token)).await.expect(403, Some("forbidden"));
+    app.post(&act(&ms[0], "approve"), json!({}), Some(&stranger.token)).await.expect(404, Some("not_found"));
+    let r = app.post(&act(&ms[0], "approve"), json!({}), Some(&client.token)).await;
+    r.expect(200, None);
+    assert_eq!((r.json["status"].as_str(), r.json["released"].as_i64()), (Some("released"), Some(5_000)));
+    // 10 % platform fee by default.
+    assert_eq!(wallet(&app, &provider).await, (4_500, 0));
+    assert_eq!(wallet(&app, &client).await, (0, 0));
+    notified(&app, &provider, "Milestone released").await;
+    app.post(&act(&ms[0], "approve"), json!({}), Some(&client.token)).await.expect(409, Some("invalid_transition"));
+
+    // The provider's ledger shows the hold and the release.
+    let r = app.get("/api/wallet/ledger?currency=USD", Some(&provider.token)).await;
+    r.expect(200, None);
+    let kinds: Vec<&str> =
+        r.json["results"].as_array().expect("results").iter().filter_map(|e| e["kind"].as_str()).collect();
+    assert_eq!(kinds, vec!["release", "fund"], "{}", r.text);
+    assert_eq!(
+        (r.json["results"][0]["available"].as_i64(), r.json["results"][0]["held"].as_i64()),
+        (Some(4_500), Some(-5_000))
+    );
+    app.get("/api/wallet/ledger", Some(&provider.token)).await.expect(400, Some("validation_failed"));
+    app.get("/api/wallet/ledger?currency=usd", Some(&provider.token)).await.expect(400, Some("validation_failed"));
+    let r = app.get("/api/wallet/ledger?currency=USD", Some(&stranger.token)).await;
+    assert_eq!(r.json["results"].as_array().map(Vec::len), Some(0), "a stranger's ledger is their own, empty");
+
+    // The payment is the payer's and the payee's only.
+    for u in [&client, &provider] {
+        let r = app.get("/api/payments", Some(&u.token)).await;
+        assert_eq!(ids(&r), vec![payment.clone()]);
+        app.get(&format!("/api/payments/{payment}"), Some(&u.token)).await.expect(200, None);
+    }
+    app.get(&format!("/api/payments/{payment}"), Some(&stranger.token)).await.expect(404, Some("not_found"));
+    app.get("/api/payments/not-a-uuid", Some(&client.token)).await.expect(404, Some("not_found"));
+    assert!(ids(&app.get("/api/payments", Some(&stranger.token)).await).is_empty());
+
+    // The contract endpoint funds the next unfunded milestone, then there is nothing left.
+    let next = |key: &str| {
+        app.client
+            .post(app.url(&format!("/api/contracts/{contract}/fund")))
+            .bearer_auth(&client.token)
+            .header("Idempotency-Key", key)
+            .json(&json!({"payment_method_id": card}))
+    };
+    let r = app.send(next("next-1")).await;
+    r.expect(200, None);
+    assert_eq!(r.json["milestone"]["id"].as_str(), Some(ms[1].as_str()));
+    app.send(next("next-2")).await.expect(409, Some("nothing_to_fund"));
+    assert_eq!(wallet(&app, &provider).await, (4_500, 15_000));
+}
+
+#[actix_web::test]
+async fn a_declined_card_is_402_and_moves_nothing() {
+    let app = spawn_app().await;
+    let (client, provider, contract) = parties(&app, 8_000).await;
+    let m = ids(&milestones(&app, &contract, &client).await)[0].clone();
+    for (number, reason) in [(DECLINED, "card_declined"), (NO_FUNDS, "insufficient_funds")] {
+        let card = app.card(&client, number).await;
+        let r = fund(&app, &contract, &m, &client, &card, None).await;
+        r.expect(402, Some("payment_declined"));
+        assert!(r.json["error"]["message"].as_str().unwrap_or("").contains(reason), "{}", r.text);
+    }
+    let r = milestones(&app, &contract, &client).await;
+    assert_eq!(r.json["results"][0]["status"], "unfunded");
+    assert_eq!(r.json["in_escrow"]["amount"], 0);
+    let c = app.get(&format!("/api/contracts/{contract}"), Some(&client.token)).await;
+    assert_eq!(c.json["status"], "pending", "a declined charge does not start the contract");
+    let r = app.get("/api/payments", Some(&client.token)).await;
+    let statuses: Vec<(&str, &str)> = r.json["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|p| (p["status"].as_str().unwrap_or(""), p["failure"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(statuses, vec![("failed", "insufficient_funds"), ("failed", "card_declined")]);
+    assert_eq!(wallet(&app, &provider).await, (0, 0));
+    notified(&app, &client, "Payment failed").await;
+    // A good card then works.
+    let card = app.card(&client, "5555 5555 5555 4444").await;
+    fund(&app, &contract, &m, &client, &card, None).await.expect(200, None);
+}
+
+#[actix_web::test]
+async fn idempotency_keys_replay_refuse_reuse_and_give_one_effect_under_concurrency() {
+    let app = spawn_app().await;
+    let (client, provider, contract) = parties(&app, 9_000).await;
+    let path = format!("/api/contracts/{contract}/milestones");
+    let plan: Vec<Value> =
+        (0..3).map(|i| json!({"title": format!("Part {i}"), "amount": {"amount": 3_000, "currency": "USD"}})).collect();
+    let r = app.put(&path, json!({"milestones": plan}), Some(&client.token)).await;
+    r.expect(200, None);
+    let ms = ids(&r);
+    let card = app.card(&client, VISA).await;
+
+    // Same key, same request: the first answer again, marked as a replay.
+    let first = fund(&app, &contract, &ms[0], &client, &card, Some("key-1")).await;
+    first.expect(200, None);
+    assert!(first.headers.get("idempotent-replayed").is_none());
+    let again = fund(&app, &contract, &ms[0], &client, &card, Some("key-1")).await;
+    again.expect(200, None);
+    assert_eq!(again.headers.get("idempotent-replayed").and_then(|v| v.to_str().ok()), Some("true"));
+    assert_eq!(again.json["payment"]["id"], first.json["payment"]["id"]);
+    // Same key, another request: refused.
+    fund(&app, &contract, &ms[1], &client, &card, Some("key-1")).await.expect(422, Some("idempotency_key_reused"));
+    // Errors are replayed too.
+    let declined = app.card(&client, DECLINED).await;
+    fund(&app, &contract, &ms[1], &client, &declined, Some("key-2")).await.expect(402, Some("payment_declined"));
+    let r = fund(&app, &contract, &ms[1], &client, &declined, Some("key-2")).await;
+    r.expect(402, Some("payment_declined"));
+    assert_eq!(r.headers.get("idempotent-replayed").and_then(|v| v.to_str().ok()), Some("true"));
+    // Keys are per user: the provider's "key-1" is another key.
+    let bad_key = "x".repeat(256);
+    fund(&app, &contract, &ms[1], &client, &card, Some(&bad_key)).await.expect(400, Some("validation_failed"));
+
+    // Eight concurrent duplicates under one key: one effect; the others replay it or are
+    // told the first is still running.
+    let tasks: Vec<_> = (0..8).map(|_| fund(&app, &contract, &ms[1], &client, &card, Some("key-3"))).collect();
+    let replies = futures_util::future::join_all(tasks).await;
+    let mut fresh = 0;
+    for r in &replies {
+        match (r.status, r.headers.get("idempotent-replayed").is_some()) {
+            (200, false) => fresh += 1,
+            (200, true) => {}
+            (409, _) => assert_eq!(r.code(), "idempotency_key_in_use", "{}", r.text),
+            other => panic!("unexpected {other:?}: {}", r.text),
+        }
+    }
+    assert_eq!(fresh, 1, "exactly one request ran");
+    // Eight concurrent requests under different keys on one milestone: one funds it.
+    let keys: Vec<String> = (0..8).map(|i| format!("race-{i}")).collect();
+    let tasks: Vec<_> = keys.iter().map(|k| fund(&app, &contract, &ms[2], &client, &card, Some(k))).collect();
+    let replies = futures_util::future::join_all(tasks).await;
+    let ok = replies.iter().filter(|r| r.status == 200).count();
+    assert_eq!(ok, 1, "{:?}", replies.iter().map(|r| (r.status, r.code().to_string())).collect::<Vec<_>>());
+    assert!(replies.iter().filter(|r| r.status != 200).all(|r| r.code() == "invalid_transition"));
+    // Three milestones of 3000 funded, each once.
+    let succeeded = app.get("/api/payments?limit=100", Some(&client.token)).await.json["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter(|p| p["status"] == "succeeded")
+        .count();
+    assert_eq!(succeeded, 3);
+    assert_eq!(wallet(&app, &provider).await, (0, 9_000));
+}

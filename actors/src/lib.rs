@@ -65,6 +65,10 @@ pub struct RealtimeConfig {
     pub fault_at: Option<String>,
     /// The platform fee on released escrow, in basis points (1000 = 10 %).
     pub fee_bps: u32,
+    /// How long a client has to answer a submitted milestone before it is released, and how
+    /// often the job that releases them runs.
+    pub milestone_review: Duration,
+    pub auto_release_every: Duration,
     /// Open connections one user may hold on this node; a connection beyond it is refused
     /// ([`ActorError::TooManyConnections`]; the transport closes it with 4008).
     pub max_connections_per_user: usize,
@@ -84,6 +88,8 @@ impl Default for RealtimeConfig {
             fault_at: None,
             max_connections_per_user: 20,
             fee_bps: 1000,
+            milestone_review: Duration::from_secs(14 * 86_400),
+            auto_release_every: Duration::from_secs(60),
         }
     }
 }
@@ -172,9 +178,20 @@ impl Hub {
             faults,
             booking_hold: config.booking_hold,
             gateway: std::sync::Arc::new(gateway::sandbox::SandboxGateway),
-            payments: market::PaymentSettings { fee_bps: config.fee_bps },
+            payments: market::PaymentSettings {
+                fee_bps: config.fee_bps,
+                review_period: time::Duration::try_from(config.milestone_review).unwrap_or(time::Duration::days(14)),
+            },
         };
         let market = market::Market::new(cx.clone(), config.conversation_idle).start();
+        {
+            let (cx, market) = (cx.clone(), market.clone());
+            periodic::Periodic::new("auto_release", config.auto_release_every, move |now| {
+                let (cx, market) = (cx.clone(), market.clone());
+                async move { market::milestones::release_due(&cx, &market, now).await }
+            })
+            .start();
+        }
         {
             let (cx, grace) =
                 (cx.clone(), time::Duration::try_from(config.sweep_grace).unwrap_or(time::Duration::MINUTE));

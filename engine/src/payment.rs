@@ -18,7 +18,7 @@
 //! | funded, changes_requested | submitted | provider (submit) |
 //! | submitted | changes_requested | client (request changes) |
 //! | submitted | released | client (approve), system (auto-release after the review period) |
-//! | funded, submitted, changes_requested | released | client (completing the contract) |
+//! | funded, submitted, changes_requested | released | system, when the contract completes |
 //! | funded, submitted, changes_requested | refunded | system (the contract was cancelled) |
 //! | funded, submitted, changes_requested | released, refunded, split | admin (resolving a dispute) |
 //!
@@ -109,6 +109,9 @@ pub struct Payment {
     pub gateway_ref: Option<String>,
     /// Why the gateway declined, when it did (`card_declined`, `insufficient_funds`).
     pub failure: Option<String>,
+    /// The ledger transactions whose refunds are recorded here (each counts once).
+    #[serde(default)]
+    pub refund_txns: Vec<crate::LedgerTxnId>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -200,7 +203,7 @@ pub enum MilestoneAction {
     RequestChanges,
     Approve,
     AutoRelease,
-    /// The client completes the contract: every funded milestone is released.
+    /// The contract completed: every milestone still in escrow is released.
     Complete,
     /// The contract was cancelled: escrow goes back.
     CancelRefund,
@@ -252,7 +255,7 @@ impl MilestoneAction {
             MilestoneAction::RequestChanges => (&[Submitted], ChangesRequested, A::Client),
             MilestoneAction::Approve => (&[Submitted], Released, A::Client),
             MilestoneAction::AutoRelease => (&[Submitted], Released, A::System),
-            MilestoneAction::Complete => (ESCROW, Released, A::Client),
+            MilestoneAction::Complete => (ESCROW, Released, A::System),
             MilestoneAction::CancelRefund => (ESCROW, Refunded, A::System),
             MilestoneAction::Resolve(Resolution::Release) => (ESCROW, Released, A::Admin),
             MilestoneAction::Resolve(Resolution::Refund) => (ESCROW, Refunded, A::Admin),
@@ -279,7 +282,7 @@ impl MilestoneAction {
         let contract_ok = match self {
             MilestoneAction::Resolve(_) => contract == ContractStatus::Disputed,
             MilestoneAction::CancelRefund => contract == ContractStatus::Cancelled,
-            MilestoneAction::Complete => contract == ContractStatus::Delivered,
+            MilestoneAction::Complete => contract == ContractStatus::Completed,
             MilestoneAction::Fund | MilestoneAction::Remove => {
                 matches!(contract, ContractStatus::Pending | ContractStatus::Active | ContractStatus::Delivered)
             }
@@ -440,9 +443,9 @@ mod tests {
             (RequestChanges, Submitted, A::Client, ChangesRequested),
             (Approve, Submitted, A::Client, Released),
             (AutoRelease, Submitted, A::System, Released),
-            (Complete, Funded, A::Client, Released),
-            (Complete, Submitted, A::Client, Released),
-            (Complete, ChangesRequested, A::Client, Released),
+            (Complete, Funded, A::System, Released),
+            (Complete, Submitted, A::System, Released),
+            (Complete, ChangesRequested, A::System, Released),
             (CancelRefund, Funded, A::System, Refunded),
             (CancelRefund, Submitted, A::System, Refunded),
             (CancelRefund, ChangesRequested, A::System, Refunded),
@@ -460,7 +463,7 @@ mod tests {
         let contract_for = |a: MilestoneAction| match a {
             Resolve(_) => C::Disputed,
             CancelRefund => C::Cancelled,
-            Complete => C::Delivered,
+            Complete => C::Completed,
             _ => C::Active,
         };
         let mut checked = 0;
@@ -508,7 +511,7 @@ mod tests {
         // Work is submitted on a live contract only.
         assert_eq!(code(Submit.decide(Funded, A::Provider, C::Pending)), Err(crate::codes::CONTRACT_NOT_PAYABLE));
         assert_eq!(code(CancelRefund.decide(Funded, A::System, C::Active)), Err(crate::codes::CONTRACT_NOT_PAYABLE));
-        assert_eq!(code(Complete.decide(Funded, A::Client, C::Active)), Err(crate::codes::CONTRACT_NOT_PAYABLE));
+        assert_eq!(code(Complete.decide(Funded, A::System, C::Delivered)), Err(crate::codes::CONTRACT_NOT_PAYABLE));
     }
 
     #[test]
@@ -551,6 +554,7 @@ mod tests {
             card: None,
             gateway_ref: None,
             failure: None,
+            refund_txns: Vec::new(),
             created_at: at,
             updated_at: at,
         };

@@ -96,6 +96,10 @@ pub struct Settings {
     pub booking_hold_minutes: u64,
     /// The platform fee on released escrow, in basis points (1000 = 10 %; at most 10000).
     pub platform_fee_bps: u32,
+    /// How long a client has to answer a submitted milestone before it is released to the
+    /// provider, in seconds (14 days), and how often the release job runs, in seconds.
+    pub milestone_review_secs: u64,
+    pub auto_release_interval_secs: u64,
     /// How often the reminder scheduler looks for due booking reminders, in seconds.
     pub reminder_interval_secs: u64,
     /// Test-only fault injection: a step name (e.g. `accept:proposal`) at which the process
@@ -164,6 +168,8 @@ impl Default for Settings {
             sweep_grace_secs: 60,
             booking_hold_minutes: 15,
             platform_fee_bps: 1000,
+            milestone_review_secs: 14 * 86_400,
+            auto_release_interval_secs: 60,
             reminder_interval_secs: 30,
             fault_at: None,
             outbox_dir: None,
@@ -261,6 +267,8 @@ const ENV_KEYS: &[&str] = &[
     "SWEEP_GRACE_SECS",
     "BOOKING_HOLD_MINUTES",
     "PLATFORM_FEE_BPS",
+    "MILESTONE_REVIEW_SECS",
+    "AUTO_RELEASE_INTERVAL_SECS",
     "REMINDER_INTERVAL_SECS",
     "FAULT_AT",
     "OUTBOX_DIR",
@@ -406,6 +414,8 @@ impl Settings {
             "SWEEP_GRACE_SECS" => self.sweep_grace_secs = parse(var, value)?,
             "BOOKING_HOLD_MINUTES" => self.booking_hold_minutes = parse(var, value)?,
             "PLATFORM_FEE_BPS" => self.platform_fee_bps = parse(var, value)?,
+            "MILESTONE_REVIEW_SECS" => self.milestone_review_secs = parse(var, value)?,
+            "AUTO_RELEASE_INTERVAL_SECS" => self.auto_release_interval_secs = parse(var, value)?,
             "REMINDER_INTERVAL_SECS" => self.reminder_interval_secs = parse(var, value)?,
             "FAULT_AT" => self.fault_at = opt(value),
             "OUTBOX_DIR" => self.outbox_dir = opt(value).map(PathBuf::from),
@@ -507,6 +517,8 @@ impl Settings {
             fault_at: self.fault_at.clone(),
             max_connections_per_user: self.ws_max_connections_per_user,
             fee_bps: self.platform_fee_bps,
+            milestone_review: std::time::Duration::from_secs(self.milestone_review_secs.max(1)),
+            auto_release_every: std::time::Duration::from_secs(self.auto_release_interval_secs.max(1)),
         }
     }
 

@@ -339,3 +339,54 @@ async fn funding_and_release_happen_exactly_once_after_a_crash_at_every_step() {
         assert!(out.contains("0 still being applied"), "{step}: {out}");
     }
 }
+
+/// The auto-release timer is durable: a milestone submitted just before the node dies is
+/// released by the next node once the review period is over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unanswered_submission_is_released_automatically_after_a_restart() {
+    let http = reqwest::Client::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let env = [("AGORA_MILESTONE_REVIEW_SECS", "3"), ("AGORA_AUTO_RELEASE_INTERVAL_SECS", "1")];
+    let mut node = Node::start_with(dir.path(), &env);
+    node.wait_ready(&http).await;
+    let (_, client) = register(&http, &node, "client", "client").await;
+    let (_, provider) = register(&http, &node, "provider", "provider").await;
+    let r =
+        post(&http, &node, "/api/jobs", json!({"title": "Logo design", "description": "A round one"}), &client).await;
+    let job = id_of(&r.json);
+    let rate = json!({"amount": 10_000, "currency": "USD"});
+    let proposal =
+        id_of(&post(&http, &node, "/api/proposals", json!({"job_id": job, "rate": rate}), &provider).await.json);
+    let contract =
+        id_of(&post(&http, &node, &format!("/api/proposals/{proposal}/accept"), json!({}), &client).await.json);
+    let card = json!({"kind": "card", "number": "4242424242424242", "exp_month": 12, "exp_year": 2099, "cvc": "123"});
+    let card = id_of(&post(&http, &node, "/api/payment-methods", card, &client).await.json);
+    let milestone =
+        result_ids(&get(&http, &node, &format!("/api/contracts/{contract}/milestones"), &client).await)[0].clone();
+    let base = format!("/api/contracts/{contract}/milestones/{milestone}");
+    let r = post(&http, &node, &format!("{base}/fund"), json!({"payment_method_id": card}), &client).await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    let r = post(&http, &node, &format!("{base}/submit"), json!({}), &provider).await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    drop(node);
+
+    // Not yet due while the node is down; the next node releases it when it is.
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let mut node = Node::start_with(dir.path(), &env);
+    node.wait_ready(&http).await;
+    let mut status = String::new();
+    for _ in 0..100 {
+        let r = get(&http, &node, &format!("/api/contracts/{contract}/milestones"), &client).await;
+        status = r.json["results"][0]["status"].as_str().unwrap_or("").to_string();
+        if status == "released" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, "released");
+    assert_eq!(wallet_usd(&http, &node, &provider).await, (9_000, 0));
+    assert_eq!(counter(&http, &node, "agora_milestones_auto_released_total", "").await, 1.0);
+    drop(node);
+    let (ok, out) = ledger_verify(dir.path());
+    assert!(ok, "{out}");
+}

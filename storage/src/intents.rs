@@ -35,6 +35,12 @@ pub enum Step {
     },
     /// Post the settlement `txn_id` (release, refund or split) that `milestone` records.
     SettleMilestone { contract_id: ContractId, milestone_id: MilestoneId, txn_id: LedgerTxnId },
+    /// `contract` is moving to a terminal status: settle what is still in escrow (release
+    /// on completion, refund on cancellation).
+    SettleContract { contract_id: ContractId },
+    /// An admin resolves `contract`'s dispute: settle each milestone as planned
+    /// (`(milestone, released, refunded)` in minor units), then end the contract.
+    ResolveDispute { contract_id: ContractId, plan: Vec<(MilestoneId, i64, i64)>, by: UserId },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

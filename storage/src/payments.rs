@@ -8,12 +8,14 @@ use agora_engine::{Contract, ContractId, MilestoneId, PaymentId, PaymentMethodId
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::backend::{Backend, CasOutcome, Expect};
+use crate::backend::{Backend, CasOutcome, Expect, Order};
 use crate::codec::{decode, encode};
 use crate::error::StoreError;
 use crate::market::{Entity, List};
 use crate::store::{get_versioned, Versioned};
 use crate::tables::Table;
+
+const ALL: &str = "all";
 
 /// How long an idempotency key is remembered.
 pub const IDEMPOTENCY_TTL: Duration = Duration::from_secs(24 * 3600);
@@ -115,6 +117,24 @@ impl MilestoneSet {
     }
 }
 
+/// A submitted milestone that is released automatically at `due` unless the client answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseDue {
+    pub contract_id: ContractId,
+    pub milestone_id: MilestoneId,
+    /// The submission this release belongs to: a later submission has its own row.
+    #[serde(with = "time::serde::rfc3339")]
+    pub submitted_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub due: OffsetDateTime,
+}
+
+impl ReleaseDue {
+    fn ck(&self) -> String {
+        format!("{:012}:{}:{}", self.due.unix_timestamp().max(0), self.contract_id, self.milestone_id)
+    }
+}
+
 /// What is stored under an idempotency key.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IdempotencyRecord {
@@ -165,6 +185,31 @@ impl Payments<'_> {
             CasOutcome::Applied { version } => Ok(Some(version)),
             CasOutcome::Conflict { .. } => Ok(None),
         }
+    }
+
+    /// Schedules an automatic release (idempotent).
+    pub async fn schedule_release(&self, r: &ReleaseDue) -> Result<(), StoreError> {
+        let row = encode(Table::MilestoneReleasesDue, r)?;
+        self.b.put(Table::MilestoneReleasesDue, ALL, &r.ck(), row, None).await
+    }
+
+    /// Releases due at or before `now`, oldest first, at most `limit`.
+    pub async fn due_releases(&self, now: OffsetDateTime, limit: usize) -> Result<Vec<ReleaseDue>, StoreError> {
+        let page = self.b.scan(Table::MilestoneReleasesDue, ALL, Order::Asc, limit, None).await?;
+        let mut out = Vec::new();
+        for row in &page.rows {
+            let r: ReleaseDue = decode(Table::MilestoneReleasesDue, &row.value)?;
+            if r.due > now {
+                break;
+            }
+            out.push(r);
+        }
+        Ok(out)
+    }
+
+    /// Removes a release from the due list (done, or moot).
+    pub async fn done_release(&self, r: &ReleaseDue) -> Result<(), StoreError> {
+        self.b.delete(Table::MilestoneReleasesDue, ALL, &r.ck()).await
     }
 
     /// Claims `key` for a request with `fingerprint`. A running claim older than `lease` is
@@ -234,6 +279,29 @@ impl Payments<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn releases_come_due_in_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = crate::Store::open_sqlite(dir.path().join("agora.db"), 2).expect("open");
+        let p = s.payments();
+        let now = OffsetDateTime::now_utc();
+        let r = |secs: i64| ReleaseDue {
+            contract_id: ContractId::from_uuid(uuid::Uuid::now_v7()),
+            milestone_id: MilestoneId::from_uuid(uuid::Uuid::now_v7()),
+            submitted_at: now,
+            due: now + time::Duration::seconds(secs),
+        };
+        let (late, early, future) = (r(-10), r(-100), r(3600));
+        for x in [&late, &early, &future] {
+            p.schedule_release(x).await.expect("schedule");
+        }
+        p.schedule_release(&late).await.expect("idempotent");
+        assert_eq!(p.due_releases(now, 10).await.expect("due"), vec![early, late]);
+        p.done_release(&early).await.expect("done");
+        assert_eq!(p.due_releases(now, 10).await.expect("due"), vec![late]);
+        assert_eq!(p.due_releases(now + time::Duration::hours(2), 10).await.expect("due").len(), 2);
+    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn idempotency_keys_run_once_replay_and_refuse_other_requests() {

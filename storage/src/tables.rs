@@ -165,6 +165,9 @@ pub enum Table {
     /// pk = "<user id>:<Idempotency-Key>", ck = "" : the request's fingerprint and, once
     /// answered, its response (TTL 24 h).
     IdempotencyKeys,
+    /// pk = "all", ck = "<due unix secs, 12 digits>:<contract id>:<milestone id>" : a submitted
+    /// milestone to release automatically when the client has not answered by then.
+    MilestoneReleasesDue,
 }
 
 impl Table {
@@ -240,6 +243,7 @@ impl Table {
         Table::PaymentsByUser,
         Table::MilestonesByContract,
         Table::IdempotencyKeys,
+        Table::MilestoneReleasesDue,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -315,6 +319,7 @@ impl Table {
             Table::PaymentsByUser => "payments_by_user",
             Table::MilestonesByContract => "milestones_by_contract",
             Table::IdempotencyKeys => "idempotency_keys",
+            Table::MilestoneReleasesDue => "milestone_releases_due",
         }
     }
 
@@ -359,7 +364,8 @@ impl Table {
             | Table::PaymentsById
             | Table::PaymentsByUser
             | Table::MilestonesByContract
-            | Table::IdempotencyKeys => 6,
+            | Table::IdempotencyKeys
+            | Table::MilestoneReleasesDue => 6,
             _ => 3,
         }
     }

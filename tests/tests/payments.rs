@@ -329,3 +329,101 @@ async fn idempotency_keys_replay_refuse_reuse_and_give_one_effect_under_concurre
     assert_eq!(succeeded, 3);
     assert_eq!(wallet(&app, &provider).await, (0, 9_000));
 }
+
+async fn set_status(app: &TestApp, user: &TestUser, contract: &str, to: &str) -> Reply {
+    app.post(&format!("/api/contracts/{contract}/status"), json!({"status": to}), Some(&user.token)).await
+}
+
+#[actix_web::test]
+async fn completing_releases_cancelling_refunds_and_an_admin_splits_a_dispute() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+
+    // Completion releases every funded milestone; a removed one stays out.
+    let (client, provider, contract) = parties(&app, 9_000).await;
+    let plan: Vec<Value> =
+        (0..3).map(|i| json!({"title": format!("Part {i}"), "amount": {"amount": 3_000, "currency": "USD"}})).collect();
+    let r = app
+        .put(&format!("/api/contracts/{contract}/milestones"), json!({"milestones": plan}), Some(&client.token))
+        .await;
+    let ms = ids(&r);
+    let card = app.card(&client, VISA).await;
+    for m in &ms[..2] {
+        fund(&app, &contract, m, &client, &card, None).await.expect(200, None);
+    }
+    let remove = |m: &str| format!("/api/contracts/{contract}/milestones/{m}/remove");
+    app.post(&remove(&ms[0]), json!({}), Some(&client.token)).await.expect(409, Some("invalid_transition"));
+    app.post(&remove(&ms[2]), json!({}), Some(&provider.token)).await.expect(403, Some("forbidden"));
+    let r = app.post(&remove(&ms[2]), json!({}), Some(&client.token)).await;
+    assert_eq!(r.json["status"], "removed", "{}", r.text);
+    set_status(&app, &provider, &contract, "delivered").await.expect(200, None);
+    set_status(&app, &client, &contract, "completed").await.expect(200, None);
+    let r = milestones(&app, &contract, &client).await;
+    let statuses: Vec<&str> =
+        r.json["results"].as_array().expect("results").iter().filter_map(|m| m["status"].as_str()).collect();
+    assert_eq!(statuses, vec!["released", "released", "removed"]);
+    assert_eq!(r.json["in_escrow"]["amount"], 0);
+    assert_eq!(wallet(&app, &provider).await, (5_400, 0), "6000 released minus 10 %");
+
+    // Cancellation refunds escrow to the card.
+    let (client, provider, contract) = parties(&app, 8_000).await;
+    let card = app.card(&client, VISA).await;
+    let m = ids(&milestones(&app, &contract, &client).await)[0].clone();
+    let funded = fund(&app, &contract, &m, &client, &card, None).await;
+    let payment = funded.json["payment"]["id"].as_str().expect("payment").to_string();
+    set_status(&app, &client, &contract, "cancelled").await.expect(200, None);
+    let r = milestones(&app, &contract, &client).await;
+    assert_eq!(
+        (r.json["results"][0]["status"].as_str(), r.json["results"][0]["refunded"].as_i64()),
+        (Some("refunded"), Some(8_000))
+    );
+    assert_eq!(wallet(&app, &provider).await, (0, 0), "nothing held any more");
+    let p = app.get(&format!("/api/payments/{payment}"), Some(&client.token)).await;
+    assert_eq!((p.json["status"].as_str(), p.json["refunded"].as_i64()), (Some("refunded"), Some(8_000)), "{}", p.text);
+    notified(&app, &client, "Milestone refunded").await;
+
+    // A dispute freezes escrow; an admin splits it.
+    let (client, provider, contract) = parties(&app, 10_000).await;
+    let card = app.card(&client, VISA).await;
+    let m = ids(&milestones(&app, &contract, &client).await)[0].clone();
+    let funded = fund(&app, &contract, &m, &client, &card, None).await;
+    let payment = funded.json["payment"]["id"].as_str().expect("payment").to_string();
+    let stranger = app.user("nosy").await;
+    app.post(&format!("/api/contracts/{contract}/dispute"), json!({}), Some(&stranger.token))
+        .await
+        .expect(404, Some("not_found"));
+    let r =
+        app.post(&format!("/api/contracts/{contract}/dispute"), json!({"reason": "late"}), Some(&client.token)).await;
+    r.expect(200, None);
+    assert_eq!(r.json["status"], "disputed");
+    let submit = format!("/api/contracts/{contract}/milestones/{m}/submit");
+    app.post(&submit, json!({}), Some(&provider.token)).await.expect(409, Some("contract_not_payable"));
+    let resolve = format!("/api/admin/disputes/{contract}/resolve");
+    app.post(&resolve, json!({"release": 6_000, "refund": 4_000}), Some(&client.token))
+        .await
+        .expect(404, Some("not_found"));
+    app.post(&resolve, json!({"release": 6_000, "refund": 3_000}), Some(&admin.token))
+        .await
+        .expect(400, Some("validation_failed"));
+    app.post(&resolve, json!({"release": -1, "refund": 10_001}), Some(&admin.token))
+        .await
+        .expect(400, Some("validation_failed"));
+    app.post(&resolve, json!({"release": 6_000}), Some(&admin.token)).await.expect(400, Some("validation_failed"));
+    let r = app.post(&resolve, json!({"release": 6_000, "refund": 4_000}), Some(&admin.token)).await;
+    r.expect(200, None);
+    assert_eq!(r.json["status"], "completed", "{}", r.text);
+    let r = milestones(&app, &contract, &client).await;
+    let first = &r.json["results"][0];
+    assert_eq!(
+        (first["status"].as_str(), first["released"].as_i64(), first["refunded"].as_i64()),
+        (Some("split"), Some(6_000), Some(4_000))
+    );
+    assert_eq!(wallet(&app, &provider).await, (5_400, 0));
+    let p = app.get(&format!("/api/payments/{payment}"), Some(&client.token)).await;
+    assert_eq!((p.json["status"].as_str(), p.json["refunded"].as_i64()), (Some("partially_refunded"), Some(4_000)));
+    notified(&app, &client, "Dispute resolved").await;
+    notified(&app, &provider, "Dispute resolved").await;
+    app.post(&resolve, json!({"release": 0, "refund": 0}), Some(&admin.token))
+        .await
+        .expect(409, Some("contract_not_payable"));
+}

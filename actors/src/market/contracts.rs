@@ -5,6 +5,7 @@
 //! completed wins its compare-and-set. The job's status follows its contracts.
 
 use agora_engine::{Contract, ContractEvent, ContractId, ContractStatus, DomainEvent, Job, UserId};
+use agora_storage::intents::{Intent, Step};
 use agora_storage::market::Provider;
 use agora_storage::{cas_retry, StoreError};
 use futures_util::future::BoxFuture;
@@ -34,7 +35,25 @@ impl Command for ChangeContractStatus {
     }
 }
 
+/// A status change; a terminal one also settles what is still in escrow (release on
+/// completion, refund on cancellation), under an intent the sweeper completes after a crash.
 pub(crate) async fn change(cx: Cx, msg: ChangeContractStatus) -> Result<Contract, ActorError> {
+    if !msg.to.is_terminal() {
+        return change_status(cx, msg).await;
+    }
+    let at = msg.at;
+    let intent = Intent::new(Step::SettleContract { contract_id: msg.contract_id }, at);
+    cx.store.intents().record(&intent).await?;
+    let changed = change_status(cx.clone(), msg).await;
+    if let Ok(c) = &changed {
+        cx.faults.hit("contract:ended");
+        super::milestones::settle_contract(&cx, c, at).await?;
+    }
+    cx.store.intents().done(intent.id).await?;
+    changed
+}
+
+async fn change_status(cx: Cx, msg: ChangeContractStatus) -> Result<Contract, ActorError> {
     let m = cx.store.market();
     let (next, change, completes_job) = cas_retry(|| async {
         let current = m.get::<Contract>(msg.contract_id).await?.ok_or(ActorError::NotFound)?;

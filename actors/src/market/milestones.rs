@@ -20,7 +20,7 @@ use agora_engine::{
     PaymentMethodId,
 };
 use agora_storage::intents::{Intent, Step};
-use agora_storage::payments::{MilestoneSet, PaymentMethod};
+use agora_storage::payments::{MilestoneSet, PaymentMethod, ReleaseDue};
 use agora_storage::{cas_retry, StoreError, Versioned};
 use futures_util::future::BoxFuture;
 use time::OffsetDateTime;
@@ -203,6 +203,7 @@ async fn fund(cx: Cx, msg: FundMilestone) -> Result<Funded, ActorError> {
         card: Some(method.card.clone()),
         gateway_ref: None,
         failure: None,
+        refund_txns: Vec::new(),
         created_at: msg.at,
         updated_at: msg.at,
     };
@@ -368,7 +369,7 @@ pub struct ActOnMilestone {
     pub by: Caller,
     pub contract_id: ContractId,
     pub milestone_id: MilestoneId,
-    /// Submit, RequestChanges or Approve.
+    /// Submit, RequestChanges, Remove or Approve.
     pub action: MilestoneAction,
     pub at: OffsetDateTime,
 }
@@ -383,10 +384,25 @@ impl Command for ActOnMilestone {
             let (c, actor) = contract_for(&cx, self.by, self.contract_id).await?;
             match self.action {
                 MilestoneAction::Approve => {
-                    settle(&cx, &c, self.milestone_id, self.action, actor, Some(self.by.id), self.at).await
+                    settle(&cx, &c, self.milestone_id, self.action, actor, Some(self.by.id), None, self.at).await
                 }
-                MilestoneAction::Submit | MilestoneAction::RequestChanges => {
+                MilestoneAction::Submit | MilestoneAction::RequestChanges | MilestoneAction::Remove => {
                     let action = self.action;
+                    if action == MilestoneAction::Submit {
+                        // Refusals answer before anything is written.
+                        let (set, _) = milestone_set(&cx, &c).await?;
+                        let current = set.get(self.milestone_id).ok_or(ActorError::NotFound)?;
+                        action.decide(current.status, actor, c.status).map_err(ActorError::Refused)?;
+                        // Scheduled first, so a crash after the submission cannot lose it; a
+                        // row whose submission never happened is dropped as moot when due.
+                        let due = ReleaseDue {
+                            contract_id: c.id,
+                            milestone_id: self.milestone_id,
+                            submitted_at: self.at,
+                            due: self.at + cx.payments.review_period,
+                        };
+                        cx.store.payments().schedule_release(&due).await?;
+                    }
                     let (milestone, _) = change_milestone(&cx, &c, self.milestone_id, |ms| {
                         let to = action.decide(ms.status, actor, c.status).map_err(ActorError::Refused)?;
                         let mut next = ms.clone();
@@ -416,8 +432,11 @@ impl Command for ActOnMilestone {
     }
 }
 
-/// Releases a milestone's escrow to the provider (approve; later auto-release and
-/// completion): the milestone records its settlement transaction, then the ledger posts it.
+/// Settles a milestone's escrow (approve, auto-release, completion, cancellation, dispute
+/// resolution): the milestone records its decision and the id of its settlement
+/// transaction, then the ledger posts it. `split` gives `(released, refunded)` for a split;
+/// otherwise the whole amount goes one way, by the state reached.
+#[allow(clippy::too_many_arguments)]
 async fn settle(
     cx: &Cx,
     c: &Contract,
@@ -425,6 +444,7 @@ async fn settle(
     action: MilestoneAction,
     actor: MilestoneActor,
     by: Option<agora_engine::UserId>,
+    split: Option<(i64, i64)>,
     at: OffsetDateTime,
 ) -> Result<Milestone, ActorError> {
     let txn_id = new_id(LedgerTxnId::from_uuid);
@@ -434,7 +454,11 @@ async fn settle(
         let to = action.decide(ms.status, actor, c.status).map_err(ActorError::Refused)?;
         let mut next = ms.clone();
         next.status = to;
-        next.released = ms.amount.minor();
+        (next.released, next.refunded) = match (to, split) {
+            (MilestoneStatus::Split, Some(parts)) => parts,
+            (MilestoneStatus::Refunded, _) => (0, ms.amount.minor()),
+            _ => (ms.amount.minor(), 0),
+        };
         next.settlement_txn = Some(txn_id);
         next.updated_at = at;
         Ok(Some(next))
@@ -482,7 +506,12 @@ pub(crate) async fn complete_settlement(
     let txn = Transaction::new(txn_id, kind, legs, format!("milestone:{milestone_id}"), ms.updated_at)
         .map_err(ActorError::Refused)?;
     match cx.store.ledger().post(&txn).await? {
-        agora_storage::ledger::Posting::Posted => Ok("posted"),
+        agora_storage::ledger::Posting::Posted => {
+            if ms.refunded > 0 {
+                refund_to_card(cx, ms, txn_id).await?;
+            }
+            Ok("posted")
+        }
         agora_storage::ledger::Posting::Rejected => {
             // The escrow did not hold the amount: a bug, never a user error. Keep it loud.
             tracing::error!(contract = %c.id, milestone = %milestone_id, txn = %txn_id, "settlement refused by the ledger");
@@ -492,4 +521,217 @@ pub(crate) async fn complete_settlement(
             }))
         }
     }
+}
+
+/// Returns a milestone's refunded part to the card that funded it: the gateway's refund
+/// (keyed by the settlement transaction, so a repeat refunds nothing more) and the payment's
+/// record of it (once per transaction).
+async fn refund_to_card(cx: &Cx, ms: &Milestone, txn_id: LedgerTxnId) -> Result<(), ActorError> {
+    let Some(payment_id) = ms.payment_id else { return Ok(()) };
+    let m = cx.store.market();
+    let Some(p) = m.get::<Payment>(payment_id).await?.map(|v| v.value) else { return Ok(()) };
+    if p.refund_txns.contains(&txn_id) {
+        return Ok(());
+    }
+    let amount = agora_engine::Money::parse(ms.refunded, ms.amount.currency().as_str()).map_err(ActorError::Refused)?;
+    let req = crate::gateway::RefundRequest {
+        idempotency_key: txn_id.to_string(),
+        charge: p.gateway_ref.clone().unwrap_or_default(),
+        amount,
+    };
+    cx.gateway.refund(&req).await.map_err(|e| ActorError::Storage(StoreError::Unavailable(e.to_string())))?;
+    m.update::<Payment, ActorError>(payment_id, |p| {
+        if !p.refund_txns.contains(&txn_id) {
+            p.refund(ms.refunded, ms.updated_at).map_err(ActorError::Refused)?;
+            p.refund_txns.push(txn_id);
+        }
+        Ok(())
+    })
+    .await?;
+    metrics::counter!("agora_refunds_total").increment(1);
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Automatic release, contract settlement, disputes
+
+/// Releases a submitted milestone the client left unanswered past the review period (the
+/// auto-release job sends one per due row). Moot rows (answered, resubmitted, settled) are
+/// dropped; a disputed contract keeps its row until the dispute is resolved.
+#[derive(actix::Message)]
+#[rtype(result = "Result<bool, ActorError>")]
+pub struct ReleaseIfDue {
+    pub due: ReleaseDue,
+    pub at: OffsetDateTime,
+}
+
+impl Command for ReleaseIfDue {
+    type Output = bool;
+    fn aggregate(&self) -> Aggregate {
+        Aggregate::Contract(self.due.contract_id)
+    }
+    fn run(self, cx: Cx) -> BoxFuture<'static, Result<bool, ActorError>> {
+        Box::pin(async move {
+            let due = self.due;
+            let Some(c) = cx.store.market().get::<Contract>(due.contract_id).await?.map(|v| v.value) else {
+                cx.store.payments().done_release(&due).await?;
+                return Ok(false);
+            };
+            let (set, _) = milestone_set(&cx, &c).await?;
+            let live = set
+                .get(due.milestone_id)
+                .is_some_and(|m| m.status == MilestoneStatus::Submitted && m.submitted_at == Some(due.submitted_at));
+            if !live {
+                cx.store.payments().done_release(&due).await?;
+                return Ok(false);
+            }
+            match settle(
+                &cx,
+                &c,
+                due.milestone_id,
+                MilestoneAction::AutoRelease,
+                MilestoneActor::System,
+                None,
+                None,
+                self.at,
+            )
+            .await
+            {
+                Ok(_) => {
+                    metrics::counter!("agora_milestones_auto_released_total").increment(1);
+                    cx.store.payments().done_release(&due).await?;
+                    Ok(true)
+                }
+                Err(ActorError::Refused(DomainError::Conflict { code: codes::CONTRACT_NOT_PAYABLE, .. })) => Ok(false),
+                Err(e) => Err(e),
+            }
+        })
+    }
+}
+
+/// Sends every due automatic release to its contract's worker (the periodic job).
+pub async fn release_due(
+    cx: &Cx,
+    market: &actix::Addr<super::Market>,
+    now: OffsetDateTime,
+) -> Result<usize, ActorError> {
+    let mut n = 0;
+    for due in cx.store.payments().due_releases(now, 200).await? {
+        if market.send(ReleaseIfDue { due, at: now }).await.map_err(|_| ActorError::Unavailable)?? {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// Settles what a terminal contract still holds in escrow: released when it completed,
+/// refunded when it was cancelled. Idempotent.
+pub(crate) async fn settle_contract(cx: &Cx, c: &Contract, at: OffsetDateTime) -> Result<Vec<Milestone>, ActorError> {
+    let action = match c.status {
+        ContractStatus::Completed => MilestoneAction::Complete,
+        ContractStatus::Cancelled => MilestoneAction::CancelRefund,
+        _ => return Ok(Vec::new()),
+    };
+    let (set, _) = milestone_set(cx, c).await?;
+    let mut settled = Vec::new();
+    for m in set.milestones.iter().filter(|m| m.status.in_escrow()) {
+        settled.push(settle(cx, c, m.id, action, MilestoneActor::System, None, None, at).await?);
+    }
+    Ok(settled)
+}
+
+/// An admin resolves a disputed contract: `release` minor units go to the provider and
+/// `refund` to the client; together they are exactly what is in escrow. Milestones are
+/// settled in order, the release filling the first ones. The contract then completes (if
+/// anything was released) or is cancelled.
+#[derive(actix::Message)]
+#[rtype(result = "Result<Contract, ActorError>")]
+pub struct ResolveDispute {
+    pub by: Caller,
+    pub contract_id: ContractId,
+    pub release: i64,
+    pub refund: i64,
+    pub at: OffsetDateTime,
+}
+
+impl Command for ResolveDispute {
+    type Output = Contract;
+    fn aggregate(&self) -> Aggregate {
+        Aggregate::Contract(self.contract_id)
+    }
+    fn run(self, cx: Cx) -> BoxFuture<'static, Result<Contract, ActorError>> {
+        Box::pin(async move {
+            if !self.by.is_admin() {
+                return Err(ActorError::NotFound);
+            }
+            let c = cx.store.market().get::<Contract>(self.contract_id).await?.ok_or(ActorError::NotFound)?.value;
+            if c.status != ContractStatus::Disputed {
+                return Err(ActorError::Refused(DomainError::conflict(
+                    codes::CONTRACT_NOT_PAYABLE,
+                    format!("only a disputed contract is resolved; this one is {}", c.status.as_str()),
+                )));
+            }
+            let (set, _) = milestone_set(&cx, &c).await?;
+            let held = set.in_escrow();
+            if self.release < 0 || self.refund < 0 || self.release.checked_add(self.refund) != Some(held) {
+                let mut f = agora_engine::FieldErrors::new();
+                f.add(
+                    "release",
+                    format!("release and refund must be non-negative and sum to the {held} minor units in escrow"),
+                );
+                return Err(ActorError::Invalid(f));
+            }
+            let mut left = self.release;
+            let plan: Vec<(MilestoneId, i64, i64)> = set
+                .milestones
+                .iter()
+                .filter(|m| m.status.in_escrow())
+                .map(|m| {
+                    let r = left.min(m.amount.minor());
+                    left -= r;
+                    (m.id, r, m.amount.minor() - r)
+                })
+                .collect();
+            let intent =
+                Intent::new(Step::ResolveDispute { contract_id: c.id, plan: plan.clone(), by: self.by.id }, self.at);
+            cx.store.intents().record(&intent).await?;
+            let done = carry_out_resolution(&cx, c.id, &plan, self.by.id, self.at).await;
+            cx.store.intents().done(intent.id).await?;
+            done
+        })
+    }
+}
+
+/// Settles each milestone of a resolution plan that is still in escrow, then ends the
+/// contract. Idempotent (the sweeper's repair of an interrupted resolution).
+pub(crate) async fn carry_out_resolution(
+    cx: &Cx,
+    contract_id: ContractId,
+    plan: &[(MilestoneId, i64, i64)],
+    by: agora_engine::UserId,
+    at: OffsetDateTime,
+) -> Result<Contract, ActorError> {
+    let c = cx.store.market().get::<Contract>(contract_id).await?.ok_or(ActorError::NotFound)?.value;
+    let (set, _) = milestone_set(cx, &c).await?;
+    if c.status == ContractStatus::Disputed {
+        for &(id, released, refunded) in plan {
+            if !set.get(id).is_some_and(|m| m.status.in_escrow()) {
+                continue;
+            }
+            let how = match (released, refunded) {
+                (_, 0) => agora_engine::payment::Resolution::Release,
+                (0, _) => agora_engine::payment::Resolution::Refund,
+                _ => agora_engine::payment::Resolution::Split,
+            };
+            let action = MilestoneAction::Resolve(how);
+            settle(cx, &c, id, action, MilestoneActor::Admin, Some(by), Some((released, refunded)), at).await?;
+        }
+    }
+    let released: i64 = plan.iter().map(|p| p.1).sum();
+    let to = if released > 0 { ContractStatus::Completed } else { ContractStatus::Cancelled };
+    if c.status != ContractStatus::Disputed {
+        return Ok(c);
+    }
+    let by = Caller { id: by, role: agora_engine::Role::Admin };
+    change(cx.clone(), ChangeContractStatus { by, contract_id, to, reason: Some("dispute resolved".into()), at }).await
 }

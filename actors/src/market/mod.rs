@@ -96,6 +96,8 @@ pub struct Cx {
 pub struct PaymentSettings {
     /// The platform fee on released escrow, in basis points (1000 = 10 %).
     pub fee_bps: u32,
+    /// How long a client has to answer a submitted milestone before it is released.
+    pub review_period: time::Duration,
 }
 
 /// A marketplace use case.

@@ -40,7 +40,7 @@ pub async fn sweep(cx: &Cx, before: OffsetDateTime, now: OffsetDateTime) -> Resu
 }
 
 async fn repair(cx: &Cx, intent: &Intent, now: OffsetDateTime) -> Result<&'static str, ActorError> {
-    match intent.step {
+    match intent.step.clone() {
         Step::Accept { proposal_id, contract_id, client_id, .. } => {
             super::jobs::complete_accept(cx, proposal_id, contract_id, client_id, now).await
         }
@@ -64,6 +64,20 @@ async fn repair(cx: &Cx, intent: &Intent, now: OffsetDateTime) -> Result<&'stati
         }
         Step::SettleMilestone { contract_id, milestone_id, txn_id } => {
             super::milestones::complete_settlement(cx, contract_id, milestone_id, txn_id).await
+        }
+        Step::SettleContract { contract_id } => {
+            let Some(c) = cx.store.market().get::<agora_engine::Contract>(contract_id).await? else {
+                return Ok("gone");
+            };
+            if !c.value.status.is_terminal() {
+                return Ok("not_ended");
+            }
+            super::milestones::settle_contract(cx, &c.value, now).await?;
+            Ok("settled")
+        }
+        Step::ResolveDispute { contract_id, plan, by } => {
+            super::milestones::carry_out_resolution(cx, contract_id, &plan, by, now).await?;
+            Ok("resolved")
         }
     }
 }

@@ -430,6 +430,101 @@ pub async fn approve(
     act(&state, &user, &req, &path, MilestoneAction::Approve).await
 }
 
+/// The client removes an unfunded milestone (so the contract can complete without it).
+#[utoipa::path(post, path = "/api/contracts/{id}/milestones/{m}/remove", tag = "payments", params(("id" = String, Path), ("m" = String, Path)),
+    responses((status = 200, description = "the milestone, removed"), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(user = %user.id))]
+pub async fn remove(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    act(&state, &user, &req, &path, MilestoneAction::Remove).await
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct DisputeBody {
+    pub reason: Option<String>,
+}
+
+/// A party opens a dispute (active or delivered contracts): escrow is frozen until an admin
+/// resolves it.
+#[utoipa::path(post, path = "/api/contracts/{id}/dispute", tag = "payments", params(("id" = String, Path)), request_body = DisputeBody,
+    responses((status = 200, description = "the contract, disputed"), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(user = %user.id))]
+pub async fn dispute(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+    body: web::Json<DisputeBody>,
+) -> Result<HttpResponse, ApiError> {
+    let c = visible_contract(&state, &user, &path).await?;
+    let mut f = FieldErrors::new();
+    let reason = crate::market::optional_text(&mut f, "reason", body.reason.as_deref(), 2000);
+    f.into_result()?;
+    let cmd = agora_actors::market::contracts::ChangeContractStatus {
+        by: caller(&user),
+        contract_id: c.id,
+        to: agora_engine::ContractStatus::Disputed,
+        reason,
+        at: OffsetDateTime::now_utc(),
+    };
+    Ok(HttpResponse::Ok().json(super::jobs::ContractView::from(run(&state, cmd).await?)))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct ResolveBody {
+    /// Minor units released to the provider.
+    pub release: Option<i64>,
+    /// Minor units refunded to the client.
+    pub refund: Option<i64>,
+}
+
+/// An admin resolves a disputed contract: `release` to the provider and `refund` to the
+/// client, in minor units, summing to what is in escrow. The contract then completes (if
+/// anything was released) or is cancelled.
+#[utoipa::path(post, path = "/api/admin/disputes/{id}/resolve", tag = "payments", params(("id" = String, Path, description = "the contract id")),
+    request_body = ResolveBody,
+    responses((status = 200, description = "the contract"), (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(user = %user.id))]
+pub async fn resolve(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    if !user.role.is_admin() {
+        return Err(ApiError::NotFound);
+    }
+    let id = parse_id(&path, ContractId::parse)?;
+    let parsed: ResolveBody = json_body(&body)?;
+    let mut f = FieldErrors::new();
+    for (name, v) in [("release", parsed.release), ("refund", parsed.refund)] {
+        match v {
+            None => f.add(name, "is required"),
+            Some(x) if x < 0 => f.add(name, "must not be negative"),
+            Some(_) => {}
+        }
+    }
+    f.into_result()?;
+    crate::idempotency::once(&state, &user, &req, &body, || async {
+        let cmd = agora_actors::market::milestones::ResolveDispute {
+            by: caller(&user),
+            contract_id: id,
+            release: parsed.release.unwrap_or(0),
+            refund: parsed.refund.unwrap_or(0),
+            at: OffsetDateTime::now_utc(),
+        };
+        Ok((StatusCode::OK, to_json(&super::jobs::ContractView::from(run(&state, cmd).await?))?))
+    })
+    .await
+}
+
 // ---------------------------------------------------------------------------------------
 // Payments
 
@@ -602,6 +697,9 @@ pub fn config(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/api/contracts/{id}/milestones/{m}/submit").route(web::post().to(submit)))
     .service(web::resource("/api/contracts/{id}/milestones/{m}/request-changes").route(web::post().to(request_changes)))
     .service(web::resource("/api/contracts/{id}/milestones/{m}/approve").route(web::post().to(approve)))
+    .service(web::resource("/api/contracts/{id}/milestones/{m}/remove").route(web::post().to(remove)))
+    .service(web::resource("/api/contracts/{id}/dispute").route(web::post().to(dispute)))
+    .service(web::resource("/api/admin/disputes/{id}/resolve").route(web::post().to(resolve)))
     .service(web::resource("/api/payments").route(web::get().to(list_payments)))
     .service(web::resource("/api/payments/{id}").route(web::get().to(get_payment)))
     .service(web::resource("/api/wallet").route(web::get().to(wallet)))

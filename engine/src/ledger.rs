@@ -14,7 +14,7 @@
 //! | external | `external:USD` | no | money outside Agora: card charges come from it, refunds and payouts go to it |
 //! | escrow | `escrow:<contract>:USD` | posted | funded and not yet released or refunded |
 //! | wallet | `wallet:<user>:USD` | posted, pending | a user's available money (posted) and money held for them in escrow (pending) |
-//! | fees | `fees:USD` | posted | the platform's fees |
+//! | fees | `fees:USD` | no | the platform's fees (only ever credited, so it needs no floor) |
 //! | payouts | `payouts:USD` | posted | withdrawals sent to the gateway and not yet settled |
 
 use std::collections::BTreeMap;
@@ -93,8 +93,10 @@ impl Account {
 
     pub fn floor(&self) -> Floor {
         match self {
-            Account::External(_) => Floor { posted: false, pending: false },
-            Account::Escrow(..) | Account::Fees(_) | Account::Payouts(_) => Floor { posted: true, pending: false },
+            // Fees are only ever credited: no floor, and so no head that every release would
+            // contend on.
+            Account::External(_) | Account::Fees(_) => Floor { posted: false, pending: false },
+            Account::Escrow(..) | Account::Payouts(_) => Floor { posted: true, pending: false },
             Account::Wallet(..) => Floor { posted: true, pending: true },
         }
     }

@@ -9,7 +9,7 @@
 //!    head are written by one compare-and-set batch on the head's version, so two commands
 //!    can never spend the same money, and an entry that exists is always counted in the
 //!    head. A leg whose entry exists is skipped (a resumed post applies nothing twice).
-//!    Accounts without a floor (`external`) keep entries only;
+//!    Accounts without a floor (`external`, `fees`) keep entries only;
 //! 3. if a leg would take a protected column below zero, the record becomes `rejected`
 //!    first, then the legs already applied (all of them protected debits, by the order) are
 //!    reversed with `:r` entries; otherwise it becomes `posted`. Either way it then leaves
@@ -488,7 +488,10 @@ mod tests {
         let w = Account::wallet(p, Currency::USD);
         assert_eq!(l.balance(&w).await.expect("balance"), Balance { posted: 9_000, pending: 0 });
         assert_eq!(l.balance(&Account::escrow(k, Currency::USD)).await.expect("escrow"), Balance::default());
-        assert_eq!(l.balance(&Account::fees(Currency::USD)).await.expect("fees").posted, 1_000);
+        // Fees keep entries only (no head to contend on).
+        let (fees, _) = l.entries(&Account::fees(Currency::USD), 10, None).await.expect("fees");
+        assert_eq!(fees.iter().map(|e| e.posted).sum::<i64>(), 1_000);
+        assert_eq!(l.balance(&Account::fees(Currency::USD)).await.expect("fees"), Balance::default());
         let (entries, _) = l.entries(&w, 10, None).await.expect("entries");
         assert_eq!(entries.len(), 2);
         assert_eq!(entries[0].kind, TxnKind::Release, "newest first");

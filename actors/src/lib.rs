@@ -69,6 +69,8 @@ pub struct RealtimeConfig {
     /// often the job that releases them runs.
     pub milestone_review: Duration,
     pub auto_release_every: Duration,
+    /// The HMAC secret of payment gateway webhooks.
+    pub webhook_secret: Secret,
     /// Open connections one user may hold on this node; a connection beyond it is refused
     /// ([`ActorError::TooManyConnections`]; the transport closes it with 4008).
     pub max_connections_per_user: usize,
@@ -90,7 +92,36 @@ impl Default for RealtimeConfig {
             fee_bps: 1000,
             milestone_review: Duration::from_secs(14 * 86_400),
             auto_release_every: Duration::from_secs(60),
+            webhook_secret: Secret::default(),
         }
+    }
+}
+
+/// A secret that never shows in logs (`Debug` prints `<redacted>`). The default is random.
+#[derive(Clone)]
+pub struct Secret(std::sync::Arc<[u8]>);
+
+impl Secret {
+    pub fn new(bytes: Vec<u8>) -> Secret {
+        Secret(bytes.into())
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Default for Secret {
+    fn default() -> Self {
+        let mut b = uuid::Uuid::new_v4().as_bytes().to_vec();
+        b.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
+        Secret::new(b)
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
     }
 }
 
@@ -172,12 +203,15 @@ impl Hub {
             })
             .start();
         }
+        let gateway: std::sync::Arc<dyn gateway::PaymentGateway> =
+            std::sync::Arc::new(gateway::sandbox::SandboxGateway::new(store.clone()));
         let cx = market::Cx {
             store,
             bus,
             faults,
             booking_hold: config.booking_hold,
-            gateway: std::sync::Arc::new(gateway::sandbox::SandboxGateway),
+            gateway,
+            webhook_secret: config.webhook_secret.clone(),
             payments: market::PaymentSettings {
                 fee_bps: config.fee_bps,
                 review_period: time::Duration::try_from(config.milestone_review).unwrap_or(time::Duration::days(14)),
@@ -189,6 +223,14 @@ impl Hub {
             periodic::Periodic::new("auto_release", config.auto_release_every, move |now| {
                 let (cx, market) = (cx.clone(), market.clone());
                 async move { market::milestones::release_due(&cx, &market, now).await }
+            })
+            .start();
+        }
+        {
+            let cx = cx.clone();
+            periodic::Periodic::new("gateway_outbox", Duration::from_millis(500), move |now| {
+                let cx = cx.clone();
+                async move { gateway::webhooks::deliver_outbox(&cx, now).await }
             })
             .start();
         }

@@ -30,7 +30,8 @@ fn id<T>(f: fn(uuid::Uuid) -> T) -> T {
 }
 
 fn txn(kind: TxnKind, legs: Vec<agora_engine::ledger::Leg>) -> Transaction {
-    Transaction::new(id(LedgerTxnId::from_uuid), kind, legs, "bench", time::OffsetDateTime::now_utc()).expect("balanced")
+    Transaction::new(id(LedgerTxnId::from_uuid), kind, legs, "bench", time::OffsetDateTime::now_utc())
+        .expect("balanced")
 }
 
 async fn post_all(store: &Store, txns: Vec<Transaction>) {
@@ -67,7 +68,12 @@ fn ledger_posts(c: &mut Criterion) {
                     let mut total = Duration::ZERO;
                     for _ in 0..iters {
                         let txns = (0..concurrency)
-                            .map(|_| txn(TxnKind::Fund, ledger::fund(id(ContractId::from_uuid), id(UserId::from_uuid), amount())))
+                            .map(|_| {
+                                txn(
+                                    TxnKind::Fund,
+                                    ledger::fund(id(ContractId::from_uuid), id(UserId::from_uuid), amount()),
+                                )
+                            })
                             .collect();
                         let start = Instant::now();
                         post_all(&store, txns).await;
@@ -86,9 +92,15 @@ fn ledger_posts(c: &mut Criterion) {
                         // Funded escrows first (not timed), then their releases.
                         let parties: Vec<(ContractId, UserId)> =
                             (0..concurrency).map(|_| (id(ContractId::from_uuid), id(UserId::from_uuid))).collect();
-                        post_all(&store, parties.iter().map(|(k, p)| txn(TxnKind::Fund, ledger::fund(*k, *p, amount()))).collect()).await;
-                        let releases =
-                            parties.iter().map(|(k, p)| txn(TxnKind::Release, ledger::release(*k, *p, amount(), 1_000))).collect();
+                        post_all(
+                            &store,
+                            parties.iter().map(|(k, p)| txn(TxnKind::Fund, ledger::fund(*k, *p, amount()))).collect(),
+                        )
+                        .await;
+                        let releases = parties
+                            .iter()
+                            .map(|(k, p)| txn(TxnKind::Release, ledger::release(*k, *p, amount(), 1_000)))
+                            .collect();
                         let start = Instant::now();
                         post_all(&store, releases).await;
                         total += start.elapsed();

@@ -28,6 +28,7 @@ pub const NOTHING_TO_FUND: &str = "nothing_to_fund";
 pub const MILESTONES_LOCKED: &str = "milestones_locked";
 pub const IDEMPOTENCY_KEY_REUSED: &str = "idempotency_key_reused";
 pub const IDEMPOTENCY_KEY_IN_USE: &str = "idempotency_key_in_use";
+pub const INVALID_SIGNATURE: &str = "invalid_signature";
 
 /// Every code, sorted.
 pub const ALL: &[&str] = &[
@@ -59,6 +60,7 @@ pub const ALL: &[&str] = &[
     "invalid_frame",
     "invalid_json",
     "invalid_query",
+    "invalid_signature",
     "invalid_token",
     "invalid_transition",
     "job_not_open",

@@ -83,6 +83,10 @@ pub enum DomainEvent {
         /// `None` for the system (auto-release, cancellation).
         by: Option<UserId>,
     },
+    /// A payout was paid or failed.
+    PayoutChanged {
+        payout: crate::payment::Payout,
+    },
     /// The gateway declined a charge.
     PaymentFailed {
         payment: crate::payment::Payment,
@@ -117,6 +121,7 @@ impl DomainEvent {
             DomainEvent::CatalogChanged { .. } => "catalog_changed",
             DomainEvent::MilestoneChanged { .. } => "milestone_changed",
             DomainEvent::PaymentFailed { .. } => "payment_failed",
+            DomainEvent::PayoutChanged { .. } => "payout_changed",
             DomainEvent::SearchPerformed { .. } => "search_performed",
         }
     }

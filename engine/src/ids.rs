@@ -142,3 +142,7 @@ id_type!(
     /// A user's saved card (a gateway token with brand, last4 and expiry).
     PaymentMethodId
 );
+id_type!(
+    /// A provider's bank account for payouts (a gateway token with country and last4).
+    PayoutMethodId
+);

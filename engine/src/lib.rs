@@ -33,8 +33,8 @@ pub use error::{DomainError, FieldErrors};
 pub use event::DomainEvent;
 pub use ids::{
     BookingId, CategoryId, CompanyId, ContractId, ConversationId, JobId, LedgerTxnId, MessageId, MilestoneId,
-    NotificationId, PaymentId, PaymentMethodId, PayoutId, ProposalId, ProviderId, ReviewId, ServiceId, SessionId,
-    SkillId, UserId,
+    NotificationId, PaymentId, PaymentMethodId, PayoutId, PayoutMethodId, ProposalId, ProviderId, ReviewId, ServiceId,
+    SessionId, SkillId, UserId,
 };
 pub use job::Job;
 pub use market::{Availability, BookingActor, BookingStatus, JobStatus, ProposalStatus, SkillLevel};

@@ -76,6 +76,75 @@ impl PaymentStatus {
     }
 }
 
+/// A withdrawal from a wallet to a bank account:
+///
+/// | from | to |
+/// |---|---|
+/// | requested | pending (the gateway took it), paid, failed (its webhook came first), rejected (not enough money) |
+/// | pending | paid, failed |
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PayoutStatus {
+    Requested,
+    Pending,
+    Paid,
+    Failed,
+    Rejected,
+}
+
+impl PayoutStatus {
+    pub const ALL: [PayoutStatus; 5] = [
+        PayoutStatus::Requested,
+        PayoutStatus::Pending,
+        PayoutStatus::Paid,
+        PayoutStatus::Failed,
+        PayoutStatus::Rejected,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PayoutStatus::Requested => "requested",
+            PayoutStatus::Pending => "pending",
+            PayoutStatus::Paid => "paid",
+            PayoutStatus::Failed => "failed",
+            PayoutStatus::Rejected => "rejected",
+        }
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(self, PayoutStatus::Paid | PayoutStatus::Failed | PayoutStatus::Rejected)
+    }
+
+    pub fn transition(self, to: PayoutStatus) -> Result<PayoutStatus, DomainError> {
+        use PayoutStatus::*;
+        match (self, to) {
+            (Requested, Pending | Paid | Failed | Rejected) | (Pending, Paid | Failed) => Ok(to),
+            _ => Err(DomainError::Transition { from: self.as_str(), to: to.as_str() }),
+        }
+    }
+}
+
+/// One withdrawal. Its three ledger transactions are chosen when it is requested, so every
+/// step can be repeated after a crash without moving money twice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Payout {
+    pub id: crate::PayoutId,
+    pub user_id: UserId,
+    pub method_id: crate::PayoutMethodId,
+    pub amount: Money,
+    pub status: PayoutStatus,
+    pub gateway_ref: Option<String>,
+    pub failure: Option<String>,
+    /// wallet → payouts (when requested), payouts → external (paid), payouts → wallet (failed).
+    pub start_txn: crate::LedgerTxnId,
+    pub settle_txn: crate::LedgerTxnId,
+    pub return_txn: crate::LedgerTxnId,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
 /// What a payment pays for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -412,6 +481,26 @@ mod tests {
             }
         }
         assert_eq!(checked, 25);
+    }
+
+    #[test]
+    fn every_payout_transition_is_allowed_or_refused_as_specified() {
+        use PayoutStatus::*;
+        let allowed = [
+            (Requested, Pending),
+            (Requested, Paid),
+            (Requested, Failed),
+            (Requested, Rejected),
+            (Pending, Paid),
+            (Pending, Failed),
+        ];
+        for from in PayoutStatus::ALL {
+            for to in PayoutStatus::ALL {
+                let r = from.transition(to);
+                assert_eq!(r.is_ok(), allowed.contains(&(from, to)), "{from:?}->{to:?}");
+            }
+            assert_eq!(from.is_final(), !matches!(from, Requested | Pending));
+        }
     }
 
     fn actions() -> Vec<MilestoneAction> {

@@ -100,6 +100,9 @@ pub struct Settings {
     /// provider, in seconds (14 days), and how often the release job runs, in seconds.
     pub milestone_review_secs: u64,
     pub auto_release_interval_secs: u64,
+    /// The secret that signs payment gateway webhooks (`Agora-Signature`). Unset: one is
+    /// generated and kept in the data dir (`webhook_secret`). Never logged.
+    pub payment_webhook_secret: Option<String>,
     /// How often the reminder scheduler looks for due booking reminders, in seconds.
     pub reminder_interval_secs: u64,
     /// Test-only fault injection: a step name (e.g. `accept:proposal`) at which the process
@@ -170,6 +173,7 @@ impl Default for Settings {
             platform_fee_bps: 1000,
             milestone_review_secs: 14 * 86_400,
             auto_release_interval_secs: 60,
+            payment_webhook_secret: None,
             reminder_interval_secs: 30,
             fault_at: None,
             outbox_dir: None,
@@ -200,6 +204,7 @@ impl fmt::Debug for Settings {
             .field("redis_url", &redact(&self.redis_url))
             .field("node_id", &self.node_id)
             .field("jwt_secret", &redact(&self.jwt_secret))
+            .field("payment_webhook_secret", &redact(&self.payment_webhook_secret))
             .field("access_token_ttl_secs", &self.access_token_ttl_secs)
             .field("refresh_token_ttl_secs", &self.refresh_token_ttl_secs)
             .field("rate_limits", &self.rate_limits)
@@ -269,6 +274,7 @@ const ENV_KEYS: &[&str] = &[
     "PLATFORM_FEE_BPS",
     "MILESTONE_REVIEW_SECS",
     "AUTO_RELEASE_INTERVAL_SECS",
+    "PAYMENT_WEBHOOK_SECRET",
     "REMINDER_INTERVAL_SECS",
     "FAULT_AT",
     "OUTBOX_DIR",
@@ -416,6 +422,7 @@ impl Settings {
             "PLATFORM_FEE_BPS" => self.platform_fee_bps = parse(var, value)?,
             "MILESTONE_REVIEW_SECS" => self.milestone_review_secs = parse(var, value)?,
             "AUTO_RELEASE_INTERVAL_SECS" => self.auto_release_interval_secs = parse(var, value)?,
+            "PAYMENT_WEBHOOK_SECRET" => self.payment_webhook_secret = opt(value),
             "REMINDER_INTERVAL_SECS" => self.reminder_interval_secs = parse(var, value)?,
             "FAULT_AT" => self.fault_at = opt(value),
             "OUTBOX_DIR" => self.outbox_dir = opt(value).map(PathBuf::from),
@@ -504,6 +511,20 @@ impl Settings {
         self.data_dir.join("agora.db")
     }
 
+    /// The actors' settings with their secrets (the webhook secret is read from, or
+    /// generated into, the data dir when not configured).
+    pub fn realtime_with_secrets(&self) -> anyhow::Result<agora_actors::RealtimeConfig> {
+        let mut config = self.realtime();
+        let secret = crate::auth::load_or_generate_secret(
+            self.payment_webhook_secret.as_deref(),
+            &self.data_dir,
+            "webhook_secret",
+            "payment webhook",
+        )?;
+        config.webhook_secret = agora_actors::Secret::new(secret);
+        Ok(config)
+    }
+
     pub fn realtime(&self) -> agora_actors::RealtimeConfig {
         agora_actors::RealtimeConfig {
             outbound_queue: self.ws_outbound_queue,
@@ -519,6 +540,7 @@ impl Settings {
             fee_bps: self.platform_fee_bps,
             milestone_review: std::time::Duration::from_secs(self.milestone_review_secs.max(1)),
             auto_release_every: std::time::Duration::from_secs(self.auto_release_interval_secs.max(1)),
+            webhook_secret: agora_actors::Secret::default(),
         }
     }
 

@@ -2107,7 +2107,7 @@ pub async fn run(settings: &Settings, args: &SeedArgs) -> anyhow::Result<Summary
     let p = plan(args, now)?;
     // The singleton actors, as `agora serve` starts them; mail only ever goes to the outbox.
     let mailer = Mailer::new(&settings.email_from, settings.outbox_dir(), None)?;
-    let hub = Hub::start(store.clone(), mailer, settings.realtime())?;
+    let hub = Hub::start(store.clone(), mailer, settings.realtime_with_secrets()?)?;
     Writer { market: &hub.market, store: &store }.write(&p, &hash, now).await?;
     let notes = notifications(&hub, &store, &p, now).await?;
     Ok(summarize(&p, notes, location(settings), started.elapsed()))

@@ -91,7 +91,7 @@ impl Application {
         }
         // Singleton actors start here, once, before the HTTP server and its workers.
         let started = time::OffsetDateTime::now_utc();
-        let hub = agora_actors::Hub::start(store.clone(), mailer.clone(), settings.realtime())?;
+        let hub = agora_actors::Hub::start(store.clone(), mailer.clone(), settings.realtime_with_secrets()?)?;
         // Operations a crash interrupted are completed or undone before the first request.
         let repaired = agora_actors::market::sweeper::sweep(&hub.cx, started, started).await?;
         if repaired > 0 {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use agora_engine::{
-    BookingId, ContractId, JobId, LedgerTxnId, MilestoneId, PaymentId, PaymentMethodId, ProposalId, UserId,
+    BookingId, ContractId, JobId, LedgerTxnId, MilestoneId, PaymentId, PaymentMethodId, PayoutId, ProposalId, UserId,
 };
 
 use crate::backend::{Backend, Expect, Order};
@@ -41,6 +41,8 @@ pub enum Step {
     /// An admin resolves `contract`'s dispute: settle each milestone as planned
     /// (`(milestone, released, refunded)` in minor units), then end the contract.
     ResolveDispute { contract_id: ContractId, plan: Vec<(MilestoneId, i64, i64)>, by: UserId },
+    /// Take `payout`'s amount from the wallet and hand it to the gateway.
+    Payout { payout_id: PayoutId },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use agora_engine::payment::{CardSummary, Milestone, MilestoneStatus, Payment};
-use agora_engine::{Contract, ContractId, MilestoneId, PaymentId, PaymentMethodId, UserId};
+use agora_engine::payment::{CardSummary, Milestone, MilestoneStatus, Payment, Payout};
+use agora_engine::{Contract, ContractId, MilestoneId, PaymentId, PaymentMethodId, PayoutId, PayoutMethodId, UserId};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -66,6 +66,65 @@ impl List<Payment> {
         List::new(Table::PaymentsByUser, user)
     }
 }
+
+/// A bank account for payouts: the gateway's token and what may be shown.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PayoutMethod {
+    pub id: PayoutMethodId,
+    pub user_id: UserId,
+    pub gateway: String,
+    pub token: String,
+    pub holder_name: String,
+    pub country: String,
+    pub last4: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl Entity for PayoutMethod {
+    type Id = PayoutMethodId;
+    const TABLE: Table = Table::PayoutMethodsById;
+    fn id(&self) -> PayoutMethodId {
+        self.id
+    }
+    fn indexes(&self) -> Vec<(Table, String)> {
+        vec![(Table::PayoutMethodsByUser, self.user_id.to_string())]
+    }
+}
+
+impl List<PayoutMethod> {
+    pub fn payout_methods_of(user: UserId) -> Self {
+        List::new(Table::PayoutMethodsByUser, user)
+    }
+}
+
+impl Entity for Payout {
+    type Id = PayoutId;
+    const TABLE: Table = Table::PayoutsById;
+    fn id(&self) -> PayoutId {
+        self.id
+    }
+    fn indexes(&self) -> Vec<(Table, String)> {
+        vec![(Table::PayoutsByUser, self.user_id.to_string())]
+    }
+}
+
+impl List<Payout> {
+    pub fn payouts_of(user: UserId) -> Self {
+        List::new(Table::PayoutsByUser, user)
+    }
+}
+
+/// A webhook the built-in sandbox still has to deliver.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxEvent {
+    pub id: String,
+    pub body: Vec<u8>,
+    pub due_ms: i64,
+}
+
+/// How long applied webhook event ids are remembered.
+pub const WEBHOOK_EVENT_TTL: Duration = Duration::from_secs(30 * 86_400);
 
 /// A contract's milestones, in order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -210,6 +269,41 @@ impl Payments<'_> {
     /// Removes a release from the due list (done, or moot).
     pub async fn done_release(&self, r: &ReleaseDue) -> Result<(), StoreError> {
         self.b.delete(Table::MilestoneReleasesDue, ALL, &r.ck()).await
+    }
+
+    /// Whether the webhook event was applied already.
+    pub async fn webhook_seen(&self, gateway: &str, event: &str) -> Result<bool, StoreError> {
+        Ok(self.b.get(Table::WebhookEvents, &format!("{gateway}:{event}"), "").await?.is_some())
+    }
+
+    /// Records an applied webhook event (after applying it: a replay is then a no-op).
+    pub async fn webhook_applied(&self, gateway: &str, event: &str, at: OffsetDateTime) -> Result<(), StoreError> {
+        let row = encode(Table::WebhookEvents, &at.unix_timestamp())?;
+        self.b.put(Table::WebhookEvents, &format!("{gateway}:{event}"), "", row, Some(WEBHOOK_EVENT_TTL)).await
+    }
+
+    /// Queues a webhook of `gateway` for delivery at `due_ms` (idempotent by event id).
+    pub async fn outbox_put(&self, gateway: &str, e: &OutboxEvent) -> Result<(), StoreError> {
+        let row = encode(Table::GatewayOutbox, e)?;
+        self.b.put(Table::GatewayOutbox, gateway, &format!("{:015}:{}", e.due_ms.max(0), e.id), row, None).await
+    }
+
+    /// Webhooks of `gateway` due at or before `now_ms`, oldest first.
+    pub async fn outbox_due(&self, gateway: &str, now_ms: i64, limit: usize) -> Result<Vec<OutboxEvent>, StoreError> {
+        let page = self.b.scan(Table::GatewayOutbox, gateway, Order::Asc, limit, None).await?;
+        let mut out = Vec::new();
+        for row in &page.rows {
+            let e: OutboxEvent = decode(Table::GatewayOutbox, &row.value)?;
+            if e.due_ms > now_ms {
+                break;
+            }
+            out.push(e);
+        }
+        Ok(out)
+    }
+
+    pub async fn outbox_done(&self, gateway: &str, e: &OutboxEvent) -> Result<(), StoreError> {
+        self.b.delete(Table::GatewayOutbox, gateway, &format!("{:015}:{}", e.due_ms.max(0), e.id)).await
     }
 
     /// Claims `key` for a request with `fingerprint`. A running claim older than `lease` is

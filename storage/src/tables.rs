@@ -168,6 +168,19 @@ pub enum Table {
     /// pk = "all", ck = "<due unix secs, 12 digits>:<contract id>:<milestone id>" : a submitted
     /// milestone to release automatically when the client has not answered by then.
     MilestoneReleasesDue,
+    /// pk = payout method id, ck = "" : a bank account (gateway token, holder, country, last4).
+    PayoutMethodsById,
+    /// pk = user id, ck = payout method id.
+    PayoutMethodsByUser,
+    /// pk = payout id, ck = "" : one withdrawal.
+    PayoutsById,
+    /// pk = user id, ck = payout id.
+    PayoutsByUser,
+    /// pk = "<gateway>:<event id>", ck = "" : a webhook event applied (TTL 30 days).
+    WebhookEvents,
+    /// pk = gateway name, ck = "<due ms, 15 digits>:<event id>" : a webhook the built-in
+    /// sandbox gateway still has to deliver.
+    GatewayOutbox,
 }
 
 impl Table {
@@ -244,6 +257,12 @@ impl Table {
         Table::MilestonesByContract,
         Table::IdempotencyKeys,
         Table::MilestoneReleasesDue,
+        Table::PayoutMethodsById,
+        Table::PayoutMethodsByUser,
+        Table::PayoutsById,
+        Table::PayoutsByUser,
+        Table::WebhookEvents,
+        Table::GatewayOutbox,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -320,6 +339,12 @@ impl Table {
             Table::MilestonesByContract => "milestones_by_contract",
             Table::IdempotencyKeys => "idempotency_keys",
             Table::MilestoneReleasesDue => "milestone_releases_due",
+            Table::PayoutMethodsById => "payout_methods_by_id",
+            Table::PayoutMethodsByUser => "payout_methods_by_user",
+            Table::PayoutsById => "payouts_by_id",
+            Table::PayoutsByUser => "payouts_by_user",
+            Table::WebhookEvents => "webhook_events",
+            Table::GatewayOutbox => "gateway_outbox",
         }
     }
 
@@ -365,7 +390,13 @@ impl Table {
             | Table::PaymentsByUser
             | Table::MilestonesByContract
             | Table::IdempotencyKeys
-            | Table::MilestoneReleasesDue => 6,
+            | Table::MilestoneReleasesDue
+            | Table::PayoutMethodsById
+            | Table::PayoutMethodsByUser
+            | Table::PayoutsById
+            | Table::PayoutsByUser
+            | Table::WebhookEvents
+            | Table::GatewayOutbox => 6,
             _ => 3,
         }
     }

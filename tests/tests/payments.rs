@@ -427,3 +427,147 @@ async fn completing_releases_cancelling_refunds_and_an_admin_splits_a_dispute() 
         .await
         .expect(409, Some("contract_not_payable"));
 }
+
+/// A provider with 9 000 available: a 10 000 milestone funded, submitted and approved.
+async fn earner(app: &TestApp) -> (TestUser, TestUser) {
+    let (client, provider, contract) = parties(app, 10_000).await;
+    let card = app.card(&client, VISA).await;
+    let m = ids(&milestones(app, &contract, &client).await)[0].clone();
+    fund(app, &contract, &m, &client, &card, None).await.expect(200, None);
+    let act = |what: &str| format!("/api/contracts/{contract}/milestones/{m}/{what}");
+    app.post(&act("submit"), json!({}), Some(&provider.token)).await.expect(200, None);
+    app.post(&act("approve"), json!({}), Some(&client.token)).await.expect(200, None);
+    assert_eq!(wallet(app, &provider).await, (9_000, 0));
+    (client, provider)
+}
+
+async fn payout(app: &TestApp, user: &TestUser, method: &str, amount: i64, key: &str) -> Reply {
+    let body = json!({"amount": {"amount": amount, "currency": "USD"}, "payout_method_id": method});
+    app.send(app.client.post(app.url("/api/payouts")).bearer_auth(&user.token).header("Idempotency-Key", key).json(&body)).await
+}
+
+async fn payout_status(app: &TestApp, user: &TestUser, id: &str, want: &str) {
+    let mut last = String::new();
+    for _ in 0..60 {
+        let r = app.get(&format!("/api/payouts/{id}"), Some(&user.token)).await;
+        last = r.json["status"].as_str().unwrap_or("").to_string();
+        if last == want {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("payout {id} is {last}, not {want}");
+}
+
+async fn verify_ledger(app: &TestApp) {
+    let store = agora_http::startup::open_store(&agora_tests::test_settings(&app.data_dir)).await.expect("store");
+    let report = store.ledger().verify().await.expect("verify");
+    assert!(report.is_clean(), "{:?}", report.problems);
+}
+
+fn signed(app: &TestApp, body: &Value, t: i64) -> (String, Vec<u8>) {
+    let secret = std::fs::read_to_string(app.data_dir.join("webhook_secret")).expect("webhook secret in the data dir");
+    let bytes = serde_json::to_vec(body).expect("json");
+    (agora_engine::webhook::sign(secret.trim().as_bytes(), t, &bytes), bytes)
+}
+
+async fn webhook(app: &TestApp, signature: Option<&str>, body: Vec<u8>) -> Reply {
+    let mut req = app.client.post(app.url("/api/payments/webhooks/sandbox")).header("content-type", "application/json").body(body);
+    if let Some(s) = signature {
+        req = req.header("Agora-Signature", s);
+    }
+    app.send(req).await
+}
+
+#[actix_web::test]
+async fn payouts_never_overdraw_settle_by_webhook_and_return_when_they_fail() {
+    let app = spawn_app().await;
+    let (_, provider) = earner(&app).await;
+    let other = app.user("other").await;
+    let bank = |iban: &str| json!({"kind": "bank_account", "holder_name": "Ada Lovelace", "iban": iban});
+    app.post("/api/payout-methods", bank("DE89370400440532013001"), Some(&provider.token)).await.expect(400, Some("validation_failed"));
+    app.post("/api/payout-methods", json!({"kind": "bank_account", "iban": "DE89370400440532013000"}), Some(&provider.token))
+        .await
+        .expect(400, Some("validation_failed"));
+    let r = app.post("/api/payout-methods", bank("DE89 3704 0044 0532 0130 00"), Some(&provider.token)).await;
+    r.expect(201, None);
+    assert_eq!((r.json["country"].as_str(), r.json["last4"].as_str()), (Some("DE"), Some("3000")));
+    assert!(!r.text.contains("370400440532013000"), "the IBAN is not kept or shown: {}", r.text);
+    let good = r.json["id"].as_str().expect("id").to_string();
+    let failing = app.post("/api/payout-methods", bank("DE62370400440532013001"), Some(&provider.token)).await.json["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    payout(&app, &other, &good, 100, "o-1").await.expect(400, Some("validation_failed"));
+    payout(&app, &provider, &good, 20_000, "p-0").await.expect(409, Some("insufficient_funds"));
+
+    // Five concurrent withdrawals of 4 000 from 9 000: two go through, whatever the order.
+    let keys: Vec<String> = (0..5).map(|i| format!("p-{}", i + 1)).collect();
+    let replies = futures_util::future::join_all(keys.iter().map(|k| payout(&app, &provider, &good, 4_000, k))).await;
+    let ok: Vec<&Reply> = replies.iter().filter(|r| r.status == 201).collect();
+    assert_eq!(ok.len(), 2, "{:?}", replies.iter().map(|r| (r.status, r.text.clone())).collect::<Vec<_>>());
+    assert!(replies.iter().filter(|r| r.status != 201).all(|r| r.code() == "insufficient_funds"));
+    assert_eq!(wallet(&app, &provider).await, (1_000, 0));
+    for r in &ok {
+        assert_eq!(r.json["status"], "pending", "{}", r.text);
+        payout_status(&app, &provider, r.json["id"].as_str().expect("id"), "paid").await;
+    }
+    notified(&app, &provider, "Payout completed").await;
+    assert_eq!(wallet(&app, &provider).await, (1_000, 0), "paid out: gone for good");
+    app.get(&format!("/api/payouts/{}", ok[0].json["id"].as_str().expect("id")), Some(&other.token)).await.expect(404, Some("not_found"));
+    let listed = app.get("/api/payouts", Some(&provider.token)).await;
+    let mut statuses: Vec<&str> =
+        listed.json["results"].as_array().expect("results").iter().filter_map(|p| p["status"].as_str()).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, vec!["paid", "paid", "rejected", "rejected", "rejected", "rejected"], "refusals are kept too");
+
+    // A payout the bank refuses comes back to the wallet.
+    let r = payout(&app, &provider, &failing, 1_000, "p-fail").await;
+    r.expect(201, None);
+    assert_eq!(wallet(&app, &provider).await, (0, 0));
+    payout_status(&app, &provider, r.json["id"].as_str().expect("id"), "failed").await;
+    assert_eq!(wallet(&app, &provider).await, (1_000, 0));
+    notified(&app, &provider, "Payout failed").await;
+    verify_ledger(&app).await;
+}
+
+#[actix_web::test]
+async fn webhooks_need_a_fresh_signature_are_applied_once_and_in_any_order() {
+    let app = spawn_app().await;
+    let (_, provider) = earner(&app).await;
+    let bank = json!({"kind": "bank_account", "holder_name": "Ada Lovelace", "iban": "DE89370400440532013000"});
+    let method = app.post("/api/payout-methods", bank, Some(&provider.token)).await.json["id"].as_str().expect("id").to_string();
+    let r = payout(&app, &provider, &method, 5_000, "w-1").await;
+    r.expect(201, None);
+    let id = r.json["id"].as_str().expect("id").to_string();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    // The bank's "failed" outcome arrives before the sandbox's own "paid": the first final
+    // outcome stands, the money is back, and the late one changes nothing.
+    let failed = json!({"id": "evt_bank_1", "type": "payout.failed", "data": {"payout_id": id, "failure": "account_closed"}});
+    let (sig, body) = signed(&app, &failed, now);
+    webhook(&app, None, body.clone()).await.expect(401, Some("invalid_signature"));
+    webhook(&app, Some("t=1,v1=00"), body.clone()).await.expect(401, Some("invalid_signature"));
+    let (stale, _) = signed(&app, &failed, now - 1_000);
+    webhook(&app, Some(&stale), body.clone()).await.expect(401, Some("invalid_signature"));
+    let tampered = serde_json::to_vec(&json!({"id": "evt_bank_1", "type": "payout.paid", "data": {"payout_id": id}})).expect("json");
+    webhook(&app, Some(&sig), tampered).await.expect(401, Some("invalid_signature"));
+    let r = webhook(&app, Some(&sig), body.clone()).await;
+    r.expect(200, None);
+    assert_eq!(r.json["outcome"], "applied");
+    let r = webhook(&app, Some(&sig), body).await;
+    assert_eq!(r.json["outcome"], "duplicate", "{}", r.text);
+    payout_status(&app, &provider, &id, "failed").await;
+    assert_eq!(wallet(&app, &provider).await, (9_000, 0));
+    // The sandbox's "paid" for the same payout comes later and is a no-op.
+    tokio::time::sleep(std::time::Duration::from_millis(2_000)).await;
+    payout_status(&app, &provider, &id, "failed").await;
+    assert_eq!(wallet(&app, &provider).await, (9_000, 0));
+    // Unknown types are acknowledged; unknown gateways are 404; bad bodies 400.
+    let (sig, body) = signed(&app, &json!({"id": "evt_2", "type": "charge.dispute.created", "data": {}}), now);
+    assert_eq!(webhook(&app, Some(&sig), body).await.json["outcome"], "ignored");
+    let (sig, body) = signed(&app, &json!({"id": "evt_3", "type": "payout.paid", "data": {"payout_id": "nope"}}), now);
+    webhook(&app, Some(&sig), body).await.expect(400, Some("invalid_body"));
+    let r = app.client.post(app.url("/api/payments/webhooks/other")).body("{}").send().await.expect("send");
+    assert_eq!(r.status(), 404);
+    verify_ledger(&app).await;
+}

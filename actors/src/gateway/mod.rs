@@ -9,6 +9,7 @@
 //! twice.
 
 pub mod sandbox;
+pub mod webhooks;
 
 use agora_engine::card::CardInput;
 use agora_engine::payment::CardSummary;
@@ -72,6 +73,22 @@ pub struct RefundRequest {
     pub amount: Money,
 }
 
+/// A tokenized bank account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BankToken {
+    pub token: String,
+    pub country: String,
+    pub last4: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PayoutRequest {
+    /// The payout's id: a repeat answers the same and pays nothing more.
+    pub idempotency_key: String,
+    pub token: String,
+    pub amount: Money,
+}
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum GatewayError {
     /// The token is not one this gateway issued.
@@ -95,4 +112,11 @@ pub trait PaymentGateway: Send + Sync + 'static {
 
     /// Returns `amount` of a captured charge to the card; answers the refund's reference.
     async fn refund(&self, req: &RefundRequest) -> Result<String, GatewayError>;
+
+    /// Exchanges a checked IBAN and its holder's name for a token.
+    async fn tokenize_bank(&self, holder: &str, iban: &agora_engine::card::Iban) -> Result<BankToken, GatewayError>;
+
+    /// Sends `amount` to the tokenized bank account; answers the payout's reference. The
+    /// outcome (`payout.paid` or `payout.failed`) arrives later as a signed webhook.
+    async fn payout(&self, req: &PayoutRequest) -> Result<String, GatewayError>;
 }

@@ -8,15 +8,43 @@
 //! | any other valid number (4242 4242 4242 4242, 5555 5555 5555 4444, ...) | succeeds |
 //!
 //! The behaviour is kept in the token (`tok_sbx_<ok|declined|nofunds>_<random>`), never the
-//! number, so the sandbox needs no storage of its own. References are derived from the
-//! idempotency key, so a repeated call answers what the first one did.
+//! number. References are derived from the idempotency key, so a repeated call answers what
+//! the first one did.
+//!
+//! Payouts are asynchronous, as at a processor: `payout` answers a reference at once and
+//! queues a `payout.paid` webhook (`payout.failed` for the IBAN DE62 3704 0044 0532 0130 01)
+//! in the `gateway_outbox` table, due one second later; the outbox job delivers it signed,
+//! through the same path as a processor's webhook. The event id is derived from the payout,
+//! so a repeated call queues nothing more.
 
 use agora_engine::card::CardInput;
 
-use super::{CardToken, ChargeOutcome, ChargeRequest, Decline, GatewayError, PaymentGateway, RefundRequest};
+use super::{
+    BankToken, CardToken, ChargeOutcome, ChargeRequest, Decline, GatewayError, PaymentGateway, PayoutRequest,
+    RefundRequest,
+};
 
-#[derive(Debug, Clone, Default)]
-pub struct SandboxGateway;
+#[derive(Clone)]
+pub struct SandboxGateway {
+    /// Where asynchronous outcomes wait for delivery (`None`: payouts are unavailable).
+    store: Option<agora_storage::Store>,
+}
+
+impl SandboxGateway {
+    pub fn new(store: agora_storage::Store) -> SandboxGateway {
+        SandboxGateway { store: Some(store) }
+    }
+
+    /// Without storage: cards and refunds only (unit tests).
+    pub fn offline() -> SandboxGateway {
+        SandboxGateway { store: None }
+    }
+}
+
+/// The IBAN whose payouts the sandbox fails.
+const FAILING_IBAN: &str = "DE62370400440532013001";
+/// How long after a payout its webhook is due.
+const PAYOUT_DELAY_MS: i64 = 1_000;
 
 const PREFIX: &str = "tok_sbx_";
 
@@ -60,6 +88,43 @@ impl PaymentGateway for SandboxGateway {
         }
         Ok(format!("re_sbx_{}", simple(&req.idempotency_key)))
     }
+
+    async fn tokenize_bank(&self, _holder: &str, iban: &agora_engine::card::Iban) -> Result<BankToken, GatewayError> {
+        let behaviour = if iban.as_str() == FAILING_IBAN { "fail" } else { "ok" };
+        Ok(BankToken {
+            token: format!("ba_sbx_{behaviour}_{}", uuid::Uuid::new_v4().simple()),
+            country: iban.country().to_string(),
+            last4: iban.last4().to_string(),
+        })
+    }
+
+    async fn payout(&self, req: &PayoutRequest) -> Result<String, GatewayError> {
+        let store =
+            self.store.as_ref().ok_or_else(|| GatewayError::Unavailable("sandbox payouts need storage".into()))?;
+        let paid = match req.token.strip_prefix("ba_sbx_").and_then(|r| r.split('_').next()) {
+            Some("ok") => true,
+            Some("fail") => false,
+            _ => return Err(GatewayError::UnknownToken),
+        };
+        let key = simple(&req.idempotency_key);
+        let reference = format!("po_sbx_{key}");
+        let id = format!("evt_sbx_payout_{key}");
+        let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
+        let body = serde_json::json!({
+            "id": id,
+            "type": if paid { "payout.paid" } else { "payout.failed" },
+            "created": now_ms / 1000,
+            "data": {
+                "reference": reference,
+                "payout_id": req.idempotency_key,
+                "failure": if paid { serde_json::Value::Null } else { "account_closed".into() },
+            },
+        });
+        let body = serde_json::to_vec(&body).map_err(|e| GatewayError::Unavailable(e.to_string()))?;
+        let event = agora_storage::payments::OutboxEvent { id, body, due_ms: now_ms + PAYOUT_DELAY_MS };
+        store.payments().outbox_put(self.name(), &event).await.map_err(|e| GatewayError::Unavailable(e.to_string()))?;
+        Ok(reference)
+    }
 }
 
 #[cfg(test)]
@@ -73,7 +138,7 @@ mod tests {
 
     #[tokio::test]
     async fn test_numbers_decide_the_outcome_and_repeats_answer_the_same() {
-        let g = SandboxGateway;
+        let g = SandboxGateway::offline();
         let amount = Money::parse(1_000, "USD").expect("usd");
         let mut outcomes = Vec::new();
         for n in ["4242424242424242", "4000000000000002", "4000000000009995", "5555555555554444"] {

@@ -15,6 +15,7 @@ pub mod catalog;
 pub mod contracts;
 pub mod jobs;
 pub mod milestones;
+pub mod payouts;
 pub mod reviews;
 pub mod sweeper;
 
@@ -52,6 +53,8 @@ pub enum Aggregate {
     Contract(ContractId),
     Booking(BookingId),
     Review(ReviewId),
+    /// A user's wallet (payouts).
+    Wallet(UserId),
     Service(ServiceId),
     /// A catalog row identified by its table and key (categories, skills, companies, ...).
     Catalog(&'static str, String),
@@ -89,6 +92,8 @@ pub struct Cx {
     /// The payment gateway (the sandbox unless an adapter is configured).
     pub gateway: Arc<dyn crate::gateway::PaymentGateway>,
     pub payments: PaymentSettings,
+    /// Signs and verifies the gateway's webhooks.
+    pub webhook_secret: crate::Secret,
 }
 
 /// Payment tunables (from the server settings).

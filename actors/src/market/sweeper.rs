@@ -75,6 +75,10 @@ async fn repair(cx: &Cx, intent: &Intent, now: OffsetDateTime) -> Result<&'stati
             super::milestones::settle_contract(cx, &c.value, now).await?;
             Ok("settled")
         }
+        Step::Payout { payout_id } => {
+            let p = super::payouts::complete_request(cx, payout_id, now).await?;
+            Ok(p.status.as_str())
+        }
         Step::ResolveDispute { contract_id, plan, by } => {
             super::milestones::carry_out_resolution(cx, contract_id, &plan, by, now).await?;
             Ok("resolved")

@@ -227,6 +227,33 @@ pub fn notifications(event: &DomainEvent) -> Vec<NewNotification> {
             p.payee_id,
             ("payment", p.id.to_string()),
         )],
+        E::PayoutChanged { payout: p } => {
+            let (title, message) = match p.status {
+                agora_engine::payment::PayoutStatus::Paid => {
+                    ("Payout completed", format!("Your payout of {} was paid.", p.amount))
+                }
+                _ => (
+                    "Payout failed",
+                    format!(
+                        "Your payout of {} failed ({}); the money is back in your wallet.",
+                        p.amount,
+                        p.failure.as_deref().unwrap_or("payout_failed")
+                    ),
+                ),
+            };
+            vec![NewNotification {
+                actor_id: None,
+                ..note(
+                    p.user_id,
+                    NotificationType::Payment,
+                    title,
+                    message,
+                    format!("/payouts/{}", p.id),
+                    p.user_id,
+                    ("payout", p.id.to_string()),
+                )
+            }]
+        }
         E::ProposalWithdrawn { .. }
         | E::ReviewEdited { .. }
         | E::ReviewDeleted { .. }

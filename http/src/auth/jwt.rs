@@ -69,38 +69,7 @@ impl JwtKeys {
     /// The configured secret, or the one kept in `<data_dir>/jwt_secret` (generated on first
     /// start, file mode 0600) so that tokens survive restarts. The secret is never logged.
     pub fn load_or_generate_secret(configured: Option<&str>, data_dir: &Path) -> anyhow::Result<Vec<u8>> {
-        if let Some(s) = configured {
-            tracing::info!("using the configured JWT secret");
-            return Ok(s.as_bytes().to_vec());
-        }
-        let path = data_dir.join("jwt_secret");
-        match std::fs::read_to_string(&path) {
-            Ok(s) if s.trim().len() >= 32 => {
-                tracing::info!(path = %path.display(), "loaded the JWT secret kept in the data dir");
-                return Ok(s.trim().as_bytes().to_vec());
-            }
-            Ok(_) => anyhow::bail!("{} holds a JWT secret shorter than 32 bytes", path.display()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => anyhow::bail!("cannot read {}: {e}", path.display()),
-        }
-        use rand::RngCore as _;
-        let mut bytes = [0u8; 48];
-        rand::rng().fill_bytes(&mut bytes);
-        let secret = hex::encode(bytes);
-        agora_storage::private_fs::create_private_dir(data_dir)?;
-        let tmp = data_dir.join(format!(".jwt_secret.{}", std::process::id()));
-        // Created 0600 from the start: never readable by others, not even for a moment.
-        let _ = std::fs::remove_file(&tmp);
-        agora_storage::private_fs::write_private_file(&tmp, secret.as_bytes())?;
-        // Several processes may start at once on one data dir: the first rename wins and
-        // everyone uses what ended up in the file.
-        if path.exists() {
-            let _ = std::fs::remove_file(&tmp);
-        } else {
-            std::fs::rename(&tmp, &path)?;
-            tracing::info!(path = %path.display(), "no JWT secret configured: generated one and kept it in the data dir");
-        }
-        Ok(std::fs::read_to_string(&path)?.trim().as_bytes().to_vec())
+        load_or_generate_secret(configured, data_dir, "jwt_secret", "JWT")
     }
 
     /// Signs a token of `kind` for the session, valid from `now` for that kind's lifetime.
@@ -183,6 +152,48 @@ impl JwtKeys {
         }
         Ok(claims)
     }
+}
+
+/// The configured secret, or the one kept in `data_dir/<file>`, generated (48 random bytes,
+/// hex, file mode 0600) the first time. Several processes starting at once end up with one.
+pub fn load_or_generate_secret(
+    configured: Option<&str>,
+    data_dir: &Path,
+    file: &str,
+    what: &str,
+) -> anyhow::Result<Vec<u8>> {
+    if let Some(s) = configured {
+        tracing::info!("using the configured {what} secret");
+        return Ok(s.as_bytes().to_vec());
+    }
+    let path = data_dir.join(file);
+    match std::fs::read_to_string(&path) {
+        Ok(s) if s.trim().len() >= 32 => {
+            tracing::info!(path = %path.display(), "loaded the {what} secret kept in the data dir");
+            return Ok(s.trim().as_bytes().to_vec());
+        }
+        Ok(_) => anyhow::bail!("{} holds a {what} secret shorter than 32 bytes", path.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => anyhow::bail!("cannot read {}: {e}", path.display()),
+    }
+    use rand::RngCore as _;
+    let mut bytes = [0u8; 48];
+    rand::rng().fill_bytes(&mut bytes);
+    let secret = hex::encode(bytes);
+    agora_storage::private_fs::create_private_dir(data_dir)?;
+    let tmp = data_dir.join(format!(".{file}.{}", std::process::id()));
+    // Created 0600 from the start: never readable by others, not even for a moment.
+    let _ = std::fs::remove_file(&tmp);
+    agora_storage::private_fs::write_private_file(&tmp, secret.as_bytes())?;
+    // Several processes may start at once on one data dir: the first rename wins and
+    // everyone uses what ended up in the file.
+    if path.exists() {
+        let _ = std::fs::remove_file(&tmp);
+    } else {
+        std::fs::rename(&tmp, &path)?;
+        tracing::info!(path = %path.display(), "no {what} secret configured: generated one and kept it in the data dir");
+    }
+    Ok(std::fs::read_to_string(&path)?.trim().as_bytes().to_vec())
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ mod password;
 
 pub(crate) use extract::authenticate;
 pub use extract::{bearer_token, AuthUser, MaybeAuthUser};
-pub use jwt::{Claims, JwtKeys, TokenKind, TokenPair};
+pub use jwt::{load_or_generate_secret, Claims, JwtKeys, TokenKind, TokenPair};
 pub use password::PasswordHasher;
 
 /// A random URL-safe token (for password reset and email verification) and its SHA-256 hash,

@@ -9,11 +9,11 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use agora_actors::market::milestones::{milestone_set, ActOnMilestone, FundMilestone, SetMilestones};
 use agora_engine::card::CardInput;
 use agora_engine::ledger::Account;
-use agora_engine::payment::{Milestone, MilestoneAction, MilestonePlan, Payment};
+use agora_engine::payment::{Milestone, MilestoneAction, MilestonePlan, Payment, Payout};
 use agora_engine::{Contract, ContractId, Currency, FieldErrors, MilestoneId, Money, PaymentId, PaymentMethodId};
 use agora_storage::ledger::Entry;
 use agora_storage::market::List;
-use agora_storage::payments::PaymentMethod;
+use agora_storage::payments::{PaymentMethod, PayoutMethod};
 use agora_storage::Order;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -678,6 +678,258 @@ pub async fn wallet_ledger(
     Ok(HttpResponse::Ok().json(Paged { results, next_cursor }))
 }
 
+// ---------------------------------------------------------------------------------------
+// Payout methods, payouts, webhooks
+
+#[derive(Debug, Serialize)]
+pub struct PayoutMethodView {
+    pub id: agora_engine::PayoutMethodId,
+    pub kind: &'static str,
+    pub holder_name: String,
+    pub country: String,
+    pub last4: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl From<PayoutMethod> for PayoutMethodView {
+    fn from(m: PayoutMethod) -> Self {
+        PayoutMethodView {
+            id: m.id,
+            kind: "bank_account",
+            holder_name: m.holder_name,
+            country: m.country,
+            last4: m.last4,
+            created_at: m.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct BankBody {
+    pub kind: Option<String>,
+    pub holder_name: Option<String>,
+    pub iban: Option<String>,
+}
+
+/// Adds a bank account for payouts: `{kind: "bank_account", holder_name, iban}`; the IBAN
+/// is checked (country length, mod-97) and tokenized; only country and last4 are kept.
+#[utoipa::path(post, path = "/api/payout-methods", tag = "payments", request_body = BankBody,
+    responses((status = 201, description = "{id, kind, holder_name, country, last4, created_at}"), (status = 400, body = ErrorEnvelope)), security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(user = %user.id))]
+pub async fn add_payout_method(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: web::Json<BankBody>,
+) -> Result<HttpResponse, ApiError> {
+    let mut f = FieldErrors::new();
+    if body.kind.as_deref().is_some_and(|k| k != "bank_account") {
+        f.add("kind", "must be bank_account");
+    }
+    let holder = required_text(&mut f, "holder_name", body.holder_name.as_deref(), 2, 140);
+    let iban = match body.iban.as_deref() {
+        None => {
+            f.add("iban", "is required");
+            None
+        }
+        Some(raw) => f.check("iban", agora_engine::card::Iban::parse(raw)),
+    };
+    f.into_result()?;
+    let (Some(holder), Some(iban)) = (holder, iban) else { return Err(ApiError::invalid_field("iban", "is required")) };
+    let gateway = &state.hub.cx.gateway;
+    let token = gateway.tokenize_bank(&holder, &iban).await.map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    let method = PayoutMethod {
+        id: agora_engine::PayoutMethodId::from_uuid(uuid::Uuid::now_v7()),
+        user_id: user.id,
+        gateway: gateway.name().to_string(),
+        token: token.token,
+        holder_name: holder,
+        country: token.country,
+        last4: token.last4,
+        created_at: OffsetDateTime::now_utc(),
+    };
+    state.store.market().insert(&method).await?;
+    Ok(HttpResponse::Created().json(PayoutMethodView::from(method)))
+}
+
+#[utoipa::path(get, path = "/api/payout-methods", tag = "payments", params(PageQuery),
+    responses((status = 200, description = "{results: [PayoutMethod], next_cursor}")), security(("bearer" = [])))]
+pub async fn list_payout_methods(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    q: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (items, next_cursor) = state
+        .store
+        .market()
+        .page(&List::<PayoutMethod>::payout_methods_of(user.id), Order::Desc, q.limit()?, q.cursor()?)
+        .await?;
+    let results: Vec<PayoutMethodView> = items.into_iter().map(Into::into).collect();
+    Ok(HttpResponse::Ok().json(Paged { results, next_cursor }))
+}
+
+#[utoipa::path(delete, path = "/api/payout-methods/{id}", tag = "payments", params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorEnvelope)), security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(user = %user.id))]
+pub async fn delete_payout_method(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, agora_engine::PayoutMethodId::parse)?;
+    let m = state
+        .store
+        .market()
+        .get::<PayoutMethod>(id)
+        .await?
+        .map(|v| v.value)
+        .filter(|m| m.user_id == user.id)
+        .ok_or(ApiError::NotFound)?;
+    state.store.market().remove(&m).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Serialize)]
+pub struct PayoutView {
+    pub id: agora_engine::PayoutId,
+    pub payout_method_id: agora_engine::PayoutMethodId,
+    pub amount: Money,
+    pub status: &'static str,
+    pub failure: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+impl From<Payout> for PayoutView {
+    fn from(p: Payout) -> Self {
+        PayoutView {
+            id: p.id,
+            payout_method_id: p.method_id,
+            amount: p.amount,
+            status: p.status.as_str(),
+            failure: p.failure,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct PayoutBody {
+    pub amount: Option<MoneyBody>,
+    pub payout_method_id: Option<String>,
+}
+
+/// Withdraws available money to a bank account (`Idempotency-Key`): 201 with the payout
+/// `pending` (its outcome arrives from the gateway); 409 `insufficient_funds` when the
+/// wallet holds less, also under concurrent requests.
+#[utoipa::path(post, path = "/api/payouts", tag = "payments", params(("Idempotency-Key" = Option<String>, Header)), request_body = PayoutBody,
+    responses((status = 201, description = "the payout"), (status = 400, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope, description = "insufficient_funds"),
+        (status = 422, body = ErrorEnvelope)), security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(user = %user.id))]
+pub async fn request_payout(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let parsed: PayoutBody = json_body(&body)?;
+    let mut f = FieldErrors::new();
+    let amount = required_money(&mut f, "amount", parsed.amount.as_ref());
+    let method = match parsed.payout_method_id.as_deref() {
+        None => {
+            f.add("payout_method_id", "is required");
+            None
+        }
+        Some(raw) => f.check("payout_method_id", agora_engine::PayoutMethodId::parse(raw)),
+    };
+    f.into_result()?;
+    let (Some(amount), Some(method_id)) = (amount, method) else {
+        return Err(ApiError::invalid_field("amount", "is required"));
+    };
+    crate::idempotency::once(&state, &user, &req, &body, || async {
+        let cmd = agora_actors::market::payouts::RequestPayout {
+            by: caller(&user),
+            amount,
+            method_id,
+            at: OffsetDateTime::now_utc(),
+        };
+        Ok((StatusCode::CREATED, to_json(&PayoutView::from(run(&state, cmd).await?))?))
+    })
+    .await
+}
+
+#[utoipa::path(get, path = "/api/payouts", tag = "payments", params(PageQuery),
+    responses((status = 200, description = "{results: [Payout], next_cursor}")), security(("bearer" = [])))]
+pub async fn list_payouts(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    q: web::Query<PageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (items, next_cursor) =
+        state.store.market().page(&List::<Payout>::payouts_of(user.id), Order::Desc, q.limit()?, q.cursor()?).await?;
+    let results: Vec<PayoutView> = items.into_iter().map(Into::into).collect();
+    Ok(HttpResponse::Ok().json(Paged { results, next_cursor }))
+}
+
+#[utoipa::path(get, path = "/api/payouts/{id}", tag = "payments", params(("id" = String, Path)),
+    responses((status = 200, description = "the payout"), (status = 404, body = ErrorEnvelope)), security(("bearer" = [])))]
+pub async fn get_payout(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, agora_engine::PayoutId::parse)?;
+    let p = state
+        .store
+        .market()
+        .get::<Payout>(id)
+        .await?
+        .map(|v| v.value)
+        .filter(|p| agora_actors::market::payouts::visible(p, user.id, user.role.is_admin()))
+        .ok_or(ApiError::NotFound)?;
+    Ok(HttpResponse::Ok().json(PayoutView::from(p)))
+}
+
+/// A gateway's signed callback (`Agora-Signature: t=<unix>,v1=<hex HMAC-SHA256 of "t.body">`).
+/// A bad or stale signature is 401 `invalid_signature`; a replayed event is a no-op.
+#[utoipa::path(post, path = "/api/payments/webhooks/{gateway}", tag = "payments", params(("gateway" = String, Path)),
+    responses((status = 200, description = "{received: true, outcome: applied | duplicate | ignored}"), (status = 400, body = ErrorEnvelope),
+        (status = 401, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)))]
+#[tracing::instrument(skip_all, fields(gateway = %path))]
+pub async fn webhook(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    use agora_actors::gateway::webhooks::{receive, Received, WebhookError, SIGNATURE_HEADER};
+    let signature = req.headers().get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok());
+    match receive(&state.hub.cx, &path, signature, &body, OffsetDateTime::now_utc()).await {
+        Ok(r) => {
+            let outcome = match r {
+                Received::Applied => "applied",
+                Received::Duplicate => "duplicate",
+                Received::Ignored => "ignored",
+            };
+            Ok(HttpResponse::Ok().json(serde_json::json!({ "received": true, "outcome": outcome })))
+        }
+        Err(WebhookError::UnknownGateway) => Err(ApiError::NotFound),
+        Err(WebhookError::Signature(why)) => {
+            metrics::counter!("agora_webhooks_total", "outcome" => "bad_signature").increment(1);
+            tracing::warn!(?why, "webhook signature refused");
+            Err(ApiError::Unauthorized {
+                code: agora_engine::codes::INVALID_SIGNATURE,
+                message: "the webhook signature is missing, wrong or stale",
+            })
+        }
+        Err(WebhookError::Malformed(m)) => Err(ApiError::BadRequest { code: "invalid_body", message: m }),
+        Err(WebhookError::Actor(e)) => Err(e.into()),
+    }
+}
+
 pub fn config(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/api/payment-methods").route(web::get().to(list_methods)).route(web::post().to(add_method)),
@@ -703,5 +955,14 @@ pub fn config(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/api/payments").route(web::get().to(list_payments)))
     .service(web::resource("/api/payments/{id}").route(web::get().to(get_payment)))
     .service(web::resource("/api/wallet").route(web::get().to(wallet)))
+    .service(
+        web::resource("/api/payout-methods")
+            .route(web::get().to(list_payout_methods))
+            .route(web::post().to(add_payout_method)),
+    )
+    .service(web::resource("/api/payout-methods/{id}").route(web::delete().to(delete_payout_method)))
+    .service(web::resource("/api/payouts").route(web::get().to(list_payouts)).route(web::post().to(request_payout)))
+    .service(web::resource("/api/payouts/{id}").route(web::get().to(get_payout)))
+    .service(web::resource("/api/payments/webhooks/{gateway}").route(web::post().to(webhook)))
     .service(web::resource("/api/wallet/ledger").route(web::get().to(wallet_ledger)));
 }

@@ -286,7 +286,14 @@ async fn crash_at(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn funding_and_release_happen_exactly_once_after_a_crash_at_every_step() {
     let http = reqwest::Client::new();
-    for step in ["fund:payment", "fund:charged", "fund:posted", "fund:milestone"] {
+    // (step, whether the interrupted funding happened after the repair)
+    for (step, funded) in [
+        ("fund:claimed", false),
+        ("fund:payment", true),
+        ("fund:charged", true),
+        ("fund:posted", true),
+        ("fund:milestone", true),
+    ] {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut node = Node::start(dir.path());
         node.wait_ready(&http).await;
@@ -313,6 +320,15 @@ async fn funding_and_release_happen_exactly_once_after_a_crash_at_every_step() {
         let fund = format!("/api/contracts/{contract}/milestones/{milestone}/fund");
         let node = crash_at(&http, dir.path(), step, &fund, json!({"payment_method_id": card}), &client).await;
         assert_eq!(counter(&http, &node, "agora_intents_repaired_total", "outcome=").await, 1.0, "{step}");
+        if !funded {
+            // Nothing was charged: the claim is given back and funding works as new.
+            let r = get(&http, &node, &format!("/api/contracts/{contract}/milestones"), &client).await;
+            assert_eq!(r.json["results"][0]["status"], "unfunded", "{step}: {}", r.json);
+            assert!(result_ids(&get(&http, &node, "/api/payments", &client).await).is_empty(), "{step}: no payment");
+            assert_eq!(wallet_usd(&http, &node, &provider).await, (0, 0), "{step}");
+            let r = post(&http, &node, &fund, json!({"payment_method_id": card}), &client).await;
+            assert_eq!(r.status, 200, "{step}: {}", r.json);
+        }
         let r = get(&http, &node, &format!("/api/contracts/{contract}/milestones"), &client).await;
         assert_eq!(r.json["results"][0]["status"], "funded", "{step}: {}", r.json);
         assert_eq!(r.json["in_escrow"]["amount"], 10_000, "{step}");

@@ -443,7 +443,10 @@ async fn earner(app: &TestApp) -> (TestUser, TestUser) {
 
 async fn payout(app: &TestApp, user: &TestUser, method: &str, amount: i64, key: &str) -> Reply {
     let body = json!({"amount": {"amount": amount, "currency": "USD"}, "payout_method_id": method});
-    app.send(app.client.post(app.url("/api/payouts")).bearer_auth(&user.token).header("Idempotency-Key", key).json(&body)).await
+    app.send(
+        app.client.post(app.url("/api/payouts")).bearer_auth(&user.token).header("Idempotency-Key", key).json(&body),
+    )
+    .await
 }
 
 async fn payout_status(app: &TestApp, user: &TestUser, id: &str, want: &str) {
@@ -472,7 +475,11 @@ fn signed(app: &TestApp, body: &Value, t: i64) -> (String, Vec<u8>) {
 }
 
 async fn webhook(app: &TestApp, signature: Option<&str>, body: Vec<u8>) -> Reply {
-    let mut req = app.client.post(app.url("/api/payments/webhooks/sandbox")).header("content-type", "application/json").body(body);
+    let mut req = app
+        .client
+        .post(app.url("/api/payments/webhooks/sandbox"))
+        .header("content-type", "application/json")
+        .body(body);
     if let Some(s) = signature {
         req = req.header("Agora-Signature", s);
     }
@@ -485,16 +492,23 @@ async fn payouts_never_overdraw_settle_by_webhook_and_return_when_they_fail() {
     let (_, provider) = earner(&app).await;
     let other = app.user("other").await;
     let bank = |iban: &str| json!({"kind": "bank_account", "holder_name": "Ada Lovelace", "iban": iban});
-    app.post("/api/payout-methods", bank("DE89370400440532013001"), Some(&provider.token)).await.expect(400, Some("validation_failed"));
-    app.post("/api/payout-methods", json!({"kind": "bank_account", "iban": "DE89370400440532013000"}), Some(&provider.token))
+    app.post("/api/payout-methods", bank("DE89370400440532013001"), Some(&provider.token))
         .await
         .expect(400, Some("validation_failed"));
+    app.post(
+        "/api/payout-methods",
+        json!({"kind": "bank_account", "iban": "DE89370400440532013000"}),
+        Some(&provider.token),
+    )
+    .await
+    .expect(400, Some("validation_failed"));
     let r = app.post("/api/payout-methods", bank("DE89 3704 0044 0532 0130 00"), Some(&provider.token)).await;
     r.expect(201, None);
     assert_eq!((r.json["country"].as_str(), r.json["last4"].as_str()), (Some("DE"), Some("3000")));
     assert!(!r.text.contains("370400440532013000"), "the IBAN is not kept or shown: {}", r.text);
     let good = r.json["id"].as_str().expect("id").to_string();
-    let failing = app.post("/api/payout-methods", bank("DE62370400440532013001"), Some(&provider.token)).await.json["id"]
+    let failing = app.post("/api/payout-methods", bank("DE62370400440532013001"), Some(&provider.token)).await.json
+        ["id"]
         .as_str()
         .expect("id")
         .to_string();
@@ -514,7 +528,9 @@ async fn payouts_never_overdraw_settle_by_webhook_and_return_when_they_fail() {
     }
     notified(&app, &provider, "Payout completed").await;
     assert_eq!(wallet(&app, &provider).await, (1_000, 0), "paid out: gone for good");
-    app.get(&format!("/api/payouts/{}", ok[0].json["id"].as_str().expect("id")), Some(&other.token)).await.expect(404, Some("not_found"));
+    app.get(&format!("/api/payouts/{}", ok[0].json["id"].as_str().expect("id")), Some(&other.token))
+        .await
+        .expect(404, Some("not_found"));
     let listed = app.get("/api/payouts", Some(&provider.token)).await;
     let mut statuses: Vec<&str> =
         listed.json["results"].as_array().expect("results").iter().filter_map(|p| p["status"].as_str()).collect();
@@ -536,20 +552,23 @@ async fn webhooks_need_a_fresh_signature_are_applied_once_and_in_any_order() {
     let app = spawn_app().await;
     let (_, provider) = earner(&app).await;
     let bank = json!({"kind": "bank_account", "holder_name": "Ada Lovelace", "iban": "DE89370400440532013000"});
-    let method = app.post("/api/payout-methods", bank, Some(&provider.token)).await.json["id"].as_str().expect("id").to_string();
+    let method =
+        app.post("/api/payout-methods", bank, Some(&provider.token)).await.json["id"].as_str().expect("id").to_string();
     let r = payout(&app, &provider, &method, 5_000, "w-1").await;
     r.expect(201, None);
     let id = r.json["id"].as_str().expect("id").to_string();
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     // The bank's "failed" outcome arrives before the sandbox's own "paid": the first final
     // outcome stands, the money is back, and the late one changes nothing.
-    let failed = json!({"id": "evt_bank_1", "type": "payout.failed", "data": {"payout_id": id, "failure": "account_closed"}});
+    let failed =
+        json!({"id": "evt_bank_1", "type": "payout.failed", "data": {"payout_id": id, "failure": "account_closed"}});
     let (sig, body) = signed(&app, &failed, now);
     webhook(&app, None, body.clone()).await.expect(401, Some("invalid_signature"));
     webhook(&app, Some("t=1,v1=00"), body.clone()).await.expect(401, Some("invalid_signature"));
     let (stale, _) = signed(&app, &failed, now - 1_000);
     webhook(&app, Some(&stale), body.clone()).await.expect(401, Some("invalid_signature"));
-    let tampered = serde_json::to_vec(&json!({"id": "evt_bank_1", "type": "payout.paid", "data": {"payout_id": id}})).expect("json");
+    let tampered = serde_json::to_vec(&json!({"id": "evt_bank_1", "type": "payout.paid", "data": {"payout_id": id}}))
+        .expect("json");
     webhook(&app, Some(&sig), tampered).await.expect(401, Some("invalid_signature"));
     let r = webhook(&app, Some(&sig), body.clone()).await;
     r.expect(200, None);

@@ -105,7 +105,7 @@ impl Command for SetMilestones {
                 let (set, version) = milestone_set(&cx, &c).await?;
                 let contract_now = cx.store.market().get::<Contract>(c.id).await?.ok_or(ActorError::NotFound)?.value;
                 if contract_now.status != ContractStatus::Pending
-                    || set.milestones.iter().any(|m| m.status != MilestoneStatus::Unfunded)
+                    || set.milestones.iter().any(|m| m.status != MilestoneStatus::Unfunded || m.payment_id.is_some())
                 {
                     return Err(ActorError::Refused(DomainError::conflict(
                         codes::MILESTONES_LOCKED,
@@ -220,6 +220,26 @@ async fn fund(cx: Cx, msg: FundMilestone) -> Result<Funded, ActorError> {
         msg.at,
     );
     cx.store.intents().record(&intent).await?;
+    // The claim: only one funding of a milestone runs at a time, in any process (the
+    // milestone set's compare-and-set decides), so a card is never charged twice for it.
+    let claimed = change_milestone(&cx, &c, target.id, |ms| {
+        MilestoneAction::Fund.decide(ms.status, actor, c.status).map_err(ActorError::Refused)?;
+        if ms.payment_id.is_some() {
+            return Err(ActorError::Refused(DomainError::conflict(
+                codes::CONFLICT,
+                "this milestone is being funded by another request",
+            )));
+        }
+        let mut next = ms.clone();
+        next.payment_id = Some(payment.id);
+        Ok(Some(next))
+    })
+    .await;
+    if let Err(e) = claimed {
+        cx.store.intents().done(intent.id).await?;
+        return Err(e);
+    }
+    cx.faults.hit("fund:claimed");
     cx.store.market().insert(&payment).await?;
     cx.faults.hit("fund:payment");
     let funded = complete_funding(&cx, c.id, target.id, payment.id, method.id, txn_id, msg.by, msg.at).await?;
@@ -257,7 +277,11 @@ pub(crate) async fn complete_funding(
     at: OffsetDateTime,
 ) -> Result<Option<Funded>, ActorError> {
     let m = cx.store.market();
-    let Some(current) = m.get::<Payment>(payment_id).await? else { return Ok(None) };
+    let Some(current) = m.get::<Payment>(payment_id).await? else {
+        // Claimed, then interrupted before the payment existed: nothing was charged.
+        release_claim(cx, contract_id, milestone_id, payment_id).await?;
+        return Ok(None);
+    };
     let mut payment = current.value;
     if payment.status == PaymentStatus::Pending {
         let token = m.get::<PaymentMethod>(method_id).await?.map(|v| v.value.token);
@@ -297,6 +321,7 @@ pub(crate) async fn complete_funding(
         }
     }
     if payment.status == PaymentStatus::Failed {
+        release_claim(cx, contract_id, milestone_id, payment_id).await?;
         return Ok(None);
     }
     let c = m.get::<Contract>(contract_id).await?.ok_or(ActorError::NotFound)?.value;
@@ -311,13 +336,12 @@ pub(crate) async fn complete_funding(
     cx.store.ledger().post(&txn).await?;
     cx.faults.hit("fund:posted");
     let (milestone, changed) = change_milestone(cx, &c, milestone_id, |ms| {
-        if ms.payment_id == Some(payment.id) {
-            return Ok(None);
-        }
-        if ms.status != MilestoneStatus::Unfunded {
-            // Funded meanwhile by another payment: this one's money stays in escrow for the
-            // contract (and is refunded with it); report the milestone as it is.
-            tracing::error!(payment = %payment.id, milestone = %ms.id, "milestone was funded twice");
+        if ms.payment_id != Some(payment.id) || ms.status != MilestoneStatus::Unfunded {
+            // Already funded by this payment (a repeat), or, which the claim rules out,
+            // by another one: report the milestone as it is.
+            if ms.payment_id != Some(payment.id) {
+                tracing::error!(payment = %payment.id, milestone = %ms.id, "milestone funded by another payment");
+            }
             return Ok(None);
         }
         let mut next = ms.clone();
@@ -357,6 +381,27 @@ pub(crate) async fn complete_funding(
             .await;
     }
     Ok(Some(Funded { payment, milestone, contract }))
+}
+
+/// Gives up a funding claim that did not charge (declined, or interrupted before the
+/// payment existed), so the milestone can be funded again.
+async fn release_claim(
+    cx: &Cx,
+    contract_id: ContractId,
+    milestone_id: MilestoneId,
+    payment_id: PaymentId,
+) -> Result<(), ActorError> {
+    let Some(c) = cx.store.market().get::<Contract>(contract_id).await?.map(|v| v.value) else { return Ok(()) };
+    change_milestone(cx, &c, milestone_id, |ms| {
+        if ms.status != MilestoneStatus::Unfunded || ms.payment_id != Some(payment_id) {
+            return Ok(None);
+        }
+        let mut next = ms.clone();
+        next.payment_id = None;
+        Ok(Some(next))
+    })
+    .await?;
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -405,6 +450,12 @@ impl Command for ActOnMilestone {
                     }
                     let (milestone, _) = change_milestone(&cx, &c, self.milestone_id, |ms| {
                         let to = action.decide(ms.status, actor, c.status).map_err(ActorError::Refused)?;
+                        if action == MilestoneAction::Remove && ms.payment_id.is_some() {
+                            return Err(ActorError::Refused(DomainError::conflict(
+                                codes::CONFLICT,
+                                "this milestone is being funded",
+                            )));
+                        }
                         let mut next = ms.clone();
                         next.status = to;
                         next.updated_at = self.at;

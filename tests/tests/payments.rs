@@ -218,6 +218,31 @@ async fn funding_holds_escrow_for_the_provider_and_approval_releases_it_minus_th
     }
     app.get(&format!("/api/payments/{payment}"), Some(&stranger.token)).await.expect(404, Some("not_found"));
     app.get("/api/payments/not-a-uuid", Some(&client.token)).await.expect(404, Some("not_found"));
+    // A receipt, as JSON and as a printable page, for the parties only.
+    let r = app.get(&format!("/api/payments/{payment}/receipt"), Some(&provider.token)).await;
+    r.expect(200, None);
+    assert!(r.json["number"].as_str().is_some_and(|n| n.starts_with("AG-")), "{}", r.text);
+    assert_eq!((r.json["amount"]["amount"].as_i64(), r.json["net"]["amount"].as_i64()), (Some(5_000), Some(5_000)));
+    assert_eq!(r.json["for"]["kind"], "milestone");
+    assert!(r.json["for"]["title"].as_str().is_some_and(|t| t.ends_with(": Design")), "{}", r.text);
+    let html = app
+        .send(
+            app.client
+                .get(app.url(&format!("/api/payments/{payment}/receipt")))
+                .bearer_auth(&client.token)
+                .header("Accept", "text/html"),
+        )
+        .await;
+    html.expect(200, None);
+    assert!(html.headers["content-type"].to_str().unwrap_or("").starts_with("text/html"));
+    assert!(
+        html.text.contains("<h1>Receipt</h1>")
+            && html.text.contains("50.00 USD")
+            && html.text.contains("visa ending 4242"),
+        "{}",
+        html.text
+    );
+    app.get(&format!("/api/payments/{payment}/receipt"), Some(&stranger.token)).await.expect(404, Some("not_found"));
     assert!(ids(&app.get("/api/payments", Some(&stranger.token)).await).is_empty());
 
     // The contract endpoint funds the next unfunded milestone, then there is nothing left.

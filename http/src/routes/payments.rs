@@ -597,6 +597,125 @@ pub async fn get_payment(
     Ok(HttpResponse::Ok().json(PaymentView::from(p)))
 }
 
+/// Escapes text for HTML element content and attribute values.
+fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+async fn person(state: &AppState, id: agora_engine::UserId) -> Result<serde_json::Value, ApiError> {
+    let name = state
+        .store
+        .users()
+        .get(id)
+        .await?
+        .map(|u| format!("{} {}", u.value.first_name, u.value.last_name).trim().to_string())
+        .unwrap_or_default();
+    Ok(serde_json::json!({ "id": id, "name": name }))
+}
+
+/// A receipt for a payment, for its payer or payee: JSON, or a printable HTML page with
+/// `Accept: text/html`.
+#[utoipa::path(get, path = "/api/payments/{id}/receipt", tag = "payments", params(("id" = String, Path)),
+    responses((status = 200, description = "{number, payment_id, status, amount, refunded, net, payer, payee, for, card, paid_at}; HTML with Accept: text/html"),
+        (status = 404, body = ErrorEnvelope)), security(("bearer" = [])))]
+pub async fn receipt(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, PaymentId::parse)?;
+    let p = state
+        .store
+        .market()
+        .get::<Payment>(id)
+        .await?
+        .map(|v| v.value)
+        .filter(|p| p.visible_to(user.id, user.role.is_admin()))
+        .ok_or(ApiError::NotFound)?;
+    let what = match p.purpose {
+        agora_engine::payment::PaymentFor::Milestone { contract_id, milestone_id } => {
+            let c = state.store.market().get::<Contract>(contract_id).await?.map(|v| v.value);
+            let title = match &c {
+                Some(c) => milestone_set(&state.hub.cx, c)
+                    .await?
+                    .0
+                    .get(milestone_id)
+                    .map(|m| format!("{}: {}", c.title, m.title))
+                    .unwrap_or_else(|| c.title.clone()),
+                None => String::new(),
+            };
+            serde_json::json!({ "kind": "milestone", "contract_id": contract_id, "milestone_id": milestone_id, "title": title })
+        }
+        agora_engine::payment::PaymentFor::Booking { booking_id } => {
+            serde_json::json!({ "kind": "booking", "booking_id": booking_id, "title": "Booking" })
+        }
+    };
+    let c = p.amount.currency();
+    let refunded = Money::parse(p.refunded, c.as_str())?;
+    let net = Money::parse(p.amount.minor() - p.refunded, c.as_str())?;
+    let number = format!("AG-{}", p.id.as_uuid().simple().to_string()[..12].to_uppercase());
+    let paid_at = p.updated_at.format(&time::format_description::well_known::Rfc3339).map_err(ApiError::internal)?;
+    let (payer, payee) = (person(&state, p.payer_id).await?, person(&state, p.payee_id).await?);
+    let json = serde_json::json!({
+        "number": number,
+        "payment_id": p.id,
+        "status": p.status.as_str(),
+        "amount": p.amount,
+        "refunded": refunded,
+        "net": net,
+        "payer": payer,
+        "payee": payee,
+        "for": what,
+        "card": p.card,
+        "paid_at": paid_at,
+    });
+    let wants_html = req
+        .headers()
+        .get(actix_web::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/html"));
+    if !wants_html {
+        return Ok(HttpResponse::Ok().json(json));
+    }
+    let text = |v: &serde_json::Value| esc(v.as_str().unwrap_or(""));
+    let card = p.card.as_ref().map(|c| format!("{} ending {}", c.brand, c.last4)).unwrap_or_default();
+    let html = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Receipt {number}</title>\
+         <style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;color:#111}}\
+         table{{width:100%;border-collapse:collapse}}td{{padding:.4rem 0;border-bottom:1px solid #ddd}}\
+         td:last-child{{text-align:right}}@media print{{body{{margin:0}}}}</style></head><body>\
+         <h1>Receipt</h1><p>Agora · receipt {number} · {status}</p><table>\
+         <tr><td>For</td><td>{what}</td></tr><tr><td>Paid by</td><td>{payer}</td></tr>\
+         <tr><td>Paid to</td><td>{payee}</td></tr><tr><td>Card</td><td>{card}</td></tr>\
+         <tr><td>Date</td><td>{paid_at}</td></tr><tr><td>Amount</td><td>{amount}</td></tr>\
+         <tr><td>Refunded</td><td>{refunded}</td></tr><tr><td><strong>Total</strong></td><td><strong>{net}</strong></td></tr>\
+         </table></body></html>",
+        number = esc(&number),
+        status = esc(p.status.as_str()),
+        what = text(&json["for"]["title"]),
+        payer = text(&json["payer"]["name"]),
+        payee = text(&json["payee"]["name"]),
+        card = esc(&card),
+        paid_at = esc(&paid_at),
+        amount = esc(&p.amount.to_string()),
+        refunded = esc(&refunded.to_string()),
+        net = esc(&net.to_string()),
+    );
+    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(html))
+}
+
 // ---------------------------------------------------------------------------------------
 // Wallet
 
@@ -954,6 +1073,7 @@ pub fn config(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/api/admin/disputes/{id}/resolve").route(web::post().to(resolve)))
     .service(web::resource("/api/payments").route(web::get().to(list_payments)))
     .service(web::resource("/api/payments/{id}").route(web::get().to(get_payment)))
+    .service(web::resource("/api/payments/{id}/receipt").route(web::get().to(receipt)))
     .service(web::resource("/api/wallet").route(web::get().to(wallet)))
     .service(
         web::resource("/api/payout-methods")

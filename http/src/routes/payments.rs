@@ -652,7 +652,7 @@ pub async fn receipt(
                     .await?
                     .0
                     .get(milestone_id)
-                    .map(|m| format!("{}: {}", c.title, m.title))
+                    .map(|m| if m.title == c.title { c.title.clone() } else { format!("{}: {}", c.title, m.title) })
                     .unwrap_or_else(|| c.title.clone()),
                 None => String::new(),
             };
@@ -665,8 +665,14 @@ pub async fn receipt(
     let c = p.amount.currency();
     let refunded = Money::parse(p.refunded, c.as_str())?;
     let net = Money::parse(p.amount.minor() - p.refunded, c.as_str())?;
-    let number = format!("AG-{}", p.id.as_uuid().simple().to_string()[..12].to_uppercase());
+    // The id's time part and 32 of its random bits: unique, and it sorts by date.
+    let hexid = p.id.as_uuid().simple().to_string().to_uppercase();
+    let number = format!("AG-{}-{}", &hexid[..12], &hexid[24..]);
     let paid_at = p.updated_at.format(&time::format_description::well_known::Rfc3339).map_err(ApiError::internal)?;
+    let paid_on = p
+        .updated_at
+        .format(time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC"))
+        .map_err(ApiError::internal)?;
     let (payer, payee) = (person(&state, p.payer_id).await?, person(&state, p.payee_id).await?);
     let json = serde_json::json!({
         "number": number,
@@ -708,7 +714,7 @@ pub async fn receipt(
         payer = text(&json["payer"]["name"]),
         payee = text(&json["payee"]["name"]),
         card = esc(&card),
-        paid_at = esc(&paid_at),
+        paid_at = esc(&paid_on),
         amount = esc(&p.amount.to_string()),
         refunded = esc(&refunded.to_string()),
         net = esc(&net.to_string()),

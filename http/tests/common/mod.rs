@@ -18,6 +18,8 @@ pub fn free_port() -> u16 {
 pub struct Node {
     pub child: Child,
     pub base: String,
+    /// Where the process's stderr goes (shown when it exits early).
+    pub log: std::path::PathBuf,
 }
 
 impl Node {
@@ -28,6 +30,8 @@ impl Node {
     /// Starts a node with extra environment variables (e.g. a fault-injection step).
     pub fn start_with(data_dir: &std::path::Path, env: &[(&str, &str)]) -> Node {
         let port = free_port();
+        let log = std::env::temp_dir().join(format!("agora-node-{}-{port}.log", std::process::id()));
+        let stderr = std::fs::File::create(&log).expect("node log file");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_agora"));
         cmd.envs(env.iter().copied());
         let child = cmd
@@ -41,10 +45,10 @@ impl Node {
             .env_remove("AGORA_REDIS_URL")
             .env_remove("AGORA_STORAGE")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("agora serve");
-        Node { child, base: format!("http://127.0.0.1:{port}") }
+        Node { child, base: format!("http://127.0.0.1:{port}"), log }
     }
 
     pub async fn wait_ready(&mut self, client: &reqwest::Client) {
@@ -56,7 +60,11 @@ impl Node {
                 }
             }
             if let Some(status) = self.child.try_wait().expect("try_wait") {
-                panic!("agora serve exited early with {status}");
+                let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+                panic!(
+                    "agora serve exited early with {status}: {}",
+                    log.lines().rev().take(20).collect::<Vec<_>>().join("\n")
+                );
             }
             assert!(Instant::now() < deadline, "{} never became ready", self.base);
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -68,6 +76,7 @@ impl Drop for Node {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
     }
 }
 

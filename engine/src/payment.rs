@@ -400,6 +400,36 @@ pub struct Milestone {
     pub updated_at: OffsetDateTime,
 }
 
+impl Milestone {
+    /// A new, unfunded milestone.
+    #[allow(clippy::too_many_arguments)]
+    pub fn unfunded(
+        id: MilestoneId,
+        contract_id: ContractId,
+        position: u32,
+        title: String,
+        amount: Money,
+        due_date: Option<Date>,
+        at: OffsetDateTime,
+    ) -> Milestone {
+        Milestone {
+            id,
+            contract_id,
+            position,
+            title,
+            amount,
+            due_date,
+            status: MilestoneStatus::Unfunded,
+            payment_id: None,
+            released: 0,
+            refunded: 0,
+            settlement_txn: None,
+            submitted_at: None,
+            updated_at: at,
+        }
+    }
+}
+
 /// A requested milestone, before it has an id.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MilestonePlan {

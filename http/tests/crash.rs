@@ -239,18 +239,6 @@ async fn a_booking_reminder_is_sent_once_across_a_crash_at_every_step() {
     }
 }
 
-/// `agora ledger verify` on a data dir: its exit status and output.
-fn ledger_verify(dir: &std::path::Path) -> (bool, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_agora"))
-        .args(["ledger", "verify"])
-        .env("AGORA_DATA_DIR", dir)
-        .env("AGORA_LOG", "warn")
-        .env_remove("AGORA_STORAGE")
-        .output()
-        .expect("agora ledger verify");
-    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
-}
-
 /// A balance of the user's USD wallet: (available, held).
 async fn wallet_usd(http: &reqwest::Client, node: &Node, token: &str) -> (i64, i64) {
     let r = get(http, node, "/api/wallet", token).await;

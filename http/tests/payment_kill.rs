@@ -140,12 +140,6 @@ async fn acknowledged_money_operations_survive_a_kill_mid_flight_exactly_once() 
     }
     eprintln!("killed mid-flight: {funded} funded, {released} released, acknowledged {acked:?}");
     drop(node);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_agora"))
-        .args(["ledger", "verify"])
-        .env("AGORA_DATA_DIR", dir.path())
-        .env("AGORA_LOG", "warn")
-        .output()
-        .expect("agora ledger verify");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success() && text.contains("ledger: ok"), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    let (ok, out) = ledger_verify(dir.path());
+    assert!(ok, "{out}");
 }

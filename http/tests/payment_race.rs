@@ -84,12 +84,6 @@ async fn fundings_and_payouts_racing_on_two_processes_move_money_once() {
     assert_eq!(w.json["balances"][0]["available"]["amount"], 1_000, "{}", w.json);
     drop(a);
     drop(b);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_agora"))
-        .args(["ledger", "verify"])
-        .env("AGORA_DATA_DIR", dir.path())
-        .env("AGORA_LOG", "warn")
-        .output()
-        .expect("agora ledger verify");
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success() && text.contains("ledger: ok"), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    let (ok, out) = ledger_verify(dir.path());
+    assert!(ok, "{out}");
 }

@@ -139,21 +139,15 @@ impl MilestoneSet {
     pub fn default_for(c: &Contract) -> MilestoneSet {
         MilestoneSet {
             contract_id: c.id,
-            milestones: vec![Milestone {
-                id: MilestoneId::from_uuid(c.id.as_uuid()),
-                contract_id: c.id,
-                position: 1,
-                title: c.title.clone(),
-                amount: c.agreed_rate,
-                due_date: c.deadline,
-                status: MilestoneStatus::Unfunded,
-                payment_id: None,
-                released: 0,
-                refunded: 0,
-                settlement_txn: None,
-                submitted_at: None,
-                updated_at: c.created_at,
-            }],
+            milestones: vec![Milestone::unfunded(
+                MilestoneId::from_uuid(c.id.as_uuid()),
+                c.id,
+                1,
+                c.title.clone(),
+                c.agreed_rate,
+                c.deadline,
+                c.created_at,
+            )],
         }
     }
 

@@ -188,6 +188,28 @@ fn live_row(pk: &str, ck: &str, version: Option<i64>, value: Option<Vec<u8>>) ->
     }
 }
 
+/// Appends the unconditional writes of a batch (puts at version 0, deletes).
+fn append_ops<'a>(
+    batch: &mut Batch,
+    values: &mut Vec<BatchValues<'a>>,
+    st: &TableStatements,
+    pk: &'a str,
+    ops: &'a [BatchOp],
+) {
+    for op in ops {
+        match op {
+            BatchOp::Put { ck, value, ttl } => {
+                batch.append_statement(st.put.clone());
+                values.push(BatchValues::Put((pk, ck.as_str(), 0, value.as_slice(), ttl_arg(*ttl))));
+            }
+            BatchOp::Delete { ck } => {
+                batch.append_statement(st.delete.clone());
+                values.push(BatchValues::Delete((pk, ck.as_str())));
+            }
+        }
+    }
+}
+
 /// Keeps only the last operation on each clustering key. All writes of one batch share one
 /// timestamp, and on a tie ScyllaDB lets a delete win over a put (and the larger value win
 /// between two puts), whereas SQLite applies the operations in order: the last one wins.
@@ -827,18 +849,7 @@ impl Backend for ScyllaBackend {
                 next
             }
         };
-        for op in &others {
-            match op {
-                BatchOp::Put { ck, value, ttl } => {
-                    batch.append_statement(st.put.clone());
-                    values.push(BatchValues::Put((pk, ck.as_str(), 0, value.as_slice(), ttl_arg(*ttl))));
-                }
-                BatchOp::Delete { ck } => {
-                    batch.append_statement(st.delete.clone());
-                    values.push(BatchValues::Delete((pk, ck.as_str())));
-                }
-            }
-        }
+        append_ops(&mut batch, &mut values, st, pk, &others);
         let result = self.inner.session.batch(&batch, values).await.map_err(unavailable("cas_batch"))?;
         if lwt_answer(result)?.applied {
             return Ok(CasOutcome::Applied { version: next });
@@ -861,18 +872,7 @@ impl Backend for ScyllaBackend {
         let mut batch = Batch::new(BatchType::Unlogged);
         batch.set_consistency(CONSISTENCY);
         let mut values = Vec::with_capacity(ops.len());
-        for op in &ops {
-            match op {
-                BatchOp::Put { ck, value, ttl } => {
-                    batch.append_statement(st.put.clone());
-                    values.push(BatchValues::Put((pk, ck.as_str(), 0, value.as_slice(), ttl_arg(*ttl))));
-                }
-                BatchOp::Delete { ck } => {
-                    batch.append_statement(st.delete.clone());
-                    values.push(BatchValues::Delete((pk, ck.as_str())));
-                }
-            }
-        }
+        append_ops(&mut batch, &mut values, st, pk, &ops);
         self.inner.session.batch(&batch, values).await.map(|_| ()).map_err(unavailable("batch"))
     }
 }

@@ -391,10 +391,8 @@ impl Backend for SqliteBackend {
         self.write(move |conn| {
             // Inside BEGIN IMMEDIATE: nobody, in this process or another, writes in between.
             let current = live_row(conn, table, &pk, &ck)?;
-            let next = match (expect, &current) {
-                (Expect::Absent, None) => 1,
-                (Expect::Version(v), Some(row)) if row.version == v => v + 1,
-                _ => return Ok(CasOutcome::Conflict { current }),
+            let Some(next) = next_version(expect, current.as_ref()) else {
+                return Ok(CasOutcome::Conflict { current });
             };
             upsert(conn, table, &pk, &ck, next, &value, exp)?;
             Ok(CasOutcome::Applied { version: next })
@@ -421,10 +419,8 @@ impl Backend for SqliteBackend {
         self.write(move |conn| {
             // One savepoint inside BEGIN IMMEDIATE: the check and every write, or nothing.
             let current = live_row(conn, table, &pk, &ck)?;
-            let next = match (expect, &current) {
-                (Expect::Absent, None) => 1,
-                (Expect::Version(v), Some(row)) if row.version == v => v + 1,
-                _ => return Ok(CasOutcome::Conflict { current }),
+            let Some(next) = next_version(expect, current.as_ref()) else {
+                return Ok(CasOutcome::Conflict { current });
             };
             upsert(conn, table, &pk, &ck, next, &value, None)?;
             apply_ops(conn, table, &pk, others)?;
@@ -436,6 +432,15 @@ impl Backend for SqliteBackend {
     async fn batch(&self, table: Table, pk: &str, ops: Vec<BatchOp>) -> Result<(), StoreError> {
         let pk = pk.to_string();
         self.write(move |conn| apply_ops(conn, table, &pk, ops)).await
+    }
+}
+
+/// The version a compare-and-set writes when `expect` matches the live row, or `None`.
+fn next_version(expect: Expect, current: Option<&Row>) -> Option<i64> {
+    match (expect, current) {
+        (Expect::Absent, None) => Some(1),
+        (Expect::Version(v), Some(row)) if row.version == v => Some(v + 1),
+        _ => None,
     }
 }
 

@@ -117,20 +117,16 @@ impl Command for SetMilestones {
                     milestones: plans
                         .iter()
                         .enumerate()
-                        .map(|(i, p)| Milestone {
-                            id: new_id(MilestoneId::from_uuid),
-                            contract_id: c.id,
-                            position: u32::try_from(i + 1).unwrap_or(u32::MAX),
-                            title: p.title.clone(),
-                            amount: p.amount,
-                            due_date: p.due_date,
-                            status: MilestoneStatus::Unfunded,
-                            payment_id: None,
-                            released: 0,
-                            refunded: 0,
-                            settlement_txn: None,
-                            submitted_at: None,
-                            updated_at: self.at,
+                        .map(|(i, p)| {
+                            Milestone::unfunded(
+                                new_id(MilestoneId::from_uuid),
+                                c.id,
+                                u32::try_from(i + 1).unwrap_or(u32::MAX),
+                                p.title.clone(),
+                                p.amount,
+                                p.due_date,
+                                self.at,
+                            )
                         })
                         .collect(),
                 };

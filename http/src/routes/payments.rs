@@ -37,6 +37,29 @@ fn to_json<T: Serialize>(v: &T) -> Result<serde_json::Value, ApiError> {
     serde_json::to_value(v).map_err(ApiError::internal)
 }
 
+/// One page of a listing, as views.
+async fn page_of<T, V>(state: &AppState, list: &List<T>, q: &PageQuery) -> Result<HttpResponse, ApiError>
+where
+    T: agora_storage::market::Entity,
+    V: From<T> + Serialize,
+{
+    let (items, next_cursor) = state.store.market().page(list, Order::Desc, q.limit()?, q.cursor()?).await?;
+    let results: Vec<V> = items.into_iter().map(V::from).collect();
+    Ok(HttpResponse::Ok().json(Paged { results, next_cursor }))
+}
+
+/// The record with the id in `raw`, if `may_see` lets the caller see it; 404 otherwise
+/// (also for a malformed id), so nobody learns what exists.
+async fn visible_record<T: agora_storage::market::Entity>(
+    state: &AppState,
+    raw: &str,
+    parse: fn(&str) -> Result<T::Id, agora_engine::DomainError>,
+    may_see: impl FnOnce(&T) -> bool,
+) -> Result<T, ApiError> {
+    let id = parse_id(raw, parse)?;
+    state.store.market().get::<T>(id).await?.map(|v| v.value).filter(may_see).ok_or(ApiError::NotFound)
+}
+
 // ---------------------------------------------------------------------------------------
 // Payment methods
 
@@ -132,25 +155,11 @@ pub async fn list_methods(
     user: AuthUser,
     q: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let (items, next_cursor) = state
-        .store
-        .market()
-        .page(&List::<PaymentMethod>::payment_methods_of(user.id), Order::Desc, q.limit()?, q.cursor()?)
-        .await?;
-    let results: Vec<PaymentMethodView> = items.into_iter().map(Into::into).collect();
-    Ok(HttpResponse::Ok().json(Paged { results, next_cursor }))
+    page_of::<_, PaymentMethodView>(&state, &List::<PaymentMethod>::payment_methods_of(user.id), &q).await
 }
 
 async fn own_method(state: &AppState, user: &AuthUser, raw: &str) -> Result<PaymentMethod, ApiError> {
-    let id = parse_id(raw, PaymentMethodId::parse)?;
-    state
-        .store
-        .market()
-        .get::<PaymentMethod>(id)
-        .await?
-        .map(|v| v.value)
-        .filter(|m| m.user_id == user.id)
-        .ok_or(ApiError::NotFound)
+    visible_record(state, raw, PaymentMethodId::parse, |m: &PaymentMethod| m.user_id == user.id).await
 }
 
 #[utoipa::path(get, path = "/api/payment-methods/{id}", tag = "payments", params(("id" = String, Path)),
@@ -218,15 +227,8 @@ impl From<Milestone> for MilestoneView {
 }
 
 async fn visible_contract(state: &AppState, user: &AuthUser, raw: &str) -> Result<Contract, ApiError> {
-    let id = parse_id(raw, ContractId::parse)?;
-    state
-        .store
-        .market()
-        .get::<Contract>(id)
-        .await?
-        .map(|v| v.value)
-        .filter(|c| c.party(user.id, user.role.is_admin()).is_some())
-        .ok_or(ApiError::NotFound)
+    let admin = user.role.is_admin();
+    visible_record(state, raw, ContractId::parse, |c: &Contract| c.party(user.id, admin).is_some()).await
 }
 
 /// The contract's milestones, in order, and what is in escrow.
@@ -571,10 +573,7 @@ pub async fn list_payments(
     user: AuthUser,
     q: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let (items, next_cursor) =
-        state.store.market().page(&List::<Payment>::payments_of(user.id), Order::Desc, q.limit()?, q.cursor()?).await?;
-    let results: Vec<PaymentView> = items.into_iter().map(Into::into).collect();
-    Ok(HttpResponse::Ok().json(Paged { results, next_cursor }))
+    page_of::<_, PaymentView>(&state, &List::<Payment>::payments_of(user.id), &q).await
 }
 
 /// One payment, for its payer or payee (admins too); 404 for anyone else.
@@ -585,15 +584,8 @@ pub async fn get_payment(
     user: AuthUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path, PaymentId::parse)?;
-    let p = state
-        .store
-        .market()
-        .get::<Payment>(id)
-        .await?
-        .map(|v| v.value)
-        .filter(|p| p.visible_to(user.id, user.role.is_admin()))
-        .ok_or(ApiError::NotFound)?;
+    let p = visible_record(&state, &path, PaymentId::parse, |p: &Payment| p.visible_to(user.id, user.role.is_admin()))
+        .await?;
     Ok(HttpResponse::Ok().json(PaymentView::from(p)))
 }
 
@@ -635,15 +627,8 @@ pub async fn receipt(
     req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path, PaymentId::parse)?;
-    let p = state
-        .store
-        .market()
-        .get::<Payment>(id)
-        .await?
-        .map(|v| v.value)
-        .filter(|p| p.visible_to(user.id, user.role.is_admin()))
-        .ok_or(ApiError::NotFound)?;
+    let p = visible_record(&state, &path, PaymentId::parse, |p: &Payment| p.visible_to(user.id, user.role.is_admin()))
+        .await?;
     let what = match p.purpose {
         agora_engine::payment::PaymentFor::Milestone { contract_id, milestone_id } => {
             let c = state.store.market().get::<Contract>(contract_id).await?.map(|v| v.value);
@@ -884,13 +869,7 @@ pub async fn list_payout_methods(
     user: AuthUser,
     q: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let (items, next_cursor) = state
-        .store
-        .market()
-        .page(&List::<PayoutMethod>::payout_methods_of(user.id), Order::Desc, q.limit()?, q.cursor()?)
-        .await?;
-    let results: Vec<PayoutMethodView> = items.into_iter().map(Into::into).collect();
-    Ok(HttpResponse::Ok().json(Paged { results, next_cursor }))
+    page_of::<_, PayoutMethodView>(&state, &List::<PayoutMethod>::payout_methods_of(user.id), &q).await
 }
 
 #[utoipa::path(delete, path = "/api/payout-methods/{id}", tag = "payments", params(("id" = String, Path)),
@@ -901,15 +880,8 @@ pub async fn delete_payout_method(
     user: AuthUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path, agora_engine::PayoutMethodId::parse)?;
-    let m = state
-        .store
-        .market()
-        .get::<PayoutMethod>(id)
-        .await?
-        .map(|v| v.value)
-        .filter(|m| m.user_id == user.id)
-        .ok_or(ApiError::NotFound)?;
+    let m = visible_record(&state, &path, agora_engine::PayoutMethodId::parse, |m: &PayoutMethod| m.user_id == user.id)
+        .await?;
     state.store.market().remove(&m).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -993,10 +965,7 @@ pub async fn list_payouts(
     user: AuthUser,
     q: web::Query<PageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let (items, next_cursor) =
-        state.store.market().page(&List::<Payout>::payouts_of(user.id), Order::Desc, q.limit()?, q.cursor()?).await?;
-    let results: Vec<PayoutView> = items.into_iter().map(Into::into).collect();
-    Ok(HttpResponse::Ok().json(Paged { results, next_cursor }))
+    page_of::<_, PayoutView>(&state, &List::<Payout>::payouts_of(user.id), &q).await
 }
 
 #[utoipa::path(get, path = "/api/payouts/{id}", tag = "payments", params(("id" = String, Path)),
@@ -1006,15 +975,11 @@ pub async fn get_payout(
     user: AuthUser,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path, agora_engine::PayoutId::parse)?;
-    let p = state
-        .store
-        .market()
-        .get::<Payout>(id)
-        .await?
-        .map(|v| v.value)
-        .filter(|p| agora_actors::market::payouts::visible(p, user.id, user.role.is_admin()))
-        .ok_or(ApiError::NotFound)?;
+    let admin = user.role.is_admin();
+    let p = visible_record(&state, &path, agora_engine::PayoutId::parse, |p: &Payout| {
+        agora_actors::market::payouts::visible(p, user.id, admin)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(PayoutView::from(p)))
 }
 

@@ -153,3 +153,16 @@ pub async fn counter(client: &reqwest::Client, node: &Node, name: &str, label: &
 pub fn empty() -> Value {
     json!({})
 }
+
+/// `agora ledger verify` on a data dir: whether it passed, and what it printed.
+pub fn ledger_verify(dir: &std::path::Path) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_agora"))
+        .args(["ledger", "verify"])
+        .env("AGORA_DATA_DIR", dir)
+        .env("AGORA_LOG", "warn")
+        .env_remove("AGORA_STORAGE")
+        .output()
+        .expect("agora ledger verify");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success() && text.contains("ledger: ok"), text)
+}

@@ -394,3 +394,72 @@ async fn an_unanswered_submission_is_released_automatically_after_a_restart() {
     let (ok, out) = ledger_verify(dir.path());
     assert!(ok, "{out}");
 }
+
+/// A payout interrupted at each of its steps: before the payout exists nothing moved (and
+/// the next node still starts); after it exists, it is finished once and paid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payout_is_exactly_once_after_a_crash_at_every_step() {
+    let http = reqwest::Client::new();
+    for (step, happened) in [("payout:intent", false), ("payout:requested", true), ("payout:debited", true)] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut node = Node::start(dir.path());
+        node.wait_ready(&http).await;
+        let (_, client) = register(&http, &node, "client", "client").await;
+        let (_, provider) = register(&http, &node, "provider", "provider").await;
+        let r =
+            post(&http, &node, "/api/jobs", json!({"title": "Website", "description": "Five pages"}), &client).await;
+        let job = id_of(&r.json);
+        let rate = json!({"amount": 10_000, "currency": "USD"});
+        let proposal =
+            id_of(&post(&http, &node, "/api/proposals", json!({"job_id": job, "rate": rate}), &provider).await.json);
+        let contract =
+            id_of(&post(&http, &node, &format!("/api/proposals/{proposal}/accept"), json!({}), &client).await.json);
+        let card =
+            json!({"kind": "card", "number": "4242424242424242", "exp_month": 12, "exp_year": 2099, "cvc": "123"});
+        let card = id_of(&post(&http, &node, "/api/payment-methods", card, &client).await.json);
+        let m =
+            result_ids(&get(&http, &node, &format!("/api/contracts/{contract}/milestones"), &client).await)[0].clone();
+        let base = format!("/api/contracts/{contract}/milestones/{m}");
+        assert_eq!(
+            post(&http, &node, &format!("{base}/fund"), json!({"payment_method_id": card}), &client).await.status,
+            200
+        );
+        assert_eq!(post(&http, &node, &format!("{base}/submit"), json!({}), &provider).await.status, 200);
+        assert_eq!(post(&http, &node, &format!("{base}/approve"), json!({}), &client).await.status, 200);
+        let bank = json!({"kind": "bank_account", "holder_name": "Ada Lovelace", "iban": "DE89370400440532013000"});
+        let bank = id_of(&post(&http, &node, "/api/payout-methods", bank, &provider).await.json);
+        drop(node);
+
+        let body = json!({"amount": {"amount": 4_000, "currency": "USD"}, "payout_method_id": bank});
+        let node = crash_at(&http, dir.path(), step, "/api/payouts", body.clone(), &provider).await;
+        let mut statuses = Vec::new();
+        for _ in 0..50 {
+            let r = get(&http, &node, "/api/payouts", &provider).await;
+            statuses = r.json["results"]
+                .as_array()
+                .expect("results")
+                .iter()
+                .filter_map(|p| p["status"].as_str().map(String::from))
+                .collect();
+            if !happened || statuses == ["paid"] {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        if happened {
+            assert_eq!(statuses, vec!["paid".to_string()], "{step}");
+            assert_eq!(wallet_usd(&http, &node, &provider).await, (5_000, 0), "{step}: paid out once");
+        } else {
+            assert!(statuses.is_empty(), "{step}: {statuses:?}");
+            assert_eq!(wallet_usd(&http, &node, &provider).await, (9_000, 0), "{step}: nothing moved");
+            assert_eq!(
+                post(&http, &node, "/api/payouts", body, &provider).await.status,
+                201,
+                "{step}: a new payout works"
+            );
+        }
+        drop(node);
+        let (ok, out) = ledger_verify(dir.path());
+        assert!(ok, "{step}: {out}");
+    }
+}

@@ -64,6 +64,7 @@ impl Command for RequestPayout {
             };
             let intent = Intent::new(Step::Payout { payout_id: payout.id }, self.at);
             cx.store.intents().record(&intent).await?;
+            cx.faults.hit("payout:intent");
             cx.store.market().insert(&payout).await?;
             cx.faults.hit("payout:requested");
             let done = complete_request(&cx, payout.id, self.at).await;

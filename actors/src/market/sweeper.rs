@@ -19,7 +19,17 @@ pub async fn sweep(cx: &Cx, before: OffsetDateTime, now: OffsetDateTime) -> Resu
     let pending = cx.store.intents().pending(BATCH).await?;
     let mut n = 0;
     for intent in pending.into_iter().filter(|i| i.created_at < before) {
-        let outcome = repair(cx, &intent, now).await?;
+        let outcome = match repair(cx, &intent, now).await {
+            Ok(outcome) => outcome,
+            // One intent that cannot be repaired now must not stop the others (nor the
+            // server's start): it stays, is counted and logged, and is tried again.
+            Err(e) if !matches!(e, ActorError::Storage(agora_storage::StoreError::Unavailable(_))) => {
+                tracing::error!(intent = %intent.id, step = ?intent.step, error = %e, "interrupted operation could not be repaired");
+                metrics::counter!("agora_intents_repaired_total", "outcome" => "failed").increment(1);
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         cx.store.intents().done(intent.id).await?;
         tracing::warn!(intent = %intent.id, step = ?intent.step, outcome, "interrupted operation repaired");
         metrics::counter!("agora_intents_repaired_total", "outcome" => outcome).increment(1);
@@ -76,6 +86,10 @@ async fn repair(cx: &Cx, intent: &Intent, now: OffsetDateTime) -> Result<&'stati
             Ok("settled")
         }
         Step::Payout { payout_id } => {
+            if cx.store.market().get::<agora_engine::payment::Payout>(payout_id).await?.is_none() {
+                // Interrupted before the payout was written: nothing moved.
+                return Ok("never_started");
+            }
             let p = super::payouts::complete_request(cx, payout_id, now).await?;
             Ok(p.status.as_str())
         }

@@ -58,6 +58,10 @@ async fn repair(cx: &Cx, intent: &Intent, now: OffsetDateTime) -> Result<&'stati
             super::bookings::complete_confirm(cx, booking_id, provider_id, by, now).await
         }
         Step::FundMilestone { contract_id, milestone_id, payment_id, payment_method_id, txn_id, by } => {
+            if let Some(p) = cx.store.market().get::<agora_engine::Payment>(payment_id).await? {
+                // The crash may have come between the payment's record and its listing.
+                cx.store.market().index(&p.value).await?;
+            }
             let caller = super::Caller { id: by, role: agora_engine::Role::Client };
             let funded = super::milestones::complete_funding(
                 cx,
@@ -86,10 +90,12 @@ async fn repair(cx: &Cx, intent: &Intent, now: OffsetDateTime) -> Result<&'stati
             Ok("settled")
         }
         Step::Payout { payout_id } => {
-            if cx.store.market().get::<agora_engine::payment::Payout>(payout_id).await?.is_none() {
+            let Some(p) = cx.store.market().get::<agora_engine::payment::Payout>(payout_id).await? else {
                 // Interrupted before the payout was written: nothing moved.
                 return Ok("never_started");
-            }
+            };
+            // The crash may have come between the record and its listing.
+            cx.store.market().index(&p.value).await?;
             let p = super::payouts::complete_request(cx, payout_id, now).await?;
             Ok(p.status.as_str())
         }

@@ -463,3 +463,64 @@ async fn a_payout_is_exactly_once_after_a_crash_at_every_step() {
         assert!(ok, "{step}: {out}");
     }
 }
+
+/// A contract that completes (or is cancelled) and dies before its escrow is settled: the
+/// next node releases (or refunds) what was in escrow, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ended_contract_settles_its_escrow_after_a_crash() {
+    let http = reqwest::Client::new();
+    for (to, by_client, want, provider_wallet) in
+        [("completed", true, "released", (9_000, 0)), ("cancelled", true, "refunded", (0, 0))]
+    {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut node = Node::start(dir.path());
+        node.wait_ready(&http).await;
+        let (_, client) = register(&http, &node, "client", "client").await;
+        let (_, provider) = register(&http, &node, "provider", "provider").await;
+        let r = post(&http, &node, "/api/jobs", json!({"title": "Kitchen", "description": "Tiles"}), &client).await;
+        let job = id_of(&r.json);
+        let rate = json!({"amount": 10_000, "currency": "USD"});
+        let proposal =
+            id_of(&post(&http, &node, "/api/proposals", json!({"job_id": job, "rate": rate}), &provider).await.json);
+        let contract =
+            id_of(&post(&http, &node, &format!("/api/proposals/{proposal}/accept"), json!({}), &client).await.json);
+        let card =
+            json!({"kind": "card", "number": "4242424242424242", "exp_month": 12, "exp_year": 2099, "cvc": "123"});
+        let card = id_of(&post(&http, &node, "/api/payment-methods", card, &client).await.json);
+        let r =
+            post(&http, &node, &format!("/api/contracts/{contract}/fund"), json!({"payment_method_id": card}), &client)
+                .await;
+        assert_eq!(r.status, 200, "{}", r.json);
+        if to == "completed" {
+            let r = post(
+                &http,
+                &node,
+                &format!("/api/contracts/{contract}/status"),
+                json!({"status": "delivered"}),
+                &provider,
+            )
+            .await;
+            assert_eq!(r.status, 200, "{}", r.json);
+        }
+        drop(node);
+        let token = if by_client { &client } else { &provider };
+        let node = crash_at(
+            &http,
+            dir.path(),
+            "contract:ended",
+            &format!("/api/contracts/{contract}/status"),
+            json!({"status": to}),
+            token,
+        )
+        .await;
+        let c = get(&http, &node, &format!("/api/contracts/{contract}"), &client).await;
+        assert_eq!(c.json["status"], to, "{to}");
+        let r = get(&http, &node, &format!("/api/contracts/{contract}/milestones"), &client).await;
+        assert_eq!(r.json["results"][0]["status"], want, "{to}: {}", r.json);
+        assert_eq!(r.json["in_escrow"]["amount"], 0, "{to}");
+        assert_eq!(wallet_usd(&http, &node, &provider).await, provider_wallet, "{to}");
+        drop(node);
+        let (ok, out) = ledger_verify(dir.path());
+        assert!(ok, "{to}: {out}");
+    }
+}

@@ -276,6 +276,8 @@ pub enum MilestoneAction {
     Complete,
     /// The contract was cancelled: escrow goes back.
     CancelRefund,
+    /// The provider gives a milestone's escrow back to the client.
+    Refund,
     /// An admin resolves a dispute: everything to the provider, to the client, or a split.
     Resolve(Resolution),
 }
@@ -308,6 +310,7 @@ impl MilestoneAction {
             MilestoneAction::AutoRelease => "auto_release",
             MilestoneAction::Complete => "complete",
             MilestoneAction::CancelRefund => "cancel_refund",
+            MilestoneAction::Refund => "refund",
             MilestoneAction::Resolve(_) => "resolve",
         }
     }
@@ -326,6 +329,7 @@ impl MilestoneAction {
             MilestoneAction::AutoRelease => (&[Submitted], Released, A::System),
             MilestoneAction::Complete => (ESCROW, Released, A::System),
             MilestoneAction::CancelRefund => (ESCROW, Refunded, A::System),
+            MilestoneAction::Refund => (ESCROW, Refunded, A::Provider),
             MilestoneAction::Resolve(Resolution::Release) => (ESCROW, Released, A::Admin),
             MilestoneAction::Resolve(Resolution::Refund) => (ESCROW, Refunded, A::Admin),
             MilestoneAction::Resolve(Resolution::Split) => (ESCROW, Split, A::Admin),
@@ -352,7 +356,7 @@ impl MilestoneAction {
             MilestoneAction::Resolve(_) => contract == ContractStatus::Disputed,
             MilestoneAction::CancelRefund => contract == ContractStatus::Cancelled,
             MilestoneAction::Complete => contract == ContractStatus::Completed,
-            MilestoneAction::Fund | MilestoneAction::Remove => {
+            MilestoneAction::Fund | MilestoneAction::Remove | MilestoneAction::Refund => {
                 matches!(contract, ContractStatus::Pending | ContractStatus::Active | ContractStatus::Delivered)
             }
             MilestoneAction::Submit
@@ -544,6 +548,7 @@ mod tests {
             AutoRelease,
             Complete,
             CancelRefund,
+            Refund,
             Resolve(Resolution::Release),
             Resolve(Resolution::Refund),
             Resolve(Resolution::Split),
@@ -568,6 +573,9 @@ mod tests {
             (CancelRefund, Funded, A::System, Refunded),
             (CancelRefund, Submitted, A::System, Refunded),
             (CancelRefund, ChangesRequested, A::System, Refunded),
+            (Refund, Funded, A::Provider, Refunded),
+            (Refund, Submitted, A::Provider, Refunded),
+            (Refund, ChangesRequested, A::Provider, Refunded),
             (Resolve(Resolution::Release), Funded, A::Admin, Released),
             (Resolve(Resolution::Release), Submitted, A::Admin, Released),
             (Resolve(Resolution::Release), ChangesRequested, A::Admin, Released),
@@ -605,7 +613,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(checked, 11 * 8 * 4);
+        assert_eq!(checked, 12 * 8 * 4);
     }
 
     #[test]
@@ -630,6 +638,8 @@ mod tests {
         // Work is submitted on a live contract only.
         assert_eq!(code(Submit.decide(Funded, A::Provider, C::Pending)), Err(crate::codes::CONTRACT_NOT_PAYABLE));
         assert_eq!(code(CancelRefund.decide(Funded, A::System, C::Active)), Err(crate::codes::CONTRACT_NOT_PAYABLE));
+        assert_eq!(code(Refund.decide(Funded, A::Provider, C::Disputed)), Err(crate::codes::CONTRACT_NOT_PAYABLE));
+        assert_eq!(Refund.decide(Submitted, A::Provider, C::Delivered), Ok(Refunded));
         assert_eq!(code(Complete.decide(Funded, A::System, C::Delivered)), Err(crate::codes::CONTRACT_NOT_PAYABLE));
     }
 

@@ -615,3 +615,36 @@ async fn webhooks_need_a_fresh_signature_are_applied_once_and_in_any_order() {
     assert_eq!(r.status(), 404);
     verify_ledger(&app).await;
 }
+
+#[actix_web::test]
+async fn the_payee_refunds_a_payment_still_in_escrow() {
+    let app = spawn_app().await;
+    let (client, provider, contract) = parties(&app, 6_000).await;
+    let stranger = app.user("bystander").await;
+    let card = app.card(&client, VISA).await;
+    let m = ids(&milestones(&app, &contract, &client).await)[0].clone();
+    let funded = fund(&app, &contract, &m, &client, &card, None).await;
+    let payment = funded.json["payment"]["id"].as_str().expect("payment").to_string();
+    let refund = format!("/api/payments/{payment}/refund");
+    app.post(&refund, json!({}), Some(&stranger.token)).await.expect(404, Some("not_found"));
+    app.post(&refund, json!({}), Some(&client.token)).await.expect(403, Some("forbidden"));
+    let r = app.post(&refund, json!({}), Some(&provider.token)).await;
+    r.expect(200, None);
+    assert_eq!((r.json["status"].as_str(), r.json["refunded"].as_i64()), (Some("refunded"), Some(6_000)), "{}", r.text);
+    app.post(&refund, json!({}), Some(&provider.token)).await.expect(409, Some("invalid_transition"));
+    let ms = milestones(&app, &contract, &client).await;
+    assert_eq!(ms.json["results"][0]["status"], "refunded");
+    assert_eq!(wallet(&app, &provider).await, (0, 0));
+    notified(&app, &client, "Milestone refunded").await;
+    // A disputed contract's escrow is frozen: no refund outside the resolution.
+    let (client, provider, contract) = parties(&app, 6_000).await;
+    let card = app.card(&client, VISA).await;
+    let m = ids(&milestones(&app, &contract, &client).await)[0].clone();
+    let payment =
+        fund(&app, &contract, &m, &client, &card, None).await.json["payment"]["id"].as_str().expect("id").to_string();
+    app.post(&format!("/api/contracts/{contract}/dispute"), json!({}), Some(&provider.token)).await.expect(200, None);
+    app.post(&format!("/api/payments/{payment}/refund"), json!({}), Some(&provider.token))
+        .await
+        .expect(409, Some("contract_not_payable"));
+    verify_ledger(&app).await;
+}

@@ -410,7 +410,7 @@ pub struct ActOnMilestone {
     pub by: Caller,
     pub contract_id: ContractId,
     pub milestone_id: MilestoneId,
-    /// Submit, RequestChanges, Remove or Approve.
+    /// Submit, RequestChanges, Remove, Approve or Refund.
     pub action: MilestoneAction,
     pub at: OffsetDateTime,
 }
@@ -424,7 +424,7 @@ impl Command for ActOnMilestone {
         Box::pin(async move {
             let (c, actor) = contract_for(&cx, self.by, self.contract_id).await?;
             match self.action {
-                MilestoneAction::Approve => {
+                MilestoneAction::Approve | MilestoneAction::Refund => {
                     settle(&cx, &c, self.milestone_id, self.action, actor, Some(self.by.id), None, self.at).await
                 }
                 MilestoneAction::Submit | MilestoneAction::RequestChanges | MilestoneAction::Remove => {

@@ -589,6 +589,42 @@ pub async fn get_payment(
     Ok(HttpResponse::Ok().json(PaymentView::from(p)))
 }
 
+/// The payee gives a milestone payment back while its money is still in escrow (the
+/// contract pending, active or delivered): the whole amount goes back to the card and the
+/// milestone is refunded (`Idempotency-Key`). The payer and admins get 403 (an admin
+/// refunds through a dispute's resolution).
+#[utoipa::path(post, path = "/api/payments/{id}/refund", tag = "payments",
+    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, description = "the payment, refunded"), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
+        (status = 409, body = ErrorEnvelope, description = "invalid_transition, contract_not_payable")),
+    security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(user = %user.id))]
+pub async fn refund_payment(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    req: HttpRequest,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let p = visible_record(&state, &path, PaymentId::parse, |p: &Payment| p.visible_to(user.id, user.role.is_admin()))
+        .await?;
+    let agora_engine::payment::PaymentFor::Milestone { contract_id, milestone_id } = p.purpose else {
+        return Err(ApiError::NotFound);
+    };
+    crate::idempotency::once(&state, &user, &req, b"", || async {
+        let cmd = ActOnMilestone {
+            by: caller(&user),
+            contract_id,
+            milestone_id,
+            action: MilestoneAction::Refund,
+            at: OffsetDateTime::now_utc(),
+        };
+        run(&state, cmd).await?;
+        let p = state.store.market().get::<Payment>(p.id).await?.ok_or(ApiError::NotFound)?.value;
+        Ok((StatusCode::OK, to_json(&PaymentView::from(p))?))
+    })
+    .await
+}
+
 /// Escapes text for HTML element content and attribute values.
 fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -1045,6 +1081,7 @@ pub fn config(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/api/payments").route(web::get().to(list_payments)))
     .service(web::resource("/api/payments/{id}").route(web::get().to(get_payment)))
     .service(web::resource("/api/payments/{id}/receipt").route(web::get().to(receipt)))
+    .service(web::resource("/api/payments/{id}/refund").route(web::post().to(refund_payment)))
     .service(web::resource("/api/wallet").route(web::get().to(wallet)))
     .service(
         web::resource("/api/payout-methods")

@@ -15,7 +15,7 @@
 //! | escrow | `escrow:<contract>:USD` | posted | funded and not yet released or refunded |
 //! | wallet | `wallet:<user>:USD` | posted, pending | a user's available money (posted) and money held for them in escrow (pending) |
 //! | fees | `fees:USD` | no | the platform's fees (only ever credited, so it needs no floor) |
-//! | payouts | `payouts:USD` | posted | withdrawals sent to the gateway and not yet settled |
+//! | payouts | `payouts:USD` | no (each debit follows its payout's own credit) | withdrawals sent to the gateway and not yet settled |
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -93,10 +93,11 @@ impl Account {
 
     pub fn floor(&self) -> Floor {
         match self {
-            // Fees are only ever credited: no floor, and so no head that every release would
+            // Fees are only ever credited, and a payout's settle or return only ever follows
+            // its own start: no floor, and so no head that every release or payout would
             // contend on.
-            Account::External(_) | Account::Fees(_) => Floor { posted: false, pending: false },
-            Account::Escrow(..) | Account::Payouts(_) => Floor { posted: true, pending: false },
+            Account::External(_) | Account::Fees(_) | Account::Payouts(_) => Floor { posted: false, pending: false },
+            Account::Escrow(..) => Floor { posted: true, pending: false },
             Account::Wallet(..) => Floor { posted: true, pending: true },
         }
     }

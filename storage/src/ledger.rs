@@ -9,7 +9,7 @@
 //!    head are written by one compare-and-set batch on the head's version, so two commands
 //!    can never spend the same money, and an entry that exists is always counted in the
 //!    head. A leg whose entry exists is skipped (a resumed post applies nothing twice).
-//!    Accounts without a floor (`external`, `fees`) keep entries only;
+//!    Accounts without a floor (`external`, `fees`, `payouts`) keep entries only;
 //! 3. if a leg would take a protected column below zero, the record becomes `rejected`
 //!    first, then the legs already applied (all of them protected debits, by the order) are
 //!    reversed with `:r` entries; otherwise it becomes `posted`. Either way it then leaves

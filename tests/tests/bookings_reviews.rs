@@ -495,7 +495,10 @@ async fn calendar_export() {
         .await;
     r.expect(201, None);
     let requested = r.json["id"].as_str().expect("id").to_string();
-    let confirmed = book(&app, &c, &svc, 3, 4).await;
+    // Booked against this test's own `base` (not a second `now`), so DTSTART can be checked to the second.
+    let r = book_at(&app, &c, &svc, base + time::Duration::hours(3), base + time::Duration::hours(4)).await;
+    r.expect(201, None);
+    let confirmed = r.json["id"].as_str().expect("booking id").to_string();
     set_status(&app, &p, &confirmed, "confirmed").await.expect(200, None);
     let cancelled = book(&app, &c, &svc, 5, 6).await;
     set_status(&app, &c, &cancelled, "cancelled").await.expect(200, None);

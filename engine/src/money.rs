@@ -88,7 +88,11 @@ impl Money {
 
     /// A non-negative amount of at most [`Money::MAX_MINOR`] minor units.
     pub fn parse(minor: i64, currency: &str) -> Result<Self, DomainError> {
-        let currency = Currency::parse(currency)?;
+        Money::of(minor, Currency::parse(currency)?)
+    }
+
+    /// `minor` units of an already parsed currency, with the bounds of [`Money::parse`].
+    pub fn of(minor: i64, currency: Currency) -> Result<Self, DomainError> {
         if minor < 0 {
             return Err(DomainError::invalid("amount must not be negative"));
         }

@@ -285,24 +285,7 @@ async fn funding_and_release_happen_exactly_once_after_a_crash_at_every_step() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut node = Node::start(dir.path());
         node.wait_ready(&http).await;
-        let (_, client) = register(&http, &node, "client", "client").await;
-        let (_, provider) = register(&http, &node, "provider", "provider").await;
-        let r = post(&http, &node, "/api/jobs", json!({"title": "Roof repair", "description": "Three tiles"}), &client)
-            .await;
-        let job = id_of(&r.json);
-        let rate = json!({"amount": 10_000, "currency": "USD"});
-        let r = post(&http, &node, "/api/proposals", json!({"job_id": job, "rate": rate}), &provider).await;
-        let proposal = id_of(&r.json);
-        let r = post(&http, &node, &format!("/api/proposals/{proposal}/accept"), json!({}), &client).await;
-        assert_eq!(r.status, 201, "{}", r.json);
-        let contract = id_of(&r.json);
-        let card =
-            json!({"kind": "card", "number": "4242424242424242", "exp_month": 12, "exp_year": 2099, "cvc": "123"});
-        let r = post(&http, &node, "/api/payment-methods", card, &client).await;
-        assert_eq!(r.status, 201, "{}", r.json);
-        let card = id_of(&r.json);
-        let r = get(&http, &node, &format!("/api/contracts/{contract}/milestones"), &client).await;
-        let milestone = result_ids(&r)[0].clone();
+        let Deal { client, provider, contract, card, milestone } = deal(&http, &node).await;
         drop(node);
 
         let fund = format!("/api/contracts/{contract}/milestones/{milestone}/fund");
@@ -353,20 +336,7 @@ async fn an_unanswered_submission_is_released_automatically_after_a_restart() {
     let env = [("AGORA_MILESTONE_REVIEW_SECS", "3"), ("AGORA_AUTO_RELEASE_INTERVAL_SECS", "1")];
     let mut node = Node::start_with(dir.path(), &env);
     node.wait_ready(&http).await;
-    let (_, client) = register(&http, &node, "client", "client").await;
-    let (_, provider) = register(&http, &node, "provider", "provider").await;
-    let r =
-        post(&http, &node, "/api/jobs", json!({"title": "Logo design", "description": "A round one"}), &client).await;
-    let job = id_of(&r.json);
-    let rate = json!({"amount": 10_000, "currency": "USD"});
-    let proposal =
-        id_of(&post(&http, &node, "/api/proposals", json!({"job_id": job, "rate": rate}), &provider).await.json);
-    let contract =
-        id_of(&post(&http, &node, &format!("/api/proposals/{proposal}/accept"), json!({}), &client).await.json);
-    let card = json!({"kind": "card", "number": "4242424242424242", "exp_month": 12, "exp_year": 2099, "cvc": "123"});
-    let card = id_of(&post(&http, &node, "/api/payment-methods", card, &client).await.json);
-    let milestone =
-        result_ids(&get(&http, &node, &format!("/api/contracts/{contract}/milestones"), &client).await)[0].clone();
+    let Deal { client, provider, contract, card, milestone } = deal(&http, &node).await;
     let base = format!("/api/contracts/{contract}/milestones/{milestone}");
     let r = post(&http, &node, &format!("{base}/fund"), json!({"payment_method_id": card}), &client).await;
     assert_eq!(r.status, 200, "{}", r.json);
@@ -404,21 +374,7 @@ async fn a_payout_is_exactly_once_after_a_crash_at_every_step() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut node = Node::start(dir.path());
         node.wait_ready(&http).await;
-        let (_, client) = register(&http, &node, "client", "client").await;
-        let (_, provider) = register(&http, &node, "provider", "provider").await;
-        let r =
-            post(&http, &node, "/api/jobs", json!({"title": "Website", "description": "Five pages"}), &client).await;
-        let job = id_of(&r.json);
-        let rate = json!({"amount": 10_000, "currency": "USD"});
-        let proposal =
-            id_of(&post(&http, &node, "/api/proposals", json!({"job_id": job, "rate": rate}), &provider).await.json);
-        let contract =
-            id_of(&post(&http, &node, &format!("/api/proposals/{proposal}/accept"), json!({}), &client).await.json);
-        let card =
-            json!({"kind": "card", "number": "4242424242424242", "exp_month": 12, "exp_year": 2099, "cvc": "123"});
-        let card = id_of(&post(&http, &node, "/api/payment-methods", card, &client).await.json);
-        let m =
-            result_ids(&get(&http, &node, &format!("/api/contracts/{contract}/milestones"), &client).await)[0].clone();
+        let Deal { client, provider, contract, card, milestone: m } = deal(&http, &node).await;
         let base = format!("/api/contracts/{contract}/milestones/{m}");
         assert_eq!(
             post(&http, &node, &format!("{base}/fund"), json!({"payment_method_id": card}), &client).await.status,
@@ -475,18 +431,7 @@ async fn an_ended_contract_settles_its_escrow_after_a_crash() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut node = Node::start(dir.path());
         node.wait_ready(&http).await;
-        let (_, client) = register(&http, &node, "client", "client").await;
-        let (_, provider) = register(&http, &node, "provider", "provider").await;
-        let r = post(&http, &node, "/api/jobs", json!({"title": "Kitchen", "description": "Tiles"}), &client).await;
-        let job = id_of(&r.json);
-        let rate = json!({"amount": 10_000, "currency": "USD"});
-        let proposal =
-            id_of(&post(&http, &node, "/api/proposals", json!({"job_id": job, "rate": rate}), &provider).await.json);
-        let contract =
-            id_of(&post(&http, &node, &format!("/api/proposals/{proposal}/accept"), json!({}), &client).await.json);
-        let card =
-            json!({"kind": "card", "number": "4242424242424242", "exp_month": 12, "exp_year": 2099, "cvc": "123"});
-        let card = id_of(&post(&http, &node, "/api/payment-methods", card, &client).await.json);
+        let Deal { client, provider, contract, card, .. } = deal(&http, &node).await;
         let r =
             post(&http, &node, &format!("/api/contracts/{contract}/fund"), json!({"payment_method_id": card}), &client)
                 .await;

@@ -99,6 +99,13 @@ pub enum GatewayError {
     Unavailable(String),
 }
 
+impl From<GatewayError> for crate::ActorError {
+    /// A gateway that cannot answer is an outage to the caller (503), never its error.
+    fn from(e: GatewayError) -> Self {
+        crate::ActorError::Storage(agora_storage::StoreError::Unavailable(format!("payment gateway: {e}")))
+    }
+}
+
 #[async_trait::async_trait]
 pub trait PaymentGateway: Send + Sync + 'static {
     /// A short name, used in the webhook route (`/api/payments/webhooks/{name}`) and metrics.

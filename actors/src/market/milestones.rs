@@ -26,19 +26,17 @@ use futures_util::future::BoxFuture;
 use time::OffsetDateTime;
 
 use super::contracts::{change, ChangeContractStatus};
-use super::{new_id, visible, Aggregate, Caller, Command, Cx};
+use super::{new_id, Aggregate, Caller, Command, Cx};
 use crate::gateway::{ChargeOutcome, ChargeRequest};
 use crate::ActorError;
 
 /// The contract, if `by` may see it, and which side `by` is on.
 async fn contract_for(cx: &Cx, by: Caller, id: ContractId) -> Result<(Contract, MilestoneActor), ActorError> {
-    let c = visible(cx.store.market().get::<Contract>(id).await?.map(|v| v.value), |c| {
-        c.party(by.id, by.is_admin()).is_some()
-    })?;
-    let actor = match c.party(by.id, by.is_admin()) {
-        Some(agora_engine::ContractActor::Client) => MilestoneActor::Client,
-        Some(agora_engine::ContractActor::Provider) => MilestoneActor::Provider,
-        _ => MilestoneActor::Admin,
+    let c = cx.store.market().get::<Contract>(id).await?.ok_or(ActorError::NotFound)?.value;
+    let actor = match c.party(by.id, by.is_admin()).ok_or(ActorError::NotFound)? {
+        agora_engine::ContractActor::Client => MilestoneActor::Client,
+        agora_engine::ContractActor::Provider => MilestoneActor::Provider,
+        agora_engine::ContractActor::Admin => MilestoneActor::Admin,
     };
     Ok((c, actor))
 }
@@ -187,7 +185,9 @@ async fn fund(cx: Cx, msg: FundMilestone) -> Result<Funded, ActorError> {
         .await?
         .map(|v| v.value)
         .filter(|m| m.user_id == msg.by.id)
-        .ok_or_else(|| ActorError::Invalid(field("payment_method_id", "is not one of your saved cards")))?;
+        .ok_or_else(|| {
+            ActorError::from(DomainError::invalid_field("payment_method_id", "is not one of your saved cards"))
+        })?;
     let payment = Payment {
         id: new_id(PaymentId::from_uuid),
         payer_id: c.client_id,
@@ -252,12 +252,6 @@ async fn fund(cx: Cx, msg: FundMilestone) -> Result<Funded, ActorError> {
     }
 }
 
-fn field(name: &str, problem: &str) -> agora_engine::FieldErrors {
-    let mut f = agora_engine::FieldErrors::new();
-    f.add(name, problem);
-    f
-}
-
 /// Charges (once), posts the funding (once), marks the milestone funded and activates a
 /// pending contract. `None` when the gateway declined the card. Safe to run again at any
 /// point: the sweeper does after a crash.
@@ -284,10 +278,7 @@ pub(crate) async fn complete_funding(
         let outcome = match token {
             Some(token) => {
                 let req = ChargeRequest { idempotency_key: payment.id.to_string(), token, amount: payment.amount };
-                cx.gateway
-                    .charge(&req)
-                    .await
-                    .map_err(|e| ActorError::Storage(StoreError::Unavailable(e.to_string())))?
+                cx.gateway.charge(&req).await?
             }
             // The card was deleted before the charge went out: nothing was charged.
             None => ChargeOutcome::Declined { reason: crate::gateway::Decline::CardDeclined },
@@ -342,7 +333,6 @@ pub(crate) async fn complete_funding(
         }
         let mut next = ms.clone();
         next.status = MilestoneStatus::Funded;
-        next.payment_id = Some(payment.id);
         next.updated_at = at;
         Ok(Some(next))
     })
@@ -520,7 +510,7 @@ async fn settle(
         }
     };
     cx.faults.hit("settle:decided");
-    complete_settlement(cx, c.id, milestone_id, txn_id).await?;
+    post_settlement(cx, c, &milestone, txn_id).await?;
     cx.store.intents().done(intent.id).await?;
     tracing::info!(contract = %c.id, milestone = %milestone.id, status = milestone.status.as_str(), "milestone settled");
     cx.bus
@@ -540,8 +530,18 @@ pub(crate) async fn complete_settlement(
     let Some(c) = cx.store.market().get::<Contract>(contract_id).await?.map(|v| v.value) else { return Ok("gone") };
     let (set, _) = milestone_set(cx, &c).await?;
     let Some(ms) = set.get(milestone_id).filter(|m| m.settlement_txn == Some(txn_id)) else { return Ok("undecided") };
-    let amount =
-        |minor: i64| agora_engine::Money::parse(minor, ms.amount.currency().as_str()).map_err(ActorError::Refused);
+    post_settlement(cx, &c, ms, txn_id).await
+}
+
+/// Posts the settlement `txn_id` of the decided milestone `ms` (and refunds its card).
+async fn post_settlement(
+    cx: &Cx,
+    c: &Contract,
+    ms: &Milestone,
+    txn_id: LedgerTxnId,
+) -> Result<&'static str, ActorError> {
+    let milestone_id = ms.id;
+    let amount = |minor: i64| agora_engine::Money::of(minor, ms.amount.currency()).map_err(ActorError::Refused);
     let mut legs = Vec::new();
     if ms.released > 0 {
         legs.extend(ledger::release(c.id, c.provider_id, amount(ms.released)?, cx.payments.fee_bps));
@@ -580,13 +580,13 @@ async fn refund_to_card(cx: &Cx, ms: &Milestone, txn_id: LedgerTxnId) -> Result<
     if p.refund_txns.contains(&txn_id) {
         return Ok(());
     }
-    let amount = agora_engine::Money::parse(ms.refunded, ms.amount.currency().as_str()).map_err(ActorError::Refused)?;
+    let amount = agora_engine::Money::of(ms.refunded, ms.amount.currency()).map_err(ActorError::Refused)?;
     let req = crate::gateway::RefundRequest {
         idempotency_key: txn_id.to_string(),
         charge: p.gateway_ref.clone().unwrap_or_default(),
         amount,
     };
-    cx.gateway.refund(&req).await.map_err(|e| ActorError::Storage(StoreError::Unavailable(e.to_string())))?;
+    cx.gateway.refund(&req).await?;
     m.update::<Payment, ActorError>(payment_id, |p| {
         if !p.refund_txns.contains(&txn_id) {
             p.refund(ms.refunded, ms.updated_at).map_err(ActorError::Refused)?;
@@ -721,12 +721,10 @@ impl Command for ResolveDispute {
             let (set, _) = milestone_set(&cx, &c).await?;
             let held = set.in_escrow();
             if self.release < 0 || self.refund < 0 || self.release.checked_add(self.refund) != Some(held) {
-                let mut f = agora_engine::FieldErrors::new();
-                f.add(
+                return Err(ActorError::from(DomainError::invalid_field(
                     "release",
                     format!("release and refund must be non-negative and sum to the {held} minor units in escrow"),
-                );
-                return Err(ActorError::Invalid(f));
+                )));
             }
             let mut left = self.release;
             let plan: Vec<(MilestoneId, i64, i64)> = set

@@ -44,9 +44,10 @@ impl Command for RequestPayout {
                 .map(|v| v.value)
                 .filter(|m| m.user_id == self.by.id)
                 .ok_or_else(|| {
-                    let mut f = agora_engine::FieldErrors::new();
-                    f.add("payout_method_id", "is not one of your payout methods");
-                    ActorError::Invalid(f)
+                    ActorError::from(DomainError::invalid_field(
+                        "payout_method_id",
+                        "is not one of your payout methods",
+                    ))
                 })?;
             let payout = Payout {
                 id: new_id(PayoutId::from_uuid),
@@ -115,6 +116,17 @@ async fn set_status(
     Ok(saved.value)
 }
 
+/// Posts the payout's start (wallet → payouts, idempotent); `Some` with the payout marked
+/// rejected when the wallet holds less.
+async fn take_from_wallet(cx: &Cx, p: &Payout, at: OffsetDateTime) -> Result<Option<Payout>, ActorError> {
+    let start = txn(p.start_txn, TxnKind::PayoutStart, ledger::payout_start(p.user_id, p.amount), p)?;
+    if cx.store.ledger().post(&start).await? == Posting::Posted {
+        return Ok(None);
+    }
+    metrics::counter!("agora_payouts_total", "outcome" => "rejected").increment(1);
+    set_status(cx, p.id, PayoutStatus::Rejected, None, Some(codes::INSUFFICIENT_FUNDS.into()), at).await.map(Some)
+}
+
 /// Takes the money from the wallet and hands the payout to the gateway (idempotent: the
 /// request's own path, and the sweeper's).
 pub(crate) async fn complete_request(cx: &Cx, id: PayoutId, at: OffsetDateTime) -> Result<Payout, ActorError> {
@@ -122,10 +134,8 @@ pub(crate) async fn complete_request(cx: &Cx, id: PayoutId, at: OffsetDateTime) 
     if p.status != PayoutStatus::Requested {
         return settle_outcome(cx, p).await;
     }
-    let start = txn(p.start_txn, TxnKind::PayoutStart, ledger::payout_start(p.user_id, p.amount), &p)?;
-    if cx.store.ledger().post(&start).await? == Posting::Rejected {
-        metrics::counter!("agora_payouts_total", "outcome" => "rejected").increment(1);
-        return set_status(cx, id, PayoutStatus::Rejected, None, Some(codes::INSUFFICIENT_FUNDS.into()), at).await;
+    if let Some(rejected) = take_from_wallet(cx, &p, at).await? {
+        return Ok(rejected);
     }
     cx.faults.hit("payout:debited");
     let token = cx.store.market().get::<PayoutMethod>(p.method_id).await?.map(|v| v.value.token);
@@ -135,8 +145,7 @@ pub(crate) async fn complete_request(cx: &Cx, id: PayoutId, at: OffsetDateTime) 
         return settle_outcome(cx, p).await;
     };
     let req = PayoutRequest { idempotency_key: p.id.to_string(), token, amount: p.amount };
-    let reference =
-        cx.gateway.payout(&req).await.map_err(|e| ActorError::Storage(StoreError::Unavailable(e.to_string())))?;
+    let reference = cx.gateway.payout(&req).await?;
     metrics::counter!("agora_payouts_total", "outcome" => "sent").increment(1);
     tracing::info!(payout = %p.id, "payout sent to the gateway");
     // A webhook that came first already moved it on; that outcome stands.
@@ -180,14 +189,8 @@ pub async fn apply_outcome(
     };
     if current.status == PayoutStatus::Requested {
         // The money must have left the wallet before the outcome can be booked.
-        let start = txn(
-            current.start_txn,
-            TxnKind::PayoutStart,
-            ledger::payout_start(current.user_id, current.amount),
-            &current,
-        )?;
-        if cx.store.ledger().post(&start).await? == Posting::Rejected {
-            return set_status(cx, id, PayoutStatus::Rejected, None, Some(codes::INSUFFICIENT_FUNDS.into()), at).await;
+        if let Some(rejected) = take_from_wallet(cx, &current, at).await? {
+            return Ok(rejected);
         }
     }
     let to = if paid { PayoutStatus::Paid } else { PayoutStatus::Failed };

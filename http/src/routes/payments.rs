@@ -241,7 +241,7 @@ pub async fn list_milestones(
 ) -> Result<HttpResponse, ApiError> {
     let c = visible_contract(&state, &user, &path).await?;
     let (set, _) = milestone_set(&state.hub.cx, &c).await?;
-    let in_escrow = Money::parse(set.in_escrow(), c.agreed_rate.currency().as_str())?;
+    let in_escrow = Money::of(set.in_escrow(), c.agreed_rate.currency())?;
     let results: Vec<MilestoneView> = set.milestones.into_iter().map(Into::into).collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({ "results": results, "in_escrow": in_escrow })))
 }
@@ -684,8 +684,8 @@ pub async fn receipt(
         }
     };
     let c = p.amount.currency();
-    let refunded = Money::parse(p.refunded, c.as_str())?;
-    let net = Money::parse(p.amount.minor() - p.refunded, c.as_str())?;
+    let refunded = Money::of(p.refunded, c)?;
+    let net = Money::of(p.amount.minor() - p.refunded, c)?;
     // The id's time part and 32 of its random bits: unique, and it sorts by date.
     let hexid = p.id.as_uuid().simple().to_string().to_uppercase();
     let number = format!("AG-{}-{}", &hexid[..12], &hexid[24..]);
@@ -766,8 +766,8 @@ pub async fn wallet(state: web::Data<AppState>, user: AuthUser) -> Result<HttpRe
         let c = account.currency();
         balances.push(BalanceView {
             currency: c.to_string(),
-            available: Money::parse(b.posted, c.as_str())?,
-            held: Money::parse(b.pending, c.as_str())?,
+            available: Money::of(b.posted, c)?,
+            held: Money::of(b.pending, c)?,
         });
     }
     Ok(HttpResponse::Ok().json(serde_json::json!({ "balances": balances })))

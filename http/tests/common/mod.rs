@@ -166,3 +166,33 @@ pub fn ledger_verify(dir: &std::path::Path) -> (bool, String) {
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     (out.status.success() && text.contains("ledger: ok"), text)
 }
+
+/// A fresh client and provider, a pending contract between them for 10 000 USD (job,
+/// proposal, accept), the client's saved card and the contract's one milestone.
+pub struct Deal {
+    pub client: String,
+    pub provider: String,
+    pub contract: String,
+    pub card: String,
+    pub milestone: String,
+}
+
+pub async fn deal(http: &reqwest::Client, node: &Node) -> Deal {
+    let (_, client) = register(http, node, "client", "client").await;
+    let (_, provider) = register(http, node, "provider", "provider").await;
+    let job = json!({"title": "Roof repair", "description": "Three tiles"});
+    let job = id_of(&post(http, node, "/api/jobs", job, &client).await.json);
+    let rate = json!({"amount": 10_000, "currency": "USD"});
+    let proposal =
+        id_of(&post(http, node, "/api/proposals", json!({"job_id": job, "rate": rate}), &provider).await.json);
+    let r = post(http, node, &format!("/api/proposals/{proposal}/accept"), json!({}), &client).await;
+    assert_eq!(r.status, 201, "{}", r.json);
+    let contract = id_of(&r.json);
+    let card = json!({"kind": "card", "number": "4242424242424242", "exp_month": 12, "exp_year": 2099, "cvc": "123"});
+    let r = post(http, node, "/api/payment-methods", card, &client).await;
+    assert_eq!(r.status, 201, "{}", r.json);
+    let card = id_of(&r.json);
+    let milestone =
+        result_ids(&get(http, node, &format!("/api/contracts/{contract}/milestones"), &client).await)[0].clone();
+    Deal { client, provider, contract, card, milestone }
+}

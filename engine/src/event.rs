@@ -83,6 +83,13 @@ pub enum DomainEvent {
         /// `None` for the system (auto-release, cancellation).
         by: Option<UserId>,
     },
+    /// The provider gave part of a milestone's escrow back to the client.
+    PartRefunded {
+        contract: Contract,
+        milestone: crate::payment::Milestone,
+        amount: crate::money::Money,
+        by: UserId,
+    },
     /// A payout was paid or failed.
     PayoutChanged {
         payout: crate::payment::Payout,
@@ -120,6 +127,7 @@ impl DomainEvent {
             DomainEvent::JobChanged { .. } => "job_changed",
             DomainEvent::CatalogChanged { .. } => "catalog_changed",
             DomainEvent::MilestoneChanged { .. } => "milestone_changed",
+            DomainEvent::PartRefunded { .. } => "part_refunded",
             DomainEvent::PaymentFailed { .. } => "payment_failed",
             DomainEvent::PayoutChanged { .. } => "payout_changed",
             DomainEvent::SearchPerformed { .. } => "search_performed",

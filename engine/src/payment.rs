@@ -398,6 +398,10 @@ pub struct Milestone {
     /// The ledger transaction that settled it (release, refund or split), once decided.
     #[serde(default)]
     pub settlement_txn: Option<crate::LedgerTxnId>,
+    /// Parts of the escrow the provider gave back before settlement, each its own ledger
+    /// transaction. `released` and `refunded` share out only what was left after them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub part_refunds: Vec<PartRefund>,
     #[serde(with = "time::serde::rfc3339::option", default)]
     pub submitted_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339")]
@@ -428,9 +432,58 @@ impl Milestone {
             released: 0,
             refunded: 0,
             settlement_txn: None,
+            part_refunds: Vec::new(),
             submitted_at: None,
             updated_at: at,
         }
+    }
+}
+
+/// A part of a milestone's escrow given back to the client before settlement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartRefund {
+    pub txn: crate::LedgerTxnId,
+    pub minor: i64,
+}
+
+impl Milestone {
+    /// Minor units in escrow for it now: its amount less its part refunds while it is in
+    /// escrow, zero otherwise.
+    pub fn held(&self) -> i64 {
+        if self.status.in_escrow() {
+            self.amount.minor() - self.part_refunds.iter().map(|r| r.minor).sum::<i64>()
+        } else {
+            0
+        }
+    }
+
+    /// Everything given back to the client: part refunds and the settlement's refunded share.
+    pub fn refunded_total(&self) -> i64 {
+        self.refunded + self.part_refunds.iter().map(|r| r.minor).sum::<i64>()
+    }
+
+    /// Records a part refund of `minor` units by `by` (the provider, while the contract
+    /// allows refunds): more than zero and less than what is held. Giving back everything
+    /// held is the milestone's refund, not a part of it.
+    pub fn refund_part(
+        &mut self,
+        txn: crate::LedgerTxnId,
+        minor: i64,
+        by: MilestoneActor,
+        contract: ContractStatus,
+        at: OffsetDateTime,
+    ) -> Result<(), DomainError> {
+        MilestoneAction::Refund.decide(self.status, by, contract)?;
+        let held = self.held();
+        if minor <= 0 || minor >= held {
+            return Err(DomainError::invalid_field(
+                "amount",
+                format!("a part refund is more than zero and less than the {held} minor units held"),
+            ));
+        }
+        self.part_refunds.push(PartRefund { txn, minor });
+        self.updated_at = at;
+        Ok(())
     }
 }
 

@@ -166,7 +166,7 @@ impl MilestoneSet {
 
     /// Minor units in escrow for this contract.
     pub fn in_escrow(&self) -> i64 {
-        self.milestones.iter().filter(|m| m.status.in_escrow()).map(|m| m.amount.minor()).sum()
+        self.milestones.iter().map(Milestone::held).sum()
     }
 }
 

@@ -658,3 +658,106 @@ async fn the_payee_refunds_a_payment_still_in_escrow() {
         .expect(409, Some("contract_not_payable"));
     verify_ledger(&app).await;
 }
+
+async fn refund_part(app: &TestApp, payment: &str, user: &TestUser, body: Value, key: Option<&str>) -> Reply {
+    let mut req =
+        app.client.post(app.url(&format!("/api/payments/{payment}/refund"))).bearer_auth(&user.token).json(&body);
+    if let Some(k) = key {
+        req = req.header("Idempotency-Key", k);
+    }
+    app.send(req).await
+}
+
+#[actix_web::test]
+async fn part_refunds_leave_the_rest_in_escrow_and_settlement_shares_out_only_the_rest() {
+    let app = spawn_app().await;
+    let (client, provider, contract) = parties(&app, 10_000).await;
+    let card = app.card(&client, VISA).await;
+    let m = ids(&milestones(&app, &contract, &client).await)[0].clone();
+    let funded = fund(&app, &contract, &m, &client, &card, None).await;
+    let payment = funded.json["payment"]["id"].as_str().expect("payment").to_string();
+
+    // Bad amounts are refused before anything moves.
+    refund_part(&app, &payment, &provider, json!({"amount": 0}), None).await.expect(400, Some("validation_failed"));
+    refund_part(&app, &payment, &provider, json!({"amount": 10_001}), None).await.expect(400, Some("validation_failed"));
+    refund_part(&app, &payment, &provider, json!({"amount": "12.50"}), None).await.expect(400, Some("invalid_json"));
+    refund_part(&app, &payment, &client, json!({"amount": 100}), None).await.expect(403, Some("forbidden"));
+
+    // A part refund, replayed under its key, moves the money once.
+    let r = refund_part(&app, &payment, &provider, json!({"amount": 2_500}), Some("part-1")).await;
+    r.expect(200, None);
+    assert_eq!((r.json["status"].as_str(), r.json["refunded"].as_i64()), (Some("partially_refunded"), Some(2_500)));
+    let again = refund_part(&app, &payment, &provider, json!({"amount": 2_500}), Some("part-1")).await;
+    again.expect(200, None);
+    assert_eq!(again.headers.get("idempotent-replayed").and_then(|v| v.to_str().ok()), Some("true"));
+    refund_part(&app, &payment, &provider, json!({"amount": 500}), Some("part-1"))
+        .await
+        .expect(422, Some("idempotency_key_reused"));
+    let ms = milestones(&app, &contract, &client).await;
+    let first = &ms.json["results"][0];
+    assert_eq!(
+        (first["status"].as_str(), first["held"].as_i64(), first["refunded"].as_i64()),
+        (Some("funded"), Some(7_500), Some(2_500)),
+        "{}",
+        ms.text
+    );
+    assert_eq!(ms.json["in_escrow"]["amount"], 7_500);
+    assert_eq!(wallet(&app, &provider).await, (0, 7_500), "the hold shrinks with the escrow");
+    notified(&app, &client, "Partial refund").await;
+    // Now at most what is held, less one, is a part; everything held is a whole refund.
+    refund_part(&app, &payment, &provider, json!({"amount": 7_501}), None).await.expect(400, Some("validation_failed"));
+    refund_part(&app, &payment, &provider, json!({"amount": 500}), None).await.expect(200, None);
+
+    // Approval releases only what is left, minus the fee.
+    let act = |what: &str| format!("/api/contracts/{contract}/milestones/{m}/{what}");
+    app.post(&act("submit"), json!({}), Some(&provider.token)).await.expect(200, None);
+    let r = app.post(&act("approve"), json!({}), Some(&client.token)).await;
+    r.expect(200, None);
+    assert_eq!(
+        (r.json["status"].as_str(), r.json["released"].as_i64(), r.json["refunded"].as_i64(), r.json["held"].as_i64()),
+        (Some("released"), Some(7_000), Some(3_000), Some(0)),
+        "{}",
+        r.text
+    );
+    assert_eq!(wallet(&app, &provider).await, (6_300, 0), "7 000 released less the 10 % fee");
+    let p = app.get(&format!("/api/payments/{payment}"), Some(&client.token)).await;
+    assert_eq!((p.json["status"].as_str(), p.json["refunded"].as_i64()), (Some("partially_refunded"), Some(3_000)));
+    refund_part(&app, &payment, &provider, json!({"amount": 100}), None).await.expect(409, Some("invalid_transition"));
+    let receipt = app.get(&format!("/api/payments/{payment}/receipt"), Some(&client.token)).await;
+    assert_eq!(receipt.json["net"]["amount"], 7_000, "{}", receipt.text);
+
+    // The rest, asked for exactly, refunds the milestone; a dispute splits only what is held.
+    let (client, provider, contract) = parties(&app, 10_000).await;
+    let card = app.card(&client, VISA).await;
+    let m = ids(&milestones(&app, &contract, &client).await)[0].clone();
+    let payment = fund(&app, &contract, &m, &client, &card, None).await.json["payment"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    refund_part(&app, &payment, &provider, json!({"amount": 1_000}), None).await.expect(200, None);
+    app.post(&format!("/api/contracts/{contract}/dispute"), json!({}), Some(&client.token)).await.expect(200, None);
+    let admin = app.admin().await;
+    let resolve = format!("/api/admin/disputes/{contract}/resolve");
+    app.post(&resolve, json!({"release": 5_000, "refund": 5_000}), Some(&admin.token))
+        .await
+        .expect(400, Some("validation_failed"));
+    app.post(&resolve, json!({"release": 5_000, "refund": 4_000}), Some(&admin.token)).await.expect(200, None);
+    let p = app.get(&format!("/api/payments/{payment}"), Some(&client.token)).await;
+    assert_eq!((p.json["status"].as_str(), p.json["refunded"].as_i64()), (Some("partially_refunded"), Some(5_000)));
+    assert_eq!(wallet(&app, &provider).await, (4_500, 0));
+
+    let (client, provider, contract) = parties(&app, 4_000).await;
+    let card = app.card(&client, VISA).await;
+    let m = ids(&milestones(&app, &contract, &client).await)[0].clone();
+    let payment = fund(&app, &contract, &m, &client, &card, None).await.json["payment"]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    refund_part(&app, &payment, &provider, json!({"amount": 1_500}), None).await.expect(200, None);
+    let r = refund_part(&app, &payment, &provider, json!({"amount": 2_500}), None).await;
+    r.expect(200, None);
+    assert_eq!((r.json["status"].as_str(), r.json["refunded"].as_i64()), (Some("refunded"), Some(4_000)), "{}", r.text);
+    assert_eq!(milestones(&app, &contract, &client).await.json["results"][0]["status"], "refunded");
+    assert_eq!(wallet(&app, &provider).await, (0, 0));
+    verify_ledger(&app).await;
+}

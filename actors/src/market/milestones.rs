@@ -400,7 +400,7 @@ pub struct ActOnMilestone {
     pub by: Caller,
     pub contract_id: ContractId,
     pub milestone_id: MilestoneId,
-    /// Submit, RequestChanges, Remove, Approve or Refund.
+    /// Submit, RequestChanges, Remove or Approve ([`RefundMilestone`] refunds).
     pub action: MilestoneAction,
     pub at: OffsetDateTime,
 }
@@ -414,7 +414,7 @@ impl Command for ActOnMilestone {
         Box::pin(async move {
             let (c, actor) = contract_for(&cx, self.by, self.contract_id).await?;
             match self.action {
-                MilestoneAction::Approve | MilestoneAction::Refund => {
+                MilestoneAction::Approve => {
                     settle(&cx, &c, self.milestone_id, self.action, actor, Some(self.by.id), None, self.at).await
                 }
                 MilestoneAction::Submit | MilestoneAction::RequestChanges | MilestoneAction::Remove => {
@@ -469,6 +469,72 @@ impl Command for ActOnMilestone {
     }
 }
 
+/// The provider gives a milestone's escrow back to the client: `amount` minor units of it,
+/// or everything held when `None` (or when `amount` is all of it), which refunds the
+/// milestone. A part refund leaves the milestone where it is, with less held.
+#[derive(actix::Message)]
+#[rtype(result = "Result<Milestone, ActorError>")]
+pub struct RefundMilestone {
+    pub by: Caller,
+    pub contract_id: ContractId,
+    pub milestone_id: MilestoneId,
+    pub amount: Option<i64>,
+    pub at: OffsetDateTime,
+}
+
+impl Command for RefundMilestone {
+    type Output = Milestone;
+    fn aggregate(&self) -> Aggregate {
+        Aggregate::Contract(self.contract_id)
+    }
+    fn run(self, cx: Cx) -> BoxFuture<'static, Result<Milestone, ActorError>> {
+        Box::pin(async move {
+            let (c, actor) = contract_for(&cx, self.by, self.contract_id).await?;
+            let (set, _) = milestone_set(&cx, &c).await?;
+            let current = set.get(self.milestone_id).ok_or(ActorError::NotFound)?;
+            let whole = match self.amount {
+                None => true,
+                Some(minor) => minor == current.held() && current.status.in_escrow(),
+            };
+            if whole {
+                let action = MilestoneAction::Refund;
+                return settle(&cx, &c, self.milestone_id, action, actor, Some(self.by.id), None, self.at).await;
+            }
+            let minor = self.amount.unwrap_or_default();
+            let txn_id = new_id(LedgerTxnId::from_uuid);
+            let intent =
+                Intent::new(Step::SettleMilestone { contract_id: c.id, milestone_id: self.milestone_id, txn_id }, self.at);
+            cx.store.intents().record(&intent).await?;
+            let decided = change_milestone(&cx, &c, self.milestone_id, |ms| {
+                let mut next = ms.clone();
+                next.refund_part(txn_id, minor, actor, c.status, self.at).map_err(ActorError::Refused)?;
+                Ok(Some(next))
+            })
+            .await;
+            let milestone = match decided {
+                Ok((m, _)) => m,
+                Err(e) => {
+                    cx.store.intents().done(intent.id).await?;
+                    return Err(e);
+                }
+            };
+            cx.faults.hit("refund:decided");
+            let part = agora_engine::payment::PartRefund { txn: txn_id, minor };
+            post_part_refund(&cx, &c, &milestone, part).await?;
+            cx.store.intents().done(intent.id).await?;
+            let amount = agora_engine::Money::of(minor, milestone.amount.currency()).map_err(ActorError::Refused)?;
+            tracing::info!(contract = %c.id, milestone = %milestone.id, minor, "part of a milestone refunded");
+            cx.bus
+                .publish(
+                    vec![DomainEvent::PartRefunded { contract: c, milestone: milestone.clone(), amount, by: self.by.id }],
+                    self.at,
+                )
+                .await;
+            Ok(milestone)
+        })
+    }
+}
+
 /// Settles a milestone's escrow (approve, auto-release, completion, cancellation, dispute
 /// resolution): the milestone records its decision and the id of its settlement
 /// transaction, then the ledger posts it. `split` gives `(released, refunded)` for a split;
@@ -493,8 +559,8 @@ async fn settle(
         next.status = to;
         (next.released, next.refunded) = match (to, split) {
             (MilestoneStatus::Split, Some(parts)) => parts,
-            (MilestoneStatus::Refunded, _) => (0, ms.amount.minor()),
-            _ => (ms.amount.minor(), 0),
+            (MilestoneStatus::Refunded, _) => (0, ms.held()),
+            _ => (ms.held(), 0),
         };
         next.settlement_txn = Some(txn_id);
         next.updated_at = at;
@@ -519,8 +585,9 @@ async fn settle(
     Ok(milestone)
 }
 
-/// Posts the settlement transaction a milestone records (idempotent; the sweeper's repair).
-/// Nothing happens if the milestone records another transaction (the decision was never saved).
+/// Posts the settlement or part refund `txn_id` a milestone records (idempotent; the
+/// sweeper's repair). Nothing happens if the milestone records no such transaction (the
+/// decision was never saved).
 pub(crate) async fn complete_settlement(
     cx: &Cx,
     contract_id: ContractId,
@@ -529,8 +596,45 @@ pub(crate) async fn complete_settlement(
 ) -> Result<&'static str, ActorError> {
     let Some(c) = cx.store.market().get::<Contract>(contract_id).await?.map(|v| v.value) else { return Ok("gone") };
     let (set, _) = milestone_set(cx, &c).await?;
-    let Some(ms) = set.get(milestone_id).filter(|m| m.settlement_txn == Some(txn_id)) else { return Ok("undecided") };
-    post_settlement(cx, &c, ms, txn_id).await
+    let Some(ms) = set.get(milestone_id) else { return Ok("undecided") };
+    if ms.settlement_txn == Some(txn_id) {
+        return post_settlement(cx, &c, ms, txn_id).await;
+    }
+    match ms.part_refunds.iter().find(|r| r.txn == txn_id) {
+        Some(part) => post_part_refund(cx, &c, ms, *part).await,
+        None => Ok("undecided"),
+    }
+}
+
+/// Posts a part refund the milestone records and returns it to the card (idempotent).
+async fn post_part_refund(
+    cx: &Cx,
+    c: &Contract,
+    ms: &Milestone,
+    part: agora_engine::payment::PartRefund,
+) -> Result<&'static str, ActorError> {
+    let amount = agora_engine::Money::of(part.minor, ms.amount.currency()).map_err(ActorError::Refused)?;
+    let txn = Transaction::new(
+        part.txn,
+        TxnKind::Refund,
+        ledger::refund(c.id, c.provider_id, amount),
+        format!("milestone:{}", ms.id),
+        ms.updated_at,
+    )
+    .map_err(ActorError::Refused)?;
+    match cx.store.ledger().post(&txn).await? {
+        agora_storage::ledger::Posting::Posted => {
+            refund_to_card(cx, ms, part.txn, part.minor).await?;
+            Ok("posted")
+        }
+        agora_storage::ledger::Posting::Rejected => {
+            tracing::error!(contract = %c.id, milestone = %ms.id, txn = %part.txn, "part refund refused by the ledger");
+            Err(ActorError::Storage(StoreError::Corrupt {
+                table: "ledger_accounts",
+                detail: format!("escrow of {} could not refund part of milestone {}", c.id, ms.id),
+            }))
+        }
+    }
 }
 
 /// Posts the settlement `txn_id` of the decided milestone `ms` (and refunds its card).
@@ -555,7 +659,7 @@ async fn post_settlement(
     match cx.store.ledger().post(&txn).await? {
         agora_storage::ledger::Posting::Posted => {
             if ms.refunded > 0 {
-                refund_to_card(cx, ms, txn_id).await?;
+                refund_to_card(cx, ms, txn_id, ms.refunded).await?;
             }
             Ok("posted")
         }
@@ -570,17 +674,17 @@ async fn post_settlement(
     }
 }
 
-/// Returns a milestone's refunded part to the card that funded it: the gateway's refund
-/// (keyed by the settlement transaction, so a repeat refunds nothing more) and the payment's
+/// Returns `minor` units of a milestone to the card that funded it: the gateway's refund
+/// (keyed by the ledger transaction, so a repeat refunds nothing more) and the payment's
 /// record of it (once per transaction).
-async fn refund_to_card(cx: &Cx, ms: &Milestone, txn_id: LedgerTxnId) -> Result<(), ActorError> {
+async fn refund_to_card(cx: &Cx, ms: &Milestone, txn_id: LedgerTxnId, minor: i64) -> Result<(), ActorError> {
     let Some(payment_id) = ms.payment_id else { return Ok(()) };
     let m = cx.store.market();
     let Some(p) = m.get::<Payment>(payment_id).await?.map(|v| v.value) else { return Ok(()) };
     if p.refund_txns.contains(&txn_id) {
         return Ok(());
     }
-    let amount = agora_engine::Money::of(ms.refunded, ms.amount.currency()).map_err(ActorError::Refused)?;
+    let amount = agora_engine::Money::of(minor, ms.amount.currency()).map_err(ActorError::Refused)?;
     let req = crate::gateway::RefundRequest {
         idempotency_key: txn_id.to_string(),
         charge: p.gateway_ref.clone().unwrap_or_default(),
@@ -589,7 +693,7 @@ async fn refund_to_card(cx: &Cx, ms: &Milestone, txn_id: LedgerTxnId) -> Result<
     cx.gateway.refund(&req).await?;
     m.update::<Payment, ActorError>(payment_id, |p| {
         if !p.refund_txns.contains(&txn_id) {
-            p.refund(ms.refunded, ms.updated_at).map_err(ActorError::Refused)?;
+            p.refund(minor, ms.updated_at).map_err(ActorError::Refused)?;
             p.refund_txns.push(txn_id);
         }
         Ok(())
@@ -732,9 +836,9 @@ impl Command for ResolveDispute {
                 .iter()
                 .filter(|m| m.status.in_escrow())
                 .map(|m| {
-                    let r = left.min(m.amount.minor());
+                    let r = left.min(m.held());
                     left -= r;
-                    (m.id, r, m.amount.minor() - r)
+                    (m.id, r, m.held() - r)
                 })
                 .collect();
             let intent =

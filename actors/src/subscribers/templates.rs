@@ -67,6 +67,9 @@ fn milestone_notes(
 ) -> Vec<NewNotification> {
     use agora_engine::payment::MilestoneStatus as S;
     let (client, provider) = (c.client_id, c.provider_id);
+    let part = |minor: i64| {
+        agora_engine::Money::of(minor, m.amount.currency()).map(|x| x.to_string()).unwrap_or_else(|_| minor.to_string())
+    };
     let (title, message, to): (&str, String, Vec<agora_engine::UserId>) = match m.status {
         S::Funded => (
             "Milestone funded",
@@ -81,12 +84,12 @@ fn milestone_notes(
         }
         S::Released => (
             "Milestone released",
-            format!("\"{}\" ({}) was released to the provider.", m.title, m.amount),
+            format!("\"{}\" ({}) was released to the provider.", m.title, part(m.released)),
             if by.is_none() { vec![provider, client] } else { vec![provider] },
         ),
         S::Refunded => (
             "Milestone refunded",
-            format!("\"{}\" ({}) was refunded to the client.", m.title, m.amount),
+            format!("\"{}\" ({}) was refunded to the client.", m.title, part(m.refunded)),
             vec![client, provider],
         ),
         S::Split => ("Dispute resolved", format!("\"{}\" was settled by an admin.", m.title), vec![client, provider]),
@@ -218,6 +221,15 @@ pub fn notifications(event: &DomainEvent) -> Vec<NewNotification> {
             ("review", r.id.to_string()),
         )],
         E::MilestoneChanged { contract: c, milestone: m, by } => milestone_notes(c, m, *by),
+        E::PartRefunded { contract: c, milestone: m, amount, by } => vec![note(
+            c.client_id,
+            NotificationType::Payment,
+            "Partial refund",
+            format!("{amount} of \"{}\" was refunded to your card. Contract: \"{}\".", m.title, c.title),
+            format!("/contracts/{}/milestones", c.id),
+            *by,
+            ("milestone", m.id.to_string()),
+        )],
         E::PaymentFailed { payment: p } => vec![note(
             p.payer_id,
             NotificationType::Payment,

@@ -200,7 +200,10 @@ pub struct MilestoneView {
     pub status: &'static str,
     pub payment_id: Option<PaymentId>,
     pub released: i64,
+    /// Everything given back to the client (part refunds included).
     pub refunded: i64,
+    /// Minor units in escrow for it now.
+    pub held: i64,
     #[serde(with = "time::serde::rfc3339::option")]
     pub submitted_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339")]
@@ -209,6 +212,7 @@ pub struct MilestoneView {
 
 impl From<Milestone> for MilestoneView {
     fn from(m: Milestone) -> Self {
+        let (refunded, held) = (m.refunded_total(), m.held());
         MilestoneView {
             id: m.id,
             contract_id: m.contract_id,
@@ -219,7 +223,8 @@ impl From<Milestone> for MilestoneView {
             status: m.status.as_str(),
             payment_id: m.payment_id,
             released: m.released,
-            refunded: m.refunded,
+            refunded,
+            held,
             submitted_at: m.submitted_at,
             updated_at: m.updated_at,
         }
@@ -589,13 +594,24 @@ pub async fn get_payment(
     Ok(HttpResponse::Ok().json(PaymentView::from(p)))
 }
 
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefundBody {
+    /// Minor units to give back; omitted: everything still in escrow.
+    pub amount: Option<i64>,
+}
+
 /// The payee gives a milestone payment back while its money is still in escrow (the
-/// contract pending, active or delivered): the whole amount goes back to the card and the
-/// milestone is refunded (`Idempotency-Key`). The payer and admins get 403 (an admin
+/// contract pending, active or delivered), in whole or in part (`Idempotency-Key`).
+/// Without an `amount`, or with all that is held, everything held goes back to the card and
+/// the milestone is refunded; a smaller `amount` goes back and the rest stays in escrow
+/// (the payment becomes partially_refunded). The payer and admins get 403 (an admin
 /// refunds through a dispute's resolution).
 #[utoipa::path(post, path = "/api/payments/{id}/refund", tag = "payments",
     params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 200, description = "the payment, refunded"), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
+    request_body(content = RefundBody, description = "optional; an empty body refunds everything held"),
+    responses((status = 200, description = "the payment, refunded or partially_refunded"), (status = 400, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
         (status = 409, body = ErrorEnvelope, description = "invalid_transition, contract_not_payable")),
     security(("bearer" = [])))]
 #[tracing::instrument(skip_all, fields(user = %user.id))]
@@ -604,18 +620,23 @@ pub async fn refund_payment(
     user: AuthUser,
     req: HttpRequest,
     path: web::Path<String>,
+    body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let p = visible_record(&state, &path, PaymentId::parse, |p: &Payment| p.visible_to(user.id, user.role.is_admin()))
         .await?;
     let agora_engine::payment::PaymentFor::Milestone { contract_id, milestone_id } = p.purpose else {
         return Err(ApiError::NotFound);
     };
-    crate::idempotency::once(&state, &user, &req, b"", || async {
-        let cmd = ActOnMilestone {
+    let parsed: RefundBody = if body.iter().all(u8::is_ascii_whitespace) { RefundBody::default() } else { json_body(&body)? };
+    if parsed.amount.is_some_and(|a| a <= 0) {
+        return Err(ApiError::invalid_field("amount", "must be a positive number of minor units"));
+    }
+    crate::idempotency::once(&state, &user, &req, &body, || async {
+        let cmd = agora_actors::market::milestones::RefundMilestone {
             by: caller(&user),
             contract_id,
             milestone_id,
-            action: MilestoneAction::Refund,
+            amount: parsed.amount,
             at: OffsetDateTime::now_utc(),
         };
         run(&state, cmd).await?;

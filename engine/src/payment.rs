@@ -752,4 +752,36 @@ mod tests {
         let stranger = UserId::from_uuid(uuid::Uuid::now_v7());
         assert!(!p.visible_to(stranger, false) && p.visible_to(stranger, true) && p.visible_to(p.payer_id, false));
     }
+    #[test]
+    fn part_refunds_take_less_than_is_held_and_only_from_escrow() {
+        let at = OffsetDateTime::UNIX_EPOCH;
+        let txn = || crate::LedgerTxnId::from_uuid(uuid::Uuid::now_v7());
+        let contract = ContractId::from_uuid(uuid::Uuid::now_v7());
+        let amount = Money::parse(1_000, "USD").expect("usd");
+        let mut m = Milestone::unfunded(
+            MilestoneId::from_uuid(uuid::Uuid::now_v7()),
+            contract,
+            1,
+            "x".into(),
+            amount,
+            None,
+            at,
+        );
+        let (p, active) = (MilestoneActor::Provider, ContractStatus::Active);
+        assert_eq!(m.held(), 0, "nothing is held before funding");
+        assert!(m.refund_part(txn(), 100, p, active, at).is_err(), "unfunded");
+        m.status = Funded;
+        assert_eq!(m.held(), 1_000);
+        assert!(m.refund_part(txn(), 100, MilestoneActor::Client, active, at).is_err(), "the client does not refund");
+        assert!(m.refund_part(txn(), 100, p, ContractStatus::Disputed, at).is_err(), "a dispute freezes escrow");
+        assert!(m.refund_part(txn(), 0, p, active, at).is_err());
+        assert!(m.refund_part(txn(), 1_000, p, active, at).is_err(), "all of it is a whole refund");
+        m.refund_part(txn(), 300, p, active, at).expect("part");
+        m.refund_part(txn(), 200, p, active, at).expect("part");
+        assert_eq!((m.held(), m.refunded_total(), m.status), (500, 500, Funded));
+        assert!(m.refund_part(txn(), 500, p, active, at).is_err());
+        m.status = Released;
+        m.released = 500;
+        assert_eq!((m.held(), m.refunded_total()), (0, 500));
+    }
 }

@@ -327,6 +327,35 @@ async fn funding_and_release_happen_exactly_once_after_a_crash_at_every_step() {
     }
 }
 
+/// A part refund interrupted after its decision is finished by the next node: the escrow,
+/// the provider's hold and the payment each show it once, and the ledger verifies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_part_refund_is_exactly_once_after_a_crash() {
+    let http = reqwest::Client::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut node = Node::start(dir.path());
+    node.wait_ready(&http).await;
+    let Deal { client, provider, contract, card, milestone } = deal(&http, &node).await;
+    let fund = format!("/api/contracts/{contract}/milestones/{milestone}/fund");
+    let r = post(&http, &node, &fund, json!({"payment_method_id": card}), &client).await;
+    assert_eq!(r.status, 200, "{}", r.json);
+    let payment = r.json["payment"]["id"].as_str().expect("payment").to_string();
+    drop(node);
+
+    let refund = format!("/api/payments/{payment}/refund");
+    let node = crash_at(&http, dir.path(), "refund:decided", &refund, json!({"amount": 2_000}), &provider).await;
+    assert_eq!(counter(&http, &node, "agora_intents_repaired_total", "outcome=").await, 1.0);
+    let r = get(&http, &node, &format!("/api/contracts/{contract}/milestones"), &client).await;
+    assert_eq!(r.json["results"][0]["held"], 8_000, "{}", r.json);
+    assert_eq!(r.json["in_escrow"]["amount"], 8_000);
+    assert_eq!(wallet_usd(&http, &node, &provider).await, (0, 8_000), "the hold shrank once");
+    let p = get(&http, &node, &format!("/api/payments/{payment}"), &client).await;
+    assert_eq!((p.json["status"].as_str(), p.json["refunded"].as_i64()), (Some("partially_refunded"), Some(2_000)));
+    drop(node);
+    let (ok, out) = ledger_verify(dir.path());
+    assert!(ok && out.contains("ledger: ok"), "{out}");
+}
+
 /// The auto-release timer is durable: a milestone submitted just before the node dies is
 /// released by the next node once the review period is over.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

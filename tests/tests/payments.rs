@@ -679,7 +679,9 @@ async fn part_refunds_leave_the_rest_in_escrow_and_settlement_shares_out_only_th
 
     // Bad amounts are refused before anything moves.
     refund_part(&app, &payment, &provider, json!({"amount": 0}), None).await.expect(400, Some("validation_failed"));
-    refund_part(&app, &payment, &provider, json!({"amount": 10_001}), None).await.expect(400, Some("validation_failed"));
+    refund_part(&app, &payment, &provider, json!({"amount": 10_001}), None)
+        .await
+        .expect(400, Some("validation_failed"));
     refund_part(&app, &payment, &provider, json!({"amount": "12.50"}), None).await.expect(400, Some("invalid_json"));
     refund_part(&app, &payment, &client, json!({"amount": 100}), None).await.expect(403, Some("forbidden"));
 
@@ -730,10 +732,8 @@ async fn part_refunds_leave_the_rest_in_escrow_and_settlement_shares_out_only_th
     let (client, provider, contract) = parties(&app, 10_000).await;
     let card = app.card(&client, VISA).await;
     let m = ids(&milestones(&app, &contract, &client).await)[0].clone();
-    let payment = fund(&app, &contract, &m, &client, &card, None).await.json["payment"]["id"]
-        .as_str()
-        .expect("id")
-        .to_string();
+    let payment =
+        fund(&app, &contract, &m, &client, &card, None).await.json["payment"]["id"].as_str().expect("id").to_string();
     refund_part(&app, &payment, &provider, json!({"amount": 1_000}), None).await.expect(200, None);
     app.post(&format!("/api/contracts/{contract}/dispute"), json!({}), Some(&client.token)).await.expect(200, None);
     let admin = app.admin().await;
@@ -749,10 +749,8 @@ async fn part_refunds_leave_the_rest_in_escrow_and_settlement_shares_out_only_th
     let (client, provider, contract) = parties(&app, 4_000).await;
     let card = app.card(&client, VISA).await;
     let m = ids(&milestones(&app, &contract, &client).await)[0].clone();
-    let payment = fund(&app, &contract, &m, &client, &card, None).await.json["payment"]["id"]
-        .as_str()
-        .expect("id")
-        .to_string();
+    let payment =
+        fund(&app, &contract, &m, &client, &card, None).await.json["payment"]["id"].as_str().expect("id").to_string();
     refund_part(&app, &payment, &provider, json!({"amount": 1_500}), None).await.expect(200, None);
     let r = refund_part(&app, &payment, &provider, json!({"amount": 2_500}), None).await;
     r.expect(200, None);

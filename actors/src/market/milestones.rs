@@ -502,8 +502,10 @@ impl Command for RefundMilestone {
             }
             let minor = self.amount.unwrap_or_default();
             let txn_id = new_id(LedgerTxnId::from_uuid);
-            let intent =
-                Intent::new(Step::SettleMilestone { contract_id: c.id, milestone_id: self.milestone_id, txn_id }, self.at);
+            let intent = Intent::new(
+                Step::SettleMilestone { contract_id: c.id, milestone_id: self.milestone_id, txn_id },
+                self.at,
+            );
             cx.store.intents().record(&intent).await?;
             let decided = change_milestone(&cx, &c, self.milestone_id, |ms| {
                 let mut next = ms.clone();
@@ -526,7 +528,12 @@ impl Command for RefundMilestone {
             tracing::info!(contract = %c.id, milestone = %milestone.id, minor, "part of a milestone refunded");
             cx.bus
                 .publish(
-                    vec![DomainEvent::PartRefunded { contract: c, milestone: milestone.clone(), amount, by: self.by.id }],
+                    vec![DomainEvent::PartRefunded {
+                        contract: c,
+                        milestone: milestone.clone(),
+                        amount,
+                        by: self.by.id,
+                    }],
                     self.at,
                 )
                 .await;

@@ -627,7 +627,8 @@ pub async fn refund_payment(
     let agora_engine::payment::PaymentFor::Milestone { contract_id, milestone_id } = p.purpose else {
         return Err(ApiError::NotFound);
     };
-    let parsed: RefundBody = if body.iter().all(u8::is_ascii_whitespace) { RefundBody::default() } else { json_body(&body)? };
+    let parsed: RefundBody =
+        if body.iter().all(u8::is_ascii_whitespace) { RefundBody::default() } else { json_body(&body)? };
     if parsed.amount.is_some_and(|a| a <= 0) {
         return Err(ApiError::invalid_field("amount", "must be a positive number of minor units"));
     }

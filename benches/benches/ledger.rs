@@ -99,7 +99,12 @@ fn ledger_posts(c: &mut Criterion) {
                         .await;
                         let releases = parties
                             .iter()
-                            .map(|(k, p)| txn(TxnKind::Release, ledger::release(*k, *p, amount(), 1_000)))
+                            .map(|(k, p)| {
+                                txn(
+                                    TxnKind::Release,
+                                    ledger::release(*k, *p, amount(), 1_000, time::OffsetDateTime::now_utc().date()),
+                                )
+                            })
                             .collect();
                         let start = Instant::now();
                         post_all(&store, releases).await;

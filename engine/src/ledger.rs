@@ -14,14 +14,14 @@
 //! | external | `external:USD` | no | money outside Agora: card charges come from it, refunds and payouts go to it |
 //! | escrow | `escrow:<contract>:USD` | posted | funded and not yet released or refunded |
 //! | wallet | `wallet:<user>:USD` | posted, pending | a user's available money (posted) and money held for them in escrow (pending) |
-//! | fees | `fees:USD` | no | the platform's fees (only ever credited, so it needs no floor) |
+//! | fees | `fees:2026-12-02:USD` | no | the platform's fees of one UTC day (only ever credited, so it needs no floor; one account a day keeps each day's total one small partition's sum) |
 //! | payouts | `payouts:USD` | no (each debit follows its payout's own credit) | withdrawals sent to the gateway and not yet settled |
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
+use time::{Date, OffsetDateTime};
 
 use crate::error::DomainError;
 use crate::money::{Currency, Money};
@@ -35,7 +35,8 @@ pub enum Account {
     External(CurrencyKey),
     Escrow(ContractId, CurrencyKey),
     Wallet(UserId, CurrencyKey),
-    Fees(CurrencyKey),
+    /// The fees of one UTC day.
+    Fees(Date, CurrencyKey),
     Payouts(CurrencyKey),
 }
 
@@ -74,8 +75,9 @@ impl Account {
     pub fn wallet(user: UserId, c: Currency) -> Account {
         Account::Wallet(user, c.into())
     }
-    pub fn fees(c: Currency) -> Account {
-        Account::Fees(c.into())
+    /// The fee account of `day` (the UTC date of the release).
+    pub fn fees(day: Date, c: Currency) -> Account {
+        Account::Fees(day, c.into())
     }
     pub fn payouts(c: Currency) -> Account {
         Account::Payouts(c.into())
@@ -86,7 +88,7 @@ impl Account {
             Account::External(c)
             | Account::Escrow(_, c)
             | Account::Wallet(_, c)
-            | Account::Fees(c)
+            | Account::Fees(_, c)
             | Account::Payouts(c) => c.currency(),
         }
     }
@@ -96,7 +98,7 @@ impl Account {
             // Fees are only ever credited, and a payout's settle or return only ever follows
             // its own start: no floor, and so no head that every release or payout would
             // contend on.
-            Account::External(_) | Account::Fees(_) | Account::Payouts(_) => Floor { posted: false, pending: false },
+            Account::External(_) | Account::Fees(..) | Account::Payouts(_) => Floor { posted: false, pending: false },
             Account::Escrow(..) => Floor { posted: true, pending: false },
             Account::Wallet(..) => Floor { posted: true, pending: true },
         }
@@ -113,7 +115,7 @@ impl Account {
         let cur = |s: &str| Currency::parse(s).map(CurrencyKey::from).map_err(|_| bad());
         match parts.as_slice() {
             ["external", c] => Ok(Account::External(cur(c)?)),
-            ["fees", c] => Ok(Account::Fees(cur(c)?)),
+            ["fees", d, c] => Ok(Account::Fees(crate::market::parse_date(d).map_err(|_| bad())?, cur(c)?)),
             ["payouts", c] => Ok(Account::Payouts(cur(c)?)),
             ["escrow", id, c] => Ok(Account::Escrow(ContractId::parse(id).map_err(|_| bad())?, cur(c)?)),
             ["wallet", id, c] => Ok(Account::Wallet(UserId::parse(id).map_err(|_| bad())?, cur(c)?)),
@@ -129,7 +131,7 @@ impl fmt::Display for Account {
             Account::External(_) => write!(f, "external:{c}"),
             Account::Escrow(id, _) => write!(f, "escrow:{id}:{c}"),
             Account::Wallet(id, _) => write!(f, "wallet:{id}:{c}"),
-            Account::Fees(_) => write!(f, "fees:{c}"),
+            Account::Fees(d, _) => write!(f, "fees:{}:{c}", fee_day(*d)),
             Account::Payouts(_) => write!(f, "payouts:{c}"),
         }
     }
@@ -304,15 +306,21 @@ pub fn fund(contract: ContractId, provider: UserId, amount: Money) -> Vec<Leg> {
     ]
 }
 
-/// `amount` of `contract`'s escrow released to `provider`, the fee to the platform.
-pub fn release(contract: ContractId, provider: UserId, amount: Money, fee_bps: u32) -> Vec<Leg> {
+/// `amount` of `contract`'s escrow released to `provider` on `day` (UTC), the fee to that
+/// day's fee account.
+pub fn release(contract: ContractId, provider: UserId, amount: Money, fee_bps: u32, day: Date) -> Vec<Leg> {
     let (c, x) = (amount.currency(), amount.minor());
     let f = fee(x, fee_bps);
     vec![
         Leg { account: Account::escrow(contract, c), posted: -x, pending: x },
         Leg { account: Account::wallet(provider, c), posted: x - f, pending: -x },
-        Leg { account: Account::fees(c), posted: f, pending: 0 },
+        Leg { account: Account::fees(day, c), posted: f, pending: 0 },
     ]
+}
+
+/// A date as `YYYY-MM-DD` (fee account keys).
+pub fn fee_day(d: Date) -> String {
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
 }
 
 /// `amount` of `contract`'s escrow refunded to the client's card.
@@ -365,6 +373,9 @@ mod tests {
     fn txn(kind: TxnKind, legs: Vec<Leg>) -> Result<Transaction, DomainError> {
         Transaction::new(LedgerTxnId::from_uuid(Uuid::now_v7()), kind, legs, "test", at())
     }
+    fn day() -> Date {
+        at().date()
+    }
     fn usd(x: i64) -> Money {
         Money::parse(x, "USD").expect("usd")
     }
@@ -378,14 +389,16 @@ mod tests {
             Account::external(jpy),
             Account::escrow(k, Currency::USD),
             Account::wallet(u, jpy),
-            Account::fees(Currency::USD),
+            Account::fees(day(), Currency::USD),
             Account::payouts(jpy),
         ] {
             assert_eq!(Account::parse(&a.key()), Ok(a), "{a}");
             let json = serde_json::to_string(&a).expect("json");
             assert_eq!(serde_json::from_str::<Account>(&json).expect("back"), a);
         }
-        for bad in ["", "wallet", "wallet:x:USD", "fees:usd", "fees:USD:x", "bank:USD"] {
+        assert_eq!(Account::fees(day(), Currency::USD).key(), "fees:1970-01-01:USD");
+        for bad in ["", "wallet", "wallet:x:USD", "fees:USD", "fees:1970-01-01:usd", "fees:1970-13-01:USD", "bank:USD"]
+        {
             assert!(Account::parse(bad).is_err(), "{bad}");
         }
     }
@@ -395,13 +408,13 @@ mod tests {
         let c = Currency::USD;
         let e = Currency::parse("EUR").expect("eur");
         let a = Leg { account: Account::external(c), posted: -5, pending: 0 };
-        let b = Leg { account: Account::fees(c), posted: 4, pending: 0 };
+        let b = Leg { account: Account::fees(day(), c), posted: 4, pending: 0 };
         assert!(txn(TxnKind::Fund, vec![a, b]).is_err());
         // Balanced in total but across two currencies: refused.
-        let b_eur = Leg { account: Account::fees(e), posted: 5, pending: 0 };
+        let b_eur = Leg { account: Account::fees(day(), e), posted: 5, pending: 0 };
         assert!(txn(TxnKind::Fund, vec![a, b_eur]).is_err());
         // Pending must balance on its own.
-        let p = Leg { account: Account::fees(c), posted: 5, pending: 1 };
+        let p = Leg { account: Account::fees(day(), c), posted: 5, pending: 1 };
         assert!(txn(TxnKind::Fund, vec![a, p]).is_err());
         assert!(txn(TxnKind::Fund, vec![]).is_err());
         // Legs that cancel out leave nothing to move.
@@ -415,7 +428,7 @@ mod tests {
     fn protected_debits_come_first() {
         let k = ContractId::from_uuid(Uuid::now_v7());
         let p = UserId::from_uuid(Uuid::now_v7());
-        let t = txn(TxnKind::Release, release(k, p, usd(1000), 1000)).expect("balanced");
+        let t = txn(TxnKind::Release, release(k, p, usd(1000), 1000, day())).expect("balanced");
         assert!(t.legs[0].takes_protected());
         let first_plain = t.legs.iter().position(|l| !l.takes_protected()).expect("a credit");
         assert!(t.legs[first_plain..].iter().all(|l| !l.takes_protected()));
@@ -462,14 +475,14 @@ mod tests {
         };
         apply(fund(k, p, usd(10_000)));
         apply(fund(k, p, usd(5_000)));
-        apply(release(k, p, usd(10_000), 1_000));
+        apply(release(k, p, usd(10_000), 1_000, day()));
         apply(refund(k, p, usd(5_000)));
         apply(payout_start(p, usd(9_000)));
         apply(payout_settle(usd(9_000)));
         let b = |a: Account| balances.get(&a).copied().unwrap_or_default();
         assert_eq!(b(Account::escrow(k, Currency::USD)), Balance::default());
         assert_eq!(b(Account::wallet(p, Currency::USD)), Balance::default());
-        assert_eq!(b(Account::fees(Currency::USD)), Balance { posted: 1_000, pending: 0 });
+        assert_eq!(b(Account::fees(day(), Currency::USD)), Balance { posted: 1_000, pending: 0 });
         assert_eq!(b(Account::payouts(Currency::USD)), Balance::default());
         assert_eq!(b(Account::external(Currency::USD)), Balance { posted: -1_000, pending: 0 });
     }
@@ -491,7 +504,7 @@ mod tests {
                 let provider = users[k];
                 let legs = match op {
                     0 => fund(contract, provider, m),
-                    1 => release(contract, provider, m, 1_000),
+                    1 => release(contract, provider, m, 1_000, day()),
                     2 => refund(contract, provider, m),
                     3 => payout_start(user, m),
                     4 => payout_settle(m),

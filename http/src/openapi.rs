@@ -46,7 +46,7 @@ impl Modify for BearerAuth {
         contracts::list, contracts::get, contracts::set_status, contracts::events,
         payments::add_method, payments::list_methods, payments::get_method, payments::delete_method,
         payments::list_milestones, payments::split, payments::fund_milestone, payments::fund_next, payments::submit,
-        payments::request_changes, payments::approve, payments::remove, payments::dispute, payments::resolve, payments::list_payments, payments::get_payment, payments::receipt, payments::refund_payment, payments::wallet,
+        payments::request_changes, payments::approve, payments::remove, payments::dispute, payments::resolve, payments::fee_totals, payments::list_payments, payments::get_payment, payments::receipt, payments::refund_payment, payments::wallet,
         payments::wallet_ledger, payments::add_payout_method, payments::list_payout_methods,
         payments::delete_payout_method, payments::request_payout, payments::list_payouts, payments::get_payout,
         payments::webhook,

@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, HashMap};
 use agora_engine::ledger::{Account, Balance, CurrencyKey, Leg, Transaction, TxnKind};
 use agora_engine::LedgerTxnId;
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
+use time::{Date, OffsetDateTime};
 
 use crate::backend::{Backend, BatchOp, CasOutcome, Expect, Order, MAX_SCAN_LIMIT};
 use crate::codec::{decode, encode};
@@ -117,8 +117,25 @@ fn owner(a: &Account) -> Option<String> {
     match a {
         Account::Wallet(u, _) => Some(u.to_string()),
         Account::Escrow(c, _) => Some(c.to_string()),
+        Account::Fees(d, _) => Some(fee_owner(*d)),
         _ => None,
     }
+}
+
+/// The partition listing a day's fee accounts (one per currency that earned fees).
+fn fee_owner(day: Date) -> String {
+    format!("fees:{}", agora_engine::ledger::fee_day(day))
+}
+
+/// The platform's fees of one UTC day in one currency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FeeDay {
+    pub day: Date,
+    pub currency: agora_engine::Currency,
+    /// Minor units.
+    pub amount: i64,
+    /// Releases that earned a fee.
+    pub releases: u64,
 }
 
 fn has_head(a: &Account) -> bool {
@@ -335,6 +352,42 @@ impl Ledger<'_> {
         Ok((entries, page.next_cursor))
     }
 
+    /// The fees earned on each day from `from` to `to` (inclusive, UTC), per currency, oldest
+    /// first: per day, one index read and one sum over each of its fee accounts.
+    pub async fn fee_days(&self, from: Date, to: Date) -> Result<Vec<FeeDay>, StoreError> {
+        let mut out = Vec::new();
+        let mut day = from;
+        while day <= to {
+            let page =
+                self.b.scan(Table::LedgerAccountsByOwner, &fee_owner(day), Order::Asc, MAX_SCAN_LIMIT, None).await?;
+            for account in page.rows.iter().filter_map(|r| Account::parse(&r.ck).ok()) {
+                let (mut amount, mut releases) = (0i64, 0u64);
+                let mut cursor: Option<String> = None;
+                loop {
+                    let page = self
+                        .b
+                        .scan(Table::LedgerAccounts, &account.key(), Order::Asc, MAX_SCAN_LIMIT, cursor.as_deref())
+                        .await?;
+                    for row in page.rows.iter().filter(|r| r.ck != HEAD) {
+                        let e: Entry = decode(Table::LedgerAccounts, &row.value)?;
+                        amount += e.posted;
+                        releases += u64::from(e.kind != TxnKind::Reversal);
+                    }
+                    match page.next_cursor {
+                        Some(c) => cursor = Some(c),
+                        None => break,
+                    }
+                }
+                out.push(FeeDay { day, currency: account.currency(), amount, releases });
+            }
+            match day.next_day() {
+                Some(d) => day = d,
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
     /// Transactions still being applied, oldest first.
     pub async fn open(&self, limit: usize) -> Result<Vec<LedgerTxnId>, StoreError> {
         let page = self.b.scan(Table::LedgerOpen, OPEN, Order::Asc, limit, None).await?;
@@ -471,6 +524,10 @@ mod tests {
         Transaction::new(LedgerTxnId::from_uuid(uuid::Uuid::now_v7()), kind, legs, "test", OffsetDateTime::now_utc())
             .expect("balanced")
     }
+    /// The day fees are booked on in these tests (fixed: no midnight between two readings).
+    fn today() -> Date {
+        Date::from_calendar_date(2026, time::Month::June, 1).expect("a date")
+    }
     fn usd(x: i64) -> Money {
         Money::parse(x, "USD").expect("usd")
     }
@@ -483,15 +540,19 @@ mod tests {
         let f = txn(TxnKind::Fund, fund(k, p, usd(10_000)));
         assert_eq!(l.post(&f).await.expect("post"), Posting::Posted);
         assert_eq!(l.post(&f).await.expect("again"), Posting::Posted, "a second post is a no-op");
-        let r = txn(TxnKind::Release, release(k, p, usd(10_000), 1_000));
+        let r = txn(TxnKind::Release, release(k, p, usd(10_000), 1_000, today()));
         assert_eq!(l.post(&r).await.expect("release"), Posting::Posted);
         let w = Account::wallet(p, Currency::USD);
         assert_eq!(l.balance(&w).await.expect("balance"), Balance { posted: 9_000, pending: 0 });
         assert_eq!(l.balance(&Account::escrow(k, Currency::USD)).await.expect("escrow"), Balance::default());
-        // Fees keep entries only (no head to contend on).
-        let (fees, _) = l.entries(&Account::fees(Currency::USD), 10, None).await.expect("fees");
-        assert_eq!(fees.iter().map(|e| e.posted).sum::<i64>(), 1_000);
-        assert_eq!(l.balance(&Account::fees(Currency::USD)).await.expect("fees"), Balance::default());
+        // Fees keep entries only (no head to contend on), one account a day.
+        let fees = Account::fees(today(), Currency::USD);
+        let (entries, _) = l.entries(&fees, 10, None).await.expect("fees");
+        assert_eq!(entries.iter().map(|e| e.posted).sum::<i64>(), 1_000);
+        assert_eq!(l.balance(&fees).await.expect("fees"), Balance::default());
+        let yesterday = today().previous_day().expect("a day before");
+        let days = l.fee_days(yesterday, today()).await.expect("fee days");
+        assert_eq!(days, vec![FeeDay { day: today(), currency: Currency::USD, amount: 1_000, releases: 1 }]);
         let (entries, _) = l.entries(&w, 10, None).await.expect("entries");
         assert_eq!(entries.len(), 2);
         assert_eq!(entries[0].kind, TxnKind::Release, "newest first");
@@ -514,7 +575,7 @@ mod tests {
         let (k, p) = (ContractId::from_uuid(uuid::Uuid::now_v7()), UserId::from_uuid(uuid::Uuid::now_v7()));
         l.post(&txn(TxnKind::Fund, fund(k, p, usd(1_000)))).await.expect("fund");
         // Releasing more than the escrow holds is refused, and nothing moves.
-        let too_much = txn(TxnKind::Release, release(k, p, usd(1_500), 0));
+        let too_much = txn(TxnKind::Release, release(k, p, usd(1_500), 0, today()));
         assert_eq!(l.post(&too_much).await.expect("post"), Posting::Rejected);
         assert_eq!(l.post(&too_much).await.expect("again"), Posting::Rejected, "the outcome is kept");
         assert_eq!(l.balance(&Account::escrow(k, Currency::USD)).await.expect("escrow").posted, 1_000);
@@ -540,7 +601,7 @@ mod tests {
         let (s, _d) = store();
         let (k, p) = (ContractId::from_uuid(uuid::Uuid::now_v7()), UserId::from_uuid(uuid::Uuid::now_v7()));
         s.ledger().post(&txn(TxnKind::Fund, fund(k, p, usd(1_000)))).await.expect("fund");
-        s.ledger().post(&txn(TxnKind::Release, release(k, p, usd(1_000), 0))).await.expect("release");
+        s.ledger().post(&txn(TxnKind::Release, release(k, p, usd(1_000), 0, today()))).await.expect("release");
         let s = Arc::new(s);
         let tasks: Vec<_> = (0..12)
             .map(|_| {
@@ -633,7 +694,7 @@ mod tests {
                     let m = Money::parse(1 + next(20_000) as i64, currencies[next(3) as usize]).expect("money");
                     let (kind, legs) = match next(6) {
                         0 | 1 => (TxnKind::Fund, fund(contract, provider, m)),
-                        2 => (TxnKind::Release, release(contract, provider, m, 1_000)),
+                        2 => (TxnKind::Release, release(contract, provider, m, 1_000, today())),
                         3 => (TxnKind::Refund, refund(contract, provider, m)),
                         4 => (TxnKind::PayoutStart, payout_start(user, m)),
                         _ if next(2) == 0 => (TxnKind::PayoutSettle, payout_settle(m)),

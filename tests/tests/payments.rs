@@ -759,3 +759,53 @@ async fn part_refunds_leave_the_rest_in_escrow_and_settlement_shares_out_only_th
     assert_eq!(wallet(&app, &provider).await, (0, 0));
     verify_ledger(&app).await;
 }
+
+#[actix_web::test]
+async fn admins_see_the_platform_fee_totals_per_currency_and_day() {
+    let app = spawn_app().await;
+    for amount in [10_000, 5_000] {
+        let (client, provider, contract) = parties(&app, amount).await;
+        let card = app.card(&client, VISA).await;
+        let m = ids(&milestones(&app, &contract, &client).await)[0].clone();
+        fund(&app, &contract, &m, &client, &card, None).await.expect(200, None);
+        let act = |what: &str| format!("/api/contracts/{contract}/milestones/{m}/{what}");
+        app.post(&act("submit"), json!({}), Some(&provider.token)).await.expect(200, None);
+        app.post(&act("approve"), json!({}), Some(&client.token)).await.expect(200, None);
+    }
+    let admin = app.admin().await;
+    let someone = app.user("curious").await;
+    app.get("/api/admin/payments/fees", Some(&someone.token)).await.expect(404, Some("not_found"));
+    // The release day is today (UTC); a range around it holds both fees.
+    let today = time::OffsetDateTime::now_utc().date();
+    let ymd = |d: time::Date| agora_engine::ledger::fee_day(d);
+    let (from, to) = (ymd(today - time::Duration::days(1)), ymd(today + time::Duration::days(1)));
+    let r = app.get(&format!("/api/admin/payments/fees?from={from}&to={to}"), Some(&admin.token)).await;
+    r.expect(200, None);
+    assert_eq!(r.json["totals"].as_array().map(Vec::len), Some(1), "{}", r.text);
+    let usd = &r.json["totals"][0];
+    assert_eq!(
+        (usd["currency"].as_str(), usd["amount"]["amount"].as_i64(), usd["releases"].as_u64()),
+        (Some("USD"), Some(1_500), Some(2))
+    );
+    let days = r.json["days"].as_array().expect("days");
+    assert_eq!(days.iter().map(|d| d["amount"]["amount"].as_i64().unwrap_or(0)).sum::<i64>(), 1_500, "{}", r.text);
+    // The default range ends today and holds them too.
+    let r = app.get("/api/admin/payments/fees", Some(&admin.token)).await;
+    assert_eq!(r.json["totals"][0]["amount"]["amount"].as_i64(), Some(1_500), "{}", r.text);
+    // A range before any release is empty.
+    let old = ymd(today - time::Duration::days(3));
+    let r = app.get(&format!("/api/admin/payments/fees?from=2020-01-01&to={old}"), Some(&admin.token)).await;
+    r.expect(400, Some("validation_failed"));
+    let r = app.get(&format!("/api/admin/payments/fees?from={old}&to={old}"), Some(&admin.token)).await;
+    r.expect(200, None);
+    assert_eq!(
+        (r.json["totals"].as_array().map(Vec::len), r.json["days"].as_array().map(Vec::len)),
+        (Some(0), Some(0))
+    );
+    for bad in ["from=2026-13-01", "to=yesterday", &format!("from={to}&to={from}")] {
+        app.get(&format!("/api/admin/payments/fees?{bad}"), Some(&admin.token))
+            .await
+            .expect(400, Some("validation_failed"));
+    }
+    verify_ledger(&app).await;
+}

@@ -655,7 +655,13 @@ async fn post_settlement(
     let amount = |minor: i64| agora_engine::Money::of(minor, ms.amount.currency()).map_err(ActorError::Refused);
     let mut legs = Vec::new();
     if ms.released > 0 {
-        legs.extend(ledger::release(c.id, c.provider_id, amount(ms.released)?, cx.payments.fee_bps));
+        legs.extend(ledger::release(
+            c.id,
+            c.provider_id,
+            amount(ms.released)?,
+            cx.payments.fee_bps,
+            ms.updated_at.date(),
+        ));
     }
     if ms.refunded > 0 {
         legs.extend(ledger::refund(c.id, c.provider_id, amount(ms.refunded)?));

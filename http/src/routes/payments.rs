@@ -532,6 +532,75 @@ pub async fn resolve(
     .await
 }
 
+/// `?from=YYYY-MM-DD&to=YYYY-MM-DD` (UTC days, inclusive).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct FeeQuery {
+    /// Default: 29 days before `to`.
+    pub from: Option<String>,
+    /// Default: today.
+    pub to: Option<String>,
+}
+
+/// At most this many days in one fee report.
+const MAX_FEE_DAYS: i64 = 366;
+
+/// The platform's fee totals for admins: per currency over the range, and per day. Fees are
+/// booked on the UTC day of the release that earned them.
+#[utoipa::path(get, path = "/api/admin/payments/fees", tag = "payments", params(FeeQuery),
+    responses((status = 200, description = "{from, to, totals: [{currency, amount: Money, releases}], days: [{date, amount: Money, releases}]}"),
+        (status = 400, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn fee_totals(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    q: web::Query<FeeQuery>,
+) -> Result<HttpResponse, ApiError> {
+    if !user.role.is_admin() {
+        return Err(ApiError::NotFound);
+    }
+    let day = |name: &str, raw: &Option<String>| -> Result<Option<time::Date>, ApiError> {
+        raw.as_deref()
+            .map(|r| {
+                agora_engine::market::parse_date(r)
+                    .map_err(|_| ApiError::invalid_field(name, "must be a date, YYYY-MM-DD"))
+            })
+            .transpose()
+    };
+    let to = day("to", &q.to)?.unwrap_or_else(|| OffsetDateTime::now_utc().date());
+    let from = day("from", &q.from)?.unwrap_or(to - time::Duration::days(29));
+    if from > to {
+        return Err(ApiError::invalid_field("from", "must not be after to"));
+    }
+    if (to - from).whole_days() >= MAX_FEE_DAYS {
+        return Err(ApiError::invalid_field("from", "a report covers at most 366 days"));
+    }
+    let days = state.store.ledger().fee_days(from, to).await?;
+    let mut totals: std::collections::BTreeMap<String, (Currency, i64, u64)> = Default::default();
+    let mut rows = Vec::with_capacity(days.len());
+    for d in &days {
+        let t = totals.entry(d.currency.as_str().to_string()).or_insert((d.currency, 0, 0));
+        t.1 += d.amount;
+        t.2 += d.releases;
+        rows.push(serde_json::json!({
+            "date": agora_engine::ledger::fee_day(d.day),
+            "amount": Money::of(d.amount, d.currency)?,
+            "releases": d.releases,
+        }));
+    }
+    let totals = totals
+        .into_values()
+        .map(|(c, amount, releases)| {
+            Ok(serde_json::json!({"currency": c.as_str(), "amount": Money::of(amount, c)?, "releases": releases}))
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "from": agora_engine::ledger::fee_day(from),
+        "to": agora_engine::ledger::fee_day(to),
+        "totals": totals,
+        "days": rows,
+    })))
+}
+
 // ---------------------------------------------------------------------------------------
 // Payments
 
@@ -1100,6 +1169,7 @@ pub fn config(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/api/contracts/{id}/milestones/{m}/remove").route(web::post().to(remove)))
     .service(web::resource("/api/contracts/{id}/dispute").route(web::post().to(dispute)))
     .service(web::resource("/api/admin/disputes/{id}/resolve").route(web::post().to(resolve)))
+    .service(web::resource("/api/admin/payments/fees").route(web::get().to(fee_totals)))
     .service(web::resource("/api/payments").route(web::get().to(list_payments)))
     .service(web::resource("/api/payments/{id}").route(web::get().to(get_payment)))
     .service(web::resource("/api/payments/{id}/receipt").route(web::get().to(receipt)))

@@ -502,24 +502,12 @@ impl Command for RefundMilestone {
             }
             let minor = self.amount.unwrap_or_default();
             let txn_id = new_id(LedgerTxnId::from_uuid);
-            let intent = Intent::new(
-                Step::SettleMilestone { contract_id: c.id, milestone_id: self.milestone_id, txn_id },
-                self.at,
-            );
-            cx.store.intents().record(&intent).await?;
-            let decided = change_milestone(&cx, &c, self.milestone_id, |ms| {
+            let (milestone, intent) = decide_escrow_txn(&cx, &c, self.milestone_id, txn_id, self.at, |ms| {
                 let mut next = ms.clone();
                 next.refund_part(txn_id, minor, actor, c.status, self.at).map_err(ActorError::Refused)?;
                 Ok(Some(next))
             })
-            .await;
-            let milestone = match decided {
-                Ok((m, _)) => m,
-                Err(e) => {
-                    cx.store.intents().done(intent.id).await?;
-                    return Err(e);
-                }
-            };
+            .await?;
             cx.faults.hit("refund:decided");
             let part = agora_engine::payment::PartRefund { txn: txn_id, minor };
             post_part_refund(&cx, &c, &milestone, part).await?;
@@ -542,6 +530,29 @@ impl Command for RefundMilestone {
     }
 }
 
+/// The first half of moving money out of a milestone's escrow: records the intent to post
+/// `txn_id` (the sweeper's `SettleMilestone` repair), then lets `decide` change the milestone
+/// to record that transaction. A refusal or failure here ends the intent: nothing was
+/// decided, so nothing needs repair. The caller posts, then ends the intent.
+async fn decide_escrow_txn(
+    cx: &Cx,
+    c: &Contract,
+    milestone_id: MilestoneId,
+    txn_id: LedgerTxnId,
+    at: OffsetDateTime,
+    decide: impl FnMut(&Milestone) -> Result<Option<Milestone>, ActorError>,
+) -> Result<(Milestone, Intent), ActorError> {
+    let intent = Intent::new(Step::SettleMilestone { contract_id: c.id, milestone_id, txn_id }, at);
+    cx.store.intents().record(&intent).await?;
+    match change_milestone(cx, c, milestone_id, decide).await {
+        Ok((m, _)) => Ok((m, intent)),
+        Err(e) => {
+            cx.store.intents().done(intent.id).await?;
+            Err(e)
+        }
+    }
+}
+
 /// Settles a milestone's escrow (approve, auto-release, completion, cancellation, dispute
 /// resolution): the milestone records its decision and the id of its settlement
 /// transaction, then the ledger posts it. `split` gives `(released, refunded)` for a split;
@@ -558,9 +569,7 @@ async fn settle(
     at: OffsetDateTime,
 ) -> Result<Milestone, ActorError> {
     let txn_id = new_id(LedgerTxnId::from_uuid);
-    let intent = Intent::new(Step::SettleMilestone { contract_id: c.id, milestone_id, txn_id }, at);
-    cx.store.intents().record(&intent).await?;
-    let decided = change_milestone(cx, c, milestone_id, |ms| {
+    let (milestone, intent) = decide_escrow_txn(cx, c, milestone_id, txn_id, at, |ms| {
         let to = action.decide(ms.status, actor, c.status).map_err(ActorError::Refused)?;
         let mut next = ms.clone();
         next.status = to;
@@ -573,15 +582,7 @@ async fn settle(
         next.updated_at = at;
         Ok(Some(next))
     })
-    .await;
-    let milestone = match decided {
-        Ok((m, _)) => m,
-        Err(e) => {
-            // Refused or failed before anything was decided: nothing to repair.
-            cx.store.intents().done(intent.id).await?;
-            return Err(e);
-        }
-    };
+    .await?;
     cx.faults.hit("settle:decided");
     post_settlement(cx, c, &milestone, txn_id).await?;
     cx.store.intents().done(intent.id).await?;
@@ -629,19 +630,7 @@ async fn post_part_refund(
         ms.updated_at,
     )
     .map_err(ActorError::Refused)?;
-    match cx.store.ledger().post(&txn).await? {
-        agora_storage::ledger::Posting::Posted => {
-            refund_to_card(cx, ms, part.txn, part.minor).await?;
-            Ok("posted")
-        }
-        agora_storage::ledger::Posting::Rejected => {
-            tracing::error!(contract = %c.id, milestone = %ms.id, txn = %part.txn, "part refund refused by the ledger");
-            Err(ActorError::Storage(StoreError::Corrupt {
-                table: "ledger_accounts",
-                detail: format!("escrow of {} could not refund part of milestone {}", c.id, ms.id),
-            }))
-        }
-    }
+    post_from_escrow(cx, c, ms, &txn, part.minor).await
 }
 
 /// Posts the settlement `txn_id` of the decided milestone `ms` (and refunds its card).
@@ -669,19 +658,31 @@ async fn post_settlement(
     let kind = if ms.refunded > 0 && ms.released == 0 { TxnKind::Refund } else { TxnKind::Release };
     let txn = Transaction::new(txn_id, kind, legs, format!("milestone:{milestone_id}"), ms.updated_at)
         .map_err(ActorError::Refused)?;
-    match cx.store.ledger().post(&txn).await? {
+    post_from_escrow(cx, c, ms, &txn, ms.refunded).await
+}
+
+/// Posts a transaction out of a milestone's escrow, then returns `refunded` minor units of
+/// it to the card (none when zero). Both steps are idempotent.
+async fn post_from_escrow(
+    cx: &Cx,
+    c: &Contract,
+    ms: &Milestone,
+    txn: &Transaction,
+    refunded: i64,
+) -> Result<&'static str, ActorError> {
+    match cx.store.ledger().post(txn).await? {
         agora_storage::ledger::Posting::Posted => {
-            if ms.refunded > 0 {
-                refund_to_card(cx, ms, txn_id, ms.refunded).await?;
+            if refunded > 0 {
+                refund_to_card(cx, ms, txn.id, refunded).await?;
             }
             Ok("posted")
         }
         agora_storage::ledger::Posting::Rejected => {
             // The escrow did not hold the amount: a bug, never a user error. Keep it loud.
-            tracing::error!(contract = %c.id, milestone = %milestone_id, txn = %txn_id, "settlement refused by the ledger");
+            tracing::error!(contract = %c.id, milestone = %ms.id, txn = %txn.id, "escrow movement refused by the ledger");
             Err(ActorError::Storage(StoreError::Corrupt {
                 table: "ledger_accounts",
-                detail: format!("escrow of {} could not pay milestone {milestone_id}", c.id),
+                detail: format!("escrow of {} could not pay out of milestone {}", c.id, ms.id),
             }))
         }
     }

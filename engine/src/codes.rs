@@ -29,6 +29,8 @@ pub const MILESTONES_LOCKED: &str = "milestones_locked";
 pub const IDEMPOTENCY_KEY_REUSED: &str = "idempotency_key_reused";
 pub const IDEMPOTENCY_KEY_IN_USE: &str = "idempotency_key_in_use";
 pub const INVALID_SIGNATURE: &str = "invalid_signature";
+pub const FUNDING_REQUIRED: &str = "funding_required";
+pub const MILESTONE_UNFUNDED: &str = "milestone_unfunded";
 
 /// Every code, sorted.
 pub const ALL: &[&str] = &[
@@ -47,6 +49,7 @@ pub const ALL: &[&str] = &[
     "email_taken",
     "error",
     "forbidden",
+    "funding_required",
     "has_children",
     "idempotency_key_in_use",
     "idempotency_key_reused",
@@ -65,6 +68,7 @@ pub const ALL: &[&str] = &[
     "invalid_transition",
     "job_not_open",
     "method_not_allowed",
+    "milestone_unfunded",
     "milestones_locked",
     "name_taken",
     "not_completed",

@@ -2,7 +2,7 @@
 //!
 //! | from | to | by |
 //! |---|---|---|
-//! | pending | active | client (funding, or the client's status call until payments land) |
+//! | pending | active | client, by funding the first milestone (a status call is refused) |
 //! | active | delivered | provider |
 //! | delivered | completed | client |
 //! | pending, active | cancelled | client or provider |
@@ -10,6 +10,9 @@
 //! | disputed | completed, cancelled | admin |
 //!
 //! Anything else is refused with `DomainError::Transition` (or `Forbidden` for the wrong actor).
+//! A status call asking pending → active is refused with `funding_required`: only funding
+//! ([`Trigger::Funding`]) starts a contract. Completing while a milestone is unfunded is
+//! refused with `milestone_unfunded` ([`check_completion`]).
 
 use serde::{Deserialize, Serialize};
 use time::{Date, OffsetDateTime};
@@ -94,6 +97,26 @@ pub enum ContractActor {
     Admin,
 }
 
+/// What asks for a transition: a party's (or an admin's) status call, or the funding of
+/// the first milestone (which is the only way pending → active happens).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    Request,
+    Funding,
+}
+
+/// A client completes a contract only when no milestone is left unfunded (`unfunded`
+/// counts them); the client removes a milestone it will not fund first.
+pub fn check_completion(to: ContractStatus, by: ContractActor, unfunded: usize) -> Result<(), DomainError> {
+    if to == ContractStatus::Completed && by == ContractActor::Client && unfunded > 0 {
+        return Err(DomainError::conflict(
+            crate::codes::MILESTONE_UNFUNDED,
+            format!("{unfunded} milestone(s) are not funded: fund them, or remove them, before completing"),
+        ));
+    }
+    Ok(())
+}
+
 /// What a successful transition records (the caller stores it with actor, time and reason).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StatusChanged {
@@ -151,13 +174,25 @@ impl ContractStatus {
     }
 
     /// Decides a transition; no I/O.
-    pub fn transition(self, to: ContractStatus, by: ContractActor) -> Result<StatusChanged, DomainError> {
+    pub fn transition(
+        self,
+        to: ContractStatus,
+        by: ContractActor,
+        trigger: Trigger,
+    ) -> Result<StatusChanged, DomainError> {
         let actors = self.allowed_actors(to);
-        if actors.is_empty() {
+        let activation = (self, to) == (ContractStatus::Pending, ContractStatus::Active);
+        if actors.is_empty() || (trigger == Trigger::Funding && !activation) {
             return Err(DomainError::Transition { from: self.as_str(), to: to.as_str() });
         }
         if !actors.contains(&by) {
             return Err(DomainError::Forbidden("this party may not make that status change"));
+        }
+        if activation && trigger == Trigger::Request {
+            return Err(DomainError::conflict(
+                crate::codes::FUNDING_REQUIRED,
+                "a pending contract becomes active when the client funds its first milestone (POST /api/contracts/{id}/fund)",
+            ));
         }
         Ok(StatusChanged { from: self, to, by, completes_job: to == ContractStatus::Completed })
     }
@@ -192,8 +227,15 @@ mod tests {
             for to in ContractStatus::ALL {
                 let any_allowed = allowed.iter().any(|(f, t, _)| *f == from && *t == to);
                 for by in [Client, Provider, Admin] {
-                    let result = from.transition(to, by);
-                    if allowed.contains(&(from, to, by)) {
+                    let result = from.transition(to, by, Trigger::Request);
+                    if (from, to, by) == (Pending, Active, Client) {
+                        assert!(
+                            matches!(result, Err(DomainError::Conflict { code: crate::codes::FUNDING_REQUIRED, .. })),
+                            "a status call never activates: {result:?}"
+                        );
+                        let ev = from.transition(to, by, Trigger::Funding).expect("funding activates");
+                        assert_eq!((ev.from, ev.to, ev.by, ev.completes_job), (Pending, Active, Client, false));
+                    } else if allowed.contains(&(from, to, by)) {
                         let ev = result.unwrap_or_else(|e| panic!("{from:?}->{to:?} by {by:?} refused: {e}"));
                         assert_eq!((ev.from, ev.to, ev.by), (from, to, by));
                         assert_eq!(ev.completes_job, to == Completed);
@@ -209,11 +251,30 @@ mod tests {
                             "{from:?}->{to:?} by {by:?}"
                         );
                     }
+                    if (from, to) != (Pending, Active) {
+                        assert_eq!(
+                            from.transition(to, by, Trigger::Funding),
+                            Err(DomainError::Transition { from: from.as_str(), to: to.as_str() }),
+                            "funding makes no other change: {from:?}->{to:?} by {by:?}"
+                        );
+                    }
                     checked += 1;
                 }
             }
         }
         assert_eq!(checked, 6 * 6 * 3);
+        // Funding by anyone but the client is refused like any wrong actor.
+        assert!(matches!(Pending.transition(Active, Provider, Trigger::Funding), Err(DomainError::Forbidden(_))));
+    }
+
+    #[test]
+    fn a_client_completes_only_with_every_milestone_funded() {
+        assert!(check_completion(Completed, Client, 0).is_ok());
+        let r = check_completion(Completed, Client, 2);
+        assert!(matches!(r, Err(DomainError::Conflict { code: crate::codes::MILESTONE_UNFUNDED, .. })), "{r:?}");
+        // An admin's resolution and other moves are not held back by unfunded milestones.
+        assert!(check_completion(Completed, Admin, 2).is_ok());
+        assert!(check_completion(Cancelled, Client, 2).is_ok());
     }
 
     #[test]
@@ -222,7 +283,8 @@ mod tests {
             assert!(from.is_terminal());
             for to in ContractStatus::ALL {
                 for by in [Client, Provider, Admin] {
-                    assert!(from.transition(to, by).is_err());
+                    assert!(from.transition(to, by, Trigger::Request).is_err());
+                    assert!(from.transition(to, by, Trigger::Funding).is_err());
                 }
             }
         }

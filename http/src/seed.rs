@@ -5,11 +5,14 @@
 //! conversations), so the same counts always give the same demo. Then the plan is sent
 //! through the marketplace commands the routes send (`CreateCategory`, `CreateProvider`,
 //! `CreateService`, `PostJob`, `Propose`, `Accept`, `ChangeContractStatus`, `PostReview`,
-//! `SetLike`, ...) on the same actors `agora serve` starts, each with its planned
+//! `SetLike`, `FundMilestone`, ...) on the same actors `agora serve` starts, each with its planned
 //! (back-dated) time, many at a time so the SQLite group commit batches them. The commands
 //! mint the ids (fresh UUID v7 on every run) and publish their events, so notifications,
 //! ratings and counters come from the subscribers, as they do for real traffic.
 //! Accounts and conversations go through the store (they are not marketplace commands).
+//! Clients who hire save the sandbox test card 4242 4242 4242 4242 and fund their contracts
+//! with it (funding is what starts a contract), so the demo's wallets and ledger hold the
+//! escrow, releases and fees of that story.
 //! One argon2id hash of the demo password serves every account.
 //!
 //! Only the times (relative to now) and the ids differ between two runs. Notifications are
@@ -25,25 +28,30 @@ use std::time::Instant;
 
 use actix::Addr;
 use agora_actors::broker::Drained;
+use agora_actors::gateway::PaymentGateway;
 use agora_actors::mail::Mailer;
 use agora_actors::market::catalog::providers::{CreateProvider, ProfileFields, UpdateProvider};
 use agora_actors::market::catalog::services::{CreateService, ServiceFields, SetLike};
 use agora_actors::market::catalog::{CreateCategory, CreateSkill};
 use agora_actors::market::contracts::ChangeContractStatus;
 use agora_actors::market::jobs::{Accept, EditJob, PostJob, Propose, Withdraw};
+use agora_actors::market::milestones::FundMilestone;
 use agora_actors::market::reviews::PostReview;
 use agora_actors::market::{Caller, Command, Market};
 use agora_actors::Hub;
+use agora_engine::card::CardInput;
 use agora_engine::job::{JobEdit, NewJob};
 use agora_engine::market::{tags as normalize_tags, Availability, JobStatus, ProposalStatus, SkillLevel};
 use agora_engine::{
     CategoryId, ContractActor, ContractId, ContractStatus, ConversationId, DomainError, Email, JobId, MessageId, Money,
-    NewConversation, Password, ProposalId, ProviderId, ReviewId, Role, ServiceId, SkillId, UserId, Username,
+    NewConversation, Password, PaymentMethodId, ProposalId, ProviderId, ReviewId, Role, ServiceId, SkillId, UserId,
+    Username,
 };
 use agora_storage::chat::{Message, ReadCursor};
 use agora_storage::market::{
     Category, Contract, Engagement, Job, Proposal, Provider, ProviderSkill, Review, Service, Skill,
 };
+use agora_storage::payments::PaymentMethod;
 use agora_storage::{NewUser, Store};
 use futures_util::{StreamExt as _, TryStreamExt as _};
 use rand::rngs::StdRng;
@@ -1667,6 +1675,7 @@ impl<K: Ord + Copy + fmt::Display, V: Copy> Minted<K, V> {
 struct Writer<'a> {
     market: &'a Addr<Market>,
     store: &'a Store,
+    gateway: &'a dyn PaymentGateway,
 }
 
 impl Writer<'_> {
@@ -1707,9 +1716,12 @@ impl Writer<'_> {
             Ok(())
         })
         .await?;
+        let hiring: BTreeSet<UserId> = p.contracts.iter().map(|c| c.contract.client_id).collect();
+        let cards = BTreeMap::from_iter(each(&hiring, |client| self.card(*client, now)).await?);
+        let cards = &cards;
         each(&p.providers, |x| self.provider(x, &categories, &skills)).await?;
         let services = Minted::new(each(&p.services, |s| self.service(s, &categories)).await?);
-        each(&p.jobs, |j| self.job(p, j, &categories, &skills)).await?;
+        each(&p.jobs, |j| self.job(p, j, &categories, &skills, cards)).await?;
         // One service's likes one after the other (each bumps its counter).
         let mut likes: BTreeMap<ServiceId, Vec<UserId>> = BTreeMap::new();
         for (s, u) in &p.likes {
@@ -1729,6 +1741,24 @@ impl Writer<'_> {
         .await?;
         each(&p.conversations, |cp| self.conversation(cp)).await?;
         Ok(())
+    }
+
+    /// A client's saved card (the sandbox's always-succeeding test number), as the
+    /// payment-methods route saves one.
+    async fn card(&self, client: UserId, now: OffsetDateTime) -> anyhow::Result<(UserId, PaymentMethodId)> {
+        let input = CardInput::parse("4242424242424242", 12, i64::from(now.year()) + 3, "123", (now.year(), 12))
+            .map_err(|e| invalid("card", e))?;
+        let token = self.gateway.tokenize(&input).await?;
+        let method = PaymentMethod {
+            id: PaymentMethodId::from_uuid(Uuid::now_v7()),
+            user_id: client,
+            gateway: self.gateway.name().to_string(),
+            token: token.token,
+            card: token.card,
+            created_at: now,
+        };
+        self.store.market().insert(&method).await?;
+        Ok((client, method.id))
     }
 
     /// Parents before their children.
@@ -1819,6 +1849,7 @@ impl Writer<'_> {
         j: &Job,
         categories: &Minted<CategoryId, CategoryId>,
         skills: &Minted<SkillId, SkillId>,
+        cards: &BTreeMap<UserId, PaymentMethodId>,
     ) -> anyhow::Result<()> {
         let client = Caller { id: j.client_id, role: Role::Client };
         let new = NewJob {
@@ -1846,7 +1877,9 @@ impl Writer<'_> {
             self.send(Withdraw { by, proposal_id: proposal_ids.get(x.id)?, at: x.updated_at }).await?;
         }
         if let Some(cp) = p.contracts.iter().find(|c| c.contract.job_id == j.id) {
-            self.contract(p, cp, client, &proposal_ids).await?;
+            let card =
+                cards.get(&j.client_id).copied().ok_or_else(|| anyhow::anyhow!("no card for {}", j.client_id))?;
+            self.contract(p, cp, client, &proposal_ids, card).await?;
         }
         if j.status == JobStatus::Cancelled {
             let edit = JobEdit { status: Some(JobStatus::Cancelled), ..JobEdit::default() };
@@ -1855,18 +1888,26 @@ impl Writer<'_> {
         Ok(())
     }
 
-    /// The client accepts; the parties move the contract on; both may review it.
+    /// The client accepts and funds; the parties move the contract on; both may review it.
     async fn contract(
         &self,
         p: &Plan,
         cp: &ContractPlan,
         client: Caller,
         proposals: &Minted<ProposalId, ProposalId>,
+        card: PaymentMethodId,
     ) -> anyhow::Result<()> {
         let c = &cp.contract;
         let accept = Accept { by: client, proposal_id: proposals.get(c.proposal_id)?, job_id: None, at: c.created_at };
         let contract_id = self.send(accept).await?.id;
         for step in &cp.steps {
+            if step.to == ContractStatus::Active {
+                // Funding the whole amount (the default single milestone) starts the contract.
+                let fund =
+                    FundMilestone { by: client, contract_id, milestone_id: None, payment_method_id: card, at: step.at };
+                self.send(fund).await?;
+                continue;
+            }
             let role = if step.by == ContractActor::Client { Role::Client } else { Role::Provider };
             let cmd = ChangeContractStatus {
                 by: Caller { id: step.actor, role },
@@ -2108,7 +2149,7 @@ pub async fn run(settings: &Settings, args: &SeedArgs) -> anyhow::Result<Summary
     // The singleton actors, as `agora serve` starts them; mail only ever goes to the outbox.
     let mailer = Mailer::new(&settings.email_from, settings.outbox_dir(), None)?;
     let hub = Hub::start(store.clone(), mailer, settings.realtime_with_secrets()?)?;
-    Writer { market: &hub.market, store: &store }.write(&p, &hash, now).await?;
+    Writer { market: &hub.market, store: &store, gateway: hub.cx.gateway.as_ref() }.write(&p, &hash, now).await?;
     let notes = notifications(&hub, &store, &p, now).await?;
     Ok(summarize(&p, notes, location(settings), started.elapsed()))
 }
@@ -2116,6 +2157,7 @@ pub async fn run(settings: &Settings, args: &SeedArgs) -> anyhow::Result<Summary
 #[cfg(test)]
 mod tests {
     use super::*;
+    use agora_engine::contract::Trigger;
 
     fn small() -> SeedArgs {
         SeedArgs { providers: 5, services: 20, jobs: 10, clients: 5, conversations: 60 }
@@ -2174,7 +2216,8 @@ mod tests {
             let mut s = ContractStatus::Pending;
             let mut at = cp.contract.created_at;
             for step in &cp.steps {
-                s = s.transition(step.to, step.by).expect("a legal transition").to;
+                let trigger = if step.to == ContractStatus::Active { Trigger::Funding } else { Trigger::Request };
+                s = s.transition(step.to, step.by, trigger).expect("a legal transition").to;
                 assert!(step.at > at && step.at < now);
                 at = step.at;
             }

@@ -107,8 +107,15 @@ async fn accepts_racing_on_two_processes_create_exactly_one_contract() {
     // The contract runs to delivered; then "completed" races on both nodes: one wins, and the
     // provider's completed_jobs grows by exactly one.
     let status = format!("/api/contracts/{contract}/status");
+    // Funding starts it (a status call to active is refused).
     let r = post(&http, &a, &status, json!({"status": "active"}), &client_token).await;
-    assert_eq!(r.status, 200, "{}", r.json);
+    assert_eq!((r.status, r.json["error"]["code"].as_str()), (409, Some("funding_required")), "{}", r.json);
+    let card = json!({"kind": "card", "number": "4242424242424242", "exp_month": 12, "exp_year": 2099, "cvc": "123"});
+    let r = post(&http, &a, "/api/payment-methods", card, &client_token).await;
+    assert_eq!(r.status, 201, "{}", r.json);
+    let fund = json!({"payment_method_id": id_of(&r.json)});
+    let r = post(&http, &b, &format!("/api/contracts/{contract}/fund"), fund, &client_token).await;
+    assert_eq!((r.status, r.json["contract_status"].as_str()), (200, Some("active")), "{}", r.json);
     let r = post(&http, &b, &status, json!({"status": "delivered"}), provider_token).await;
     assert_eq!(r.status, 200, "{}", r.json);
     let replies =

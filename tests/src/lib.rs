@@ -209,6 +209,19 @@ impl TestApp {
         r.json["id"].as_str().expect("contract id").to_string()
     }
 
+    /// The client funds a pending contract's next milestone (the whole agreed amount unless
+    /// it was split) with a fresh test card, which makes the contract active; answers the
+    /// reply's `{payment, milestone, contract_status}`.
+    pub async fn fund_contract(&self, client: &TestUser, contract: &str) -> Value {
+        let card = self.card(client, "4242424242424242").await;
+        let r = self
+            .post(&format!("/api/contracts/{contract}/fund"), json!({"payment_method_id": card}), Some(&client.token))
+            .await;
+        r.expect(200, None);
+        assert_eq!(r.json["contract_status"], "active", "{}", r.text);
+        r.json
+    }
+
     /// Saves the card `number` (expiring 12/2099, cvc 123) for `user`; answers its id.
     pub async fn card(&self, user: &TestUser, number: &str) -> String {
         let body = json!({"kind": "card", "number": number, "exp_month": 12, "exp_year": 2099, "cvc": "123"});

@@ -72,11 +72,12 @@ fn ids(r: &Reply) -> Vec<String> {
     r.json["results"].as_array().expect("results").iter().map(|b| b["id"].as_str().expect("id").to_string()).collect()
 }
 
-/// A contract between `client` and `provider` taken through pending → active → delivered
-/// → completed over REST; answers its id.
+/// A contract between `client` and `provider` taken through pending → active (funded) →
+/// delivered → completed over REST; answers its id.
 async fn completed_contract(app: &TestApp, client: &TestUser, provider: &TestUser) -> String {
     let id = contract(app, client, provider).await;
-    for (who, status) in [(client, "active"), (provider, "delivered"), (client, "completed")] {
+    app.fund_contract(client, &id).await;
+    for (who, status) in [(provider, "delivered"), (client, "completed")] {
         app.post(&format!("/api/contracts/{id}/status"), json!({"status": status}), Some(&who.token))
             .await
             .expect(200, None);

@@ -1379,10 +1379,12 @@ async fn contracts_follow_the_state_machine_with_history_and_count_a_completion_
     set_status(&app, &stranger, &contract, "active", None).await.expect(404, Some("not_found"));
     assert_eq!(contract_status(&app, &client, &contract).await, "pending");
 
-    // pending → active (client) → delivered (provider) → completed (client).
-    let r = set_status(&app, &client, &contract, "active", Some("funded offline")).await;
-    r.expect(200, None);
-    assert_eq!(r.json["status"], "active");
+    // pending → active (the client's funding) → delivered (provider) → completed (client).
+    // A status call never starts a contract: funding its first milestone does.
+    set_status(&app, &client, &contract, "active", Some("funded offline")).await.expect(409, Some("funding_required"));
+    assert_eq!(contract_status(&app, &client, &contract).await, "pending");
+    app.fund_contract(&client, &contract).await;
+    assert_eq!(contract_status(&app, &client, &contract).await, "active");
     set_status(&app, &client, &contract, "active", None).await.expect(409, Some("invalid_transition"));
     set_status(&app, &client, &contract, "delivered", None).await.expect(403, Some("forbidden"));
     set_status(&app, &prov, &contract, "completed", None).await.expect(409, Some("invalid_transition"));
@@ -1430,7 +1432,7 @@ async fn contracts_follow_the_state_machine_with_history_and_count_a_completion_
         r.text
     );
     let reasons: Vec<Value> = events.iter().map(|e| e["reason"].clone()).collect();
-    assert_eq!(reasons[1..], [json!("funded offline"), json!("all done"), json!("thanks")]);
+    assert_eq!(reasons[1..], [json!("funded"), json!("all done"), json!("thanks")]);
     let mut last = OffsetDateTime::UNIX_EPOCH;
     for e in &events {
         let at = OffsetDateTime::parse(e["at"].as_str().expect("at"), &time::format_description::well_known::Rfc3339)
@@ -1450,7 +1452,7 @@ async fn contracts_follow_the_state_machine_with_history_and_count_a_completion_
 async fn concurrent_completions_count_once() {
     let app = spawn_app().await;
     let (client, prov, profile, contract) = pending_contract(&app, "cc").await;
-    set_status(&app, &client, &contract, "active", None).await.expect(200, None);
+    app.fund_contract(&client, &contract).await;
     set_status(&app, &prov, &contract, "delivered", None).await.expect(200, None);
     let replies = join_all((0..8).map(|_| set_status(&app, &client, &contract, "completed", None))).await;
     let statuses: Vec<u16> = replies.iter().map(|r| r.status).collect();
@@ -1462,10 +1464,11 @@ async fn concurrent_completions_count_once() {
     let r = app.get(&format!("/api/contracts/{contract}/events"), Some(&client.token)).await;
     let completions = results(&r).iter().filter(|e| e["to"] == "completed").count();
     assert_eq!(completions, 1, "one completed event: {}", r.text);
-    // The provider hears about it once (after "accepted", "new contract" and "active").
-    let got = exactly_notifications(&app, &prov, 4).await;
-    let completed = got.iter().filter(|n| n["title"].as_str().is_some_and(|t| t.contains("completed"))).count();
-    assert_eq!(completed, 1, "{got:#?}");
+    // The provider hears about it once (after "accepted", "new contract", "active" and
+    // "milestone funded"), and about the release it made once.
+    let got = exactly_notifications(&app, &prov, 6).await;
+    let count = |title: &str| got.iter().filter(|n| n["title"] == title).count();
+    assert_eq!((count("Contract completed"), count("Milestone released")), (1, 1), "{got:#?}");
 }
 
 #[actix_web::test]
@@ -1473,7 +1476,7 @@ async fn disputes_are_settled_by_admins_only_and_cancellations_count_nothing() {
     let app = spawn_app().await;
     let root = app.admin().await;
     let (client, prov, profile, contract) = pending_contract(&app, "dispute").await;
-    set_status(&app, &client, &contract, "active", None).await.expect(200, None);
+    app.fund_contract(&client, &contract).await;
     let r = set_status(&app, &prov, &contract, "disputed", Some("client went silent")).await;
     r.expect(200, None);
     assert_eq!(r.json["status"], "disputed");
@@ -1499,15 +1502,19 @@ async fn disputes_are_settled_by_admins_only_and_cancellations_count_nothing() {
     assert_eq!(last["actor_role"], "admin");
     assert_eq!(last["reason"], "work verified");
     // Both parties hear about the admin's decision.
-    // client: the proposal, then disputed and completed.
-    let got = exactly_notifications(&app, &client, 3).await;
-    assert_eq!(got.iter().filter(|n| n["type"] == "contract").count(), 2, "{got:#?}");
-    assert!(got[0]["message"].as_str().is_some_and(|m| m.contains("completed")), "{got:#?}");
-    assert_eq!(got[0]["actor_id"], root.id.as_str());
-    // provider: accepted, new contract, active, completed.
-    let got = exactly_notifications(&app, &prov, 4).await;
-    assert_eq!(got.iter().filter(|n| n["type"] == "contract").count(), 3, "{got:#?}");
-    assert!(got[0]["message"].as_str().is_some_and(|m| m.contains("completed")), "{got:#?}");
+    // client: the proposal, then disputed and completed, and the escrow's release.
+    let got = exactly_notifications(&app, &client, 4).await;
+    let contract_notes: Vec<&Value> = got.iter().filter(|n| n["type"] == "contract").collect();
+    assert_eq!(contract_notes.len(), 2, "{got:#?}");
+    assert!(contract_notes[0]["message"].as_str().is_some_and(|m| m.contains("completed")), "{got:#?}");
+    assert_eq!(contract_notes[0]["actor_id"], root.id.as_str());
+    assert_eq!(got.iter().filter(|n| n["title"] == "Milestone released").count(), 1, "{got:#?}");
+    // provider: accepted, new contract, active, milestone funded, completed, released.
+    let got = exactly_notifications(&app, &prov, 6).await;
+    let contract_notes: Vec<&Value> = got.iter().filter(|n| n["type"] == "contract").collect();
+    assert_eq!(contract_notes.len(), 3, "{got:#?}");
+    assert!(contract_notes[0]["message"].as_str().is_some_and(|m| m.contains("completed")), "{got:#?}");
+    assert_eq!(got.iter().filter(|n| n["title"] == "Milestone released").count(), 1, "{got:#?}");
 
     // Cancelling: either party, from pending or active; nothing is counted.
     let (client2, prov2, profile2, contract2) = pending_contract(&app, "cancel").await;
@@ -1515,7 +1522,7 @@ async fn disputes_are_settled_by_admins_only_and_cancellations_count_nothing() {
     set_status(&app, &client2, &contract2, "active", None).await.expect(409, Some("invalid_transition"));
     assert_eq!(provider_profile(&app, &profile2).await["completed_jobs"], 0);
     let (client3, _prov3, _profile3, contract3) = pending_contract(&app, "cancel-active").await;
-    set_status(&app, &client3, &contract3, "active", None).await.expect(200, None);
+    app.fund_contract(&client3, &contract3).await;
     set_status(&app, &client3, &contract3, "cancelled", None).await.expect(200, None);
     set_status(&app, &root, &contract3, "completed", None).await.expect(409, Some("invalid_transition"));
 }
@@ -1588,14 +1595,21 @@ async fn marketplace_events_notify_the_other_party_exactly_once_live_and_listed(
     exactly_notifications(&app, &client, 2).await;
 
     // Every contract status change → the other party only; refused changes → nobody.
+    // Funding starts the contract: the provider hears "active" and "milestone funded".
     set_status(&app, &prov, &contract, "active", None).await.expect(403, Some("forbidden"));
-    set_status(&app, &client, &contract, "active", None).await.expect(200, None);
-    let f = prov_ws.expect("notification").await;
-    assert_eq!(f["notification"]["type"], "contract", "{f}");
-    assert_eq!(f["notification"]["object_id"], contract.as_str(), "{f}");
-    let got = exactly_notifications(&app, &prov, 3).await;
-    assert_notification(&got[0], "contract", "contract", &contract, &client.id);
-    assert!(got[0]["message"].as_str().is_some_and(|m| m.contains("active")), "{}", got[0]);
+    set_status(&app, &client, &contract, "active", None).await.expect(409, Some("funding_required"));
+    app.fund_contract(&client, &contract).await;
+    let mut live = Vec::new();
+    for _ in 0..2 {
+        live.push(prov_ws.expect("notification").await["notification"].clone());
+    }
+    let live_types: HashSet<&str> = live.iter().filter_map(|n| n["type"].as_str()).collect();
+    assert_eq!(live_types, HashSet::from(["contract", "payment"]), "{live:#?}");
+    let got = exactly_notifications(&app, &prov, 4).await;
+    let activated = got.iter().find(|n| n["title"] == "Contract active").expect("active notification");
+    assert_notification(activated, "contract", "contract", &contract, &client.id);
+    assert!(activated["message"].as_str().is_some_and(|m| m.contains("active")), "{activated}");
+    assert!(got.iter().any(|n| n["title"] == "Milestone funded"), "{got:#?}");
     set_status(&app, &prov, &contract, "delivered", None).await.expect(200, None);
     let f = client_ws.expect("notification").await;
     assert_eq!(f["notification"]["type"], "contract", "{f}");
@@ -1605,12 +1619,18 @@ async fn marketplace_events_notify_the_other_party_exactly_once_live_and_listed(
     set_status(&app, &prov, &contract, "delivered", None).await.expect(409, Some("invalid_transition"));
     set_status(&app, &client, &contract, "completed", None).await.expect(200, None);
     set_status(&app, &client, &contract, "completed", None).await.expect(409, Some("invalid_transition"));
-    let got = exactly_notifications(&app, &prov, 4).await;
-    assert_notification(&got[0], "contract", "contract", &contract, &client.id);
-    assert!(got[0]["message"].as_str().is_some_and(|m| m.contains("completed")), "{}", got[0]);
-    exactly_notifications(&app, &client, 3).await;
+    // Completing releases the escrow: the provider hears both, the client of the release.
+    let got = exactly_notifications(&app, &prov, 6).await;
+    let completed = got.iter().find(|n| n["title"] == "Contract completed").expect("completed notification");
+    assert_notification(completed, "contract", "contract", &contract, &client.id);
+    assert!(completed["message"].as_str().is_some_and(|m| m.contains("completed")), "{completed}");
+    let got = exactly_notifications(&app, &client, 4).await;
+    assert_eq!(got[0]["title"], "Milestone released", "{got:#?}");
     // Nothing else arrives live either.
-    prov_ws.expect("notification").await;
+    for _ in 0..2 {
+        prov_ws.expect("notification").await;
+    }
+    client_ws.expect("notification").await;
     prov_ws.expect_none("notification", QUIET).await;
     client_ws.expect_none("notification", QUIET).await;
     assert!(notifications(&app, &other).await.is_empty());

@@ -379,9 +379,13 @@ async fn completing_releases_cancelling_refunds_and_an_admin_splits_a_dispute() 
     let remove = |m: &str| format!("/api/contracts/{contract}/milestones/{m}/remove");
     app.post(&remove(&ms[0]), json!({}), Some(&client.token)).await.expect(409, Some("invalid_transition"));
     app.post(&remove(&ms[2]), json!({}), Some(&provider.token)).await.expect(403, Some("forbidden"));
+    set_status(&app, &provider, &contract, "delivered").await.expect(200, None);
+    // Not while a milestone is unfunded: the client funds it or removes it first.
+    let r = set_status(&app, &client, &contract, "completed").await;
+    r.expect(409, Some("milestone_unfunded"));
+    assert!(r.text.contains("1 milestone"), "{}", r.text);
     let r = app.post(&remove(&ms[2]), json!({}), Some(&client.token)).await;
     assert_eq!(r.json["status"], "removed", "{}", r.text);
-    set_status(&app, &provider, &contract, "delivered").await.expect(200, None);
     set_status(&app, &client, &contract, "completed").await.expect(200, None);
     let r = milestones(&app, &contract, &client).await;
     let statuses: Vec<&str> =

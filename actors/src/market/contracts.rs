@@ -3,8 +3,14 @@
 //! overwritten), with the transition stored in the contract's history. The provider's
 //! `completed_jobs` grows exactly once: only the one change that moves the contract to
 //! completed wins its compare-and-set. The job's status follows its contracts.
+//!
+//! A status call never starts a contract: pending → active happens only when the client
+//! funds the first milestone ([`activate_by_funding`]). The client completes only when no
+//! milestone is unfunded.
 
-use agora_engine::{Contract, ContractEvent, ContractId, ContractStatus, DomainEvent, Job, UserId};
+use agora_engine::contract::{check_completion, Trigger};
+use agora_engine::payment::MilestoneStatus;
+use agora_engine::{Contract, ContractActor, ContractEvent, ContractId, ContractStatus, DomainEvent, Job, UserId};
 use agora_storage::intents::{Intent, Step};
 use agora_storage::market::Provider;
 use agora_storage::{cas_retry, StoreError};
@@ -31,20 +37,33 @@ impl Command for ChangeContractStatus {
         Aggregate::Contract(self.contract_id)
     }
     fn run(self, cx: Cx) -> BoxFuture<'static, Result<Contract, ActorError>> {
-        Box::pin(change(cx, self))
+        Box::pin(change(cx, self, Trigger::Request))
     }
+}
+
+/// Funding the first milestone starts a pending contract (the funding command's last step;
+/// a repeat finds it active and changes nothing).
+pub(crate) async fn activate_by_funding(
+    cx: &Cx,
+    by: Caller,
+    contract_id: ContractId,
+    at: OffsetDateTime,
+) -> Result<Contract, ActorError> {
+    let to = ContractStatus::Active;
+    let msg = ChangeContractStatus { by, contract_id, to, reason: Some("funded".into()), at };
+    change(cx.clone(), msg, Trigger::Funding).await
 }
 
 /// A status change; a terminal one also settles what is still in escrow (release on
 /// completion, refund on cancellation), under an intent the sweeper completes after a crash.
-pub(crate) async fn change(cx: Cx, msg: ChangeContractStatus) -> Result<Contract, ActorError> {
+pub(crate) async fn change(cx: Cx, msg: ChangeContractStatus, trigger: Trigger) -> Result<Contract, ActorError> {
     if !msg.to.is_terminal() {
-        return change_status(cx, msg).await;
+        return change_status(cx, msg, trigger).await;
     }
     let at = msg.at;
     let intent = Intent::new(Step::SettleContract { contract_id: msg.contract_id }, at);
     cx.store.intents().record(&intent).await?;
-    let changed = change_status(cx.clone(), msg).await;
+    let changed = change_status(cx.clone(), msg, trigger).await;
     if let Ok(c) = &changed {
         cx.faults.hit("contract:ended");
         super::milestones::settle_contract(&cx, c, at).await?;
@@ -53,14 +72,19 @@ pub(crate) async fn change(cx: Cx, msg: ChangeContractStatus) -> Result<Contract
     changed
 }
 
-async fn change_status(cx: Cx, msg: ChangeContractStatus) -> Result<Contract, ActorError> {
+async fn change_status(cx: Cx, msg: ChangeContractStatus, trigger: Trigger) -> Result<Contract, ActorError> {
     let m = cx.store.market();
     let (next, change, completes_job) = cas_retry(|| async {
         let current = m.get::<Contract>(msg.contract_id).await?.ok_or(ActorError::NotFound)?;
         let c = &current.value;
         // Admins act as admins (dispute resolution); parties as themselves.
         let by = c.party(msg.by.id, msg.by.is_admin()).ok_or(ActorError::NotFound)?;
-        let decided = c.status.transition(msg.to, by).map_err(ActorError::Refused)?;
+        let decided = c.status.transition(msg.to, by, trigger).map_err(ActorError::Refused)?;
+        if decided.to == ContractStatus::Completed && by == ContractActor::Client {
+            let (set, _) = super::milestones::milestone_set(&cx, c).await?;
+            let unfunded = set.milestones.iter().filter(|m| m.status == MilestoneStatus::Unfunded).count();
+            check_completion(decided.to, by, unfunded).map_err(ActorError::Refused)?;
+        }
         let mut next = c.clone();
         next.status = msg.to;
         next.updated_at = msg.at;

@@ -339,17 +339,7 @@ pub(crate) async fn complete_funding(
     .await?;
     cx.faults.hit("fund:milestone");
     let contract = if c.status == ContractStatus::Pending {
-        change(
-            cx.clone(),
-            ChangeContractStatus {
-                by,
-                contract_id: c.id,
-                to: ContractStatus::Active,
-                reason: Some("funded".into()),
-                at,
-            },
-        )
-        .await?
+        super::contracts::activate_by_funding(cx, by, c.id, at).await?
     } else {
         c
     };
@@ -896,5 +886,6 @@ pub(crate) async fn carry_out_resolution(
         return Ok(c);
     }
     let by = Caller { id: by, role: agora_engine::Role::Admin };
-    change(cx.clone(), ChangeContractStatus { by, contract_id, to, reason: Some("dispute resolved".into()), at }).await
+    let msg = ChangeContractStatus { by, contract_id, to, reason: Some("dispute resolved".into()), at };
+    change(cx.clone(), msg, agora_engine::contract::Trigger::Request).await
 }

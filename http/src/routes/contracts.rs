@@ -72,12 +72,14 @@ pub struct StatusBody {
     pub reason: Option<String>,
 }
 
-/// Changes the status: pending→active (client), active→delivered (provider),
-/// delivered→completed (client), pending|active→cancelled, active|delivered→disputed
-/// (either party), disputed→completed|cancelled (admin). Refused changes are 409.
+/// Changes the status: active→delivered (provider), delivered→completed (client, once no
+/// milestone is unfunded: 409 `milestone_unfunded`), pending|active→cancelled,
+/// active|delivered→disputed (either party), disputed→completed|cancelled (admin). A
+/// contract becomes active only when the client funds its first milestone: asking for
+/// pending→active here is 409 `funding_required`. Refused changes are 409.
 #[utoipa::path(post, path = "/api/contracts/{id}/status", tag = "contracts", params(("id" = String, Path)), request_body = StatusBody,
     responses((status = 200, description = "the contract"), (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope),
-        (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope, description = "invalid_transition")), security(("bearer" = [])))]
+        (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope, description = "invalid_transition, funding_required or milestone_unfunded")), security(("bearer" = [])))]
 #[tracing::instrument(skip_all, fields(user = %user.id))]
 pub async fn set_status(
     state: web::Data<AppState>,

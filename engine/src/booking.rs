@@ -1,13 +1,19 @@
 //! The booking aggregate: a client's booking of a service for a time slot. Its state
 //! machine is [`BookingStatus::transition`] (table-tested in `market`); this adds who is
 //! asking (a party, relative to the booking) and what a change does to the provider's slot.
+//!
+//! A priced booking is paid when the provider confirms it: the client's card is charged
+//! into the booking's escrow (held for the provider), and the confirmation happens only
+//! once the charge succeeded. The escrow is released to the provider (minus the platform
+//! fee) when the booking completes, and refunded to the card when a paid booking ends any
+//! other way ([`Booking::settlement`]).
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::error::DomainError;
 use crate::market::{slot, BookingActor, BookingStatus};
-use crate::{BookingId, Money, ServiceId, UserId};
+use crate::{BookingId, LedgerTxnId, Money, PaymentId, PaymentMethodId, ServiceId, UserId};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Booking {
@@ -22,6 +28,19 @@ pub struct Booking {
     pub note: Option<String>,
     pub status: BookingStatus,
     pub price: Money,
+    /// The saved card the client chose to pay with (without one, a priced booking is paid
+    /// with the client's newest saved card).
+    #[serde(default)]
+    pub payment_method_id: Option<PaymentMethodId>,
+    /// The charge made when the provider confirmed (it claims the booking while it runs).
+    #[serde(default)]
+    pub payment_id: Option<PaymentId>,
+    /// The charge is in the booking's escrow.
+    #[serde(default)]
+    pub paid: bool,
+    /// The ledger transaction that releases or refunds the escrow, once decided.
+    #[serde(default)]
+    pub settlement_txn: Option<LedgerTxnId>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -34,6 +53,15 @@ pub struct Bookable {
     pub service_id: ServiceId,
     pub owner_id: UserId,
     pub price: Money,
+}
+
+/// What becomes of a paid booking's escrow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settlement {
+    /// Completed: to the provider, minus the platform fee.
+    Release,
+    /// Declined or cancelled: back to the card.
+    Refund,
 }
 
 /// What a status change does to the provider's schedule.
@@ -56,6 +84,7 @@ impl Booking {
         start_at: OffsetDateTime,
         end_at: OffsetDateTime,
         note: Option<String>,
+        payment_method_id: Option<PaymentMethodId>,
         now: OffsetDateTime,
     ) -> Result<Booking, DomainError> {
         slot(start_at, end_at, now)?;
@@ -72,6 +101,10 @@ impl Booking {
             note,
             status: BookingStatus::Requested,
             price: service.price,
+            payment_method_id,
+            payment_id: None,
+            paid: false,
+            settlement_txn: None,
             created_at: now,
             updated_at: now,
         })
@@ -102,6 +135,24 @@ impl Booking {
     pub fn apply(&mut self, to: BookingStatus, at: OffsetDateTime) {
         self.status = to;
         self.updated_at = at;
+    }
+
+    /// Whether confirming it charges the client (a price above zero).
+    pub fn is_priced(&self) -> bool {
+        self.price.minor() > 0
+    }
+
+    /// What its escrow must become now: released once completed, refunded once it ended any
+    /// other way; `None` while it is live, unpaid, or already decided.
+    pub fn settlement(&self) -> Option<Settlement> {
+        if !self.paid || self.settlement_txn.is_some() {
+            return None;
+        }
+        match self.status {
+            BookingStatus::Completed => Some(Settlement::Release),
+            BookingStatus::Declined | BookingStatus::Cancelled => Some(Settlement::Refund),
+            BookingStatus::Requested | BookingStatus::Confirmed => None,
+        }
     }
 
     /// Whether it no longer needs a slot on the schedule.
@@ -142,6 +193,7 @@ mod tests {
             NOW + time::Duration::days(1),
             NOW + time::Duration::days(1) + time::Duration::hours(1),
             None,
+            None,
             NOW,
         )
         .expect("request")
@@ -152,10 +204,38 @@ mod tests {
         let b = booking();
         assert_eq!((b.status, b.client_id, b.provider_id), (BookingStatus::Requested, uid(1), uid(2)));
         let own = Bookable { service_id: b.service_id, owner_id: uid(1), price: b.price };
-        let r = Booking::request(b.id, own, uid(1), b.start_at, b.end_at, None, NOW);
+        let r = Booking::request(b.id, own, uid(1), b.start_at, b.end_at, None, None, NOW);
         assert!(matches!(r, Err(DomainError::Forbidden(_))));
         let own = Bookable { service_id: b.service_id, owner_id: uid(2), price: b.price };
-        assert!(Booking::request(b.id, own, uid(1), b.end_at, b.start_at, None, NOW).is_err());
+        assert!(Booking::request(b.id, own, uid(1), b.end_at, b.start_at, None, None, NOW).is_err());
+    }
+
+    /// A paid booking's escrow is released on completion and refunded on any other end,
+    /// once; unpaid or live bookings settle nothing.
+    #[test]
+    fn paid_bookings_settle_by_how_they_end() {
+        use BookingStatus::*;
+        let mut b = booking();
+        assert!(b.is_priced());
+        for status in BookingStatus::ALL {
+            b.status = status;
+            assert_eq!(b.settlement(), None, "unpaid: {status:?}");
+        }
+        b.paid = true;
+        for (status, want) in [
+            (Requested, None),
+            (Confirmed, None),
+            (Completed, Some(Settlement::Release)),
+            (Declined, Some(Settlement::Refund)),
+            (Cancelled, Some(Settlement::Refund)),
+        ] {
+            b.status = status;
+            assert_eq!(b.settlement(), want, "{status:?}");
+        }
+        b.settlement_txn = Some(LedgerTxnId::from_uuid(uuid::Uuid::from_u128(9)));
+        assert_eq!(b.settlement(), None, "decided once");
+        b.price = Money::parse(0, "USD").expect("usd");
+        assert!(!b.is_priced());
     }
 
     /// Every (from, to, party) with its slot effect; strangers are no party at all.

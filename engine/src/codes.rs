@@ -31,6 +31,7 @@ pub const IDEMPOTENCY_KEY_IN_USE: &str = "idempotency_key_in_use";
 pub const INVALID_SIGNATURE: &str = "invalid_signature";
 pub const FUNDING_REQUIRED: &str = "funding_required";
 pub const MILESTONE_UNFUNDED: &str = "milestone_unfunded";
+pub const PAYMENT_METHOD_REQUIRED: &str = "payment_method_required";
 
 /// Every code, sorted.
 pub const ALL: &[&str] = &[
@@ -77,6 +78,7 @@ pub const ALL: &[&str] = &[
     "outside_availability",
     "payload_too_large",
     "payment_declined",
+    "payment_method_required",
     "profile_exists",
     "proposal_not_pending",
     "rate_limited",

@@ -12,7 +12,7 @@
 //! | account | key | protected | meaning |
 //! |---|---|---|---|
 //! | external | `external:USD` | no | money outside Agora: card charges come from it, refunds and payouts go to it |
-//! | escrow | `escrow:<contract>:USD` | posted | funded and not yet released or refunded |
+//! | escrow | `escrow:<contract>:USD`, `escrow:booking:<booking>:USD` | posted | funded and not yet released or refunded (one account per contract, one per paid booking) |
 //! | wallet | `wallet:<user>:USD` | posted, pending | a user's available money (posted) and money held for them in escrow (pending) |
 //! | fees | `fees:2026-12-02:USD` | no | the platform's fees of one UTC day (only ever credited, so it needs no floor; one account a day keeps each day's total one small partition's sum) |
 //! | payouts | `payouts:USD` | no (each debit follows its payout's own credit) | withdrawals sent to the gateway and not yet settled |
@@ -25,15 +25,44 @@ use time::{Date, OffsetDateTime};
 
 use crate::error::DomainError;
 use crate::money::{Currency, Money};
-use crate::{ContractId, LedgerTxnId, UserId};
+use crate::{BookingId, ContractId, LedgerTxnId, UserId};
 
 pub use crate::codes::INSUFFICIENT_FUNDS;
+
+/// What an escrow account holds money for: a contract's milestones, or a paid booking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EscrowOf {
+    Contract(ContractId),
+    Booking(BookingId),
+}
+
+impl From<ContractId> for EscrowOf {
+    fn from(c: ContractId) -> Self {
+        EscrowOf::Contract(c)
+    }
+}
+
+impl From<BookingId> for EscrowOf {
+    fn from(b: BookingId) -> Self {
+        EscrowOf::Booking(b)
+    }
+}
+
+impl EscrowOf {
+    /// The id of the contract or booking.
+    pub fn uuid(self) -> uuid::Uuid {
+        match self {
+            EscrowOf::Contract(c) => c.as_uuid(),
+            EscrowOf::Booking(b) => b.as_uuid(),
+        }
+    }
+}
 
 /// A ledger account (always of one currency).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Account {
     External(CurrencyKey),
-    Escrow(ContractId, CurrencyKey),
+    Escrow(EscrowOf, CurrencyKey),
     Wallet(UserId, CurrencyKey),
     /// The fees of one UTC day.
     Fees(Date, CurrencyKey),
@@ -69,8 +98,8 @@ impl Account {
     pub fn external(c: Currency) -> Account {
         Account::External(c.into())
     }
-    pub fn escrow(contract: ContractId, c: Currency) -> Account {
-        Account::Escrow(contract, c.into())
+    pub fn escrow(of: impl Into<EscrowOf>, c: Currency) -> Account {
+        Account::Escrow(of.into(), c.into())
     }
     pub fn wallet(user: UserId, c: Currency) -> Account {
         Account::Wallet(user, c.into())
@@ -117,7 +146,10 @@ impl Account {
             ["external", c] => Ok(Account::External(cur(c)?)),
             ["fees", d, c] => Ok(Account::Fees(crate::market::parse_date(d).map_err(|_| bad())?, cur(c)?)),
             ["payouts", c] => Ok(Account::Payouts(cur(c)?)),
-            ["escrow", id, c] => Ok(Account::Escrow(ContractId::parse(id).map_err(|_| bad())?, cur(c)?)),
+            ["escrow", id, c] => Ok(Account::Escrow(ContractId::parse(id).map_err(|_| bad())?.into(), cur(c)?)),
+            ["escrow", "booking", id, c] => {
+                Ok(Account::Escrow(BookingId::parse(id).map_err(|_| bad())?.into(), cur(c)?))
+            }
             ["wallet", id, c] => Ok(Account::Wallet(UserId::parse(id).map_err(|_| bad())?, cur(c)?)),
             _ => Err(bad()),
         }
@@ -129,7 +161,8 @@ impl fmt::Display for Account {
         let c = self.currency();
         match self {
             Account::External(_) => write!(f, "external:{c}"),
-            Account::Escrow(id, _) => write!(f, "escrow:{id}:{c}"),
+            Account::Escrow(EscrowOf::Contract(id), _) => write!(f, "escrow:{id}:{c}"),
+            Account::Escrow(EscrowOf::Booking(id), _) => write!(f, "escrow:booking:{id}:{c}"),
             Account::Wallet(id, _) => write!(f, "wallet:{id}:{c}"),
             Account::Fees(d, _) => write!(f, "fees:{}:{c}", fee_day(*d)),
             Account::Payouts(_) => write!(f, "payouts:{c}"),
@@ -296,23 +329,23 @@ pub fn fee(amount: i64, bps: u32) -> i64 {
 // ---------------------------------------------------------------------------------------
 // The movements Agora makes.
 
-/// A captured charge of `amount` for `contract`'s escrow, held for `provider`.
-pub fn fund(contract: ContractId, provider: UserId, amount: Money) -> Vec<Leg> {
-    let (c, x) = (amount.currency(), amount.minor());
+/// A captured charge of `amount` into the escrow of a contract or booking, held for `provider`.
+pub fn fund(escrow: impl Into<EscrowOf>, provider: UserId, amount: Money) -> Vec<Leg> {
+    let (c, x, escrow) = (amount.currency(), amount.minor(), escrow.into());
     vec![
         Leg { account: Account::external(c), posted: -x, pending: 0 },
-        Leg { account: Account::escrow(contract, c), posted: x, pending: -x },
+        Leg { account: Account::escrow(escrow, c), posted: x, pending: -x },
         Leg { account: Account::wallet(provider, c), posted: 0, pending: x },
     ]
 }
 
-/// `amount` of `contract`'s escrow released to `provider` on `day` (UTC), the fee to that
-/// day's fee account.
-pub fn release(contract: ContractId, provider: UserId, amount: Money, fee_bps: u32, day: Date) -> Vec<Leg> {
-    let (c, x) = (amount.currency(), amount.minor());
+/// `amount` of an escrow released to `provider` on `day` (UTC), the fee to that day's fee
+/// account.
+pub fn release(escrow: impl Into<EscrowOf>, provider: UserId, amount: Money, fee_bps: u32, day: Date) -> Vec<Leg> {
+    let (c, x, escrow) = (amount.currency(), amount.minor(), escrow.into());
     let f = fee(x, fee_bps);
     vec![
-        Leg { account: Account::escrow(contract, c), posted: -x, pending: x },
+        Leg { account: Account::escrow(escrow, c), posted: -x, pending: x },
         Leg { account: Account::wallet(provider, c), posted: x - f, pending: -x },
         Leg { account: Account::fees(day, c), posted: f, pending: 0 },
     ]
@@ -323,11 +356,11 @@ pub fn fee_day(d: Date) -> String {
     format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
 }
 
-/// `amount` of `contract`'s escrow refunded to the client's card.
-pub fn refund(contract: ContractId, provider: UserId, amount: Money) -> Vec<Leg> {
-    let (c, x) = (amount.currency(), amount.minor());
+/// `amount` of an escrow refunded to the client's card.
+pub fn refund(escrow: impl Into<EscrowOf>, provider: UserId, amount: Money) -> Vec<Leg> {
+    let (c, x, escrow) = (amount.currency(), amount.minor(), escrow.into());
     vec![
-        Leg { account: Account::escrow(contract, c), posted: -x, pending: x },
+        Leg { account: Account::escrow(escrow, c), posted: -x, pending: x },
         Leg { account: Account::wallet(provider, c), posted: 0, pending: -x },
         Leg { account: Account::external(c), posted: x, pending: 0 },
     ]
@@ -388,6 +421,7 @@ mod tests {
         for a in [
             Account::external(jpy),
             Account::escrow(k, Currency::USD),
+            Account::escrow(BookingId::from_uuid(Uuid::now_v7()), jpy),
             Account::wallet(u, jpy),
             Account::fees(day(), Currency::USD),
             Account::payouts(jpy),
@@ -397,8 +431,18 @@ mod tests {
             assert_eq!(serde_json::from_str::<Account>(&json).expect("back"), a);
         }
         assert_eq!(Account::fees(day(), Currency::USD).key(), "fees:1970-01-01:USD");
-        for bad in ["", "wallet", "wallet:x:USD", "fees:USD", "fees:1970-01-01:usd", "fees:1970-13-01:USD", "bank:USD"]
-        {
+        assert!(Account::escrow(BookingId::from_uuid(Uuid::nil()), Currency::USD).key().starts_with("escrow:booking:"));
+        for bad in [
+            "",
+            "wallet",
+            "wallet:x:USD",
+            "escrow:booking:x:USD",
+            "escrow:booking:USD",
+            "fees:USD",
+            "fees:1970-01-01:usd",
+            "fees:1970-13-01:USD",
+            "bank:USD",
+        ] {
             assert!(Account::parse(bad).is_err(), "{bad}");
         }
     }

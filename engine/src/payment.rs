@@ -181,6 +181,10 @@ pub struct Payment {
     /// The ledger transactions whose refunds are recorded here (each counts once).
     #[serde(default)]
     pub refund_txns: Vec<crate::LedgerTxnId>,
+    /// The ledger transaction that books the charge into escrow (fixed when the payment is
+    /// made, so a charge outcome that arrives by webhook posts it exactly once).
+    #[serde(default)]
+    pub ledger_txn: Option<crate::LedgerTxnId>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -737,6 +741,7 @@ mod tests {
             gateway_ref: None,
             failure: None,
             refund_txns: Vec::new(),
+            ledger_txn: None,
             created_at: at,
             updated_at: at,
         };

@@ -96,7 +96,16 @@ async fn accept_is_all_or_nothing_after_a_crash_at_every_step() {
     }
 }
 
-/// A provider's service and a client's booking request for tomorrow at `hour`.
+/// A client's saved test card; answers its id.
+async fn card(http: &reqwest::Client, node: &Node, client: &str) -> String {
+    let card = json!({"kind": "card", "number": "4242424242424242", "exp_month": 12, "exp_year": 2099, "cvc": "123"});
+    let r = post(http, node, "/api/payment-methods", card, client).await;
+    assert_eq!(r.status, 201, "{}", r.json);
+    id_of(&r.json)
+}
+
+/// A provider's service and a client's booking request for tomorrow at `hour`, paid with
+/// the client's saved card when confirmed.
 async fn booking(http: &reqwest::Client, node: &Node, service: &str, hour: i64) -> (String, String) {
     let (_, client) = register(http, node, "booker", "client").await;
     let start = time::OffsetDateTime::now_utc().replace_time(time::Time::MIDNIGHT) + time::Duration::days(2);
@@ -105,16 +114,28 @@ async fn booking(http: &reqwest::Client, node: &Node, service: &str, hour: i64) 
         "service_id": service,
         "start_at": fmt(start + time::Duration::hours(hour)),
         "end_at": fmt(start + time::Duration::hours(hour + 2)),
+        "payment_method_id": card(http, node, &client).await,
     });
     let r = post(http, node, "/api/bookings", body, &client).await;
     assert_eq!(r.status, 201, "{}", r.json);
     (client, id_of(&r.json))
 }
 
+/// Confirming a priced booking (reserve, claim, payment, charge, escrow, confirmed and paid)
+/// is all or nothing across a crash at every step: afterwards the booking is either
+/// requested with its slot free and nothing charged, or confirmed with exactly one charge
+/// held in its escrow, and `agora ledger verify` passes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn booking_confirm_is_all_or_nothing_after_a_crash_at_every_step() {
     let http = reqwest::Client::new();
-    for (step, confirmed) in [("confirm:intent", false), ("confirm:schedule", false), ("confirm:booking", true)] {
+    for (step, confirmed) in [
+        ("confirm:intent", false),
+        ("confirm:schedule", false),
+        ("confirm:claimed", false),
+        ("confirm:payment", true),
+        ("confirm:charged", true),
+        ("confirm:posted", true),
+    ] {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut node = Node::start(dir.path());
         node.wait_ready(&http).await;
@@ -146,7 +167,23 @@ async fn booking_confirm_is_all_or_nothing_after_a_crash_at_every_step() {
         let b = get(&http, &node, &format!("/api/bookings/{first}"), &client).await;
         let want = if confirmed { "confirmed" } else { "requested" };
         assert_eq!(b.json["status"], want, "{step}: {}", b.json);
+        assert_eq!(b.json["paid"], confirmed, "{step}: {}", b.json);
         assert_eq!(counter(&http, &node, "agora_intents_repaired_total", "outcome=").await, 1.0, "{step}");
+        let payments = get(&http, &node, "/api/payments", &client).await;
+        let succeeded: Vec<&Value> = payments.json["results"]
+            .as_array()
+            .expect("payments")
+            .iter()
+            .filter(|p| p["status"] == "succeeded")
+            .collect();
+        assert_eq!(succeeded.len(), usize::from(confirmed), "{step}: one charge or none: {}", payments.json);
+        let held = if confirmed { 8_000 } else { 0 };
+        assert_eq!(wallet_usd(&http, &node, &provider).await, (0, held), "{step}: held once in escrow");
+        drop(node);
+        let (ok, report) = ledger_verify(dir.path());
+        assert!(ok, "{step}: {report}");
+        let mut node = Node::start(dir.path());
+        node.wait_ready(&http).await;
         // The overlapping booking: refused while the first holds the slot, confirmed when the
         // interrupted confirm left nothing behind.
         let r =
@@ -167,6 +204,62 @@ async fn booking_confirm_is_all_or_nothing_after_a_crash_at_every_step() {
             assert_eq!(r.json["error"]["code"], "booking_overlap", "{step}: {}", r.json);
         }
     }
+}
+
+/// Ending a paid booking decides its settlement in the write that ends it; a crash right
+/// after that decision is finished by the sweeper: a cancellation refunds the card once, a
+/// completion releases the escrow to the provider once (minus the 10 % fee).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ended_paid_booking_settles_once_after_a_crash() {
+    let http = reqwest::Client::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut node = Node::start(dir.path());
+    node.wait_ready(&http).await;
+    let (_, provider) = register(&http, &node, "provider", "provider").await;
+    let profile = json!({"bio": "Tunes pianos", "hourly_rate": {"amount": 5_000, "currency": "USD"}});
+    assert_eq!(post(&http, &node, "/api/providers", profile, &provider).await.status, 201);
+    let svc =
+        json!({"title": "Piano tuning", "description": "Any piano", "price": {"amount": 8_000, "currency": "USD"}});
+    let r = post(&http, &node, "/api/services", svc, &provider).await;
+    let service = id_of(&r.json);
+    let (client, cancelled) = booking(&http, &node, &service, 10).await;
+    // One that starts in three seconds, so it can be completed.
+    let fmt = |t: time::OffsetDateTime| t.format(&time::format_description::well_known::Rfc3339).expect("rfc3339");
+    let start = time::OffsetDateTime::now_utc().replace_nanosecond(0).expect("seconds") + time::Duration::seconds(3);
+    let body = json!({"service_id": service, "start_at": fmt(start), "end_at": fmt(start + time::Duration::hours(1)),
+        "payment_method_id": card(&http, &node, &client).await});
+    let r = post(&http, &node, "/api/bookings", body, &client).await;
+    assert_eq!(r.status, 201, "{}", r.json);
+    let completed = id_of(&r.json);
+    for b in [&cancelled, &completed] {
+        let r =
+            post(&http, &node, &format!("/api/bookings/{b}/status"), json!({"status": "confirmed"}), &provider).await;
+        assert_eq!((r.status, r.json["paid"].as_bool()), (200, Some(true)), "{}", r.json);
+    }
+    assert_eq!(wallet_usd(&http, &node, &provider).await, (0, 16_000));
+    drop(node);
+
+    let cancel = format!("/api/bookings/{cancelled}/status");
+    let node =
+        crash_at(&http, dir.path(), "booking:settle_decided", &cancel, json!({"status": "cancelled"}), &client).await;
+    assert_eq!(wallet_usd(&http, &node, &provider).await, (0, 8_000), "the cancelled one is refunded");
+    let b = get(&http, &node, &format!("/api/bookings/{cancelled}"), &client).await;
+    assert_eq!(b.json["status"], "cancelled");
+    let p =
+        get(&http, &node, &format!("/api/payments/{}", b.json["payment_id"].as_str().expect("payment")), &client).await;
+    assert_eq!((p.json["status"].as_str(), p.json["refunded"].as_i64()), (Some("refunded"), Some(8_000)), "{}", p.json);
+    drop(node);
+
+    tokio::time::sleep(std::time::Duration::from_millis(3_300)).await;
+    let complete = format!("/api/bookings/{completed}/status");
+    let node =
+        crash_at(&http, dir.path(), "booking:settle_decided", &complete, json!({"status": "completed"}), &provider)
+            .await;
+    assert_eq!(wallet_usd(&http, &node, &provider).await, (7_200, 0), "released once, minus the fee");
+    assert_eq!(counter(&http, &node, "agora_intents_repaired_total", "outcome=").await, 1.0);
+    drop(node);
+    let (ok, out) = ledger_verify(dir.path());
+    assert!(ok, "{out}");
 }
 
 /// The booking reminders `token`'s user has.
@@ -208,7 +301,8 @@ async fn a_booking_reminder_is_sent_once_across_a_crash_at_every_step() {
         // Its one-hour reminder is due in two seconds.
         let start =
             time::OffsetDateTime::now_utc().replace_nanosecond(0).expect("seconds") + time::Duration::seconds(3602);
-        let body = json!({"service_id": id_of(&r.json), "start_at": fmt(start), "end_at": fmt(start + time::Duration::hours(1))});
+        let body = json!({"service_id": id_of(&r.json), "start_at": fmt(start), "end_at": fmt(start + time::Duration::hours(1)),
+            "payment_method_id": card(&http, &node, &client).await});
         let r = post(&http, &node, "/api/bookings", body, &client).await;
         assert_eq!(r.status, 201, "{step}: {}", r.json);
         let booking = id_of(&r.json);

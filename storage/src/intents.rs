@@ -22,8 +22,17 @@ const ALL: &str = "all";
 pub enum Step {
     /// Accept `proposal` for `job`, creating `contract`.
     Accept { proposal_id: ProposalId, job_id: JobId, contract_id: ContractId, client_id: UserId },
-    /// Confirm `booking`, reserving its interval on `provider`'s schedule.
-    ConfirmBooking { booking_id: BookingId, provider_id: UserId, by: UserId },
+    /// Confirm `booking`, reserving its interval on `provider`'s schedule; a priced booking
+    /// is charged first (`charge`: its payment and the saved card).
+    ConfirmBooking {
+        booking_id: BookingId,
+        provider_id: UserId,
+        by: UserId,
+        #[serde(default)]
+        charge: Option<(PaymentId, PaymentMethodId)>,
+    },
+    /// Post the settlement `txn_id` (release or refund) that a paid `booking` records.
+    SettleBooking { booking_id: BookingId, txn_id: LedgerTxnId },
     /// Charge `payment` and fund `milestone` of `contract` with it through ledger transaction `txn_id`.
     FundMilestone {
         contract_id: ContractId,

@@ -116,7 +116,7 @@ fn entry_ck(txn: LedgerTxnId, reversal: bool) -> String {
 fn owner(a: &Account) -> Option<String> {
     match a {
         Account::Wallet(u, _) => Some(u.to_string()),
-        Account::Escrow(c, _) => Some(c.to_string()),
+        Account::Escrow(of, _) => Some(of.uuid().to_string()),
         Account::Fees(d, _) => Some(fee_owner(*d)),
         _ => None,
     }

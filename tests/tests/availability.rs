@@ -42,9 +42,11 @@ async fn set_hours(app: &TestApp, p: &TestUser, profile: &str, hours: Value) -> 
     app.put(&format!("/api/providers/{profile}/availability"), hours, Some(&p.token)).await
 }
 
+/// Books with a freshly saved test card (charged if the provider confirms).
 async fn book(app: &TestApp, c: &TestUser, service: &str, start: OffsetDateTime, minutes: i64) -> Reply {
-    let body =
-        json!({"service_id": service, "start_at": ts(start), "end_at": ts(start + time::Duration::minutes(minutes))});
+    let card = app.card(c, "4242424242424242").await;
+    let end = start + time::Duration::minutes(minutes);
+    let body = json!({"service_id": service, "start_at": ts(start), "end_at": ts(end), "payment_method_id": card});
     app.post("/api/bookings", body, Some(&c.token)).await
 }
 

@@ -47,10 +47,12 @@ fn ts(t: OffsetDateTime) -> String {
 const HOUR: i64 = 3600;
 const DAY: i64 = 24 * HOUR;
 
+/// Books with a freshly saved test card (charged when the provider confirms).
 async fn book_at(app: &TestApp, client: &TestUser, service: &str, start: OffsetDateTime, end: OffsetDateTime) -> Reply {
+    let card = app.card(client, "4242424242424242").await;
     app.post(
         "/api/bookings",
-        json!({"service_id": service, "start_at": ts(start), "end_at": ts(end)}),
+        json!({"service_id": service, "start_at": ts(start), "end_at": ts(end), "payment_method_id": card}),
         Some(&client.token),
     )
     .await
@@ -202,7 +204,9 @@ async fn booking_happy_path_notifies_both_parties() {
     app.get("/api/bookings?status=done", Some(&p.token)).await.expect(400, Some("validation_failed"));
     app.get("/api/bookings", None).await.expect(401, Some("unauthorized"));
 
-    // The provider confirms; the client hears about it.
+    // The provider confirms, which charges the client's saved card; the client hears about it.
+    set_status(&app, &p, &id, "confirmed").await.expect(409, Some("payment_method_required"));
+    app.card(&c, "4242424242424242").await;
     let r = set_status(&app, &p, &id, "confirmed").await;
     r.expect(200, None);
     assert_eq!(r.json["status"], "confirmed");

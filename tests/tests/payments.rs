@@ -813,3 +813,228 @@ async fn admins_see_the_platform_fee_totals_per_currency_and_day() {
     }
     verify_ledger(&app).await;
 }
+
+const PENDING_OK: &str = "4000000000003220";
+const PENDING_FAIL: &str = "4000008400001629";
+
+/// Polls the contract's milestones until the first is `want`.
+async fn milestone_becomes(app: &TestApp, contract: &str, user: &TestUser, want: &str) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..100 {
+        last = milestones(app, contract, user).await.json["results"][0].clone();
+        if last["status"] == want {
+            return last;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("milestone never became {want}: {last}");
+}
+
+#[actix_web::test]
+async fn a_charge_decided_by_webhook_funds_once_and_the_first_outcome_stands() {
+    let app = spawn_app().await;
+    // The gateway takes the charge and answers later: 202, nothing funded yet.
+    let (client, provider, contract) = parties(&app, 10_000).await;
+    let card = app.card(&client, PENDING_OK).await;
+    let m = ids(&milestones(&app, &contract, &client).await)[0].clone();
+    let r = fund(&app, &contract, &m, &client, &card, Some("pending-1")).await;
+    r.expect(202, None);
+    assert_eq!(
+        (
+            r.json["payment"]["status"].as_str(),
+            r.json["milestone"]["status"].as_str(),
+            r.json["contract_status"].as_str()
+        ),
+        (Some("pending"), Some("unfunded"), Some("pending")),
+        "{}",
+        r.text
+    );
+    // While it is pending nobody funds the milestone again.
+    fund(&app, &contract, &m, &client, &card, None).await.expect(409, Some("conflict"));
+    // The sandbox's signed charge.succeeded arrives: funded, active, held once.
+    milestone_becomes(&app, &contract, &client, "funded").await;
+    let c = app.get(&format!("/api/contracts/{contract}"), Some(&client.token)).await;
+    assert_eq!(c.json["status"], "active", "{}", c.text);
+    assert_eq!(wallet(&app, &provider).await, (0, 10_000));
+    let payments = app.get("/api/payments", Some(&client.token)).await;
+    assert_eq!(payments.json["results"].as_array().map(Vec::len), Some(1), "{}", payments.text);
+    assert_eq!(payments.json["results"][0]["status"], "succeeded");
+    let payment = payments.json["results"][0]["id"].as_str().expect("payment id").to_string();
+    notified(&app, &provider, "Milestone funded").await;
+    // A replay of the outcome, or a contrary one, changes nothing.
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    for (id, kind) in [("evt_late_1", "charge.succeeded"), ("evt_late_2", "charge.failed")] {
+        let (sig, body) = signed(&app, &json!({"id": id, "type": kind, "data": {"payment_id": payment}}), now);
+        webhook(&app, Some(&sig), body.clone()).await.expect(200, None);
+        assert_eq!(webhook(&app, Some(&sig), body).await.json["outcome"], "duplicate");
+    }
+    assert_eq!(wallet(&app, &provider).await, (0, 10_000), "funded exactly once");
+    let p = app.get(&format!("/api/payments/{payment}"), Some(&client.token)).await;
+    assert_eq!(p.json["status"], "succeeded");
+
+    // Out of order: a charge.failed for a payment arrives before anything else. It stands:
+    // the claim is given back, the client is told once, and a later success is a no-op.
+    let (client, provider, contract) = parties(&app, 4_000).await;
+    let card = app.card(&client, PENDING_FAIL).await;
+    let m = ids(&milestones(&app, &contract, &client).await)[0].clone();
+    let r = fund(&app, &contract, &m, &client, &card, None).await;
+    r.expect(202, None);
+    let payment = r.json["payment"]["id"].as_str().expect("payment id").to_string();
+    let failed = json!({"id": "evt_bank_f", "type": "charge.failed", "data": {"payment_id": payment, "failure": "insufficient_funds"}});
+    let (sig, body) = signed(&app, &failed, now);
+    webhook(&app, Some(&sig), body).await.expect(200, None);
+    let ok =
+        json!({"id": "evt_bank_s", "type": "charge.succeeded", "data": {"payment_id": payment, "reference": "ch_x"}});
+    let (sig, body) = signed(&app, &ok, now);
+    webhook(&app, Some(&sig), body).await.expect(200, None);
+    // The sandbox's own outcome comes a moment later, and is a no-op too.
+    tokio::time::sleep(std::time::Duration::from_millis(2_000)).await;
+    let p = app.get(&format!("/api/payments/{payment}"), Some(&client.token)).await;
+    assert_eq!((p.json["status"].as_str(), p.json["failure"].as_str()), (Some("failed"), Some("insufficient_funds")));
+    let ms = milestone_becomes(&app, &contract, &client, "unfunded").await;
+    assert!(ms["payment_id"].is_null(), "the claim is given back: {ms}");
+    assert_eq!(wallet(&app, &provider).await, (0, 0));
+    notified(&app, &client, "Payment failed").await;
+    let told = titles(&app, &client).await.iter().filter(|t| *t == "Payment failed").count();
+    assert_eq!(told, 1, "told once");
+    // The client funds it with another card.
+    let visa = app.card(&client, VISA).await;
+    fund(&app, &contract, &m, &client, &visa, None).await.expect(200, None);
+    assert_eq!(wallet(&app, &provider).await, (0, 4_000));
+    // A charge webhook for no payment Agora knows is refused (the gateway retries it).
+    let (sig, body) =
+        signed(&app, &json!({"id": "evt_x", "type": "charge.succeeded", "data": {"payment_id": "nope"}}), now);
+    webhook(&app, Some(&sig), body).await.expect(400, Some("invalid_body"));
+    verify_ledger(&app).await;
+}
+
+/// A 12 500 USD one-hour service of a fresh provider; answers (provider, service id).
+async fn priced_service(app: &TestApp) -> (TestUser, String) {
+    let (provider, _) = app.provider("stylist").await;
+    let body = json!({"title": "Haircut", "description": "Wash, cut and style, all included.",
+        "price": {"amount": 12_500, "currency": "USD"}, "duration_minutes": 60});
+    let r = app.post("/api/services", body, Some(&provider.token)).await;
+    r.expect(201, None);
+    (provider, r.json["id"].as_str().expect("service id").to_string())
+}
+
+async fn book(app: &TestApp, client: &TestUser, service: &str, start: time::OffsetDateTime, card: &str) -> Reply {
+    let fmt = |t: time::OffsetDateTime| t.format(&time::format_description::well_known::Rfc3339).expect("rfc3339");
+    let body = json!({"service_id": service, "start_at": fmt(start), "end_at": fmt(start + time::Duration::hours(1)),
+        "payment_method_id": card});
+    app.post("/api/bookings", body, Some(&client.token)).await
+}
+
+async fn booking_status(app: &TestApp, user: &TestUser, booking: &str, to: &str, key: Option<&str>) -> Reply {
+    let mut req = app
+        .client
+        .post(app.url(&format!("/api/bookings/{booking}/status")))
+        .bearer_auth(&user.token)
+        .json(&json!({"status": to}));
+    if let Some(k) = key {
+        req = req.header("Idempotency-Key", k);
+    }
+    app.send(req).await
+}
+
+#[actix_web::test]
+async fn a_priced_booking_is_paid_on_confirmation_released_on_completion_and_refunded_otherwise() {
+    let app = spawn_app().await;
+    let (provider, service) = priced_service(&app).await;
+    let client = app.user("booker").await;
+    let stranger = app.user("nosy").await;
+    let now = time::OffsetDateTime::now_utc().replace_nanosecond(0).expect("seconds");
+    let day = now + time::Duration::days(2);
+    // Only one's own card.
+    let theirs = app.card(&stranger, VISA).await;
+    let r = book(&app, &client, &service, day, &theirs).await;
+    r.expect(400, Some("validation_failed"));
+    assert!(r.json["error"]["fields"]["payment_method_id"].is_array(), "{}", r.text);
+
+    // A declined card: 402 on confirmation, the booking stays requested, nothing is held.
+    let declined = app.card(&client, DECLINED).await;
+    let r = book(&app, &client, &service, day, &declined).await;
+    r.expect(201, None);
+    assert_eq!((r.json["paid"].as_bool(), r.json["payment_id"].as_str()), (Some(false), None));
+    let b1 = r.json["id"].as_str().expect("id").to_string();
+    booking_status(&app, &provider, &b1, "confirmed", None).await.expect(402, Some("payment_declined"));
+    let r = app.get(&format!("/api/bookings/{b1}"), Some(&client.token)).await;
+    assert_eq!((r.json["status"].as_str(), r.json["paid"].as_bool()), (Some("requested"), Some(false)), "{}", r.text);
+    assert!(r.json["payment_id"].is_null(), "{}", r.text);
+    assert_eq!(wallet(&app, &provider).await, (0, 0));
+    notified(&app, &client, "Payment failed").await;
+    booking_status(&app, &provider, &b1, "declined", None).await.expect(200, None);
+
+    // A good card: confirmation charges it once into the booking's escrow; a replay of the
+    // request answers the same.
+    let visa = app.card(&client, VISA).await;
+    let start = now + time::Duration::seconds(3);
+    let r = book(&app, &client, &service, start, &visa).await;
+    r.expect(201, None);
+    let b2 = r.json["id"].as_str().expect("id").to_string();
+    booking_status(&app, &client, &b2, "confirmed", None).await.expect(403, Some("forbidden"));
+    let r = booking_status(&app, &provider, &b2, "confirmed", Some("confirm-b2")).await;
+    r.expect(200, None);
+    assert_eq!((r.json["status"].as_str(), r.json["paid"].as_bool()), (Some("confirmed"), Some(true)), "{}", r.text);
+    let payment = r.json["payment_id"].as_str().expect("payment id").to_string();
+    let again = booking_status(&app, &provider, &b2, "confirmed", Some("confirm-b2")).await;
+    again.expect(200, None);
+    assert_eq!(again.headers.get("idempotent-replayed").map(|v| v.to_str().unwrap_or("")), Some("true"));
+    assert_eq!(again.json["payment_id"], payment.as_str());
+    assert_eq!(wallet(&app, &provider).await, (0, 12_500), "held for the provider");
+    for who in [&client, &provider] {
+        let p = app.get(&format!("/api/payments/{payment}"), Some(&who.token)).await;
+        p.expect(200, None);
+        assert_eq!((p.json["status"].as_str(), p.json["amount"]["amount"].as_i64()), (Some("succeeded"), Some(12_500)));
+    }
+    app.get(&format!("/api/payments/{payment}"), Some(&stranger.token)).await.expect(404, Some("not_found"));
+    app.post(&format!("/api/payments/{payment}/refund"), json!({}), Some(&provider.token))
+        .await
+        .expect(409, Some("conflict"));
+    let receipt = app.get(&format!("/api/payments/{payment}/receipt"), Some(&client.token)).await;
+    receipt.expect(200, None);
+
+    // Completing it releases the escrow to the provider, minus the 10 % fee.
+    tokio::time::sleep(std::time::Duration::from_millis(3_300)).await;
+    booking_status(&app, &provider, &b2, "completed", None).await.expect(200, None);
+    assert_eq!(wallet(&app, &provider).await, (11_250, 0));
+
+    // A paid booking that is cancelled goes back to the card.
+    let r = book(&app, &client, &service, day + time::Duration::hours(3), &visa).await;
+    let b3 = r.json["id"].as_str().expect("id").to_string();
+    let r = booking_status(&app, &provider, &b3, "confirmed", None).await;
+    r.expect(200, None);
+    let payment = r.json["payment_id"].as_str().expect("payment id").to_string();
+    assert_eq!(wallet(&app, &provider).await, (11_250, 12_500));
+    booking_status(&app, &client, &b3, "cancelled", None).await.expect(200, None);
+    let p = app.get(&format!("/api/payments/{payment}"), Some(&client.token)).await;
+    assert_eq!(
+        (p.json["status"].as_str(), p.json["refunded"].as_i64()),
+        (Some("refunded"), Some(12_500)),
+        "{}",
+        p.text
+    );
+    assert_eq!(wallet(&app, &provider).await, (11_250, 0));
+    notified(&app, &provider, "Booking cancelled").await;
+
+    // A charge decided later: 202, the booking stays requested until the webhook confirms it.
+    let later = app.card(&client, PENDING_OK).await;
+    let r = book(&app, &client, &service, day + time::Duration::hours(6), &later).await;
+    let b4 = r.json["id"].as_str().expect("id").to_string();
+    let r = booking_status(&app, &provider, &b4, "confirmed", None).await;
+    r.expect(202, None);
+    assert_eq!((r.json["status"].as_str(), r.json["paid"].as_bool()), (Some("requested"), Some(false)), "{}", r.text);
+    booking_status(&app, &provider, &b4, "confirmed", None).await.expect(409, Some("conflict"));
+    let mut last = Value::Null;
+    for _ in 0..100 {
+        last = app.get(&format!("/api/bookings/{b4}"), Some(&client.token)).await.json;
+        if last["status"] == "confirmed" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!((last["status"].as_str(), last["paid"].as_bool()), (Some("confirmed"), Some(true)), "{last}");
+    assert_eq!(wallet(&app, &provider).await, (11_250, 12_500));
+    notified(&app, &client, "Booking confirmed").await;
+    verify_ledger(&app).await;
+}

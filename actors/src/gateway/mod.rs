@@ -56,6 +56,11 @@ pub enum ChargeOutcome {
     Declined {
         reason: Decline,
     },
+    /// Taken, with the outcome still to come: it arrives as a signed `charge.succeeded` or
+    /// `charge.failed` webhook naming the payment (the charge's idempotency key).
+    Pending {
+        reference: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,7 +119,8 @@ pub trait PaymentGateway: Send + Sync + 'static {
     /// Exchanges a card for a token. The number and cvc go no further than this call.
     async fn tokenize(&self, card: &CardInput) -> Result<CardToken, GatewayError>;
 
-    /// Authorizes and captures `amount` on the tokenized card.
+    /// Authorizes and captures `amount` on the tokenized card, or takes the charge and
+    /// answers `Pending` when its outcome will come by webhook.
     async fn charge(&self, req: &ChargeRequest) -> Result<ChargeOutcome, GatewayError>;
 
     /// Returns `amount` of a captured charge to the card; answers the refund's reference.

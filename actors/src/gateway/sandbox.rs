@@ -5,11 +5,16 @@
 //! |---|---|
 //! | 4000 0000 0000 0002 | declined, `card_declined` |
 //! | 4000 0000 0000 9995 | declined, `insufficient_funds` |
+//! | 4000 0000 0000 3220 | pending; a `charge.succeeded` webhook follows |
+//! | 4000 0084 0000 1629 | pending; a `charge.failed` webhook (`card_declined`) follows |
 //! | any other valid number (4242 4242 4242 4242, 5555 5555 5555 4444, ...) | succeeds |
 //!
 //! The behaviour is kept in the token (`tok_sbx_<ok|declined|nofunds>_<random>`), never the
 //! number. References are derived from the idempotency key, so a repeated call answers what
 //! the first one did.
+//!
+//! Charges of the two pending numbers and payouts are asynchronous, as at a processor: the
+//! charge answers `Pending` and queues its outcome the same way payouts do.
 //!
 //! Payouts are asynchronous, as at a processor: `payout` answers a reference at once and
 //! queues a `payout.paid` webhook (`payout.failed` for the IBAN DE62 3704 0044 0532 0130 01)
@@ -46,18 +51,40 @@ const FAILING_IBAN: &str = "DE62370400440532013001";
 /// How long after a payout its webhook is due.
 const PAYOUT_DELAY_MS: i64 = 1_000;
 
+/// How long after a pending charge its webhook is due.
+const CHARGE_DELAY_MS: i64 = 1_000;
+
 const PREFIX: &str = "tok_sbx_";
 
 fn behaviour(digits: &str) -> &'static str {
     match digits {
         "4000000000000002" => "declined",
         "4000000000009995" => "nofunds",
+        "4000000000003220" => "async",
+        "4000008400001629" => "asyncfail",
         _ => "ok",
     }
 }
 
 fn simple(key: &str) -> String {
     key.chars().filter(|c| c.is_ascii_alphanumeric()).collect()
+}
+
+impl SandboxGateway {
+    /// Queues the webhook `id` (`event` gets its id and creation time) in the outbox, due
+    /// `delay_ms` from now.
+    async fn queue(&self, id: String, mut event: serde_json::Value, delay_ms: i64) -> Result<(), GatewayError> {
+        let store = self
+            .store
+            .as_ref()
+            .ok_or_else(|| GatewayError::Unavailable("sandbox asynchronous outcomes need storage".into()))?;
+        let now_ms = i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+        event["id"] = id.clone().into();
+        event["created"] = (now_ms / 1000).into();
+        let body = serde_json::to_vec(&event).map_err(|e| GatewayError::Unavailable(e.to_string()))?;
+        let event = agora_storage::payments::OutboxEvent { id, body, due_ms: now_ms + delay_ms };
+        store.payments().outbox_put(self.name(), &event).await.map_err(|e| GatewayError::Unavailable(e.to_string()))
+    }
 }
 
 #[async_trait::async_trait]
@@ -73,10 +100,25 @@ impl PaymentGateway for SandboxGateway {
 
     async fn charge(&self, req: &ChargeRequest) -> Result<ChargeOutcome, GatewayError> {
         let rest = req.token.strip_prefix(PREFIX).ok_or(GatewayError::UnknownToken)?;
+        let key = simple(&req.idempotency_key);
+        let reference = format!("ch_sbx_{key}");
         let outcome = match rest.split('_').next() {
-            Some("ok") => ChargeOutcome::Succeeded { reference: format!("ch_sbx_{}", simple(&req.idempotency_key)) },
+            Some("ok") => ChargeOutcome::Succeeded { reference },
             Some("declined") => ChargeOutcome::Declined { reason: Decline::CardDeclined },
             Some("nofunds") => ChargeOutcome::Declined { reason: Decline::InsufficientFunds },
+            Some(later @ ("async" | "asyncfail")) => {
+                let succeeded = later == "async";
+                let body = serde_json::json!({
+                    "type": if succeeded { "charge.succeeded" } else { "charge.failed" },
+                    "data": {
+                        "reference": reference,
+                        "payment_id": req.idempotency_key,
+                        "failure": if succeeded { serde_json::Value::Null } else { Decline::CardDeclined.code().into() },
+                    },
+                });
+                self.queue(format!("evt_sbx_charge_{key}"), body, CHARGE_DELAY_MS).await?;
+                ChargeOutcome::Pending { reference }
+            }
             _ => return Err(GatewayError::UnknownToken),
         };
         Ok(outcome)
@@ -99,8 +141,6 @@ impl PaymentGateway for SandboxGateway {
     }
 
     async fn payout(&self, req: &PayoutRequest) -> Result<String, GatewayError> {
-        let store =
-            self.store.as_ref().ok_or_else(|| GatewayError::Unavailable("sandbox payouts need storage".into()))?;
         let paid = match req.token.strip_prefix("ba_sbx_").and_then(|r| r.split('_').next()) {
             Some("ok") => true,
             Some("fail") => false,
@@ -108,21 +148,15 @@ impl PaymentGateway for SandboxGateway {
         };
         let key = simple(&req.idempotency_key);
         let reference = format!("po_sbx_{key}");
-        let id = format!("evt_sbx_payout_{key}");
-        let now_ms = (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64;
         let body = serde_json::json!({
-            "id": id,
             "type": if paid { "payout.paid" } else { "payout.failed" },
-            "created": now_ms / 1000,
             "data": {
                 "reference": reference,
                 "payout_id": req.idempotency_key,
                 "failure": if paid { serde_json::Value::Null } else { "account_closed".into() },
             },
         });
-        let body = serde_json::to_vec(&body).map_err(|e| GatewayError::Unavailable(e.to_string()))?;
-        let event = agora_storage::payments::OutboxEvent { id, body, due_ms: now_ms + PAYOUT_DELAY_MS };
-        store.payments().outbox_put(self.name(), &event).await.map_err(|e| GatewayError::Unavailable(e.to_string()))?;
+        self.queue(format!("evt_sbx_payout_{key}"), body, PAYOUT_DELAY_MS).await?;
         Ok(reference)
     }
 }

@@ -2,10 +2,12 @@
 //! and the sandbox's outbox both come through [`receive`], so the sandbox's outcomes pass
 //! the same signature check as a processor's.
 //!
-//! An event is applied before its id is recorded, and applying is idempotent (each outcome
-//! moves its payout by compare-and-set and posts a ledger transaction fixed in advance), so
-//! a replay before or after the record changes nothing, and events may arrive in any order:
-//! the first final outcome of a payout stands.
+//! Events: `payout.paid` and `payout.failed` (`data.payout_id`), `charge.succeeded` and
+//! `charge.failed` (`data.payment_id`, `data.failure`). An event is applied before its id
+//! is recorded, and applying is idempotent (each outcome moves its payout or payment by
+//! compare-and-set and posts a ledger transaction fixed in advance), so a replay before or
+//! after the record changes nothing, and events may arrive in any order: the first final
+//! outcome of a payout or a charge stands.
 
 use agora_engine::webhook::{self, SignatureError};
 use serde::Deserialize;
@@ -43,6 +45,7 @@ struct Event {
 struct EventData {
     reference: Option<String>,
     payout_id: Option<String>,
+    payment_id: Option<String>,
     failure: Option<String>,
 }
 
@@ -89,6 +92,23 @@ pub async fn receive(
                 .ok_or_else(|| WebhookError::Malformed("data.payout_id must be a payout id".into()))?;
             let paid = event.kind == "payout.paid";
             crate::market::payouts::apply_outcome(cx, id, paid, event.data.reference, event.data.failure, now).await?;
+            Received::Applied
+        }
+        "charge.succeeded" | "charge.failed" => {
+            let id = event
+                .data
+                .payment_id
+                .as_deref()
+                .and_then(|s| agora_engine::PaymentId::parse(s).ok())
+                .ok_or_else(|| WebhookError::Malformed("data.payment_id must be a payment id".into()))?;
+            let reference = event.data.reference.unwrap_or_default();
+            let outcome = if event.kind == "charge.succeeded" {
+                super::ChargeOutcome::Succeeded { reference }
+            } else {
+                let reason = event.data.failure.as_deref().and_then(super::Decline::parse);
+                super::ChargeOutcome::Declined { reason: reason.unwrap_or(super::Decline::CardDeclined) }
+            };
+            crate::market::charges::apply_webhook(cx, id, outcome, now).await?;
             Received::Applied
         }
         _ => Received::Ignored,

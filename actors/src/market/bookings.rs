@@ -7,22 +7,38 @@
 //! steps leaves the intent; [`complete_confirm`] (run by the sweeper) keeps the reservation
 //! if the booking is confirmed and releases it otherwise. An interval still held by a
 //! booking that is no longer live is also healed the next time it is in the way.
+//!
+//! A priced booking is paid on confirmation: after the interval is reserved, the booking is
+//! claimed by a new payment (compare-and-set, so one charge runs at a time in any process),
+//! the card is charged through the gateway (keyed by the payment id), the charge is posted
+//! into the booking's escrow, and the booking becomes confirmed and paid in one write
+//! ([`complete_payment`], which the sweeper and the charge webhook also run). A declined
+//! card gives the claim and the interval back and answers 402. When a paid booking ends,
+//! the write that ends it also decides its settlement transaction (release on completion,
+//! refund otherwise) under a `SettleBooking` intent; the ledger posting and the card refund
+//! follow ([`settle`]).
 
 use agora_engine::availability::{self, BusyInterval};
-use agora_engine::booking::{Bookable, SlotEffect};
+use agora_engine::booking::{Bookable, Settlement, SlotEffect};
+use agora_engine::ledger::{self, Transaction, TxnKind};
+use agora_engine::payment::{Payment, PaymentFor, PaymentStatus};
 use agora_engine::{
-    codes, Booking, BookingId, BookingStatus, DomainError, DomainEvent, ServiceId, SlotPolicy, UserId, WorkingHours,
+    codes, Booking, BookingId, BookingStatus, DomainError, DomainEvent, LedgerTxnId, PaymentId, PaymentMethodId,
+    ServiceId, SlotPolicy, UserId, WorkingHours,
 };
 use agora_storage::intents::{Intent, Step};
-use agora_storage::market::{Schedule, Service};
+use agora_storage::market::{List, Schedule, Service};
+use agora_storage::payments::PaymentMethod;
 use agora_storage::{cas_retry, Store, StoreError};
 use futures_util::future::BoxFuture;
 use time::OffsetDateTime;
 
+use super::charges::Charged;
 use super::{new_id, Aggregate, Caller, Command, Cx};
 use crate::ActorError;
 
-/// A client books a service (anyone but its owner) at the service's current price.
+/// A client books a service (anyone but its owner) at the service's current price, to be
+/// paid with `payment_method_id` (one of the client's saved cards) when it is confirmed.
 #[derive(actix::Message)]
 #[rtype(result = "Result<Booking, ActorError>")]
 pub struct RequestBooking {
@@ -31,7 +47,21 @@ pub struct RequestBooking {
     pub start_at: OffsetDateTime,
     pub end_at: OffsetDateTime,
     pub note: Option<String>,
+    pub payment_method_id: Option<PaymentMethodId>,
     pub at: OffsetDateTime,
+}
+
+/// One of `user`'s saved cards: `id` if given (and theirs), else their newest; `None` when
+/// they have none.
+async fn card_of(cx: &Cx, user: UserId, id: Option<PaymentMethodId>) -> Result<Option<PaymentMethod>, ActorError> {
+    let m = cx.store.market();
+    Ok(match id {
+        Some(id) => m.get::<PaymentMethod>(id).await?.map(|v| v.value).filter(|p| p.user_id == user),
+        None => {
+            let list = List::<PaymentMethod>::payment_methods_of(user);
+            m.page(&list, agora_storage::Order::Desc, 1, None).await?.0.into_iter().next()
+        }
+    })
 }
 
 impl Command for RequestBooking {
@@ -48,6 +78,12 @@ impl Command for RequestBooking {
                 .map(|s| s.value)
                 .filter(|s| !s.deleted)
                 .ok_or(ActorError::NotFound)?;
+            if let Some(id) = self.payment_method_id {
+                if card_of(&cx, self.by.id, Some(id)).await?.is_none() {
+                    let problem = "is not one of your saved cards";
+                    return Err(ActorError::from(DomainError::invalid_field("payment_method_id", problem)));
+                }
+            }
             let bookable = Bookable { service_id: service.id, owner_id: service.owner_id, price: service.price };
             let booking = Booking::request(
                 new_id(BookingId::from_uuid),
@@ -56,6 +92,7 @@ impl Command for RequestBooking {
                 self.start_at,
                 self.end_at,
                 self.note,
+                self.payment_method_id,
                 self.at,
             )
             .map_err(ActorError::Refused)?;
@@ -184,12 +221,16 @@ async fn change(cx: Cx, cmd: ChangeBookingStatus) -> Result<Booking, ActorError>
     let first = party_booking(&cx.store, cmd.by.id, cmd.booking_id).await?;
     let party = first.value.party(cmd.by.id).ok_or(ActorError::NotFound)?;
     let effect = first.value.decide(party, cmd.to, cmd.at).map_err(ActorError::Refused)?;
+    if effect == SlotEffect::Reserve && first.value.is_priced() {
+        return confirm_paid(&cx, cmd, first.value).await;
+    }
     let intent = match effect {
         SlotEffect::Reserve => {
             let step = Step::ConfirmBooking {
                 booking_id: first.value.id,
                 provider_id: first.value.provider_id,
                 by: cmd.by.id,
+                charge: None,
             };
             let intent = Intent::new(step, cmd.at);
             cx.store.intents().record(&intent).await?;
@@ -203,11 +244,24 @@ async fn change(cx: Cx, cmd: ChangeBookingStatus) -> Result<Booking, ActorError>
         }
         _ => None,
     };
+    // Ending a priced booking may settle its escrow: the ending write decides the
+    // settlement transaction, under an intent recorded first.
+    let settle_txn = new_id(LedgerTxnId::from_uuid);
+    let settle_intent = if effect == SlotEffect::Release && first.value.is_priced() {
+        let intent = Intent::new(Step::SettleBooking { booking_id: first.value.id, txn_id: settle_txn }, cmd.at);
+        cx.store.intents().record(&intent).await?;
+        Some(intent)
+    } else {
+        None
+    };
     let saved = cas_retry(|| async {
         let current = party_booking(&cx.store, cmd.by.id, cmd.booking_id).await?;
         current.value.decide(party, cmd.to, cmd.at).map_err(ActorError::Refused)?;
         let mut next = current.value.clone();
         next.apply(cmd.to, cmd.at);
+        if next.settlement().is_some() {
+            next.settlement_txn = Some(settle_txn);
+        }
         Ok::<_, ActorError>(m.try_save(&next, current.version).await?.map(|_| next))
     })
     .await;
@@ -224,15 +278,274 @@ async fn change(cx: Cx, cmd: ChangeBookingStatus) -> Result<Booking, ActorError>
         }
         cx.store.intents().done(intent.id).await?;
     }
-    let saved = saved?;
+    let saved = match saved {
+        Ok(b) => b,
+        Err(e) => {
+            if let Some(intent) = &settle_intent {
+                cx.store.intents().done(intent.id).await?;
+            }
+            return Err(e);
+        }
+    };
     if effect == SlotEffect::Release {
         m.release(saved.provider_id, saved.id).await?;
     }
+    if let Some(intent) = &settle_intent {
+        if saved.settlement_txn == Some(settle_txn) {
+            cx.faults.hit("booking:settle_decided");
+            settle(&cx, &saved).await?;
+        }
+        cx.store.intents().done(intent.id).await?;
+    }
     tracing::info!(booking = %saved.id, status = cmd.to.as_str(), "booking status changed");
-    let service_title = m.get::<Service>(saved.service_id).await?.map(|s| s.value.title);
-    let event = DomainEvent::BookingStatusChanged { booking: saved.clone(), by: cmd.by.id, service_title };
-    cx.bus.publish([event], cmd.at).await;
+    publish_change(&cx, &saved, cmd.by.id, cmd.at).await?;
     Ok(saved)
+}
+
+async fn publish_change(cx: &Cx, b: &Booking, by: UserId, at: OffsetDateTime) -> Result<(), ActorError> {
+    let service_title = cx.store.market().get::<Service>(b.service_id).await?.map(|s| s.value.title);
+    let event = DomainEvent::BookingStatusChanged { booking: b.clone(), by, service_title };
+    cx.bus.publish([event], at).await;
+    Ok(())
+}
+
+/// The provider confirms a priced booking: reserve the interval, claim the booking for a
+/// new payment, charge the card, then [`complete_payment`]. A declined card answers 402
+/// with the booking requested as before; a charge whose outcome comes later answers the
+/// booking still requested, claimed by its pending payment.
+async fn confirm_paid(cx: &Cx, cmd: ChangeBookingStatus, b: Booking) -> Result<Booking, ActorError> {
+    if b.payment_id.is_some() {
+        return Err(payment_in_progress());
+    }
+    let card = card_of(cx, b.client_id, b.payment_method_id).await?.ok_or_else(|| {
+        ActorError::Refused(DomainError::conflict(
+            codes::PAYMENT_METHOD_REQUIRED,
+            "the client has no saved card to pay this booking with; it can be confirmed once they add one",
+        ))
+    })?;
+    let payment = Payment {
+        id: new_id(PaymentId::from_uuid),
+        payer_id: b.client_id,
+        payee_id: b.provider_id,
+        purpose: PaymentFor::Booking { booking_id: b.id },
+        amount: b.price,
+        refunded: 0,
+        status: PaymentStatus::Pending,
+        card: Some(card.card.clone()),
+        gateway_ref: None,
+        failure: None,
+        refund_txns: Vec::new(),
+        ledger_txn: Some(new_id(LedgerTxnId::from_uuid)),
+        created_at: cmd.at,
+        updated_at: cmd.at,
+    };
+    let step = Step::ConfirmBooking {
+        booking_id: b.id,
+        provider_id: b.provider_id,
+        by: cmd.by.id,
+        charge: Some((payment.id, card.id)),
+    };
+    let intent = Intent::new(step, cmd.at);
+    cx.store.intents().record(&intent).await?;
+    cx.faults.hit("confirm:intent");
+    let m = cx.store.market();
+    let claimed = async {
+        reserve(&cx.store, &b, cmd.at).await?;
+        cx.faults.hit("confirm:schedule");
+        let claimed = m
+            .update::<Booking, ActorError>(b.id, |x| {
+                x.decide(agora_engine::BookingActor::Provider, BookingStatus::Confirmed, cmd.at)
+                    .map_err(ActorError::Refused)?;
+                if x.payment_id.is_some() {
+                    return Err(payment_in_progress());
+                }
+                x.payment_id = Some(payment.id);
+                Ok(())
+            })
+            .await;
+        if let Err(e) = claimed {
+            // Give the interval back, unless a concurrent confirm of this booking holds
+            // the claim (its reservation is the same one).
+            let now = m.get::<Booking>(b.id).await?;
+            if now.is_none_or(|x| x.value.payment_id.is_none() && x.value.status != BookingStatus::Confirmed) {
+                m.release(b.provider_id, b.id).await?;
+            }
+            return Err(e);
+        }
+        Ok(())
+    }
+    .await;
+    if let Err(e) = claimed {
+        cx.store.intents().done(intent.id).await?;
+        return Err(e);
+    }
+    cx.faults.hit("confirm:claimed");
+    m.insert(&payment).await?;
+    cx.faults.hit("confirm:payment");
+    let outcome = complete_payment(cx, b.id, payment.id, Some(card.id), cmd.at).await;
+    cx.store.intents().done(intent.id).await?;
+    let (booking, charged) = outcome?;
+    match charged {
+        Charged::Failed => {
+            let p = m.get::<Payment>(payment.id).await?.map(|v| v.value);
+            Err(super::charges::declined(p.as_ref()))
+        }
+        Charged::Succeeded | Charged::Pending => Ok(booking),
+    }
+}
+
+fn payment_in_progress() -> ActorError {
+    ActorError::Refused(DomainError::conflict(codes::CONFLICT, "this booking's payment is already in progress"))
+}
+
+/// Charges a confirming booking's payment (once), then: succeeded, posts it into the
+/// booking's escrow and marks the booking paid and confirmed in one write (a booking that
+/// ended meanwhile is marked paid and refunded instead); declined, gives the claim and the
+/// interval back; pending, leaves both for the webhook. Idempotent: the sweeper runs it
+/// after a crash, and the charge webhook runs it with `method` `None`.
+pub(crate) async fn complete_payment(
+    cx: &Cx,
+    booking_id: BookingId,
+    payment_id: PaymentId,
+    method: Option<PaymentMethodId>,
+    at: OffsetDateTime,
+) -> Result<(Booking, Charged), ActorError> {
+    let m = cx.store.market();
+    let Some((payment, charged)) = super::charges::charge(cx, payment_id, method, at).await? else {
+        // Claimed, then interrupted before the payment existed: nothing was charged.
+        let b = give_back(cx, booking_id, payment_id).await?;
+        return Ok((b, Charged::Failed));
+    };
+    cx.faults.hit("confirm:charged");
+    match charged {
+        Charged::Failed => return Ok((give_back(cx, booking_id, payment_id).await?, charged)),
+        Charged::Pending => {
+            let b = m.get::<Booking>(booking_id).await?.ok_or(ActorError::NotFound)?.value;
+            tracing::info!(booking = %booking_id, payment = %payment_id, "booking charge pending; its outcome comes by webhook");
+            return Ok((b, charged));
+        }
+        Charged::Succeeded => {}
+    }
+    let txn_id = payment.ledger_txn.ok_or_else(|| corrupt(payment_id))?;
+    let txn = Transaction::new(
+        txn_id,
+        TxnKind::Fund,
+        ledger::fund(booking_id, payment.payee_id, payment.amount),
+        format!("booking:{booking_id}"),
+        payment.created_at,
+    )
+    .map_err(ActorError::Refused)?;
+    cx.store.ledger().post(&txn).await?;
+    cx.faults.hit("confirm:posted");
+    let settle_txn = new_id(LedgerTxnId::from_uuid);
+    let mut confirmed = false;
+    let saved = m
+        .update::<Booking, ActorError>(booking_id, |b| {
+            confirmed = false;
+            if b.payment_id != Some(payment_id) || b.paid {
+                return Ok(());
+            }
+            b.paid = true;
+            if b.status == BookingStatus::Requested {
+                b.apply(BookingStatus::Confirmed, at);
+                confirmed = true;
+            } else if b.settlement().is_some() {
+                b.settlement_txn = Some(settle_txn);
+            }
+            Ok(())
+        })
+        .await?
+        .ok_or(ActorError::NotFound)?
+        .value;
+    if saved.payment_id != Some(payment_id) {
+        tracing::error!(booking = %booking_id, payment = %payment_id, "booking charged by a payment it does not record");
+    }
+    if confirmed {
+        tracing::info!(booking = %booking_id, payment = %payment_id, "booking paid and confirmed");
+        metrics::counter!("agora_booking_payments_total", "outcome" => "confirmed").increment(1);
+        publish_change(cx, &saved, saved.provider_id, at).await?;
+    } else if saved.paid && saved.status != BookingStatus::Confirmed {
+        // It ended while the charge ran: the money goes back (idempotent).
+        settle(cx, &saved).await?;
+        m.release(saved.provider_id, saved.id).await?;
+    }
+    Ok((saved, Charged::Succeeded))
+}
+
+/// Gives up a booking's payment claim that did not charge, and the interval its confirm
+/// reserved (unless the booking is confirmed, which a failed charge never makes it).
+async fn give_back(cx: &Cx, booking_id: BookingId, payment_id: PaymentId) -> Result<Booking, ActorError> {
+    let m = cx.store.market();
+    let b = m
+        .update::<Booking, ActorError>(booking_id, |b| {
+            if b.payment_id == Some(payment_id) && !b.paid {
+                b.payment_id = None;
+            }
+            Ok(())
+        })
+        .await?
+        .ok_or(ActorError::NotFound)?
+        .value;
+    if b.status != BookingStatus::Confirmed {
+        m.release(b.provider_id, b.id).await?;
+    }
+    Ok(b)
+}
+
+fn corrupt(payment_id: PaymentId) -> ActorError {
+    ActorError::Storage(StoreError::Corrupt {
+        table: "payments",
+        detail: format!("payment {payment_id} has no ledger transaction"),
+    })
+}
+
+/// Posts the settlement a paid, ended booking records (release to the provider when it
+/// completed, refund to the card otherwise) and refunds the card. Idempotent (the
+/// sweeper's `SettleBooking` repair). Nothing when no settlement is recorded.
+pub(crate) async fn settle(cx: &Cx, b: &Booking) -> Result<&'static str, ActorError> {
+    let Some(txn_id) = b.settlement_txn else { return Ok("undecided") };
+    let how = if b.status == BookingStatus::Completed { Settlement::Release } else { Settlement::Refund };
+    let (kind, legs) = match how {
+        Settlement::Release => {
+            (TxnKind::Release, ledger::release(b.id, b.provider_id, b.price, cx.payments.fee_bps, b.updated_at.date()))
+        }
+        Settlement::Refund => (TxnKind::Refund, ledger::refund(b.id, b.provider_id, b.price)),
+    };
+    let txn =
+        Transaction::new(txn_id, kind, legs, format!("booking:{}", b.id), b.updated_at).map_err(ActorError::Refused)?;
+    match cx.store.ledger().post(&txn).await? {
+        agora_storage::ledger::Posting::Posted => {}
+        agora_storage::ledger::Posting::Rejected => {
+            tracing::error!(booking = %b.id, txn = %txn_id, "booking escrow movement refused by the ledger");
+            return Err(ActorError::Storage(StoreError::Corrupt {
+                table: "ledger_accounts",
+                detail: format!("escrow of booking {} could not pay out", b.id),
+            }));
+        }
+    }
+    if how == Settlement::Refund {
+        super::charges::refund_to_card(cx, b.payment_id, txn_id, b.price, b.updated_at).await?;
+    }
+    tracing::info!(booking = %b.id, settlement = ?how, "booking escrow settled");
+    metrics::counter!("agora_booking_payments_total", "outcome" => match how {
+        Settlement::Release => "released",
+        Settlement::Refund => "refunded",
+    })
+    .increment(1);
+    Ok("settled")
+}
+
+/// The sweeper's repair of an interrupted `SettleBooking`.
+pub(crate) async fn complete_settlement(
+    cx: &Cx,
+    booking_id: BookingId,
+    txn_id: LedgerTxnId,
+) -> Result<&'static str, ActorError> {
+    match cx.store.market().get::<Booking>(booking_id).await?.map(|v| v.value) {
+        Some(b) if b.settlement_txn == Some(txn_id) => settle(cx, &b).await,
+        Some(_) => Ok("undecided"),
+        None => Ok("gone"),
+    }
 }
 
 /// Completes or undoes a confirm that a crash interrupted: a confirmed booking keeps its

@@ -51,7 +51,14 @@ pub(crate) async fn activate_by_funding(
 ) -> Result<Contract, ActorError> {
     let to = ContractStatus::Active;
     let msg = ChangeContractStatus { by, contract_id, to, reason: Some("funded".into()), at };
-    change(cx.clone(), msg, Trigger::Funding).await
+    match change(cx.clone(), msg, Trigger::Funding).await {
+        // Activated meanwhile by the same funding finishing elsewhere (its webhook, or the
+        // sweeper), or moved on since: the contract is as it is.
+        Err(ActorError::Refused(agora_engine::DomainError::Transition { .. })) => {
+            Ok(cx.store.market().get::<Contract>(contract_id).await?.ok_or(ActorError::NotFound)?.value)
+        }
+        other => other,
+    }
 }
 
 /// A status change; a terminal one also settles what is still in escrow (release on

@@ -6,7 +6,9 @@
 //! Funding is a multi-step operation: intent; pending payment; charge at the gateway (keyed
 //! by the payment id, so a repeat answers the same); ledger transaction (keyed by its id);
 //! milestone funded; contract pending → active. Each step is idempotent, and the sweeper
-//! runs [`complete_funding`] over whatever a crash interrupted. A release records its ledger
+//! runs [`complete_funding`] over whatever a crash interrupted. A charge whose outcome comes
+//! later leaves the milestone claimed by its pending payment; the charge webhook runs
+//! [`complete_funding`] on from there. A release records its ledger
 //! transaction in the milestone first and posts it second; the sweeper posts what a crash
 //! left unposted ([`complete_settlement`]).
 
@@ -25,9 +27,9 @@ use agora_storage::{cas_retry, StoreError, Versioned};
 use futures_util::future::BoxFuture;
 use time::OffsetDateTime;
 
+use super::charges::Charged;
 use super::contracts::{change, ChangeContractStatus};
 use super::{new_id, Aggregate, Caller, Command, Cx};
-use crate::gateway::{ChargeOutcome, ChargeRequest};
 use crate::ActorError;
 
 /// The contract, if `by` may see it, and which side `by` is on.
@@ -200,10 +202,11 @@ async fn fund(cx: Cx, msg: FundMilestone) -> Result<Funded, ActorError> {
         gateway_ref: None,
         failure: None,
         refund_txns: Vec::new(),
+        ledger_txn: Some(new_id(LedgerTxnId::from_uuid)),
         created_at: msg.at,
         updated_at: msg.at,
     };
-    let txn_id = new_id(LedgerTxnId::from_uuid);
+    let txn_id = payment.ledger_txn.unwrap_or_else(|| new_id(LedgerTxnId::from_uuid));
     let intent = Intent::new(
         Step::FundMilestone {
             contract_id: c.id,
@@ -238,78 +241,53 @@ async fn fund(cx: Cx, msg: FundMilestone) -> Result<Funded, ActorError> {
     cx.faults.hit("fund:claimed");
     cx.store.market().insert(&payment).await?;
     cx.faults.hit("fund:payment");
-    let funded = complete_funding(&cx, c.id, target.id, payment.id, method.id, txn_id, msg.by, msg.at).await?;
+    let funded = complete_funding(&cx, c.id, target.id, payment.id, Some(method.id), txn_id, msg.by, msg.at).await?;
     cx.store.intents().done(intent.id).await?;
     match funded {
         Some(f) => Ok(f),
         None => {
-            let p = cx.store.market().get::<Payment>(payment.id).await?.ok_or(ActorError::NotFound)?.value;
-            Err(ActorError::Refused(DomainError::conflict(
-                codes::PAYMENT_DECLINED,
-                format!("the card was declined ({})", p.failure.as_deref().unwrap_or("card_declined")),
-            )))
+            let p = cx.store.market().get::<Payment>(payment.id).await?.map(|v| v.value);
+            Err(super::charges::declined(p.as_ref()))
         }
     }
 }
 
 /// Charges (once), posts the funding (once), marks the milestone funded and activates a
-/// pending contract. `None` when the gateway declined the card. Safe to run again at any
-/// point: the sweeper does after a crash.
+/// pending contract. `None` when the gateway declined the card; a payment still pending
+/// (its outcome comes by webhook) is answered with the milestone as it is. `method_id` is
+/// the card to charge (`None` on the webhook path, which charges nothing). Safe to run
+/// again at any point: the sweeper does after a crash, and the charge webhook does.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn complete_funding(
     cx: &Cx,
     contract_id: ContractId,
     milestone_id: MilestoneId,
     payment_id: PaymentId,
-    method_id: PaymentMethodId,
+    method_id: Option<PaymentMethodId>,
     txn_id: LedgerTxnId,
     by: Caller,
     at: OffsetDateTime,
 ) -> Result<Option<Funded>, ActorError> {
     let m = cx.store.market();
-    let Some(current) = m.get::<Payment>(payment_id).await? else {
+    let Some((payment, charged)) = super::charges::charge(cx, payment_id, method_id, at).await? else {
         // Claimed, then interrupted before the payment existed: nothing was charged.
         release_claim(cx, contract_id, milestone_id, payment_id).await?;
         return Ok(None);
     };
-    let mut payment = current.value;
-    if payment.status == PaymentStatus::Pending {
-        let token = m.get::<PaymentMethod>(method_id).await?.map(|v| v.value.token);
-        let outcome = match token {
-            Some(token) => {
-                let req = ChargeRequest { idempotency_key: payment.id.to_string(), token, amount: payment.amount };
-                cx.gateway.charge(&req).await?
-            }
-            // The card was deleted before the charge went out: nothing was charged.
-            None => ChargeOutcome::Declined { reason: crate::gateway::Decline::CardDeclined },
-        };
-        let (status, reference, failure) = match outcome {
-            ChargeOutcome::Succeeded { reference } => (PaymentStatus::Succeeded, Some(reference), None),
-            ChargeOutcome::Declined { reason } => (PaymentStatus::Failed, None, Some(reason.code().to_string())),
-        };
-        let saved = m
-            .update::<Payment, ActorError>(payment_id, |p| {
-                if p.status == PaymentStatus::Pending {
-                    p.status = p.status.transition(status).map_err(ActorError::Refused)?;
-                    p.gateway_ref = reference.clone();
-                    p.failure = failure.clone();
-                    p.updated_at = at;
-                }
-                Ok(())
-            })
-            .await?
-            .ok_or(ActorError::NotFound)?;
-        payment = saved.value;
-        metrics::counter!("agora_payments_total", "outcome" => payment.status.as_str()).increment(1);
-        cx.faults.hit("fund:charged");
-        if payment.status == PaymentStatus::Failed {
-            tracing::info!(payment = %payment.id, failure = ?payment.failure, "charge declined");
-            cx.bus.publish(vec![DomainEvent::PaymentFailed { payment: payment.clone() }], at).await;
+    cx.faults.hit("fund:charged");
+    match charged {
+        Charged::Failed => {
+            release_claim(cx, contract_id, milestone_id, payment_id).await?;
+            return Ok(None);
         }
-    }
-    if payment.status == PaymentStatus::Failed {
-        release_claim(cx, contract_id, milestone_id, payment_id).await?;
-        return Ok(None);
+        Charged::Pending => {
+            let contract = m.get::<Contract>(contract_id).await?.ok_or(ActorError::NotFound)?.value;
+            let (set, _) = milestone_set(cx, &contract).await?;
+            let milestone = set.get(milestone_id).ok_or(ActorError::NotFound)?.clone();
+            tracing::info!(payment = %payment.id, milestone = %milestone_id, "charge pending; its outcome comes by webhook");
+            return Ok(Some(Funded { payment, milestone, contract }));
+        }
+        Charged::Succeeded => {}
     }
     let c = m.get::<Contract>(contract_id).await?.ok_or(ActorError::NotFound)?.value;
     let txn = Transaction::new(
@@ -663,7 +641,8 @@ async fn post_from_escrow(
     match cx.store.ledger().post(txn).await? {
         agora_storage::ledger::Posting::Posted => {
             if refunded > 0 {
-                refund_to_card(cx, ms, txn.id, refunded).await?;
+                let amount = agora_engine::Money::of(refunded, ms.amount.currency()).map_err(ActorError::Refused)?;
+                super::charges::refund_to_card(cx, ms.payment_id, txn.id, amount, ms.updated_at).await?;
             }
             Ok("posted")
         }
@@ -676,35 +655,6 @@ async fn post_from_escrow(
             }))
         }
     }
-}
-
-/// Returns `minor` units of a milestone to the card that funded it: the gateway's refund
-/// (keyed by the ledger transaction, so a repeat refunds nothing more) and the payment's
-/// record of it (once per transaction).
-async fn refund_to_card(cx: &Cx, ms: &Milestone, txn_id: LedgerTxnId, minor: i64) -> Result<(), ActorError> {
-    let Some(payment_id) = ms.payment_id else { return Ok(()) };
-    let m = cx.store.market();
-    let Some(p) = m.get::<Payment>(payment_id).await?.map(|v| v.value) else { return Ok(()) };
-    if p.refund_txns.contains(&txn_id) {
-        return Ok(());
-    }
-    let amount = agora_engine::Money::of(minor, ms.amount.currency()).map_err(ActorError::Refused)?;
-    let req = crate::gateway::RefundRequest {
-        idempotency_key: txn_id.to_string(),
-        charge: p.gateway_ref.clone().unwrap_or_default(),
-        amount,
-    };
-    cx.gateway.refund(&req).await?;
-    m.update::<Payment, ActorError>(payment_id, |p| {
-        if !p.refund_txns.contains(&txn_id) {
-            p.refund(minor, ms.updated_at).map_err(ActorError::Refused)?;
-            p.refund_txns.push(txn_id);
-        }
-        Ok(())
-    })
-    .await?;
-    metrics::counter!("agora_refunds_total").increment(1);
-    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------

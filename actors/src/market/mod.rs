@@ -12,6 +12,7 @@
 pub mod availability;
 pub mod bookings;
 pub mod catalog;
+pub mod charges;
 pub mod contracts;
 pub mod jobs;
 pub mod milestones;

@@ -54,8 +54,24 @@ async fn repair(cx: &Cx, intent: &Intent, now: OffsetDateTime) -> Result<&'stati
         Step::Accept { proposal_id, contract_id, client_id, .. } => {
             super::jobs::complete_accept(cx, proposal_id, contract_id, client_id, now).await
         }
-        Step::ConfirmBooking { booking_id, provider_id, by } => {
+        Step::ConfirmBooking { booking_id, provider_id, by, charge: None } => {
             super::bookings::complete_confirm(cx, booking_id, provider_id, by, now).await
+        }
+        Step::ConfirmBooking { booking_id, charge: Some((payment_id, method_id)), .. } => {
+            if let Some(p) = cx.store.market().get::<agora_engine::Payment>(payment_id).await? {
+                // The crash may have come between the payment's record and its listing.
+                cx.store.market().index(&p.value).await?;
+            }
+            let (_, charged) =
+                super::bookings::complete_payment(cx, booking_id, payment_id, Some(method_id), now).await?;
+            Ok(match charged {
+                super::charges::Charged::Succeeded => "paid",
+                super::charges::Charged::Failed => "declined",
+                super::charges::Charged::Pending => "charge_pending",
+            })
+        }
+        Step::SettleBooking { booking_id, txn_id } => {
+            super::bookings::complete_settlement(cx, booking_id, txn_id).await
         }
         Step::FundMilestone { contract_id, milestone_id, payment_id, payment_method_id, txn_id, by } => {
             if let Some(p) = cx.store.market().get::<agora_engine::Payment>(payment_id).await? {
@@ -68,13 +84,17 @@ async fn repair(cx: &Cx, intent: &Intent, now: OffsetDateTime) -> Result<&'stati
                 contract_id,
                 milestone_id,
                 payment_id,
-                payment_method_id,
+                Some(payment_method_id),
                 txn_id,
                 caller,
                 now,
             )
             .await?;
-            Ok(if funded.is_some() { "funded" } else { "declined" })
+            Ok(match funded {
+                None => "declined",
+                Some(f) if f.payment.status == agora_engine::payment::PaymentStatus::Pending => "charge_pending",
+                Some(_) => "funded",
+            })
         }
         Step::SettleMilestone { contract_id, milestone_id, txn_id } => {
             super::milestones::complete_settlement(cx, contract_id, milestone_id, txn_id).await

@@ -1,6 +1,9 @@
 //! Service bookings: a client books a provider's service for a time slot; the provider
 //! confirms or declines; either party cancels before the start; the provider completes it
-//! once it has started. Parties only: a booking the caller is not a party to is a 404.
+//! once it has started. A priced booking is paid when the provider confirms it (the
+//! client's chosen card, or their newest saved one, is charged into the booking's escrow),
+//! released to the provider when it completes and refunded when a paid booking ends
+//! otherwise. Parties only: a booking the caller is not a party to is a 404.
 //! Every path also answers under `/api/service-bookings` and `/api/appointments`.
 //!
 //! The rules (the state machine, "no two overlapping confirmed bookings" on the provider's
@@ -10,11 +13,11 @@
 use agora_actors::protocol::rfc3339;
 use std::collections::HashMap;
 
-use actix_web::http::header;
+use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpResponse};
 use agora_actors::market::bookings::{ChangeBookingStatus, RequestBooking};
 use agora_engine::market::{self, BookingStatus};
-use agora_engine::{Booking, BookingId, FieldErrors, ServiceId, UserId};
+use agora_engine::{Booking, BookingId, FieldErrors, PaymentMethodId, ServiceId, UserId};
 use agora_storage::market::List;
 use agora_storage::market::Service;
 use agora_storage::Order;
@@ -49,6 +52,12 @@ pub struct BookingView {
     /// Copied from the service when booked.
     #[schema(value_type = Object)]
     pub price: agora_engine::Money,
+    /// The card chosen to pay with, if one was.
+    pub payment_method_id: Option<String>,
+    /// The charge made on confirmation (`GET /api/payments/{id}`), once there is one.
+    pub payment_id: Option<String>,
+    /// Whether the price is held in escrow (until completion releases it, or a refund).
+    pub paid: bool,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -65,6 +74,9 @@ impl From<&Booking> for BookingView {
             note: b.note.clone(),
             status: b.status.as_str().to_string(),
             price: b.price,
+            payment_method_id: b.payment_method_id.map(|m| m.to_string()),
+            payment_id: b.payment_id.map(|p| p.to_string()),
+            paid: b.paid,
             created_at: rfc3339(b.created_at),
             updated_at: rfc3339(b.updated_at),
         }
@@ -98,10 +110,14 @@ pub struct BookingBody {
     pub end_at: Option<String>,
     /// Up to 2000 characters.
     pub note: Option<String>,
+    /// One of the caller's saved cards, to pay with when the provider confirms (default:
+    /// the newest saved card at that time).
+    pub payment_method_id: Option<String>,
 }
 
 /// Books a service (anyone but the service's owner). The price is the service's current
-/// price; the booking starts `requested` and the provider is notified.
+/// price; the booking starts `requested` and the provider is notified. It is paid when
+/// the provider confirms it.
 #[utoipa::path(post, path = "/api/bookings", tag = "bookings", request_body = BookingBody,
     responses((status = 201, body = BookingView), (status = 400, body = ErrorEnvelope),
         (status = 403, body = ErrorEnvelope, description = "your own service"), (status = 404, body = ErrorEnvelope, description = "no such service")),
@@ -117,6 +133,9 @@ pub async fn create(
     let start = required(&mut f, "start_at", body.start_at.as_deref(), instant);
     let end = required(&mut f, "end_at", body.end_at.as_deref(), instant);
     let note = optional_text(&mut f, "note", body.note.as_deref(), 2000);
+    let payment_method_id = optional(&mut f, "payment_method_id", body.payment_method_id.as_deref(), |raw| {
+        PaymentMethodId::parse(raw).map_err(|_| agora_engine::DomainError::invalid("must be a UUID"))
+    });
     let now = OffsetDateTime::now_utc();
     if let (Some(start), Some(end)) = (start, end) {
         f.check("", market::slot(start, end, now));
@@ -125,7 +144,7 @@ pub async fn create(
     let (Some(service_id), Some(start_at), Some(end_at)) = (service_id, start, end) else {
         return Err(ApiError::invalid_field("service_id", "is required"));
     };
-    let cmd = RequestBooking { by: caller(&user), service_id, start_at, end_at, note, at: now };
+    let cmd = RequestBooking { by: caller(&user), service_id, start_at, end_at, note, payment_method_id, at: now };
     Ok(HttpResponse::Created().json(BookingView::from(&run(&state, cmd).await?)))
 }
 
@@ -194,25 +213,31 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(BookingView::from(&b)))
 }
 
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 pub struct BookingStatusBody {
     /// `confirmed`, `declined` (provider, before the start), `cancelled` (either party,
     /// before the start), `completed` (provider, after the start).
     pub status: Option<String>,
 }
 
-/// Changes a booking's status through the booking state machine.
-#[utoipa::path(post, path = "/api/bookings/{id}/status", tag = "bookings", params(("id" = String, Path)),
+/// Changes a booking's status through the booking state machine (`Idempotency-Key`, as
+/// confirming a priced booking charges the client's card). Confirming a priced booking is
+/// 402 `payment_declined` when the card is declined (the booking stays requested), 409
+/// `payment_method_required` when the client has no saved card, and 202 with the booking
+/// still requested when the charge's outcome comes later (the charge webhook confirms it).
+#[utoipa::path(post, path = "/api/bookings/{id}/status", tag = "bookings", params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
     request_body = BookingStatusBody,
-    responses((status = 200, body = BookingView), (status = 400, body = ErrorEnvelope),
+    responses((status = 200, body = BookingView), (status = 202, body = BookingView, description = "the confirmation's charge is pending"),
+        (status = 400, body = ErrorEnvelope), (status = 402, body = ErrorEnvelope),
         (status = 403, body = ErrorEnvelope, description = "the other party makes this change"),
         (status = 404, body = ErrorEnvelope),
-        (status = 409, body = ErrorEnvelope, description = "`invalid_transition`, or `booking_overlap` when confirming over another confirmed booking")),
+        (status = 409, body = ErrorEnvelope, description = "`invalid_transition`, `payment_method_required`, or `booking_overlap` when confirming over another confirmed booking")),
     security(("bearer" = [])))]
 #[tracing::instrument(skip_all, fields(user = %user.id, booking = %path.as_str()))]
 pub async fn set_status(
     state: web::Data<AppState>,
     user: AuthUser,
+    req: actix_web::HttpRequest,
     path: web::Path<String>,
     body: web::Json<BookingStatusBody>,
 ) -> Result<HttpResponse, ApiError> {
@@ -222,8 +247,14 @@ pub async fn set_status(
     f.into_result()?;
     let Some(to) = to else { return Err(ApiError::invalid_field("status", "is required")) };
     party_booking(&state, user.id, id).await?;
-    let cmd = ChangeBookingStatus { by: caller(&user), booking_id: id, to, at: OffsetDateTime::now_utc() };
-    Ok(HttpResponse::Ok().json(BookingView::from(&run(&state, cmd).await?)))
+    let raw = serde_json::to_vec(&*body).map_err(ApiError::internal)?;
+    crate::idempotency::once(&state, &user, &req, &raw, || async {
+        let cmd = ChangeBookingStatus { by: caller(&user), booking_id: id, to, at: OffsetDateTime::now_utc() };
+        let b = run(&state, cmd).await?;
+        let status = if b.status == to { StatusCode::OK } else { StatusCode::ACCEPTED };
+        Ok((status, serde_json::to_value(BookingView::from(&b)).map_err(ApiError::internal)?))
+    })
+    .await
 }
 
 /// My bookings (not declined or cancelled, newest 1000) as an RFC 5545 iCalendar feed.

@@ -330,21 +330,26 @@ async fn fund_with(
             at: OffsetDateTime::now_utc(),
         };
         let funded = run(state, cmd).await?;
+        // A charge whose outcome comes by webhook: accepted, not yet funded.
+        let pending = funded.payment.status == agora_engine::payment::PaymentStatus::Pending;
+        let status = if pending { StatusCode::ACCEPTED } else { StatusCode::OK };
         let json = serde_json::json!({
             "payment": PaymentView::from(funded.payment),
             "milestone": MilestoneView::from(funded.milestone),
             "contract_status": funded.contract.status.as_str(),
         });
-        Ok((StatusCode::OK, json))
+        Ok((status, json))
     })
     .await
 }
 
 /// The client funds this milestone from a saved card (`Idempotency-Key`); the first funding
-/// moves a pending contract to active. A declined card is 402 `payment_declined`.
+/// moves a pending contract to active. A declined card is 402 `payment_declined`. A charge
+/// whose outcome comes later is 202 with the payment `pending`: the gateway's
+/// `charge.succeeded` webhook funds the milestone, `charge.failed` gives it back.
 #[utoipa::path(post, path = "/api/contracts/{id}/milestones/{m}/fund", tag = "payments",
     params(("id" = String, Path), ("m" = String, Path), ("Idempotency-Key" = Option<String>, Header)), request_body = FundBody,
-    responses((status = 200, description = "{payment, milestone, contract_status}"), (status = 400, body = ErrorEnvelope),
+    responses((status = 200, description = "{payment, milestone, contract_status}"), (status = 202, description = "the charge is pending"), (status = 400, body = ErrorEnvelope),
         (status = 402, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)),
     security(("bearer" = [])))]
 #[tracing::instrument(skip_all, fields(user = %user.id))]
@@ -361,7 +366,7 @@ pub async fn fund_milestone(
 /// The client funds the next unfunded milestone (`Idempotency-Key`).
 #[utoipa::path(post, path = "/api/contracts/{id}/fund", tag = "payments",
     params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)), request_body = FundBody,
-    responses((status = 200, description = "{payment, milestone, contract_status}"), (status = 400, body = ErrorEnvelope),
+    responses((status = 200, description = "{payment, milestone, contract_status}"), (status = 202, description = "the charge is pending"), (status = 400, body = ErrorEnvelope),
         (status = 402, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope, description = "nothing_to_fund"),
         (status = 422, body = ErrorEnvelope)),
     security(("bearer" = [])))]
@@ -694,7 +699,11 @@ pub async fn refund_payment(
     let p = visible_record(&state, &path, PaymentId::parse, |p: &Payment| p.visible_to(user.id, user.role.is_admin()))
         .await?;
     let agora_engine::payment::PaymentFor::Milestone { contract_id, milestone_id } = p.purpose else {
-        return Err(ApiError::NotFound);
+        // A booking's payment goes back when the booking is declined or cancelled.
+        return Err(ApiError::from(agora_actors::ActorError::Refused(agora_engine::DomainError::conflict(
+            agora_engine::codes::CONFLICT,
+            "a booking's payment is refunded by cancelling the booking",
+        ))));
     };
     let parsed: RefundBody =
         if body.iter().all(u8::is_ascii_whitespace) { RefundBody::default() } else { json_body(&body)? };

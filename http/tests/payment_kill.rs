@@ -1,9 +1,10 @@
 //! Money survives `kill -9` under load. Twenty contracts are set up; then a node takes
-//! fund, submit, approve and payout traffic on all of them at once and is killed with
-//! SIGKILL mid-flight. A fresh node on the same data dir repairs what it finds. Every
-//! acknowledged operation is there, none happened twice (one succeeded charge per
-//! milestone at most, wallets match what was released and paid out), and `agora ledger
-//! verify` passes.
+//! traffic on all of them at once and is killed with SIGKILL mid-flight: on half of them
+//! fund, submit, approve and payout; on the other half fund, a part refund and a whole
+//! refund. A fresh node on the same data dir repairs what it finds. Every acknowledged
+//! operation is there, none happened twice (one charge per milestone at most, each
+//! payment's refunds equal its milestone's, wallets match what was released, refunded and
+//! paid out), and `agora ledger verify` passes.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -21,7 +22,12 @@ struct Acked {
     funded: bool,
     approved: bool,
     paid_out: bool,
+    part_refunded: bool,
+    refunded: bool,
 }
+
+/// The part of a 10 000 milestone its provider gives back first on the refunding chains.
+const PART: i64 = 3_000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn acknowledged_money_operations_survive_a_kill_mid_flight_exactly_once() {
@@ -71,10 +77,26 @@ async fn acknowledged_money_operations_survive_a_kill_mid_flight_exactly_once() 
                     .json(&json!({"payment_method_id": card}))
                     .send()
                     .await;
-                if !ok(fund) {
+                let Ok(fund) = fund else { return };
+                if !fund.status().is_success() {
                     return;
                 }
+                let Ok(funded) = fund.json::<serde_json::Value>().await else { return };
                 acked.lock().expect("lock").entry(i).or_default().funded = true;
+                if i % 2 == 1 {
+                    // The provider gives part back, then the rest.
+                    let payment = funded["payment"]["id"].as_str().unwrap_or("").to_string();
+                    let refund = format!("{base}/api/payments/{payment}/refund");
+                    let part = http.post(&refund).bearer_auth(&provider).json(&json!({"amount": PART})).send().await;
+                    if !ok(part) {
+                        return;
+                    }
+                    acked.lock().expect("lock").entry(i).or_default().part_refunded = true;
+                    if ok(http.post(&refund).bearer_auth(&provider).json(&json!({})).send().await) {
+                        acked.lock().expect("lock").entry(i).or_default().refunded = true;
+                    }
+                    return;
+                }
                 if !ok(http.post(format!("{m}/submit")).bearer_auth(&provider).json(&json!({})).send().await) {
                     return;
                 }
@@ -89,7 +111,18 @@ async fn acknowledged_money_operations_survive_a_kill_mid_flight_exactly_once() 
             })
         })
         .collect();
-    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    // Killed once some chains got to their later steps, while the others are mid-way.
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_secs(3) {
+        let (approved, refunds) = {
+            let a = acked.lock().expect("lock");
+            (a.values().filter(|x| x.approved).count(), a.values().filter(|x| x.part_refunded).count())
+        };
+        if approved >= 1 && refunds >= 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
     drop(node); // SIGKILL, mid-flight
     for c in chains {
         let _ = c.await;
@@ -101,19 +134,34 @@ async fn acknowledged_money_operations_survive_a_kill_mid_flight_exactly_once() 
     node.wait_ready(&http).await;
     tokio::time::sleep(std::time::Duration::from_millis(2_500)).await; // payout webhooks
     let payments = get(&http, &node, "/api/payments?limit=100", &client).await;
-    let mut succeeded: HashMap<String, usize> = HashMap::new();
+    // Per milestone: the charges that went through (whatever was refunded since), and what
+    // their payment records as refunded.
+    let mut charged: HashMap<String, (usize, i64)> = HashMap::new();
     for p in payments.json["results"].as_array().expect("results") {
-        if p["status"] == "succeeded" {
-            *succeeded.entry(p["purpose"]["milestone_id"].as_str().unwrap_or("").to_string()).or_default() += 1;
+        if matches!(p["status"].as_str(), Some("succeeded" | "partially_refunded" | "refunded")) {
+            let e = charged.entry(p["purpose"]["milestone_id"].as_str().unwrap_or("").to_string()).or_default();
+            e.0 += 1;
+            e.1 += p["refunded"].as_i64().unwrap_or(-1);
         }
     }
-    let (mut funded, mut released) = (0, 0);
+    let (mut funded, mut released, mut refunded) = (0, 0, 0);
     for (i, (provider, _, contract, milestone)) in work.iter().enumerate() {
         let a = acked.get(&i).copied().unwrap_or_default();
         let r = get(&http, &node, &format!("/api/contracts/{contract}/milestones"), &client).await;
         let status = r.json["results"][0]["status"].as_str().unwrap_or("").to_string();
-        let charges = succeeded.get(milestone).copied().unwrap_or(0);
+        let ms_refunded = r.json["results"][0]["refunded"].as_i64().unwrap_or(-1);
+        let (charges, payment_refunded) = charged.get(milestone).copied().unwrap_or((0, 0));
         assert!(charges <= 1, "contract {i}: {charges} charges");
+        assert_eq!(payment_refunded, ms_refunded, "contract {i}: the card got back what the milestone gave back");
+        if a.part_refunded {
+            assert!(ms_refunded >= PART, "contract {i}: an acknowledged part refund is there ({ms_refunded})");
+        }
+        if a.refunded {
+            assert_eq!((status.as_str(), ms_refunded), ("refunded", 10_000), "contract {i}: an acknowledged refund");
+        }
+        if i % 2 == 1 {
+            assert!(matches!(ms_refunded, 0 | PART | 10_000), "contract {i}: refunded {ms_refunded}, not once each");
+        }
         assert_eq!(charges == 1, status != "unfunded", "contract {i}: {status} with {charges} charges");
         if a.funded {
             assert_ne!(status, "unfunded", "contract {i}: an acknowledged funding is there");
@@ -133,12 +181,22 @@ async fn acknowledged_money_operations_survive_a_kill_mid_flight_exactly_once() 
         let available = w.json["balances"][0]["available"]["amount"].as_i64().unwrap_or(0);
         let held = w.json["balances"][0]["held"]["amount"].as_i64().unwrap_or(0);
         let expect_available = if status == "released" { 9_000 } else { 0 } - 4_000 * out;
-        let expect_held = if matches!(status.as_str(), "funded" | "submitted") { 10_000 } else { 0 };
+        let expect_held = if matches!(status.as_str(), "funded" | "submitted") { 10_000 - ms_refunded } else { 0 };
         assert_eq!((available, held), (expect_available, expect_held), "contract {i}: {status}, payouts {sent:?}");
         funded += usize::from(status != "unfunded");
         released += usize::from(status == "released");
+        refunded += usize::from(ms_refunded > 0);
     }
-    eprintln!("killed mid-flight: {funded} funded, {released} released, acknowledged {acked:?}");
+    let count = |f: fn(&Acked) -> bool| acked.values().filter(|a| f(a)).count();
+    eprintln!(
+        "killed mid-flight: {funded} funded, {released} released, {refunded} refunded; acknowledged: {} funded, \
+         {} approved, {} paid out, {} part refunds, {} refunds",
+        count(|a| a.funded),
+        count(|a| a.approved),
+        count(|a| a.paid_out),
+        count(|a| a.part_refunded),
+        count(|a| a.refunded)
+    );
     drop(node);
     let (ok, out) = ledger_verify(dir.path());
     assert!(ok, "{out}");

@@ -12,6 +12,14 @@
 //! (the probe): a non-2xx answer stops the run, and the number of results per page is
 //! reported, so an empty catalog or words that match nothing show up.
 //!
+//! The `fund` scenario measures durable milestone fundings. Before the run (not timed) it
+//! registers one client and one provider per worker; each client saves the sandbox test
+//! card and makes ceil(`--fundings-per-worker` / 50) contracts with its provider (job,
+//! proposal, accept, split into 50 milestones of 100 cents). Each worker then funds its
+//! contracts' milestones one after another (`POST /api/contracts/{id}/fund`), moving to its
+//! next contract every 50 fundings, and stops early, with a warning, when it has used them
+//! all.
+//!
 //! `agora-load ws --connections 1000 --senders 100 --rate 2000 --duration 20s` registers
 //! accounts, pairs them into direct conversations, holds `--connections` WebSockets on
 //! `/ws` and has `--senders` of them send chat messages; it prints connections opened and
@@ -65,6 +73,7 @@ struct RestArgs {
     #[arg(long, value_enum)]
     scenario: Scenario,
     /// Accounts to register before the run (default: one per worker); workers use them round-robin.
+    /// fund ignores it: it registers one client and one provider per worker.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     users: Option<u32>,
     /// Per-request timeout; a request that takes longer counts as a transport error.
@@ -86,6 +95,11 @@ struct RestArgs {
     /// Catalog scenarios: page size (`limit`).
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100))]
     limit: u32,
+    /// fund: milestone fundings each worker has room for, rounded up to whole contracts: the
+    /// set-up makes ceil(N/50) contracts of 50 milestones per worker, and a worker that has
+    /// funded them all stops early (with a warning).
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    fundings_per_worker: u32,
 }
 
 /// Words of the demo catalog (`agora seed`) for the `q` of the search scenarios: each one
@@ -113,6 +127,9 @@ enum Scenario {
     JobsSearch,
     /// GET /api/providers?q=<word>&city=<city>&limit=N: provider search with a city filter.
     ProvidersSearch,
+    /// POST /api/contracts/{id}/fund as the client: one durable milestone funding (charge,
+    /// ledger transaction, milestone compare-and-set) per request.
+    Fund,
 }
 
 impl Scenario {
@@ -125,16 +142,22 @@ impl Scenario {
             Scenario::ServicesSearch => "services-search",
             Scenario::JobsSearch => "jobs-search",
             Scenario::ProvidersSearch => "providers-search",
+            Scenario::Fund => "fund",
         }
     }
 
-    /// The role of the accounts the scenario registers, if it needs any.
+    /// The role of the accounts the scenario registers, if it needs any (`fund` registers
+    /// its clients and providers in its own set-up, [`fund_setup`]).
     fn account_role(self) -> Option<&'static str> {
         match self {
             Scenario::AuthMe | Scenario::Login => Some("client"),
             // Open jobs are listed to providers and workers only.
             Scenario::JobsSearch => Some("provider"),
-            Scenario::Health | Scenario::ServicesList | Scenario::ServicesSearch | Scenario::ProvidersSearch => None,
+            Scenario::Health
+            | Scenario::ServicesList
+            | Scenario::ServicesSearch
+            | Scenario::ProvidersSearch
+            | Scenario::Fund => None,
         }
     }
 
@@ -169,6 +192,72 @@ impl Request {
     }
 }
 
+/// What one `fund` worker sends: `POST` to the fund URL of its contracts in turn, each
+/// [`api::MILESTONES_PER_CONTRACT`] times, as its client, paying with its card.
+#[derive(Debug, Clone)]
+struct FundPlan {
+    /// `{base}/api/contracts/{id}/fund` of each of the worker's contracts, in order.
+    urls: Vec<String>,
+    bearer: String,
+    body: serde_json::Value,
+}
+
+impl FundPlan {
+    /// The plan of a worker set up as `funder`.
+    fn new(base: &str, funder: &api::Funder) -> FundPlan {
+        FundPlan {
+            urls: funder.contracts.iter().map(|c| format!("{base}/api/contracts/{c}/fund")).collect(),
+            bearer: funder.client.access.clone(),
+            body: api::fund_body(&funder.card_id),
+        }
+    }
+
+    /// The URL of the worker's `k`-th funding (from 0), or `None` when its contracts have no
+    /// milestone left for it.
+    fn url(&self, k: usize) -> Option<&str> {
+        self.urls.get(contract_of_funding(k)).map(String::as_str)
+    }
+
+    /// The worker's `k`-th funding, if it has a milestone left for it.
+    fn build(&self, client: &reqwest::Client, k: usize) -> Option<reqwest::RequestBuilder> {
+        self.url(k).map(|url| client.post(url).bearer_auth(&self.bearer).json(&self.body))
+    }
+}
+
+/// Contracts a `fund` worker needs for `fundings` fundings: one per
+/// [`api::MILESTONES_PER_CONTRACT`], rounded up.
+fn contracts_needed(fundings: usize) -> usize {
+    fundings.div_ceil(api::MILESTONES_PER_CONTRACT)
+}
+
+/// Which of a worker's contracts its `k`-th funding (from 0) goes to. Every attempt takes a
+/// milestone, answered or not, so the mapping never depends on the server.
+fn contract_of_funding(k: usize) -> usize {
+    k / api::MILESTONES_PER_CONTRACT
+}
+
+/// How a `fund` run went beyond the summary: its size, and the workers that used all their
+/// milestones before the deadline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+struct FundReport {
+    fundings_per_worker: usize,
+    contracts_per_worker: usize,
+    milestones_per_contract: usize,
+    /// Set-up time (registration, cards, contracts), not part of the measured run.
+    setup_secs: f64,
+    /// Workers that stopped before the deadline because they had funded every milestone.
+    workers_out_of_milestones: usize,
+    /// When the first of them stopped, in seconds since the start of the run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    first_out_of_milestones_secs: Option<f64>,
+}
+
+/// What one `fund` worker did: its answers, and when it ran out of milestones, if it did.
+struct FundRun {
+    recorder: Recorder,
+    ran_out_at: Option<Duration>,
+}
+
 /// What the probe saw: results per page over every distinct catalog URL, fetched once.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 struct Probe {
@@ -196,6 +285,9 @@ struct Report<'a> {
     distinct_requests: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     probe: Option<&'a Probe>,
+    /// fund: its size and the workers that ran out of milestones.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fund: Option<&'a FundReport>,
     #[serde(flatten)]
     summary: &'a Summary,
 }
@@ -228,6 +320,17 @@ async fn rest(args: RestArgs) -> Result<()> {
 
     api::check_health(&client, &base).await?;
 
+    let funders = if args.scenario == Scenario::Fund {
+        if args.users.is_some() {
+            eprintln!("note: the fund scenario ignores --users: it registers one client and one provider per worker");
+        }
+        let started = Instant::now();
+        let funders = fund_setup(&client, &base, concurrency, args.fundings_per_worker as usize).await?;
+        Some((funders, started.elapsed()))
+    } else {
+        None
+    };
+
     let accounts = if let Some(role) = args.scenario.account_role() {
         let n = args.users.map_or(concurrency, |u| u as usize);
         eprintln!("registering {n} {role} accounts at {base} ...");
@@ -255,7 +358,13 @@ async fn rest(args: RestArgs) -> Result<()> {
         None
     };
 
-    let requests: Vec<Request> = (0..concurrency).map(|w| request_for(args.scenario, &urls, &accounts, w)).collect();
+    let requests: Vec<Request> = if funders.is_some() {
+        Vec::new()
+    } else {
+        (0..concurrency).map(|w| request_for(args.scenario, &urls, &accounts, w)).collect()
+    };
+    let plans: Vec<FundPlan> =
+        funders.iter().flat_map(|(f, _)| f.iter()).map(|funder| FundPlan::new(&base, funder)).collect();
     eprintln!(
         "running scenario {} with {concurrency} workers for {:.1}s ...",
         args.scenario.name(),
@@ -268,15 +377,53 @@ async fn rest(args: RestArgs) -> Result<()> {
         .enumerate()
         .map(|(w, request)| tokio::spawn(worker(client.clone(), request, w, deadline)))
         .collect();
+    let fund_workers: Vec<_> =
+        plans.into_iter().map(|plan| tokio::spawn(fund_worker(client.clone(), plan, started, deadline))).collect();
     let mut recorder = Recorder::new();
     for w in workers {
         recorder.merge(w.await.context("a worker panicked")?);
+    }
+    let mut ran_out = Vec::new();
+    for w in fund_workers {
+        let run = w.await.context("a fund worker panicked")?;
+        recorder.merge(run.recorder);
+        ran_out.extend(run.ran_out_at);
     }
     let elapsed = started.elapsed();
     let saw_429 = recorder.count(429) > 0;
     let summary = recorder.summary(elapsed);
 
-    let text = text_summary(&args, &base, accounts.len(), probe.as_ref(), &summary);
+    let fund = funders.as_ref().map(|(_, setup)| {
+        let fundings = args.fundings_per_worker as usize;
+        FundReport {
+            fundings_per_worker: fundings,
+            contracts_per_worker: contracts_needed(fundings),
+            milestones_per_contract: api::MILESTONES_PER_CONTRACT,
+            setup_secs: setup.as_secs_f64(),
+            workers_out_of_milestones: ran_out.len(),
+            first_out_of_milestones_secs: ran_out.iter().min().map(Duration::as_secs_f64),
+        }
+    });
+    if let Some(f) = fund.as_ref().filter(|f| f.workers_out_of_milestones > 0) {
+        eprintln!(
+            "warning: {} of {concurrency} workers ran out of milestones before the deadline (the first after {:.1}s, \
+             each after {} fundings): the run measured less than --duration; raise --fundings-per-worker",
+            f.workers_out_of_milestones,
+            f.first_out_of_milestones_secs.unwrap_or_default(),
+            f.contracts_per_worker * f.milestones_per_contract,
+        );
+    }
+    let users = match &funders {
+        // A client and a provider per worker.
+        Some((f, _)) => 2 * f.len(),
+        None => accounts.len(),
+    };
+    let distinct_requests = match &funders {
+        Some((f, _)) => f.iter().map(|funder| funder.contracts.len()).sum(),
+        None => urls.len(),
+    };
+
+    let text = text_summary(&args, &base, users, probe.as_ref(), fund.as_ref(), &summary);
     if args.json {
         eprint!("{text}");
         let report = Report {
@@ -286,10 +433,11 @@ async fn rest(args: RestArgs) -> Result<()> {
             url: &base,
             concurrency: args.concurrency,
             duration_secs: args.duration.as_secs_f64(),
-            users: accounts.len(),
+            users,
             ordering: args.ordering.as_deref().filter(|_| args.scenario.is_catalog()),
-            distinct_requests: urls.len(),
+            distinct_requests,
             probe: probe.as_ref(),
+            fund: fund.as_ref(),
             summary: &summary,
         };
         println!("{}", serde_json::to_string(&report).context("serializing the report")?);
@@ -305,8 +453,31 @@ async fn rest(args: RestArgs) -> Result<()> {
     Ok(())
 }
 
+/// Registers one client and one provider per worker, then sets each worker up (a card and
+/// `contracts_needed(fundings)` split contracts, see [`api::funders`]), printing how long
+/// each part took on stderr. Nothing here is timed into the results.
+async fn fund_setup(client: &reqwest::Client, base: &str, workers: usize, fundings: usize) -> Result<Vec<api::Funder>> {
+    eprintln!("registering {workers} client and {workers} provider accounts at {base} ...");
+    let started = Instant::now();
+    let clients = api::register_accounts_as(client, base, workers, "client").await?;
+    let providers = api::register_accounts_as(client, base, workers, "provider").await?;
+    eprintln!("registered {} accounts in {:.1}s", clients.len() + providers.len(), started.elapsed().as_secs_f64());
+    let each = contracts_needed(fundings);
+    eprintln!(
+        "setting up a card and {each} contracts per worker ({} in all, {} milestones of {} cents each) ...",
+        each * workers,
+        api::MILESTONES_PER_CONTRACT,
+        api::MILESTONE_AMOUNT,
+    );
+    let started = Instant::now();
+    let funders = api::funders(client, base, &clients, &providers, each).await.context("fund set-up")?;
+    eprintln!("set up {} contracts in {:.1}s", each * workers, started.elapsed().as_secs_f64());
+    Ok(funders)
+}
+
 /// The distinct URLs of a scenario (the login URL for `login`). Catalog queries are built
-/// from `--words` (and `--cities` for providers), `--ordering` and `--limit`.
+/// from `--words` (and `--cities` for providers), `--ordering` and `--limit`. `fund` has
+/// none here: its URLs, one per contract, come from its set-up.
 fn scenario_urls(scenario: Scenario, base: &str, args: &RestArgs) -> Result<Vec<String>> {
     let words: Vec<&str> = args.words.iter().map(|w| w.trim()).filter(|w| !w.is_empty()).collect();
     let cities: Vec<&str> = args.cities.iter().map(|c| c.trim()).filter(|c| !c.is_empty()).collect();
@@ -362,6 +533,7 @@ fn scenario_urls(scenario: Scenario, base: &str, args: &RestArgs) -> Result<Vec<
             }
             Ok(urls)
         }
+        Scenario::Fund => Ok(Vec::new()),
     }
 }
 
@@ -419,28 +591,56 @@ async fn worker(client: reqwest::Client, request: Request, w: usize, deadline: I
     let mut recorder = Recorder::new();
     let mut turn = w;
     while Instant::now() < deadline {
-        let started = Instant::now();
-        let sent = request.build(&client, turn).send().await;
+        send_and_record(&mut recorder, || request.build(&client, turn)).await;
         turn = turn.wrapping_add(1);
-        match sent {
-            Ok(resp) => {
-                let status = resp.status().as_u16();
-                // Read the whole body, so the connection goes back to the pool.
-                match resp.bytes().await {
-                    Ok(_) => recorder.record(status, started.elapsed()),
-                    Err(_) => recorder.record_transport_error(),
-                }
-            }
-            Err(_) => {
-                recorder.record_transport_error();
-                tokio::time::sleep(TRANSPORT_ERROR_PAUSE).await;
-            }
-        }
     }
     recorder
 }
 
-fn text_summary(args: &RestArgs, base: &str, users: usize, probe: Option<&Probe>, s: &Summary) -> String {
+/// Funds the plan's milestones back to back until `deadline` (the funding in flight then
+/// still completes and counts), or until the plan has no milestone left: then it stops and
+/// says when, measured from `started`.
+async fn fund_worker(client: reqwest::Client, plan: FundPlan, started: Instant, deadline: Instant) -> FundRun {
+    let mut recorder = Recorder::new();
+    let mut k = 0;
+    while Instant::now() < deadline {
+        let Some(request) = plan.build(&client, k) else {
+            return FundRun { recorder, ran_out_at: Some(started.elapsed()) };
+        };
+        send_and_record(&mut recorder, || request).await;
+        k += 1;
+    }
+    FundRun { recorder, ran_out_at: None }
+}
+
+/// Sends the request `build` makes and records its status and latency (from before the
+/// build to the end of the body), or a transport error, after which it pauses.
+async fn send_and_record(recorder: &mut Recorder, build: impl FnOnce() -> reqwest::RequestBuilder) {
+    let started = Instant::now();
+    match build().send().await {
+        Ok(resp) => {
+            let status = resp.status().as_u16();
+            // Read the whole body, so the connection goes back to the pool.
+            match resp.bytes().await {
+                Ok(_) => recorder.record(status, started.elapsed()),
+                Err(_) => recorder.record_transport_error(),
+            }
+        }
+        Err(_) => {
+            recorder.record_transport_error();
+            tokio::time::sleep(TRANSPORT_ERROR_PAUSE).await;
+        }
+    }
+}
+
+fn text_summary(
+    args: &RestArgs,
+    base: &str,
+    users: usize,
+    probe: Option<&Probe>,
+    fund: Option<&FundReport>,
+    s: &Summary,
+) -> String {
     let errors = if s.errors.is_empty() {
         "none".to_string()
     } else {
@@ -457,12 +657,23 @@ fn text_summary(args: &RestArgs, base: &str, users: usize, probe: Option<&Probe>
             p.urls, p.results_min, p.results_mean, p.results_max, p.empty
         )
     });
+    let fund = fund.map_or(String::new(), |f| {
+        format!(
+            "  fundings  room for {} per worker in {} contracts of {} milestones (set-up {:.1}s); \
+             {} workers ran out of milestones\n",
+            f.contracts_per_worker * f.milestones_per_contract,
+            f.contracts_per_worker,
+            f.milestones_per_contract,
+            f.setup_secs,
+            f.workers_out_of_milestones,
+        )
+    });
     format!(
         "agora-load rest  scenario={}{ordering}  url={base}  concurrency={}  duration={:.1}s  users={users}\n\
          \x20 requests  {} in {:.2}s (ok {})\n\
          \x20 req/s     {:.1}\n\
          \x20 latency   p50 {}  p90 {}  p99 {}  max {}  (mean {})\n\
-         \x20 errors    {errors}\n{probe}",
+         \x20 errors    {errors}\n{probe}{fund}",
         args.scenario.name(),
         args.concurrency,
         args.duration.as_secs_f64(),
@@ -548,6 +759,83 @@ mod tests {
         // Jobs are listed to providers only; workers send their own token.
         assert_eq!(Scenario::JobsSearch.account_role(), Some("provider"));
         assert_eq!(Scenario::ProvidersSearch.account_role(), None);
+    }
+
+    #[test]
+    fn the_fund_scenario_parses_with_its_defaults() {
+        let parse = |argv: &[&str]| match Cli::try_parse_from(argv).expect("valid arguments").command {
+            Command::Rest(a) => a,
+            Command::Ws(_) => panic!("parsed as ws"),
+        };
+        let a = parse(&["agora-load", "rest", "--scenario", "fund"]);
+        assert!(a.scenario == Scenario::Fund);
+        assert_eq!(a.scenario.name(), "fund");
+        assert_eq!(a.fundings_per_worker, 500);
+        assert_eq!(a.scenario.account_role(), None, "fund registers its accounts in its own set-up");
+        assert!(!a.scenario.is_catalog());
+        let a = parse(&["agora-load", "rest", "--scenario", "fund", "--fundings-per-worker", "120"]);
+        assert_eq!(a.fundings_per_worker, 120);
+        assert!(
+            Cli::try_parse_from(["agora-load", "rest", "--scenario", "fund", "--fundings-per-worker", "0"]).is_err()
+        );
+        // The kebab name clap accepts is the one reports print.
+        let value = Scenario::Fund.to_possible_value().expect("a value");
+        assert_eq!(value.get_name(), Scenario::Fund.name());
+        assert_eq!(serde_json::to_value(Scenario::Fund).expect("json"), "fund");
+    }
+
+    #[test]
+    fn fund_workers_get_whole_contracts() {
+        assert_eq!(contracts_needed(500), 10);
+        assert_eq!(contracts_needed(1), 1);
+        assert_eq!(contracts_needed(50), 1);
+        assert_eq!(contracts_needed(51), 2);
+        assert_eq!(contracts_needed(100), 2);
+        assert_eq!(contract_of_funding(0), 0);
+        assert_eq!(contract_of_funding(49), 0);
+        assert_eq!(contract_of_funding(50), 1);
+        assert_eq!(contract_of_funding(99), 1);
+        assert_eq!(contract_of_funding(100), 2);
+    }
+
+    fn fund_plan(contracts: &[&str]) -> FundPlan {
+        let funder = api::Funder {
+            client: Account { email: "c@x.test".into(), user_id: "uc".into(), access: "tc".into() },
+            card_id: "card-1".into(),
+            contracts: contracts.iter().map(|c| (*c).to_string()).collect(),
+        };
+        FundPlan::new("http://h", &funder)
+    }
+
+    #[test]
+    fn fundings_move_to_the_next_contract_every_50() {
+        let plan = fund_plan(&["c1", "c2"]);
+        assert_eq!(plan.url(0), Some("http://h/api/contracts/c1/fund"));
+        assert_eq!(plan.url(49), Some("http://h/api/contracts/c1/fund"));
+        assert_eq!(plan.url(50), Some("http://h/api/contracts/c2/fund"));
+        assert_eq!(plan.url(99), Some("http://h/api/contracts/c2/fund"));
+        assert_eq!(plan.url(100), None, "two contracts hold 100 milestones");
+        let client = reqwest::Client::new();
+        let request = plan.build(&client, 50).expect("a milestone left").build().expect("request");
+        assert_eq!(request.method(), reqwest::Method::POST);
+        assert_eq!(request.url().as_str(), "http://h/api/contracts/c2/fund");
+        assert_eq!(request.headers()["authorization"], "Bearer tc");
+        let body: serde_json::Value =
+            serde_json::from_slice(request.body().and_then(|b| b.as_bytes()).expect("a body")).expect("json");
+        assert_eq!(body, serde_json::json!({ "payment_method_id": "card-1" }));
+        assert!(plan.build(&client, 100).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_fund_worker_without_milestones_stops_and_says_so() {
+        let started = Instant::now();
+        let run = fund_worker(reqwest::Client::new(), fund_plan(&[]), started, started + Duration::from_secs(60)).await;
+        assert!(run.ran_out_at.is_some());
+        assert_eq!(run.recorder.summary(started.elapsed()).requests, 0);
+        // Past its deadline a worker stops without running out.
+        let run = fund_worker(reqwest::Client::new(), fund_plan(&["c1"]), started, started).await;
+        assert!(run.ran_out_at.is_none());
+        assert_eq!(run.recorder.summary(started.elapsed()).requests, 0);
     }
 
     #[test]

@@ -11,6 +11,9 @@ use crate::protocol::{Encoding, SharedFrame, CLOSE_TOO_SLOW};
 
 pub type ConnectionId = u64;
 
+/// How often a replay waiting for queue room looks again.
+const REPLAY_POLL: std::time::Duration = std::time::Duration::from_millis(1);
+
 /// One item of a connection's outbound queue.
 #[derive(Debug, Clone)]
 pub enum Outbound {
@@ -56,8 +59,18 @@ impl ConnectionHandle {
     }
 
     /// Queues a frame, waiting for room: for replies to the connection's own requests
-    /// (a `sync` replay), where waiting is the right backpressure.
+    /// (a `sync` replay), where waiting is the right backpressure. It waits until more than
+    /// a quarter of the queue is free, so that a replay filling the queue never leaves live
+    /// frames (a notification, a new message) without room: those would cut the connection
+    /// off as too slow while it is only catching up.
     pub async fn push_wait(&self, frame: Arc<SharedFrame>) -> bool {
+        let headroom = self.tx.max_capacity() / 4;
+        while self.tx.capacity() <= headroom {
+            if self.tx.is_closed() {
+                return false;
+            }
+            tokio::time::sleep(REPLAY_POLL).await;
+        }
         self.tx.send(Outbound::Frame(frame)).await.is_ok()
     }
 
@@ -65,5 +78,39 @@ impl ConnectionHandle {
     pub fn close(&self, code: u16, reason: &'static str) {
         self.close_code.store(code, Ordering::Relaxed);
         let _ = self.tx.try_send(Outbound::Close(code, reason));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::ServerFrame;
+
+    fn frame() -> Arc<SharedFrame> {
+        SharedFrame::new(ServerFrame::Synced {})
+    }
+
+    /// A replay leaves a quarter of the queue to live frames: it waits while the queue is
+    /// that full, live pushes still find room, and it goes on once the reader drains.
+    #[tokio::test]
+    async fn a_replay_keeps_room_for_live_frames() {
+        let (h, mut rx, _) = ConnectionHandle::new(1, Encoding::Json, 8);
+        for _ in 0..6 {
+            assert!(h.push_wait(frame()).await, "room while more than a quarter is free");
+        }
+        let waiting = {
+            let h = h.clone();
+            tokio::spawn(async move { h.push_wait(frame()).await })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+        assert!(!waiting.is_finished(), "the replay waits with two of eight slots free");
+        assert!(h.push(&frame()) && h.push(&frame()), "live frames still fit");
+        assert!(!h.push(&frame()), "a full queue is a slow consumer");
+        for _ in 0..3 {
+            rx.recv().await.expect("a frame");
+        }
+        assert!(waiting.await.expect("join"), "the replay goes on once the reader drained");
+        drop(rx);
+        assert!(!h.push_wait(frame()).await, "a closed queue ends the replay");
     }
 }

@@ -317,7 +317,16 @@ async fn confirm_paid(cx: &Cx, cmd: ChangeBookingStatus, b: Booking) -> Result<B
     if b.payment_id.is_some() {
         return Err(payment_in_progress());
     }
-    let card = card_of(cx, b.client_id, b.payment_method_id).await?.ok_or_else(|| {
+    // The chosen card; if the client deleted it since, their newest one.
+    let chosen = match b.payment_method_id {
+        Some(id) => card_of(cx, b.client_id, Some(id)).await?,
+        None => None,
+    };
+    let card = match chosen {
+        Some(c) => Some(c),
+        None => card_of(cx, b.client_id, None).await?,
+    };
+    let card = card.ok_or_else(|| {
         ActorError::Refused(DomainError::conflict(
             codes::PAYMENT_METHOD_REQUIRED,
             "the client has no saved card to pay this booking with; it can be confirmed once they add one",

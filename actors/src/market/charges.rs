@@ -130,12 +130,11 @@ pub(crate) async fn apply_webhook(
 ) -> Result<(), ActorError> {
     let (payment, _) = record(cx, payment_id, outcome, at).await?;
     let by = Caller { id: payment.payer_id, role: agora_engine::Role::Client };
-    let txn = payment.ledger_txn.ok_or_else(|| {
-        ActorError::Storage(agora_storage::StoreError::Corrupt {
-            table: "payments",
-            detail: format!("payment {} has no ledger transaction", payment.id),
-        })
-    })?;
+    let Some(txn) = payment.ledger_txn else {
+        // Made before charges could be pending: its funding finished with its request.
+        tracing::info!(payment = %payment.id, "charge webhook for a payment settled at its request");
+        return Ok(());
+    };
     match payment.purpose {
         PaymentFor::Milestone { contract_id, milestone_id } => {
             super::milestones::complete_funding(cx, contract_id, milestone_id, payment.id, None, txn, by, at).await?;

@@ -7,7 +7,8 @@
 //!   own contract (legs: external, which has no head, the contract's escrow and the
 //!   provider's wallet, each a compare-and-set batch).
 //! - `release/concurrency=N`: N concurrent releases of funded escrows to N providers; every
-//!   one also credits the one platform fee account, the hot spot (its head serializes them).
+//!   one also credits the day's platform fee account (entries only: it has no head, so
+//!   releases do not queue on it) and lists it under its day.
 //!
 //! Throughput is in elements (= transactions), so criterion prints transactions per second.
 

@@ -192,6 +192,37 @@ pub struct Payment {
 }
 
 impl Payment {
+    /// A new charge of `amount` from `payer` to `payee`'s escrow, not yet sent to the
+    /// gateway, booked by ledger transaction `ledger_txn` once it succeeds.
+    #[allow(clippy::too_many_arguments)]
+    pub fn pending(
+        id: PaymentId,
+        payer_id: UserId,
+        payee_id: UserId,
+        purpose: PaymentFor,
+        amount: Money,
+        card: CardSummary,
+        ledger_txn: crate::LedgerTxnId,
+        at: OffsetDateTime,
+    ) -> Payment {
+        Payment {
+            id,
+            payer_id,
+            payee_id,
+            purpose,
+            amount,
+            refunded: 0,
+            status: PaymentStatus::Pending,
+            card: Some(card),
+            gateway_ref: None,
+            failure: None,
+            refund_txns: Vec::new(),
+            ledger_txn: Some(ledger_txn),
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
     /// Payer and payee see a payment; nobody else (admins aside) learns it exists.
     pub fn visible_to(&self, user: UserId, admin: bool) -> bool {
         admin || user == self.payer_id || user == self.payee_id

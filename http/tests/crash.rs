@@ -96,6 +96,18 @@ async fn accept_is_all_or_nothing_after_a_crash_at_every_step() {
     }
 }
 
+/// A provider with a profile and an 8 000 USD service; answers (provider token, service id).
+async fn piano_tuner(http: &reqwest::Client, node: &Node) -> (String, String) {
+    let (_, provider) = register(http, node, "provider", "provider").await;
+    let profile = json!({"bio": "Tunes pianos", "hourly_rate": {"amount": 5_000, "currency": "USD"}});
+    assert_eq!(post(http, node, "/api/providers", profile, &provider).await.status, 201);
+    let svc =
+        json!({"title": "Piano tuning", "description": "Any piano", "price": {"amount": 8_000, "currency": "USD"}});
+    let r = post(http, node, "/api/services", svc, &provider).await;
+    assert_eq!(r.status, 201, "{}", r.json);
+    (provider, id_of(&r.json))
+}
+
 /// A client's saved test card; answers its id.
 async fn card(http: &reqwest::Client, node: &Node, client: &str) -> String {
     let card = json!({"kind": "card", "number": "4242424242424242", "exp_month": 12, "exp_year": 2099, "cvc": "123"});
@@ -139,14 +151,7 @@ async fn booking_confirm_is_all_or_nothing_after_a_crash_at_every_step() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut node = Node::start(dir.path());
         node.wait_ready(&http).await;
-        let (_, provider) = register(&http, &node, "provider", "provider").await;
-        let profile = json!({"bio": "Tunes pianos", "hourly_rate": {"amount": 5_000, "currency": "USD"}});
-        assert_eq!(post(&http, &node, "/api/providers", profile, &provider).await.status, 201);
-        let svc =
-            json!({"title": "Piano tuning", "description": "Any piano", "price": {"amount": 8_000, "currency": "USD"}});
-        let r = post(&http, &node, "/api/services", svc, &provider).await;
-        assert_eq!(r.status, 201, "{}", r.json);
-        let service = id_of(&r.json);
+        let (provider, service) = piano_tuner(&http, &node).await;
         let (client, first) = booking(&http, &node, &service, 10).await;
         let (_, second) = booking(&http, &node, &service, 11).await;
         drop(node);
@@ -215,13 +220,7 @@ async fn an_ended_paid_booking_settles_once_after_a_crash() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut node = Node::start(dir.path());
     node.wait_ready(&http).await;
-    let (_, provider) = register(&http, &node, "provider", "provider").await;
-    let profile = json!({"bio": "Tunes pianos", "hourly_rate": {"amount": 5_000, "currency": "USD"}});
-    assert_eq!(post(&http, &node, "/api/providers", profile, &provider).await.status, 201);
-    let svc =
-        json!({"title": "Piano tuning", "description": "Any piano", "price": {"amount": 8_000, "currency": "USD"}});
-    let r = post(&http, &node, "/api/services", svc, &provider).await;
-    let service = id_of(&r.json);
+    let (provider, service) = piano_tuner(&http, &node).await;
     let (client, cancelled) = booking(&http, &node, &service, 10).await;
     // One that starts in three seconds, so it can be completed.
     let fmt = |t: time::OffsetDateTime| t.format(&time::format_description::well_known::Rfc3339).expect("rfc3339");

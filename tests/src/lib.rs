@@ -122,6 +122,15 @@ impl TestApp {
         self.send(req).await
     }
 
+    /// POSTs `body` as `token`'s user with `Idempotency-Key: key` when a key is given.
+    pub async fn post_keyed(&self, path: &str, body: Value, token: &str, key: Option<&str>) -> Reply {
+        let mut req = self.client.post(self.url(path)).bearer_auth(token).json(&body);
+        if let Some(k) = key {
+            req = req.header("Idempotency-Key", k);
+        }
+        self.send(req).await
+    }
+
     pub async fn patch(&self, path: &str, body: Value, token: Option<&str>) -> Reply {
         let mut req = self.client.patch(self.url(path)).json(&body);
         if let Some(t) = token {

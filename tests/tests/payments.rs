@@ -27,15 +27,8 @@ fn ids(r: &Reply) -> Vec<String> {
 }
 
 async fn fund(app: &TestApp, contract: &str, milestone: &str, user: &TestUser, card: &str, key: Option<&str>) -> Reply {
-    let mut req = app
-        .client
-        .post(app.url(&format!("/api/contracts/{contract}/milestones/{milestone}/fund")))
-        .bearer_auth(&user.token)
-        .json(&json!({"payment_method_id": card}));
-    if let Some(k) = key {
-        req = req.header("Idempotency-Key", k);
-    }
-    app.send(req).await
+    let path = format!("/api/contracts/{contract}/milestones/{milestone}/fund");
+    app.post_keyed(&path, json!({"payment_method_id": card}), &user.token, key).await
 }
 
 async fn wallet(app: &TestApp, user: &TestUser) -> (i64, i64) {
@@ -472,10 +465,7 @@ async fn earner(app: &TestApp) -> (TestUser, TestUser) {
 
 async fn payout(app: &TestApp, user: &TestUser, method: &str, amount: i64, key: &str) -> Reply {
     let body = json!({"amount": {"amount": amount, "currency": "USD"}, "payout_method_id": method});
-    app.send(
-        app.client.post(app.url("/api/payouts")).bearer_auth(&user.token).header("Idempotency-Key", key).json(&body),
-    )
-    .await
+    app.post_keyed("/api/payouts", body, &user.token, Some(key)).await
 }
 
 async fn payout_status(app: &TestApp, user: &TestUser, id: &str, want: &str) {
@@ -664,12 +654,7 @@ async fn the_payee_refunds_a_payment_still_in_escrow() {
 }
 
 async fn refund_part(app: &TestApp, payment: &str, user: &TestUser, body: Value, key: Option<&str>) -> Reply {
-    let mut req =
-        app.client.post(app.url(&format!("/api/payments/{payment}/refund"))).bearer_auth(&user.token).json(&body);
-    if let Some(k) = key {
-        req = req.header("Idempotency-Key", k);
-    }
-    app.send(req).await
+    app.post_keyed(&format!("/api/payments/{payment}/refund"), body, &user.token, key).await
 }
 
 #[actix_web::test]
@@ -926,15 +911,7 @@ async fn book(app: &TestApp, client: &TestUser, service: &str, start: time::Offs
 }
 
 async fn booking_status(app: &TestApp, user: &TestUser, booking: &str, to: &str, key: Option<&str>) -> Reply {
-    let mut req = app
-        .client
-        .post(app.url(&format!("/api/bookings/{booking}/status")))
-        .bearer_auth(&user.token)
-        .json(&json!({"status": to}));
-    if let Some(k) = key {
-        req = req.header("Idempotency-Key", k);
-    }
-    app.send(req).await
+    app.post_keyed(&format!("/api/bookings/{booking}/status"), json!({"status": to}), &user.token, key).await
 }
 
 #[actix_web::test]

@@ -21,7 +21,7 @@
 use agora_engine::availability::{self, BusyInterval};
 use agora_engine::booking::{Bookable, Settlement, SlotEffect};
 use agora_engine::ledger::{self, Transaction, TxnKind};
-use agora_engine::payment::{Payment, PaymentFor, PaymentStatus};
+use agora_engine::payment::{Payment, PaymentFor};
 use agora_engine::{
     codes, Booking, BookingId, BookingStatus, DomainError, DomainEvent, LedgerTxnId, PaymentId, PaymentMethodId,
     ServiceId, SlotPolicy, UserId, WorkingHours,
@@ -332,22 +332,16 @@ async fn confirm_paid(cx: &Cx, cmd: ChangeBookingStatus, b: Booking) -> Result<B
             "the client has no saved card to pay this booking with; it can be confirmed once they add one",
         ))
     })?;
-    let payment = Payment {
-        id: new_id(PaymentId::from_uuid),
-        payer_id: b.client_id,
-        payee_id: b.provider_id,
-        purpose: PaymentFor::Booking { booking_id: b.id },
-        amount: b.price,
-        refunded: 0,
-        status: PaymentStatus::Pending,
-        card: Some(card.card.clone()),
-        gateway_ref: None,
-        failure: None,
-        refund_txns: Vec::new(),
-        ledger_txn: Some(new_id(LedgerTxnId::from_uuid)),
-        created_at: cmd.at,
-        updated_at: cmd.at,
-    };
+    let payment = Payment::pending(
+        new_id(PaymentId::from_uuid),
+        b.client_id,
+        b.provider_id,
+        PaymentFor::Booking { booking_id: b.id },
+        b.price,
+        card.card.clone(),
+        new_id(LedgerTxnId::from_uuid),
+        cmd.at,
+    );
     let step = Step::ConfirmBooking {
         booking_id: b.id,
         provider_id: b.provider_id,

@@ -15,7 +15,6 @@
 use agora_engine::ledger::{self, Transaction, TxnKind};
 use agora_engine::payment::{
     check_split, Milestone, MilestoneAction, MilestoneActor, MilestonePlan, MilestoneStatus, Payment, PaymentFor,
-    PaymentStatus,
 };
 use agora_engine::{
     codes, Contract, ContractId, ContractStatus, DomainError, DomainEvent, LedgerTxnId, MilestoneId, PaymentId,
@@ -190,23 +189,17 @@ async fn fund(cx: Cx, msg: FundMilestone) -> Result<Funded, ActorError> {
         .ok_or_else(|| {
             ActorError::from(DomainError::invalid_field("payment_method_id", "is not one of your saved cards"))
         })?;
-    let payment = Payment {
-        id: new_id(PaymentId::from_uuid),
-        payer_id: c.client_id,
-        payee_id: c.provider_id,
-        purpose: PaymentFor::Milestone { contract_id: c.id, milestone_id: target.id },
-        amount: target.amount,
-        refunded: 0,
-        status: PaymentStatus::Pending,
-        card: Some(method.card.clone()),
-        gateway_ref: None,
-        failure: None,
-        refund_txns: Vec::new(),
-        ledger_txn: Some(new_id(LedgerTxnId::from_uuid)),
-        created_at: msg.at,
-        updated_at: msg.at,
-    };
-    let txn_id = payment.ledger_txn.unwrap_or_else(|| new_id(LedgerTxnId::from_uuid));
+    let txn_id = new_id(LedgerTxnId::from_uuid);
+    let payment = Payment::pending(
+        new_id(PaymentId::from_uuid),
+        c.client_id,
+        c.provider_id,
+        PaymentFor::Milestone { contract_id: c.id, milestone_id: target.id },
+        target.amount,
+        method.card.clone(),
+        txn_id,
+        msg.at,
+    );
     let intent = Intent::new(
         Step::FundMilestone {
             contract_id: c.id,

@@ -27,8 +27,8 @@ impl Modify for BearerAuth {
     paths(
         auth::register, auth::login, auth::refresh, auth::verify, auth::logout, auth::me, auth::patch_me,
         auth::password_change, auth::password_reset, auth::password_reset_confirm, auth::verify_email,
-        auth::verify_email_resend, users::get_user, ops::health, ops::ready, ops::metrics,
-        conversations::list, conversations::create, conversations::get, conversations::history, conversations::send,
+        auth::verify_email_resend, users::get_user, ops::root, ops::health, ops::ready, ops::metrics,
+        conversations::list, conversations::create, conversations::get, conversations::history, conversations::send, conversations::send_message,
         conversations::read, conversations::edit_message, conversations::delete_message, conversations::list_blocks,
         conversations::get_block, conversations::put_block, conversations::delete_block,
         notifications::list, notifications::unread_count, notifications::mark_read, notifications::read_all,
@@ -46,7 +46,7 @@ impl Modify for BearerAuth {
         contracts::list, contracts::get, contracts::set_status, contracts::events,
         payments::add_method, payments::list_methods, payments::get_method, payments::delete_method,
         payments::list_milestones, payments::split, payments::fund_milestone, payments::fund_next, payments::submit,
-        payments::request_changes, payments::approve, payments::remove, payments::dispute, payments::resolve, payments::fee_totals, payments::list_payments, payments::get_payment, payments::receipt, payments::refund_payment, payments::wallet,
+        payments::request_changes, payments::approve, payments::remove, payments::dispute, payments::resolve, payments::fee_totals, payments::list_payments, payments::pay, payments::get_payment, payments::receipt, payments::refund_payment, payments::wallet,
         payments::wallet_ledger, payments::add_payout_method, payments::list_payout_methods,
         payments::delete_payout_method, payments::request_payout, payments::list_payouts, payments::get_payout,
         payments::webhook,
@@ -65,15 +65,6 @@ impl Modify for BearerAuth {
 )]
 struct ApiDoc;
 
-/// `(alias prefix, canonical prefix)` for resources with two names.
-const PREFIX_ALIASES: &[(&str, &str)] = &[
-    ("/api/requests", "/api/jobs"),
-    ("/api/job-applications", "/api/proposals"),
-    ("/api/service-bookings", "/api/bookings"),
-    ("/api/appointments", "/api/bookings"),
-    ("/api/ratings", "/api/reviews"),
-];
-
 /// POST routes whose 429 comes from the per-user write limit in the rate-limit middleware
 /// rather than from their handlers (see `middleware::rate_limit::WriteClass`).
 const WRITE_LIMITED: &[&str] = &["/api/conversations", "/api/bookings"];
@@ -91,13 +82,27 @@ pub fn document() -> utoipa::openapi::OpenApi {
             });
         }
     }
-    for (alias, canonical) in auth::ALIASES {
+    for (alias, canonical) in auth::ALIASES.iter().chain(crate::routes::ROUTE_ALIASES) {
         if let Some(item) = doc.paths.paths.get(*canonical).cloned() {
             doc.paths.paths.insert((*alias).to_string(), item);
         }
     }
+    for (path, from, to) in crate::routes::METHOD_ALIASES {
+        if let Some(item) = doc.paths.paths.get_mut(*path) {
+            let op = match *from {
+                "put" => item.put.clone(),
+                "patch" => item.patch.clone(),
+                _ => None,
+            };
+            match *to {
+                "post" => item.post = op,
+                "put" => item.put = op,
+                _ => {}
+            }
+        }
+    }
     // Resource aliases: every path under the canonical prefix exists under the alias too.
-    for (alias, canonical) in PREFIX_ALIASES {
+    for (alias, canonical) in crate::routes::PREFIX_ALIASES {
         let copies: Vec<(String, utoipa::openapi::PathItem)> = doc
             .paths
             .paths

@@ -158,6 +158,61 @@ pub fn busy(sched: &Schedule, now: OffsetDateTime, except: Option<BookingId>) ->
         .collect()
 }
 
+/// The client chooses the saved card a requested booking is paid with when the provider
+/// confirms it (`POST /api/payments {booking_id, payment_method_id}`).
+#[derive(actix::Message)]
+#[rtype(result = "Result<Booking, ActorError>")]
+pub struct ChooseBookingCard {
+    pub by: Caller,
+    pub booking_id: BookingId,
+    pub payment_method_id: PaymentMethodId,
+    pub at: OffsetDateTime,
+}
+
+impl Command for ChooseBookingCard {
+    type Output = Booking;
+    fn aggregate(&self) -> Aggregate {
+        Aggregate::Booking(self.booking_id)
+    }
+    fn run(self, cx: Cx) -> BoxFuture<'static, Result<Booking, ActorError>> {
+        Box::pin(async move {
+            let b = party_booking(&cx.store, self.by.id, self.booking_id).await?.value;
+            if b.client_id != self.by.id {
+                return Err(ActorError::Forbidden("only the client pays for a booking"));
+            }
+            if card_of(&cx, self.by.id, Some(self.payment_method_id)).await?.is_none() {
+                let problem = "is not one of your saved cards";
+                return Err(ActorError::from(DomainError::invalid_field("payment_method_id", problem)));
+            }
+            let saved = cx
+                .store
+                .market()
+                .update::<Booking, ActorError>(self.booking_id, |b| {
+                    if b.paid || b.payment_id.is_some() {
+                        return Err(ActorError::Refused(DomainError::conflict(
+                            codes::CONFLICT,
+                            "this booking is already paid, or its payment is in progress",
+                        )));
+                    }
+                    if b.status != BookingStatus::Requested {
+                        return Err(ActorError::Refused(DomainError::Transition {
+                            from: b.status.as_str(),
+                            to: BookingStatus::Confirmed.as_str(),
+                        }));
+                    }
+                    b.payment_method_id = Some(self.payment_method_id);
+                    b.updated_at = self.at;
+                    Ok(())
+                })
+                .await?
+                .ok_or(ActorError::NotFound)?
+                .value;
+            tracing::info!(booking = %saved.id, "booking card chosen");
+            Ok(saved)
+        })
+    }
+}
+
 /// A party changes a booking's status through the booking state machine.
 #[derive(actix::Message)]
 #[rtype(result = "Result<Booking, ActorError>")]

@@ -366,7 +366,7 @@ fn ics(bookings: &[Booking], titles: &HashMap<ServiceId, String>) -> String {
 }
 
 pub fn config(cfg: &mut web::ServiceConfig) {
-    for base in ["/api/bookings", "/api/service-bookings", "/api/appointments"] {
+    for base in super::names("/api/bookings") {
         cfg.service(web::resource(format!("{base}.ics")).route(web::get().to(calendar)))
             .service(web::resource(base).route(web::get().to(list)).route(web::post().to(create)))
             .service(web::resource(format!("{base}/{{id}}")).route(web::get().to(get)))

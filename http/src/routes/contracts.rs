@@ -121,6 +121,8 @@ pub async fn events(
 pub fn config(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/api/contracts").route(web::get().to(list)))
         .service(web::resource("/api/contracts/{id}").route(web::get().to(get)))
-        .service(web::resource("/api/contracts/{id}/status").route(web::post().to(set_status)))
         .service(web::resource("/api/contracts/{id}/events").route(web::get().to(events)));
+    for path in super::paths("/api/contracts/{id}/status") {
+        cfg.service(web::resource(path).route(web::post().to(set_status)));
+    }
 }

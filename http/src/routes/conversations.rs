@@ -226,8 +226,44 @@ pub async fn send(
     path: web::Path<String>,
     body: web::Json<SendBody>,
 ) -> Result<HttpResponse, ApiError> {
+    send_to(&state, &user, conversation_id(&path)?, &body).await
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct MessageBodyWithConversation {
+    /// The conversation's id.
+    pub conversation: Option<String>,
+    pub body: Option<String>,
+    pub client_msg_id: Option<String>,
+}
+
+/// Sends a message to `conversation` (the seeds' `POST /api/messages/`): the same as
+/// `POST /api/conversations/{conversation}/messages`.
+#[utoipa::path(post, path = "/api/messages", tag = "messaging", request_body = MessageBodyWithConversation,
+    responses((status = 201, description = "the message"), (status = 200, description = "the original message (retry)"),
+        (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(user = %user.id))]
+pub async fn send_message(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    body: web::Json<MessageBodyWithConversation>,
+) -> Result<HttpResponse, ApiError> {
+    let Some(raw) = body.conversation.as_deref() else {
+        return Err(ApiError::invalid_field("conversation", "is required"));
+    };
+    let id = ConversationId::parse(raw).map_err(|_| ApiError::invalid_field("conversation", "must be a UUID"))?;
+    let send = SendBody { body: body.body.clone(), client_msg_id: body.client_msg_id.clone() };
+    send_to(&state, &user, id, &send).await
+}
+
+async fn send_to(
+    state: &AppState,
+    user: &AuthUser,
+    conversation_id: ConversationId,
+    body: &SendBody,
+) -> Result<HttpResponse, ApiError> {
     let origin = Instant::now();
-    let conversation_id = conversation_id(&path)?;
     let mut f = FieldErrors::new();
     let text = required(&mut f, "body", body.body.as_deref(), MessageBody::parse);
     let client_msg_id = optional(&mut f, "client_msg_id", body.client_msg_id.as_deref(), ClientMsgId::parse);
@@ -417,9 +453,11 @@ pub fn config(cfg: &mut web::ServiceConfig) {
             web::resource("/api/conversations/{id}/messages").route(web::get().to(history)).route(web::post().to(send)),
         )
         .service(web::resource("/api/conversations/{id}/read").route(web::post().to(read)))
+        .service(web::resource("/api/messages").route(web::post().to(send_message)))
         .service(
             web::resource("/api/messages/{id}")
                 .route(web::patch().to(edit_message))
+                .route(web::put().to(edit_message))
                 .route(web::delete().to(delete_message)),
         )
         .service(web::resource("/api/blocks").route(web::get().to(list_blocks)))

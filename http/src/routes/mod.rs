@@ -15,6 +15,40 @@ pub mod reviews;
 pub mod services;
 pub mod users;
 
+/// `(alias prefix, canonical prefix)` for resources with two names (the seeds' names): the
+/// one table that both the router ([`names`]) and the OpenAPI document read, so an alias
+/// always reaches the canonical handler.
+pub const PREFIX_ALIASES: &[(&str, &str)] = &[
+    ("/api/requests", "/api/jobs"),
+    ("/api/job-applications", "/api/proposals"),
+    ("/api/service-bookings", "/api/bookings"),
+    ("/api/appointments", "/api/bookings"),
+    ("/api/ratings", "/api/reviews"),
+    ("/api/service-categories", "/api/categories"),
+];
+
+/// `(alias path, canonical path)` for single routes the seeds name differently (the auth
+/// ones are `auth::ALIASES`); the router registers them with [`paths`].
+pub const ROUTE_ALIASES: &[(&str, &str)] = &[
+    ("/api/contracts/{id}/update_status", "/api/contracts/{id}/status"),
+    ("/api/services/{id}/comments", "/api/services/{id}/reviews"),
+];
+
+/// `(path, method, also answered by)`: routes that answer a second method with the same
+/// handler (the seeds' verbs), copied in the OpenAPI document.
+pub const METHOD_ALIASES: &[(&str, &str, &str)] =
+    &[("/api/services/{id}/like", "put", "post"), ("/api/messages/{id}", "patch", "put")];
+
+/// A route's canonical path and its aliases from [`ROUTE_ALIASES`].
+pub fn paths(canonical: &'static str) -> impl Iterator<Item = &'static str> {
+    std::iter::once(canonical).chain(ROUTE_ALIASES.iter().filter(move |(_, c)| *c == canonical).map(|(a, _)| *a))
+}
+
+/// The canonical prefix and its aliases, for a resource's route registration.
+pub fn names(canonical: &'static str) -> impl Iterator<Item = &'static str> {
+    std::iter::once(canonical).chain(PREFIX_ALIASES.iter().filter(move |(_, c)| *c == canonical).map(|(a, _)| *a))
+}
+
 use agora_engine::{DomainError, FieldErrors};
 use serde::{Deserialize, Serialize};
 

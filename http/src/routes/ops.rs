@@ -1,4 +1,4 @@
-//! Operations: liveness, readiness and Prometheus metrics.
+//! Operations: the API root, liveness, readiness and Prometheus metrics.
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Serialize;
@@ -31,6 +31,41 @@ pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
     Ok(HttpResponse::Ok().json(Ready { status: "ready", storage: state.store.backend_name() }))
 }
 
+/// The resources the API root lists: `(name, path)`, canonical names only (the aliases are
+/// in the OpenAPI document, `/api/schema`).
+const RESOURCES: &[(&str, &str)] = &[
+    ("auth", "/api/auth/me"),
+    ("conversations", "/api/conversations/"),
+    ("notifications", "/api/notifications/"),
+    ("categories", "/api/categories/"),
+    ("skills", "/api/skills/"),
+    ("companies", "/api/companies/"),
+    ("providers", "/api/providers/"),
+    ("services", "/api/services/"),
+    ("jobs", "/api/jobs/"),
+    ("proposals", "/api/proposals/"),
+    ("contracts", "/api/contracts/"),
+    ("bookings", "/api/bookings/"),
+    ("reviews", "/api/reviews/"),
+    ("payment-methods", "/api/payment-methods/"),
+    ("payments", "/api/payments/"),
+    ("payouts", "/api/payouts/"),
+    ("wallet", "/api/wallet/"),
+    ("openapi", "/api/schema"),
+    ("docs", "/docs"),
+];
+
+/// The API root, as a browsable API's root answers it: each resource's absolute URL.
+#[utoipa::path(get, path = "/api", tag = "operations",
+    responses((status = 200, description = "{<resource>: <absolute URL>}")))]
+pub async fn root(req: HttpRequest) -> HttpResponse {
+    let info = req.connection_info();
+    let base = format!("{}://{}", info.scheme(), info.host());
+    let map: serde_json::Map<String, serde_json::Value> =
+        RESOURCES.iter().map(|(name, path)| ((*name).to_string(), format!("{base}{path}").into())).collect();
+    HttpResponse::Ok().json(map)
+}
+
 /// Compares in time independent of where the inputs differ.
 fn same_secret(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
@@ -55,7 +90,8 @@ pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<Htt
 
 /// Liveness and readiness (and `/metrics`, see [`metrics_config`]).
 pub fn config(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/api/health").route(web::get().to(health)))
+    cfg.service(web::resource("/api").route(web::get().to(root)))
+        .service(web::resource("/api/health").route(web::get().to(health)))
         .service(web::resource("/api/ready").route(web::get().to(ready)));
 }
 

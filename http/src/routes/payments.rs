@@ -10,7 +10,9 @@ use agora_actors::market::milestones::{milestone_set, ActOnMilestone, FundMilest
 use agora_engine::card::CardInput;
 use agora_engine::ledger::Account;
 use agora_engine::payment::{Milestone, MilestoneAction, MilestonePlan, Payment, Payout};
-use agora_engine::{Contract, ContractId, Currency, FieldErrors, MilestoneId, Money, PaymentId, PaymentMethodId};
+use agora_engine::{
+    BookingId, Contract, ContractId, Currency, FieldErrors, MilestoneId, Money, PaymentId, PaymentMethodId,
+};
 use agora_storage::ledger::Entry;
 use agora_storage::market::List;
 use agora_storage::payments::{PaymentMethod, PayoutMethod};
@@ -379,6 +381,61 @@ pub async fn fund_next(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     fund_with(&state, &user, &req, &body, &path, None).await
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct PayBody {
+    /// Pay the contract's next unfunded milestone (as `POST /api/contracts/{id}/fund`).
+    pub contract_id: Option<String>,
+    /// Pay a requested booking: the card is charged when the provider confirms it.
+    pub booking_id: Option<String>,
+    pub payment_method_id: Option<String>,
+}
+
+/// Pays a contract milestone or a priced booking from a saved card (`Idempotency-Key`):
+/// `{contract_id, payment_method_id}` funds the contract's next unfunded milestone, the same
+/// command and answer as `POST /api/contracts/{id}/fund`; `{booking_id, payment_method_id}`
+/// makes the card the one a requested booking is charged to when the provider confirms it
+/// (202 with the booking: bookings are paid on confirmation). Exactly one of `contract_id`
+/// and `booking_id`.
+#[utoipa::path(post, path = "/api/payments", tag = "payments",
+    params(("Idempotency-Key" = Option<String>, Header)), request_body = PayBody,
+    responses((status = 200, description = "{payment, milestone, contract_status}"),
+        (status = 202, description = "a pending charge, or the booking whose confirmation will charge the card"),
+        (status = 400, body = ErrorEnvelope), (status = 402, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
+        (status = 409, body = ErrorEnvelope), (status = 422, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(user = %user.id))]
+pub async fn pay(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let parsed: PayBody = json_body(&body)?;
+    match (parsed.contract_id.as_deref(), parsed.booking_id.as_deref()) {
+        (Some(contract), None) => fund_with(&state, &user, &req, &body, contract, None).await,
+        (None, Some(raw)) => {
+            let booking_id = BookingId::parse(raw).map_err(|_| ApiError::NotFound)?;
+            let method = match parsed.payment_method_id.as_deref() {
+                None => return Err(ApiError::invalid_field("payment_method_id", "is required")),
+                Some(raw) => PaymentMethodId::parse(raw)
+                    .map_err(|_| ApiError::invalid_field("payment_method_id", "must be a UUID"))?,
+            };
+            crate::idempotency::once(&state, &user, &req, &body, || async {
+                let cmd = agora_actors::market::bookings::ChooseBookingCard {
+                    by: caller(&user),
+                    booking_id,
+                    payment_method_id: method,
+                    at: OffsetDateTime::now_utc(),
+                };
+                let b = run(&state, cmd).await?;
+                Ok((StatusCode::ACCEPTED, to_json(&super::bookings::BookingView::from(&b))?))
+            })
+            .await
+        }
+        _ => Err(ApiError::invalid_field("contract_id", "give exactly one of contract_id and booking_id")),
+    }
 }
 
 async fn act(
@@ -1179,7 +1236,7 @@ pub fn config(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/api/contracts/{id}/dispute").route(web::post().to(dispute)))
     .service(web::resource("/api/admin/disputes/{id}/resolve").route(web::post().to(resolve)))
     .service(web::resource("/api/admin/payments/fees").route(web::get().to(fee_totals)))
-    .service(web::resource("/api/payments").route(web::get().to(list_payments)))
+    .service(web::resource("/api/payments").route(web::get().to(list_payments)).route(web::post().to(pay)))
     .service(web::resource("/api/payments/{id}").route(web::get().to(get_payment)))
     .service(web::resource("/api/payments/{id}/receipt").route(web::get().to(receipt)))
     .service(web::resource("/api/payments/{id}/refund").route(web::post().to(refund_payment)))

@@ -300,7 +300,7 @@ pub async fn reply(
 }
 
 pub fn config(cfg: &mut web::ServiceConfig) {
-    for base in ["/api/reviews", "/api/ratings"] {
+    for base in super::names("/api/reviews") {
         cfg.service(web::resource(base).route(web::get().to(list)).route(web::post().to(create)))
             .service(
                 web::resource(format!("{base}/{{id}}"))

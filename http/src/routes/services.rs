@@ -296,6 +296,13 @@ pub fn config(cfg: &mut web::ServiceConfig) {
                 .route(web::patch().to(update))
                 .route(web::delete().to(delete)),
         )
-        .service(web::resource("/api/services/{id}/like").route(web::put().to(like)).route(web::delete().to(unlike)))
-        .service(web::resource("/api/services/{id}/reviews").route(web::get().to(reviews)));
+        .service(
+            web::resource("/api/services/{id}/like")
+                .route(web::put().to(like))
+                .route(web::post().to(like))
+                .route(web::delete().to(unlike)),
+        );
+    for path in super::paths("/api/services/{id}/reviews") {
+        cfg.service(web::resource(path).route(web::get().to(reviews)));
+    }
 }

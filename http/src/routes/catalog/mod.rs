@@ -305,27 +305,29 @@ pub async fn delete_company(
 }
 
 pub fn config(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/api/categories").route(web::get().to(list_categories)).route(web::post().to(create_category)),
-    )
-    .service(
-        web::resource("/api/categories/{id}")
-            .route(web::get().to(get_category))
-            .route(web::patch().to(update_category))
-            .route(web::delete().to(delete_category)),
-    )
-    .service(web::resource("/api/skills").route(web::get().to(list_skills)).route(web::post().to(create_skill)))
-    .service(
-        web::resource("/api/skills/{id}")
-            .route(web::get().to(get_skill))
-            .route(web::patch().to(update_skill))
-            .route(web::delete().to(delete_skill)),
-    )
-    .service(web::resource("/api/companies").route(web::get().to(list_companies)).route(web::post().to(create_company)))
-    .service(
-        web::resource("/api/companies/{id}")
-            .route(web::get().to(get_company))
-            .route(web::patch().to(update_company))
-            .route(web::delete().to(delete_company)),
-    );
+    for base in super::names("/api/categories") {
+        cfg.service(web::resource(base).route(web::get().to(list_categories)).route(web::post().to(create_category)))
+            .service(
+                web::resource(format!("{base}/{{id}}"))
+                    .route(web::get().to(get_category))
+                    .route(web::patch().to(update_category))
+                    .route(web::delete().to(delete_category)),
+            );
+    }
+    cfg.service(web::resource("/api/skills").route(web::get().to(list_skills)).route(web::post().to(create_skill)))
+        .service(
+            web::resource("/api/skills/{id}")
+                .route(web::get().to(get_skill))
+                .route(web::patch().to(update_skill))
+                .route(web::delete().to(delete_skill)),
+        )
+        .service(
+            web::resource("/api/companies").route(web::get().to(list_companies)).route(web::post().to(create_company)),
+        )
+        .service(
+            web::resource("/api/companies/{id}")
+                .route(web::get().to(get_company))
+                .route(web::patch().to(update_company))
+                .route(web::delete().to(delete_company)),
+        );
 }

@@ -269,7 +269,7 @@ pub async fn update(
 }
 
 pub fn config(cfg: &mut web::ServiceConfig) {
-    for base in ["/api/jobs", "/api/requests"] {
+    for base in super::names("/api/jobs") {
         cfg.service(web::resource(base).route(web::get().to(list)).route(web::post().to(create)))
             .service(web::resource(format!("{base}/mine")).route(web::get().to(mine)))
             .service(web::resource(format!("{base}/{{id}}")).route(web::get().to(get)).route(web::patch().to(update)))

@@ -163,7 +163,7 @@ async fn accept_proposal(
 }
 
 pub fn config(cfg: &mut web::ServiceConfig) {
-    for base in ["/api/proposals", "/api/job-applications"] {
+    for base in super::super::names("/api/proposals") {
         cfg.service(web::resource(base).route(web::get().to(my_proposals)).route(web::post().to(propose)))
             .service(web::resource(format!("{base}/{{id}}")).route(web::get().to(get_proposal)))
             .service(web::resource(format!("{base}/{{id}}/accept")).route(web::post().to(accept)))

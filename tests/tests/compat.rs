@@ -1,0 +1,219 @@
+//! The seeds' route names and verbs answer like the canonical routes they alias (the same
+//! handler), and each alias is in the OpenAPI document: `/api/service-categories`,
+//! `POST /api/contracts/{id}/update_status`, `GET /api/services/{id}/comments`,
+//! `POST /api/services/{id}/like`, `POST /api/messages`, `PUT /api/messages/{id}`,
+//! `POST /api/payments` (a milestone or a booking), and the API root `GET /api/`.
+
+use agora_tests::{spawn_app, TestApp, TestUser};
+use serde_json::{json, Value};
+
+const VISA: &str = "4242424242424242";
+
+fn ids(r: &agora_tests::Reply) -> Vec<String> {
+    r.json["results"].as_array().expect("results").iter().map(|x| x["id"].as_str().expect("id").to_string()).collect()
+}
+
+/// A one-hour 9 000 USD service of a fresh provider; answers (provider, service id).
+async fn service(app: &TestApp) -> (TestUser, String) {
+    let (provider, _) = app.provider("barber").await;
+    let body = json!({"title": "Beard trim", "description": "A careful trim with hot towels.",
+        "price": {"amount": 9_000, "currency": "USD"}, "duration_minutes": 60});
+    let r = app.post("/api/services", body, Some(&provider.token)).await;
+    r.expect(201, None);
+    (provider, r.json["id"].as_str().expect("service id").to_string())
+}
+
+#[actix_web::test]
+async fn catalog_and_contract_aliases_reach_the_canonical_handlers() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    // Categories under their second name: created there, listed under both.
+    let r = app.post("/api/service-categories/", json!({"name": "Grooming"}), Some(&admin.token)).await;
+    r.expect(201, None);
+    let id = r.json["id"].as_str().expect("id").to_string();
+    let canonical = app.get("/api/categories", None).await;
+    let alias = app.get("/api/service-categories/", None).await;
+    assert_eq!(ids(&alias), ids(&canonical));
+    assert!(ids(&alias).contains(&id));
+    app.get(&format!("/api/service-categories/{id}/"), None).await.expect(200, None);
+    app.post("/api/service-categories", json!({"name": "x"}), None).await.expect(401, None);
+
+    // A contract's status under the Zumodra name, with the same rules.
+    let client = app.user("client").await;
+    let (provider, _) = app.provider("maker").await;
+    let contract = app.pending_contract(&client, &provider, 5_000).await;
+    let update = format!("/api/contracts/{contract}/update_status/");
+    app.post(&update, json!({"status": "active"}), Some(&client.token)).await.expect(409, Some("funding_required"));
+    app.fund_contract(&client, &contract).await;
+    let r = app.post(&update, json!({"status": "delivered"}), Some(&provider.token)).await;
+    r.expect(200, None);
+    assert_eq!(r.json["status"], "delivered");
+    let stranger = app.user("stranger").await;
+    app.post(&update, json!({"status": "completed"}), Some(&stranger.token)).await.expect(404, Some("not_found"));
+
+    // Likes by POST as by PUT; comments are the service's reviews.
+    let (_, svc) = service(&app).await;
+    let r = app.post(&format!("/api/services/{svc}/like/"), json!({}), Some(&client.token)).await;
+    assert!(r.status < 300, "{}: {}", r.status, r.text);
+    let s = app.get(&format!("/api/services/{svc}"), None).await;
+    assert_eq!(s.json["likes_count"], 1, "{}", s.text);
+    app.delete(&format!("/api/services/{svc}/like"), Some(&client.token)).await;
+    let s = app.get(&format!("/api/services/{svc}"), None).await;
+    assert_eq!(s.json["likes_count"], 0, "{}", s.text);
+    let comments = app.get(&format!("/api/services/{svc}/comments/"), None).await;
+    comments.expect(200, None);
+    let reviews = app.get(&format!("/api/services/{svc}/reviews"), None).await;
+    assert_eq!(comments.json, reviews.json);
+    app.get("/api/services/nope/comments", None).await.expect(404, Some("not_found"));
+}
+
+#[actix_web::test]
+async fn messages_are_sent_and_edited_under_the_seed_routes() {
+    let app = spawn_app().await;
+    let (a, b, c) = (app.user("a").await, app.user("b").await, app.user("c").await);
+    let conv = app.conversation(&a, &[&b]).await;
+    let r = app.post("/api/messages/", json!({"conversation": conv, "body": "hello"}), Some(&a.token)).await;
+    r.expect(201, None);
+    assert_eq!((r.json["seq"].as_u64(), r.json["body"].as_str()), (Some(1), Some("hello")));
+    let id = r.json["id"].as_str().expect("message id").to_string();
+    // A retry with the same client_msg_id answers the original.
+    let once = json!({"conversation": conv, "body": "once", "client_msg_id": "k-1"});
+    app.post("/api/messages", once.clone(), Some(&a.token)).await.expect(201, None);
+    let again = app.post("/api/messages", once, Some(&a.token)).await;
+    again.expect(200, None);
+    assert_eq!(again.json["seq"], 2);
+    // Bad input and strangers.
+    let r = app.post("/api/messages", json!({"body": "hi"}), Some(&a.token)).await;
+    r.expect(400, Some("validation_failed"));
+    assert!(r.json["error"]["fields"]["conversation"].is_array(), "{}", r.text);
+    app.post("/api/messages", json!({"conversation": "nope", "body": "hi"}), Some(&a.token))
+        .await
+        .expect(400, Some("validation_failed"));
+    app.post("/api/messages", json!({"conversation": conv, "body": ""}), Some(&a.token))
+        .await
+        .expect(400, Some("validation_failed"));
+    app.post("/api/messages", json!({"conversation": conv, "body": "hi"}), Some(&c.token))
+        .await
+        .expect(404, Some("not_found"));
+    // PUT edits as PATCH does.
+    let r = app.put(&format!("/api/messages/{id}/"), json!({"body": "hello, edited"}), Some(&a.token)).await;
+    r.expect(200, None);
+    assert_eq!(r.json["body"], "hello, edited");
+    app.put(&format!("/api/messages/{id}"), json!({"body": "mine now"}), Some(&b.token)).await.expect(403, None);
+    let history = app.get(&format!("/api/conversations/{conv}/messages"), Some(&b.token)).await;
+    let bodies: Vec<&str> =
+        history.json["results"].as_array().expect("results").iter().filter_map(|m| m["body"].as_str()).collect();
+    assert_eq!(bodies, vec!["once", "hello, edited"]);
+}
+
+#[actix_web::test]
+async fn payments_are_made_for_a_milestone_or_a_booking_through_one_route() {
+    let app = spawn_app().await;
+    let client = app.user("payer").await;
+    let (provider, _) = app.provider("payee").await;
+    let contract = app.pending_contract(&client, &provider, 7_000).await;
+    let card = app.card(&client, VISA).await;
+    // A milestone: the same command and answer as funding it.
+    let body = json!({"contract_id": contract, "payment_method_id": card});
+    let r = app.post_keyed("/api/payments/", body.clone(), &client.token, Some("pay-1")).await;
+    r.expect(200, None);
+    assert_eq!(
+        (r.json["payment"]["status"].as_str(), r.json["contract_status"].as_str()),
+        (Some("succeeded"), Some("active"))
+    );
+    let replay = app.post_keyed("/api/payments", body.clone(), &client.token, Some("pay-1")).await;
+    assert_eq!(replay.headers.get("idempotent-replayed").and_then(|v| v.to_str().ok()), Some("true"));
+    app.post("/api/payments", body, Some(&client.token)).await.expect(409, Some("nothing_to_fund"));
+    let stranger = app.user("nosy").await;
+    let theirs = app.card(&stranger, VISA).await;
+    app.post("/api/payments", json!({"contract_id": contract, "payment_method_id": theirs}), Some(&stranger.token))
+        .await
+        .expect(404, Some("not_found"));
+    // Exactly one of contract_id and booking_id.
+    for bad in [
+        json!({"payment_method_id": card}),
+        json!({"contract_id": contract, "booking_id": contract, "payment_method_id": card}),
+    ] {
+        app.post("/api/payments", bad, Some(&client.token)).await.expect(400, Some("validation_failed"));
+    }
+
+    // A booking: the card is the one its confirmation charges.
+    let (barber, svc) = service(&app).await;
+    let start = time::OffsetDateTime::now_utc().replace_nanosecond(0).expect("seconds") + time::Duration::days(2);
+    let fmt = |t: time::OffsetDateTime| t.format(&time::format_description::well_known::Rfc3339).expect("rfc3339");
+    let r = app
+        .post(
+            "/api/bookings",
+            json!({"service_id": svc, "start_at": fmt(start), "end_at": fmt(start + time::Duration::hours(1))}),
+            Some(&client.token),
+        )
+        .await;
+    r.expect(201, None);
+    let booking = r.json["id"].as_str().expect("booking id").to_string();
+    let mastercard = app.card(&client, "5555555555554444").await;
+    // The newest card would pay by default; the chosen one pays instead.
+    app.card(&client, VISA).await;
+    let pay = json!({"booking_id": booking, "payment_method_id": mastercard});
+    app.post("/api/payments", pay.clone(), Some(&barber.token)).await.expect(403, Some("forbidden"));
+    app.post("/api/payments", json!({"booking_id": booking, "payment_method_id": theirs}), Some(&client.token))
+        .await
+        .expect(400, Some("validation_failed"));
+    app.post("/api/payments", pay.clone(), Some(&stranger.token)).await.expect(404, Some("not_found"));
+    let r = app.post("/api/payments", pay.clone(), Some(&client.token)).await;
+    r.expect(202, None);
+    assert_eq!(
+        (r.json["status"].as_str(), r.json["payment_method_id"].as_str()),
+        (Some("requested"), Some(mastercard.as_str()))
+    );
+    let r =
+        app.post(&format!("/api/bookings/{booking}/status"), json!({"status": "confirmed"}), Some(&barber.token)).await;
+    r.expect(200, None);
+    let payment = r.json["payment_id"].as_str().expect("payment id").to_string();
+    let p = app.get(&format!("/api/payments/{payment}"), Some(&client.token)).await;
+    assert_eq!(
+        (p.json["status"].as_str(), p.json["card"]["last4"].as_str()),
+        (Some("succeeded"), Some("4444")),
+        "{}",
+        p.text
+    );
+    // Paid: nothing more to choose.
+    app.post("/api/payments", pay, Some(&client.token)).await.expect(409, Some("conflict"));
+}
+
+#[actix_web::test]
+async fn the_api_root_lists_every_resource_and_the_schema_has_every_alias() {
+    let app = spawn_app().await;
+    let user = app.user("reader").await;
+    let r = app.get("/api/", None).await;
+    r.expect(200, None);
+    let root = r.json.as_object().expect("an object").clone();
+    assert!(root.len() >= 15, "{}", r.text);
+    for (name, url) in &root {
+        let url = url.as_str().expect("a URL");
+        let path = url.strip_prefix(&app.url("")).unwrap_or_else(|| panic!("{name}: {url} is not on this server"));
+        let res = app.client.get(app.url(path)).bearer_auth(&user.token).send().await.expect("send");
+        // A route that exists: answered, redirected, or refused as it documents (the open
+        // jobs list is for providers, the reviews list needs a filter), never 404, 405 or a
+        // server error.
+        let status = res.status().as_u16();
+        assert!(!matches!(status, 404 | 405) && status < 500, "{name}: GET {path} is {status}");
+    }
+    let schema = app.get("/api/schema", None).await;
+    let paths = &schema.json["paths"];
+    for (path, method) in [
+        ("/api/service-categories", "get"),
+        ("/api/service-categories/{id}", "patch"),
+        ("/api/contracts/{id}/update_status", "post"),
+        ("/api/services/{id}/comments", "get"),
+        ("/api/services/{id}/like", "post"),
+        ("/api/messages", "post"),
+        ("/api/messages/{id}", "put"),
+        ("/api/payments", "post"),
+        ("/api", "get"),
+    ] {
+        assert!(paths[path][method].is_object(), "{method} {path} is not in the OpenAPI document");
+    }
+    // An alias documents the canonical route's operation.
+    assert_eq!(paths["/api/contracts/{id}/update_status"], paths["/api/contracts/{id}/status"]);
+    let _: &Value = &paths["/api/services/{id}/comments"];
+}

@@ -217,3 +217,58 @@ async fn the_api_root_lists_every_resource_and_the_schema_has_every_alias() {
     assert_eq!(paths["/api/contracts/{id}/update_status"], paths["/api/contracts/{id}/status"]);
     let _: &Value = &paths["/api/services/{id}/comments"];
 }
+
+#[actix_web::test]
+async fn the_notification_pages_answer_json_for_api_clients() {
+    let app = spawn_app().await;
+    let client = app.user("client").await;
+    let (provider, _) = app.provider("maker").await;
+    app.pending_contract(&client, &provider, 5_000).await;
+    // The provider was told twice (accepted, new contract); the pages list what the API lists.
+    let mut listed = Value::Null;
+    for _ in 0..50 {
+        listed = app.get("/notifications/", Some(&provider.token)).await.json;
+        if listed["results"].as_array().is_some_and(|r| r.len() == 2) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(listed, app.get("/api/notifications", Some(&provider.token)).await.json);
+    let ids: Vec<String> = listed["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|n| n["id"].as_str().expect("id").to_string())
+        .collect();
+    assert_eq!(ids.len(), 2, "{listed}");
+    let count = app.get("/notifications/api/count/", Some(&provider.token)).await;
+    count.expect(200, None);
+    assert_eq!(count.json, app.get("/api/notifications/unread-count", Some(&provider.token)).await.json);
+    assert_eq!(count.json["count"], 2, "{}", count.text);
+    app.post(&format!("/notifications/{}/read/", ids[0]), json!({}), Some(&provider.token)).await.expect(200, None);
+    let count = app.get("/notifications/api/count", Some(&provider.token)).await;
+    assert_eq!(count.json["count"], 1, "{}", count.text);
+    app.post("/notifications/mark-all-read/", json!({}), Some(&provider.token)).await.expect(200, None);
+    assert_eq!(app.get("/notifications/api/count", Some(&provider.token)).await.json["count"], 0);
+    app.get("/notifications/preferences/", Some(&provider.token)).await.expect(200, None);
+    let r = app.delete(&format!("/notifications/{}/delete/", ids[1]), Some(&provider.token)).await;
+    assert!(r.status < 300, "{}: {}", r.status, r.text);
+    let left = app.get("/notifications", Some(&provider.token)).await;
+    assert_eq!(left.json["results"].as_array().map(Vec::len), Some(1), "{}", left.text);
+    // Someone else's is not there; no token is 401, in the envelope.
+    app.post(&format!("/notifications/{}/read", ids[0]), json!({}), Some(&client.token))
+        .await
+        .expect(404, Some("not_found"));
+    app.get("/notifications/", None).await.expect(401, Some("unauthorized"));
+    let schema = app.get("/api/schema", None).await;
+    for (path, method) in [
+        ("/notifications", "get"),
+        ("/notifications/api/count", "get"),
+        ("/notifications/mark-all-read", "post"),
+        ("/notifications/{id}/read", "post"),
+        ("/notifications/{id}/delete", "delete"),
+        ("/notifications/preferences", "get"),
+    ] {
+        assert!(schema.json["paths"][path][method].is_object(), "{method} {path} is not in the OpenAPI document");
+    }
+}

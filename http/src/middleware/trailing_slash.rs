@@ -1,5 +1,6 @@
 //! `/api/jobs/` and `/api/jobs` are the same route: one trailing slash is trimmed from API
-//! paths before routing. (Only under /api/: the docs pages rely on their own slashes.)
+//! paths before routing, and from the notification pages' JSON aliases under
+//! /notifications/. (Not elsewhere: the docs pages rely on their own slashes.)
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -12,7 +13,8 @@ pub async fn trim_trailing_slash(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let path = req.path();
-    if path.len() > 1 && path.ends_with('/') && (path.starts_with("/api/") || path == "/metrics/") {
+    let trimmed_here = path.starts_with("/api/") || path.starts_with("/notifications/") || path == "/metrics/";
+    if path.len() > 1 && path.ends_with('/') && trimmed_here {
         let trimmed = path.trim_end_matches('/');
         let new = match req.uri().query() {
             Some(q) => format!("{trimmed}?{q}"),

@@ -32,6 +32,13 @@ pub const PREFIX_ALIASES: &[(&str, &str)] = &[
 pub const ROUTE_ALIASES: &[(&str, &str)] = &[
     ("/api/contracts/{id}/update_status", "/api/contracts/{id}/status"),
     ("/api/services/{id}/comments", "/api/services/{id}/reviews"),
+    // Zumodra's notification pages, answered as JSON for API clients.
+    ("/notifications", "/api/notifications"),
+    ("/notifications/api/count", "/api/notifications/unread-count"),
+    ("/notifications/mark-all-read", "/api/notifications/read-all"),
+    ("/notifications/preferences", "/api/notifications/preferences"),
+    ("/notifications/{id}/read", "/api/notifications/{id}/read"),
+    ("/notifications/{id}/delete", "/api/notifications/{id}"),
 ];
 
 /// `(path, method, also answered by)`: routes that answer a second method with the same

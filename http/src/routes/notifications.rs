@@ -297,15 +297,24 @@ pub async fn announce(
 }
 
 pub fn config(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/api/notifications").route(web::get().to(list)))
-        .service(web::resource("/api/notifications/unread-count").route(web::get().to(unread_count)))
-        .service(web::resource("/api/notifications/read-all").route(web::post().to(read_all)))
-        .service(
-            web::resource("/api/notifications/preferences")
-                .route(web::get().to(get_preferences))
-                .route(web::put().to(put_preferences)),
-        )
-        .service(web::resource("/api/notifications/{id}/read").route(web::post().to(mark_read)))
-        .service(web::resource("/api/notifications/{id}").route(web::delete().to(delete)))
-        .service(web::resource("/api/admin/notifications").route(web::post().to(announce)));
+    use super::paths;
+    for p in paths("/api/notifications") {
+        cfg.service(web::resource(p).route(web::get().to(list)));
+    }
+    for p in paths("/api/notifications/unread-count") {
+        cfg.service(web::resource(p).route(web::get().to(unread_count)));
+    }
+    for p in paths("/api/notifications/read-all") {
+        cfg.service(web::resource(p).route(web::post().to(read_all)));
+    }
+    for p in paths("/api/notifications/preferences") {
+        cfg.service(web::resource(p).route(web::get().to(get_preferences)).route(web::put().to(put_preferences)));
+    }
+    for p in paths("/api/notifications/{id}/read") {
+        cfg.service(web::resource(p).route(web::post().to(mark_read)));
+    }
+    for p in paths("/api/notifications/{id}") {
+        cfg.service(web::resource(p).route(web::delete().to(delete)));
+    }
+    cfg.service(web::resource("/api/admin/notifications").route(web::post().to(announce)));
 }

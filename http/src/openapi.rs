@@ -28,7 +28,7 @@ impl Modify for BearerAuth {
         auth::register, auth::login, auth::refresh, auth::verify, auth::logout, auth::me, auth::patch_me,
         auth::password_change, auth::password_reset, auth::password_reset_confirm, auth::verify_email,
         auth::verify_email_resend, users::get_user, ops::root, ops::health, ops::ready, ops::metrics,
-        conversations::list, conversations::create, conversations::get, conversations::history, conversations::send, conversations::send_message,
+        conversations::list, conversations::create, conversations::get, conversations::history, conversations::send, conversations::send_message, conversations::list_messages,
         conversations::read, conversations::edit_message, conversations::delete_message, conversations::list_blocks,
         conversations::get_block, conversations::put_block, conversations::delete_block,
         notifications::list, notifications::unread_count, notifications::mark_read, notifications::read_all,

@@ -272,3 +272,55 @@ async fn the_notification_pages_answer_json_for_api_clients() {
         assert!(schema.json["paths"][path][method].is_object(), "{method} {path} is not in the OpenAPI document");
     }
 }
+
+#[actix_web::test]
+async fn messages_of_all_my_conversations_are_listed_newest_first_in_pages() {
+    let app = spawn_app().await;
+    let (a, b, c, d) = (app.user("a").await, app.user("b").await, app.user("c").await, app.user("d").await);
+    let ab = app.conversation(&a, &[&b]).await;
+    let ac = app.conversation(&a, &[&c]).await;
+    let bd = app.conversation(&b, &[&d]).await;
+    let mut sent = Vec::new();
+    for i in 0..7 {
+        let (conv, who) = if i % 3 == 0 { (&ac, &c) } else { (&ab, &a) };
+        let r =
+            app.post("/api/messages", json!({"conversation": conv, "body": format!("m{i}")}), Some(&who.token)).await;
+        r.expect(201, None);
+        sent.push(r.json["id"].as_str().expect("id").to_string());
+    }
+    app.post("/api/messages", json!({"conversation": bd, "body": "not a's"}), Some(&b.token)).await.expect(201, None);
+    // Pages of 3: every message of a's two conversations once, newest first.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    for page in 0..5 {
+        let path = match &cursor {
+            Some(c) => format!("/api/messages/?limit=3&cursor={c}"),
+            None => "/api/messages/?limit=3".to_string(),
+        };
+        let r = app.get(&path, Some(&a.token)).await;
+        r.expect(200, None);
+        seen.extend(ids(&r));
+        if page == 0 {
+            // Sent after the first page: it is on the next first page, not in this walk.
+            let r = app.post("/api/messages", json!({"conversation": ab, "body": "late"}), Some(&b.token)).await;
+            r.expect(201, None);
+        }
+        cursor = r.json["next_cursor"].as_str().map(String::from);
+        if cursor.is_none() {
+            break;
+        }
+    }
+    let newest_first: Vec<String> = sent.iter().rev().cloned().collect();
+    assert_eq!(seen, newest_first, "every message once, newest first");
+    let first = app.get("/api/messages?limit=1", Some(&a.token)).await;
+    assert_eq!(first.json["results"][0]["body"], "late");
+    // One conversation only; not someone else's.
+    let r = app.get(&format!("/api/messages?conversation={ac}"), Some(&a.token)).await;
+    let bodies: Vec<&str> =
+        r.json["results"].as_array().expect("results").iter().filter_map(|m| m["body"].as_str()).collect();
+    assert_eq!(bodies, vec!["m6", "m3", "m0"]);
+    app.get(&format!("/api/messages?conversation={bd}"), Some(&a.token)).await.expect(404, Some("not_found"));
+    app.get("/api/messages?cursor=garbage", Some(&a.token)).await.expect(400, Some("invalid_cursor"));
+    app.get("/api/messages", None).await.expect(401, Some("unauthorized"));
+    assert!(ids(&app.get("/api/messages", Some(&d.token)).await).len() == 1, "d sees only its conversation");
+}

@@ -183,8 +183,19 @@ pub async fn history(
     path: web::Path<String>,
     q: web::Query<HistoryQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    history_page(&state, &user, conversation_id(&path)?, &q).await
+}
+
+/// One page of a conversation's history, newest first (`GET /api/conversations/{id}/messages`
+/// and `GET /api/messages?conversation=`).
+async fn history_page(
+    state: &AppState,
+    user: &AuthUser,
+    id: ConversationId,
+    q: &HistoryQuery,
+) -> Result<HttpResponse, ApiError> {
     let limit = PageQuery { limit: q.limit, cursor: None }.limit()?;
-    let c = member_conversation(&state, user.id, conversation_id(&path)?).await?;
+    let c = member_conversation(state, user.id, id).await?;
     let before = match (&q.cursor, q.before_seq) {
         (Some(c), _) if !c.is_empty() => c
             .parse::<u64>()
@@ -227,6 +238,125 @@ pub async fn send(
     body: web::Json<SendBody>,
 ) -> Result<HttpResponse, ApiError> {
     send_to(&state, &user, conversation_id(&path)?, &body).await
+}
+
+/// How many of the caller's conversations (the most recently active) `GET /api/messages`
+/// merges when it is not filtered by conversation.
+const MERGED_CONVERSATIONS: usize = 100;
+/// How many pages of one conversation a merged page reads at most to get past messages
+/// newer than its cursor (sent after the previous page was read).
+const MERGE_PAGES: usize = 5;
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct MessagesQuery {
+    /// Only this conversation's messages (then `cursor` is its `before_seq`, as in the
+    /// conversation's history).
+    pub conversation: Option<String>,
+    pub limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Where a merged page ended: the last message's `(sent_at, id)`, and for each conversation
+/// it drew from, the seq below which it goes on.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct MergeCursor {
+    /// `sent_at` of the last message, in microseconds since the epoch.
+    t: i128,
+    id: String,
+    f: std::collections::BTreeMap<String, u64>,
+}
+
+fn invalid_cursor() -> ApiError {
+    ApiError::BadRequest { code: "invalid_cursor", message: "invalid cursor".into() }
+}
+
+impl MergeCursor {
+    fn decode(raw: &str) -> Result<MergeCursor, ApiError> {
+        use base64::Engine as _;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(raw).map_err(|_| invalid_cursor())?;
+        serde_json::from_slice(&bytes).map_err(|_| invalid_cursor())
+    }
+
+    fn encode(&self) -> Result<String, ApiError> {
+        use base64::Engine as _;
+        Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(serde_json::to_vec(self).map_err(ApiError::internal)?))
+    }
+}
+
+/// A message's place in the merged order (newest first: larger is earlier in the list).
+fn merge_key(m: &agora_storage::chat::Message) -> (i128, String) {
+    (m.sent_at.unix_timestamp_nanos() / 1_000, m.id.to_string())
+}
+
+/// Messages of the caller's conversations, newest first (the seeds' `GET /api/messages/`),
+/// or of one with `?conversation=`. Unfiltered, it merges the caller's 100 most recently
+/// active conversations; its cursor is opaque.
+#[utoipa::path(get, path = "/api/messages", tag = "messaging", params(MessagesQuery),
+    responses((status = 200, description = "{results: [Message], next_cursor}"), (status = 400, body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope, description = "not a member of `conversation`")),
+    security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(user = %user.id))]
+pub async fn list_messages(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    q: web::Query<MessagesQuery>,
+) -> Result<HttpResponse, ApiError> {
+    if let Some(raw) = q.conversation.as_deref() {
+        let history = HistoryQuery { before_seq: None, limit: q.limit, cursor: q.cursor.clone() };
+        return history_page(&state, &user, conversation_id(raw)?, &history).await;
+    }
+    let limit = PageQuery { limit: q.limit, cursor: None }.limit()?;
+    let mut cursor = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
+        Some(raw) => Some(MergeCursor::decode(raw)?),
+        None => None,
+    };
+    let boundary = cursor.as_ref().map(|c| (c.t, c.id.clone()));
+    let chat = state.store.chat();
+    let (conversations, _) = chat.list_for_user(user.id, MERGED_CONVERSATIONS, None).await?;
+    let mut candidates = Vec::new();
+    for view in &conversations {
+        let c = &view.conversation;
+        let key = c.id.to_string();
+        let mut before = cursor.as_ref().and_then(|k| k.f.get(&key).copied()).unwrap_or(c.last_seq.saturating_add(1));
+        let mut taken = Vec::new();
+        for _ in 0..MERGE_PAGES {
+            let mut page = chat.messages_before(c.id, before, limit).await?;
+            // The head's last message is durable even while its rows are being written.
+            if let Some(last) = c.last_message.as_ref().filter(|m| m.seq < before) {
+                if page.first().is_none_or(|m| m.seq < last.seq) {
+                    page.insert(0, last.clone());
+                    page.truncate(limit);
+                }
+            }
+            let full = page.len() == limit;
+            let Some(oldest) = page.last().map(|m| m.seq) else { break };
+            before = oldest;
+            taken.extend(page.into_iter().filter(|m| boundary.as_ref().is_none_or(|b| merge_key(m) < *b)));
+            if !full || taken.len() >= limit {
+                break;
+            }
+        }
+        taken.truncate(limit);
+        candidates.extend(taken);
+    }
+    candidates.sort_by(|a, b| merge_key(b).cmp(&merge_key(a)));
+    candidates.truncate(limit);
+    let next_cursor = match candidates.last().filter(|_| candidates.len() == limit) {
+        Some(last) => {
+            let mut next = cursor.take().unwrap_or_default();
+            (next.t, next.id) = merge_key(last);
+            for m in &candidates {
+                let e = next.f.entry(m.conversation_id.to_string()).or_insert(m.seq);
+                *e = (*e).min(m.seq);
+            }
+            Some(next.encode()?)
+        }
+        None => None,
+    };
+    let results: Vec<MessageView> = candidates.iter().map(MessageView::from).collect();
+    Ok(HttpResponse::Ok().json(Paged { results, next_cursor }))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -453,7 +583,7 @@ pub fn config(cfg: &mut web::ServiceConfig) {
             web::resource("/api/conversations/{id}/messages").route(web::get().to(history)).route(web::post().to(send)),
         )
         .service(web::resource("/api/conversations/{id}/read").route(web::post().to(read)))
-        .service(web::resource("/api/messages").route(web::post().to(send_message)))
+        .service(web::resource("/api/messages").route(web::get().to(list_messages)).route(web::post().to(send_message)))
         .service(
             web::resource("/api/messages/{id}")
                 .route(web::patch().to(edit_message))

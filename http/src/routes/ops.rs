@@ -36,6 +36,7 @@ pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
 const RESOURCES: &[(&str, &str)] = &[
     ("auth", "/api/auth/me"),
     ("conversations", "/api/conversations/"),
+    ("messages", "/api/messages/"),
     ("notifications", "/api/notifications/"),
     ("categories", "/api/categories/"),
     ("skills", "/api/skills/"),

@@ -341,7 +341,7 @@ pub async fn list_messages(
         taken.truncate(limit);
         candidates.extend(taken);
     }
-    candidates.sort_by(|a, b| merge_key(b).cmp(&merge_key(a)));
+    candidates.sort_by_key(|m| std::cmp::Reverse(merge_key(m)));
     candidates.truncate(limit);
     let next_cursor = match candidates.last().filter(|_| candidates.len() == limit) {
         Some(last) => {

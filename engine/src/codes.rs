@@ -32,6 +32,7 @@ pub const INVALID_SIGNATURE: &str = "invalid_signature";
 pub const FUNDING_REQUIRED: &str = "funding_required";
 pub const MILESTONE_UNFUNDED: &str = "milestone_unfunded";
 pub const PAYMENT_METHOD_REQUIRED: &str = "payment_method_required";
+pub const CSRF_FAILED: &str = "csrf_failed";
 
 /// Every code, sorted.
 pub const ALL: &[&str] = &[
@@ -45,6 +46,7 @@ pub const ALL: &[&str] = &[
     "concurrent_update",
     "conflict",
     "contract_not_payable",
+    "csrf_failed",
     "duplicate",
     "duplicate_proposal",
     "email_taken",

@@ -25,7 +25,7 @@ impl Modify for BearerAuth {
     info(title = "Agora API", description = "Realtime marketplace engine. Errors use the envelope {\"error\": {\"code\", \"message\", \"fields\"?}}. Lists take ?limit= (default 20, max 100) and ?cursor=."),
     modifiers(&BearerAuth),
     paths(
-        auth::register, auth::login, auth::refresh, auth::verify, auth::logout, auth::me, auth::patch_me,
+        auth::register, auth::login, auth::session_login, auth::refresh, auth::verify, auth::logout, auth::me, auth::patch_me,
         auth::password_change, auth::password_reset, auth::password_reset_confirm, auth::verify_email,
         auth::verify_email_resend, users::get_user, ops::root, ops::health, ops::ready, ops::metrics,
         conversations::list, conversations::create, conversations::get, conversations::history, conversations::send, conversations::send_message, conversations::list_messages,

@@ -324,3 +324,88 @@ async fn messages_of_all_my_conversations_are_listed_newest_first_in_pages() {
     app.get("/api/messages", None).await.expect(401, Some("unauthorized"));
     assert!(ids(&app.get("/api/messages", Some(&d.token)).await).len() == 1, "d sees only its conversation");
 }
+
+/// The value of cookie `name` in a reply's `Set-Cookie` headers, and the whole header.
+fn set_cookie(r: &agora_tests::Reply, name: &str) -> Option<(String, String)> {
+    r.headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find_map(|h| {
+        let value = h.strip_prefix(&format!("{name}="))?.split(';').next()?.to_string();
+        Some((value, h.to_string()))
+    })
+}
+
+#[actix_web::test]
+async fn a_browser_session_keeps_its_refresh_token_in_a_cookie_guarded_by_a_csrf_token() {
+    let app = spawn_app().await;
+    let user = app.user("browser").await;
+    let r = app.post("/api/auth/session", json!({"email": user.email, "password": agora_tests::PASSWORD}), None).await;
+    r.expect(200, None);
+    assert!(r.json["refresh"].is_null(), "no refresh token for scripts to read: {}", r.text);
+    let access = r.json["access"].as_str().expect("access").to_string();
+    let csrf = r.json["csrf"].as_str().expect("csrf").to_string();
+    let (refresh, header) = set_cookie(&r, "agora_refresh").expect("the refresh cookie");
+    for attr in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/api/auth", "Max-Age="] {
+        assert!(header.contains(attr), "{attr} missing: {header}");
+    }
+    let (csrf_cookie, csrf_header) = set_cookie(&r, "agora_csrf").expect("the CSRF cookie");
+    assert_eq!(csrf_cookie, csrf);
+    assert!(!csrf_header.contains("HttpOnly") && csrf_header.contains("SameSite=Strict"), "{csrf_header}");
+    let me = app.get("/api/auth/me", Some(&access)).await;
+    assert_eq!(me.json["email"], user.email.as_str());
+    app.post("/api/auth/session", json!({"email": user.email, "password": "wrong password 1"}), None)
+        .await
+        .expect(401, Some("invalid_credentials"));
+
+    let cookies = |refresh: &str| format!("agora_refresh={refresh}; agora_csrf={csrf}");
+    let refresh_with = |cookie: String, token: Option<&str>| {
+        let mut req = app.client.post(app.url("/api/auth/refresh")).header("cookie", cookie).json(&json!({}));
+        if let Some(t) = token {
+            req = req.header("X-CSRF-Token", t);
+        }
+        app.send(req)
+    };
+    // A cross-site request carries the cookie but cannot know the token: refused.
+    refresh_with(cookies(&refresh), None).await.expect(403, Some("csrf_failed"));
+    refresh_with(cookies(&refresh), Some("guess")).await.expect(403, Some("csrf_failed"));
+    // The page's own request rotates the cookie and answers a new access token only.
+    let r = refresh_with(cookies(&refresh), Some(&csrf)).await;
+    r.expect(200, None);
+    assert!(r.json["access"].is_string() && r.json["refresh"].is_null(), "{}", r.text);
+    let (rotated, _) = set_cookie(&r, "agora_refresh").expect("a rotated refresh cookie");
+    assert_ne!(rotated, refresh);
+    // The old cookie is spent: using it again revokes the family.
+    refresh_with(cookies(&refresh), Some(&csrf)).await.expect(401, Some("refresh_token_reused"));
+
+    // A fresh session, then logout from the cookie clears both cookies and ends it.
+    let r = app.post("/api/auth/session", json!({"email": user.email, "password": agora_tests::PASSWORD}), None).await;
+    let csrf = r.json["csrf"].as_str().expect("csrf").to_string();
+    let access = r.json["access"].as_str().expect("access").to_string();
+    let (refresh, _) = set_cookie(&r, "agora_refresh").expect("cookie");
+    let jar = format!("agora_refresh={refresh}; agora_csrf={csrf}");
+    let logout = |token: Option<&str>| {
+        let mut req = app.client.post(app.url("/api/auth/logout")).header("cookie", jar.clone()).json(&json!({}));
+        if let Some(t) = token {
+            req = req.header("X-CSRF-Token", t);
+        }
+        app.send(req)
+    };
+    logout(None).await.expect(403, Some("csrf_failed"));
+    let r = logout(Some(&csrf)).await;
+    r.expect(204, None);
+    for name in ["agora_refresh", "agora_csrf"] {
+        let (value, header) = set_cookie(&r, name).unwrap_or_else(|| panic!("{name} is cleared"));
+        assert!(value.is_empty() && header.contains("Max-Age=0"), "{header}");
+    }
+    app.get("/api/auth/me", Some(&access)).await.expect(401, Some("token_revoked"));
+    let r = app
+        .client
+        .post(app.url("/api/auth/refresh"))
+        .header("cookie", format!("agora_refresh={refresh}; agora_csrf={csrf}"))
+        .header("X-CSRF-Token", &csrf)
+        .json(&json!({}));
+    app.send(r).await.expect(401, None);
+    // Token clients are unchanged: no cookie, no CSRF token needed.
+    let r = app.login(&user.email, agora_tests::PASSWORD).await;
+    assert!(set_cookie(&r, "agora_refresh").is_none());
+    let body = json!({"refresh": r.json["refresh"]});
+    app.post("/api/auth/refresh", body, None).await.expect(200, None);
+}

@@ -1,5 +1,6 @@
 //! Authentication: JWTs, password hashing, and the `AuthUser` extractor.
 
+pub mod cookie;
 mod extract;
 mod jwt;
 mod password;

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::users::UserView;
 use super::{optional, required, ErrorEnvelope};
-use crate::auth::{bearer_token, hash_token, one_time_token, AuthUser, TokenKind, TokenPair};
+use crate::auth::{bearer_token, cookie, hash_token, one_time_token, AuthUser, TokenKind, TokenPair};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -245,6 +245,16 @@ pub async fn login(
     req: HttpRequest,
     body: web::Json<LoginBody>,
 ) -> Result<HttpResponse, ApiError> {
+    let (user, tokens) = password_login(&state, &req, &body).await?;
+    Ok(HttpResponse::Ok().json(AuthResponse {
+        user: UserView::of(&user, true),
+        access: tokens.access,
+        refresh: tokens.refresh,
+    }))
+}
+
+/// Checks a login body and starts a session.
+async fn password_login(state: &AppState, req: &HttpRequest, body: &LoginBody) -> Result<(User, TokenPair), ApiError> {
     let mut f = FieldErrors::new();
     let password = body.password.clone();
     if password.as_deref().is_none_or(str::is_empty) {
@@ -260,8 +270,15 @@ pub async fn login(
     };
     f.into_result()?;
     let Some(name) = name else { return Err(ApiError::internal("validated login name missing")) };
+    let user = check_login(state, req, name, password.as_deref().unwrap_or_default()).await?;
+    let tokens = start_session(state, &user, OffsetDateTime::now_utc()).await?;
+    Ok((user, tokens))
+}
+
+/// The account a login name and password belong to, under the failed-login limits.
+async fn check_login(state: &AppState, req: &HttpRequest, name: LoginName, password: &str) -> Result<User, ApiError> {
     let key = name.key();
-    let ip = client_ip(&req);
+    let ip = client_ip(req);
     // Decided before the account is looked up: the same for names of nobody.
     let delay = state.login_failures.check(&key, ip)?;
     if !delay.is_zero() {
@@ -272,10 +289,7 @@ pub async fn login(
         LoginName::Username(username) => state.store.users().find_by_username(username).await?,
     }
     .map(|v| v.value);
-    let ok = state
-        .hasher
-        .verify(password.as_deref().unwrap_or_default(), user.as_ref().map(|u| u.password_hash.as_str()))
-        .await?;
+    let ok = state.hasher.verify(password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
     let Some(user) = user.filter(|_| ok) else {
         state.login_failures.record_failure(&key, ip);
         metrics::counter!("agora_logins_total", "outcome" => "failed").increment(1);
@@ -288,22 +302,61 @@ pub async fn login(
     state.login_failures.clear(&key, ip);
     metrics::counter!("agora_logins_total", "outcome" => "ok").increment(1);
     tracing::info!(user_id = %user.id, "logged in");
-    let tokens = start_session(&state, &user, OffsetDateTime::now_utc()).await?;
-    Ok(HttpResponse::Ok().json(AuthResponse {
-        user: UserView::of(&user, true),
-        access: tokens.access,
-        refresh: tokens.refresh,
-    }))
+    Ok(user)
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SessionResponse {
+    pub user: UserView,
+    /// Keep it in memory only; refresh it with `POST /api/auth/refresh` (cookie and
+    /// `X-CSRF-Token`).
+    pub access: String,
+    /// The value of the `agora_csrf` cookie, to send as `X-CSRF-Token`.
+    pub csrf: String,
+}
+
+/// Browser login: as `POST /api/auth/login`, but the refresh token goes into an `HttpOnly;
+/// Secure; SameSite=Strict` cookie scoped to `/api/auth`, with a CSRF cookie beside it
+/// (docs/auth.md "Browser sessions").
+#[utoipa::path(post, path = "/api/auth/session", tag = "auth", request_body = LoginBody,
+    responses((status = 200, body = SessionResponse, description = "sets the agora_refresh and agora_csrf cookies"),
+        (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope), (status = 429, body = ErrorEnvelope)))]
+#[tracing::instrument(skip_all)]
+pub async fn session_login(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<LoginBody>,
+) -> Result<HttpResponse, ApiError> {
+    let (user, tokens) = password_login(&state, &req, &body).await?;
+    let ttl = state.jwt.refresh_ttl_secs;
+    let (csrf, csrf_cookie) = cookie::csrf_cookie(ttl);
+    Ok(HttpResponse::Ok()
+        .cookie(cookie::refresh_cookie(&tokens.refresh, ttl))
+        .cookie(csrf_cookie)
+        .json(SessionResponse { user: UserView::of(&user, true), access: tokens.access, csrf }))
 }
 
 /// Exchange a refresh token for a new pair. A refresh token works once; presenting a used
-/// one revokes its whole family.
+/// one revokes its whole family. Without `refresh` in the body, a browser session's cookie
+/// is used (with `X-CSRF-Token`): the answer is `{access}` and the cookie is rotated.
 #[utoipa::path(post, path = "/api/auth/refresh", tag = "auth", request_body = RefreshBody,
-    responses((status = 200, body = TokenPair), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope)))]
+    responses((status = 200, body = TokenPair), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope, description = "csrf_failed")))]
 #[tracing::instrument(skip_all)]
-pub async fn refresh(state: web::Data<AppState>, body: web::Json<RefreshBody>) -> Result<HttpResponse, ApiError> {
-    let token = body.refresh.as_deref().ok_or_else(|| ApiError::invalid_field("refresh", "is required"))?;
-    let claims = state.jwt.verify(token, TokenKind::Refresh)?;
+pub async fn refresh(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<RefreshBody>,
+) -> Result<HttpResponse, ApiError> {
+    let (token, from_cookie) = match body.refresh.clone() {
+        Some(t) => (t, false),
+        None => {
+            let t =
+                cookie::refresh_from_cookie(&req)?.ok_or_else(|| ApiError::invalid_field("refresh", "is required"))?;
+            (t, true)
+        }
+    };
+    let claims = state.jwt.verify(&token, TokenKind::Refresh)?;
     let now = OffsetDateTime::now_utc();
     let new_jti = Uuid::new_v4().simple().to_string();
     match state.store.sessions().rotate(claims.sid, &claims.jti, &new_jti, now).await? {
@@ -315,10 +368,15 @@ pub async fn refresh(state: web::Data<AppState>, body: web::Json<RefreshBody>) -
                 .await?
                 .ok_or(ApiError::Unauthorized { code: "token_revoked", message: "the token has been revoked" })?;
             let role = user.value.role;
-            Ok(HttpResponse::Ok().json(TokenPair {
+            let pair = TokenPair {
                 access: state.jwt.access_token(session.user_id, role, session.id, now)?,
                 refresh: state.jwt.refresh_token(session.user_id, role, session.id, &new_jti, now)?,
-            }))
+            };
+            if from_cookie {
+                let cookie = cookie::refresh_cookie(&pair.refresh, state.jwt.refresh_ttl_secs);
+                return Ok(HttpResponse::Ok().cookie(cookie).json(serde_json::json!({ "access": pair.access })));
+            }
+            Ok(HttpResponse::Ok().json(pair))
         }
         Rotation::Reused => {
             metrics::counter!("agora_refresh_reuse_total").increment(1);
@@ -352,9 +410,11 @@ pub async fn verify(state: web::Data<AppState>, body: web::Json<TokenBody>) -> R
     Ok(HttpResponse::Ok().json(Empty {}))
 }
 
-/// End the session: the refresh family and the presented access token stop working.
+/// End the session: the refresh family and the presented access token stop working. A
+/// browser session's cookie (with `X-CSRF-Token`) ends it too, and the cookies are cleared.
 #[utoipa::path(post, path = "/api/auth/logout", tag = "auth", request_body = LogoutBody,
-    responses((status = 204), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope)))]
+    responses((status = 204), (status = 400, body = ErrorEnvelope), (status = 401, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope, description = "csrf_failed")))]
 #[tracing::instrument(skip_all)]
 pub async fn logout(
     state: web::Data<AppState>,
@@ -369,6 +429,16 @@ pub async fn logout(
     if let Some(token) = bearer_token(&req) {
         sessions.push(state.jwt.verify(token, TokenKind::Access)?.sid);
     }
+    let from_cookie = match body.refresh {
+        Some(_) => false,
+        None => match cookie::refresh_from_cookie(&req)? {
+            Some(token) => {
+                sessions.push(state.jwt.verify(&token, TokenKind::Refresh)?.sid);
+                true
+            }
+            None => false,
+        },
+    };
     if sessions.is_empty() {
         return Err(ApiError::invalid_field("refresh", "is required"));
     }
@@ -376,7 +446,13 @@ pub async fn logout(
         state.store.sessions().revoke(sid, now).await?;
         tracing::info!(session_id = %sid, "logged out");
     }
-    Ok(HttpResponse::NoContent().finish())
+    let mut resp = HttpResponse::NoContent();
+    if from_cookie {
+        for c in cookie::cleared() {
+            resp.cookie(c);
+        }
+    }
+    Ok(resp.finish())
 }
 
 async fn load_user(state: &AppState, id: UserId) -> Result<User, ApiError> {
@@ -586,6 +662,7 @@ pub async fn verify_email_resend(state: web::Data<AppState>, auth: AuthUser) -> 
 pub fn config(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/api/auth/register").route(web::post().to(register)))
         .service(web::resource("/api/auth/login").route(web::post().to(login)))
+        .service(web::resource("/api/auth/session").route(web::post().to(session_login)))
         .service(web::resource("/api/auth/token").route(web::post().to(login)))
         .service(web::resource("/api/auth/refresh").route(web::post().to(refresh)))
         .service(web::resource("/api/auth/token/refresh").route(web::post().to(refresh)))

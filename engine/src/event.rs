@@ -33,6 +33,11 @@ pub enum DomainEvent {
     ProposalWithdrawn {
         proposal: Proposal,
     },
+    /// The client withdrew an open job; `proposals` are the pending ones closed with it.
+    JobWithdrawn {
+        job: Job,
+        proposals: Vec<Proposal>,
+    },
     /// The job's client accepted it; the contract exists.
     ProposalAccepted {
         proposal: Proposal,
@@ -115,6 +120,7 @@ impl DomainEvent {
         match self {
             DomainEvent::ProposalSubmitted { .. } => "proposal_submitted",
             DomainEvent::ProposalWithdrawn { .. } => "proposal_withdrawn",
+            DomainEvent::JobWithdrawn { .. } => "job_withdrawn",
             DomainEvent::ProposalAccepted { .. } => "proposal_accepted",
             DomainEvent::ContractCreated { .. } => "contract_created",
             DomainEvent::ContractStatusChanged { .. } => "contract_status_changed",

@@ -67,7 +67,8 @@ pub struct NewJob {
     pub max_hires: Option<u32>,
 }
 
-/// A client's change to a job: any field set is changed.
+/// A client's change to a job: any field set is changed; with `replace`, every content field
+/// is set as given (a full replacement: an absent optional field is cleared).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct JobEdit {
     pub title: Option<String>,
@@ -79,12 +80,30 @@ pub struct JobEdit {
     pub skill_ids: Option<Vec<SkillId>>,
     pub max_hires: Option<u32>,
     pub status: Option<JobStatus>,
+    pub replace: bool,
 }
 
 impl JobEdit {
+    /// The full replacement of a job's content by `new` (as it would be posted).
+    pub fn replacing(new: NewJob) -> JobEdit {
+        JobEdit {
+            title: Some(new.title),
+            description: Some(new.description),
+            budget_min: new.budget_min,
+            budget_max: new.budget_max,
+            deadline: new.deadline,
+            category_id: new.category_id,
+            skill_ids: Some(new.skill_ids),
+            max_hires: Some(new.max_hires.unwrap_or(1)),
+            status: None,
+            replace: true,
+        }
+    }
+
     /// Whether it edits content (as opposed to only changing the status).
     pub fn edits_content(&self) -> bool {
-        self.title.is_some()
+        self.replace
+            || self.title.is_some()
             || self.description.is_some()
             || self.budget_min.is_some()
             || self.budget_max.is_some()
@@ -145,6 +164,20 @@ impl Job {
     }
 
     /// The client edits it (open only) and/or changes its status.
+    /// The client withdraws an open job nobody was hired for (the seeds' `DELETE`): it is
+    /// cancelled, and its pending proposals go with it ([`crate::Proposal::close_with_job`]).
+    pub fn withdraw(&mut self, by: UserId, at: OffsetDateTime) -> Result<(), DomainError> {
+        if by != self.client_id {
+            return Err(DomainError::Forbidden("only the job's client may withdraw it"));
+        }
+        if self.status != JobStatus::Open || self.hires > 0 {
+            return Err(not_open("only an open job nobody was hired for can be withdrawn; end its contracts instead"));
+        }
+        self.status = JobStatus::Cancelled;
+        self.updated_at = at;
+        Ok(())
+    }
+
     pub fn apply(&mut self, by: UserId, edit: &JobEdit, at: OffsetDateTime) -> Result<(), DomainError> {
         if by != self.client_id {
             return Err(DomainError::Forbidden("only the job's client may change it"));
@@ -158,16 +191,19 @@ impl Job {
         if let Some(d) = &edit.description {
             self.description = d.clone();
         }
-        if edit.budget_min.is_some() || edit.budget_max.is_some() {
-            let (lo, hi) = (edit.budget_min.or(self.budget_min), edit.budget_max.or(self.budget_max));
+        if edit.replace || edit.budget_min.is_some() || edit.budget_max.is_some() {
+            let (lo, hi) = match edit.replace {
+                true => (edit.budget_min, edit.budget_max),
+                false => (edit.budget_min.or(self.budget_min), edit.budget_max.or(self.budget_max)),
+            };
             budget(lo, hi)?;
             self.budget_min = lo;
             self.budget_max = hi;
         }
-        if edit.deadline.is_some() {
+        if edit.replace || edit.deadline.is_some() {
             self.deadline = edit.deadline;
         }
-        if edit.category_id.is_some() {
+        if edit.replace || edit.category_id.is_some() {
             self.category_id = edit.category_id;
         }
         if let Some(s) = &edit.skill_ids {
@@ -338,6 +374,62 @@ mod tests {
                 assert_eq!(r.expect_err("refused").code(), codes::JOB_NOT_OPEN);
             }
         }
+    }
+
+    /// A replacement sets every content field as given: what it leaves out is cleared, with
+    /// the rules of an edit (the client only, open only, a valid budget, no fewer hires).
+    #[test]
+    fn a_replacement_clears_what_it_leaves_out() {
+        let usd = |x| Money::parse(x, "USD").expect("usd");
+        let mut j = job(3);
+        let full = JobEdit {
+            budget_min: Some(usd(100)),
+            budget_max: Some(usd(200)),
+            deadline: Some(AT.date()),
+            skill_ids: Some(vec![SkillId::from_uuid(uuid::Uuid::from_u128(5))]),
+            ..JobEdit::default()
+        };
+        j.apply(uid(1), &full, AT).expect("edit");
+        let bare = NewJob {
+            title: "Paint the gate".into(),
+            description: "Only the gate".into(),
+            budget_min: None,
+            budget_max: None,
+            deadline: None,
+            category_id: None,
+            skill_ids: vec![],
+            max_hires: None,
+        };
+        assert!(JobEdit::replacing(bare.clone()).edits_content());
+        j.apply(uid(1), &JobEdit::replacing(bare.clone()), AT).expect("replace");
+        assert_eq!((j.title.as_str(), j.budget_min, j.budget_max, j.deadline), ("Paint the gate", None, None, None));
+        assert!(j.skill_ids.is_empty());
+        assert_eq!(j.max_hires, 1, "max_hires back to its default");
+        // Only the client; a bad budget is refused as when posting.
+        assert!(matches!(j.apply(uid(2), &JobEdit::replacing(bare.clone()), AT), Err(DomainError::Forbidden(_))));
+        let bad = NewJob { budget_min: Some(usd(300)), budget_max: Some(usd(200)), ..bare.clone() };
+        assert!(j.apply(uid(1), &JobEdit::replacing(bad), AT).is_err());
+        // Not below the hires made; not once the job left open.
+        let mut hired = job(2);
+        hired.hire(cid(1), AT).expect("hire");
+        hired.hire(cid(2), AT).expect("hire");
+        assert_eq!(
+            hired.apply(uid(1), &JobEdit::replacing(bare), AT).expect_err("in progress").code(),
+            codes::JOB_NOT_OPEN
+        );
+    }
+
+    #[test]
+    fn only_an_open_job_without_hires_is_withdrawn() {
+        let mut j = job(2);
+        assert!(matches!(j.withdraw(uid(2), AT), Err(DomainError::Forbidden(_))));
+        j.withdraw(uid(1), AT).expect("withdrawn");
+        assert_eq!(j.status, JobStatus::Cancelled);
+        assert_eq!(j.withdraw(uid(1), AT).expect_err("again").code(), codes::JOB_NOT_OPEN);
+        let mut hired = job(2);
+        hired.hire(cid(1), AT).expect("hire");
+        assert_eq!(hired.status, JobStatus::Open, "one of two hired: still open");
+        assert_eq!(hired.withdraw(uid(1), AT).expect_err("hired").code(), codes::JOB_NOT_OPEN);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! | from | to | by |
 //! |---|---|---|
 //! | pending | accepted (with the contract id it creates) | the job's client |
-//! | pending | withdrawn | the proposer |
+//! | pending | withdrawn | the proposer, or the job's client withdrawing the whole job |
 //! | accepted | pending | compensation only: the hire it was accepted for could not be made |
 //!
 //! Accepting an accepted proposal is `already_accepted`; any other change from a state that
@@ -115,6 +115,17 @@ impl Proposal {
         Ok(())
     }
 
+    /// The job was withdrawn by its client: a pending proposal goes with it. Answers whether
+    /// it changed (an accepted or closed one stays as it is).
+    pub fn close_with_job(&mut self, at: OffsetDateTime) -> bool {
+        if self.status != ProposalStatus::Pending {
+            return false;
+        }
+        self.status = ProposalStatus::Withdrawn;
+        self.updated_at = at;
+        true
+    }
+
     /// Compensation: the acceptance for `contract` could not complete, so the proposal is
     /// pending again. Answers whether it changed (only the acceptance for that contract is undone).
     pub fn revert_accept(&mut self, contract: ContractId, at: OffsetDateTime) -> bool {
@@ -214,6 +225,17 @@ mod tests {
             }
         }
         assert_eq!(checked, 24);
+    }
+
+    #[test]
+    fn a_withdrawn_job_takes_only_its_pending_proposals() {
+        use ProposalStatus::*;
+        for (from, changes) in [(Pending, true), (Accepted, false), (Withdrawn, false), (Rejected, false)] {
+            let mut p = proposal();
+            p.status = from;
+            assert_eq!(p.close_with_job(AT), changes, "{from:?}");
+            assert_eq!(p.status, if changes { Withdrawn } else { from });
+        }
     }
 
     #[test]

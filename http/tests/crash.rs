@@ -601,3 +601,53 @@ async fn an_ended_contract_settles_its_escrow_after_a_crash() {
         assert!(ok, "{to}: {out}");
     }
 }
+
+/// Withdrawing a job cancels it, then closes its pending proposals: a crash between the
+/// two is finished at the restart (the proposals closed once, each proposer told once).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_withdrawn_job_closes_its_proposals_after_a_crash() {
+    let http = reqwest::Client::new();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut node = Node::start(dir.path());
+    node.wait_ready(&http).await;
+    let (_, client) = register(&http, &node, "client", "client").await;
+    let job = json!({"title": "Paint the fence", "description": "Forty metres"});
+    let job = id_of(&post(&http, &node, "/api/jobs", job, &client).await.json);
+    let mut providers = Vec::new();
+    for i in 0..2 {
+        let (_, provider) = register(&http, &node, &format!("provider{i}"), "provider").await;
+        let body = json!({"job_id": job, "rate": {"amount": 9_000, "currency": "USD"}});
+        assert_eq!(post(&http, &node, "/api/proposals", body, &provider).await.status, 201);
+        providers.push(provider);
+    }
+    drop(node);
+
+    let mut faulty = Node::start_with(dir.path(), &[("AGORA_FAULT_AT", "withdraw:job")]);
+    faulty.wait_ready(&http).await;
+    let res = http.delete(format!("{}/api/jobs/{job}", faulty.base)).bearer_auth(&client).send().await;
+    assert!(res.is_err(), "the process aborted mid-request, got {res:?}");
+    assert!(!faulty.wait_exit().await.success());
+
+    let mut node = Node::start(dir.path());
+    node.wait_ready(&http).await;
+    assert_eq!(counter(&http, &node, "agora_intents_repaired_total", "outcome=").await, 1.0);
+    let j = get(&http, &node, &format!("/api/jobs/{job}"), &client).await;
+    assert_eq!(j.json["status"], "cancelled", "{}", j.json);
+    let proposals = get(&http, &node, &format!("/api/jobs/{job}/proposals"), &client).await;
+    let statuses: Vec<&str> =
+        proposals.json["results"].as_array().expect("results").iter().filter_map(|p| p["status"].as_str()).collect();
+    assert_eq!(statuses, vec!["withdrawn", "withdrawn"], "{}", proposals.json);
+    for provider in &providers {
+        let mut told = 0;
+        for _ in 0..50 {
+            let n = get(&http, &node, "/api/notifications", provider).await;
+            told =
+                n.json["results"].as_array().expect("results").iter().filter(|x| x["title"] == "Job withdrawn").count();
+            if told > 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(told, 1);
+    }
+}

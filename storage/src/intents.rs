@@ -50,6 +50,8 @@ pub enum Step {
     /// An admin resolves `contract`'s dispute: settle each milestone as planned
     /// (`(milestone, released, refunded)` in minor units), then end the contract.
     ResolveDispute { contract_id: ContractId, plan: Vec<(MilestoneId, i64, i64)>, by: UserId },
+    /// The client withdrew `job`: close its pending proposals.
+    WithdrawJob { job_id: JobId },
     /// Take `payout`'s amount from the wallet and hand it to the gateway.
     Payout { payout_id: PayoutId },
 }

@@ -409,3 +409,131 @@ async fn a_browser_session_keeps_its_refresh_token_in_a_cookie_guarded_by_a_csrf
     let body = json!({"refresh": r.json["refresh"]});
     app.post("/api/auth/refresh", body, None).await.expect(200, None);
 }
+
+#[actix_web::test]
+async fn put_replaces_jobs_services_and_profiles_and_delete_withdraws_an_open_job() {
+    let app = spawn_app().await;
+    let client = app.user("client").await;
+    let (provider, profile) = app.provider("maker").await;
+    let (other, _) = app.provider("other").await;
+    // A job: PUT needs what posting needs, and clears what it leaves out.
+    let r = app
+        .post(
+            "/api/jobs",
+            json!({"title": "Paint the fence", "description": "Forty metres, two coats.",
+                "budget_min": {"amount": 10_000, "currency": "USD"}, "budget_max": {"amount": 20_000, "currency": "USD"},
+                "deadline": "2027-06-30"}),
+            Some(&client.token),
+        )
+        .await;
+    r.expect(201, None);
+    let job = r.json["id"].as_str().expect("job id").to_string();
+    let path = format!("/api/jobs/{job}/");
+    let r = app.put(&path, json!({"title": "Paint the gate"}), Some(&client.token)).await;
+    r.expect(400, Some("validation_failed"));
+    assert!(r.json["error"]["fields"]["description"].is_array(), "{}", r.text);
+    app.put(&path, json!({"title": "Paint the gate", "description": "Only the gate."}), Some(&provider.token))
+        .await
+        .expect(403, None);
+    let r =
+        app.put(&path, json!({"title": "Paint the gate", "description": "Only the gate."}), Some(&client.token)).await;
+    r.expect(200, None);
+    assert_eq!((r.json["title"].as_str(), r.json["deadline"].as_str()), (Some("Paint the gate"), None), "{}", r.text);
+    assert!(r.json["budget_min"].is_null() && r.json["budget_max"].is_null(), "{}", r.text);
+
+    // DELETE withdraws it: cancelled, its pending proposals closed, their proposers told.
+    for who in [&provider, &other] {
+        let body = json!({"job_id": job, "rate": {"amount": 15_000, "currency": "USD"}});
+        app.post("/api/proposals", body, Some(&who.token)).await.expect(201, None);
+    }
+    app.delete(&path, Some(&provider.token)).await.expect(403, None);
+    let r = app.delete(&path, Some(&client.token)).await;
+    r.expect(204, None);
+    let j = app.get(&format!("/api/jobs/{job}"), Some(&client.token)).await;
+    assert_eq!(j.json["status"], "cancelled", "{}", j.text);
+    let proposals = app.get(&format!("/api/jobs/{job}/proposals"), Some(&client.token)).await;
+    let statuses: Vec<&str> =
+        proposals.json["results"].as_array().expect("results").iter().filter_map(|p| p["status"].as_str()).collect();
+    assert_eq!(statuses, vec!["withdrawn", "withdrawn"]);
+    for who in [&provider, &other] {
+        let mut titles = Vec::new();
+        for _ in 0..50 {
+            let n = app.get("/api/notifications", Some(&who.token)).await;
+            titles = n.json["results"]
+                .as_array()
+                .expect("results")
+                .iter()
+                .filter_map(|x| x["title"].as_str().map(String::from))
+                .collect();
+            if titles.iter().any(|t| t == "Job withdrawn") {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(titles.iter().filter(|t| *t == "Job withdrawn").count(), 1, "{titles:?}");
+    }
+    app.delete(&path, Some(&client.token)).await.expect(409, Some("job_not_open"));
+    // A job with a hire is not withdrawn: its contract is ended instead.
+    let contract_job = {
+        let r = app
+            .post("/api/jobs", json!({"title": "Fix the roof", "description": "Two tiles."}), Some(&client.token))
+            .await;
+        r.json["id"].as_str().expect("job").to_string()
+    };
+    let r = app
+        .post(
+            "/api/proposals",
+            json!({"job_id": contract_job, "rate": {"amount": 9_000, "currency": "USD"}}),
+            Some(&provider.token),
+        )
+        .await;
+    let proposal = r.json["id"].as_str().expect("proposal").to_string();
+    app.post(&format!("/api/proposals/{proposal}/accept"), json!({}), Some(&client.token)).await.expect(201, None);
+    app.delete(&format!("/api/jobs/{contract_job}"), Some(&client.token)).await.expect(409, Some("job_not_open"));
+
+    // A service: the same as creating it; the tags it leaves out are gone.
+    let r = app
+        .post(
+            "/api/services",
+            json!({"title": "Garden tidy", "description": "Weeding and pruning.", "price": {"amount": 4_000, "currency": "USD"},
+                "tags": ["garden", "weeding"], "duration_minutes": 90}),
+            Some(&provider.token),
+        )
+        .await;
+    r.expect(201, None);
+    let svc = r.json["id"].as_str().expect("service").to_string();
+    let spath = format!("/api/services/{svc}/");
+    app.put(&spath, json!({"title": "Garden tidy"}), Some(&provider.token))
+        .await
+        .expect(400, Some("validation_failed"));
+    let full =
+        json!({"title": "Big garden tidy", "description": "All day.", "price": {"amount": 9_000, "currency": "USD"}});
+    app.put(&spath, full.clone(), Some(&other.token)).await.expect(403, None);
+    let r = app.put(&spath, full, Some(&provider.token)).await;
+    r.expect(200, None);
+    assert_eq!((r.json["title"].as_str(), r.json["price"]["amount"].as_i64()), (Some("Big garden tidy"), Some(9_000)));
+    assert_eq!(r.json["tags"], json!([]), "{}", r.text);
+    assert!(r.json["duration_minutes"].is_null(), "{}", r.text);
+
+    // A profile: bio and rate required; the city it leaves out is cleared.
+    let ppath = format!("/api/providers/{profile}/");
+    app.patch(&ppath, json!({"city": "Lyon"}), Some(&provider.token)).await.expect(200, None);
+    app.put(&ppath, json!({"bio": "Paints"}), Some(&provider.token)).await.expect(400, Some("validation_failed"));
+    let body = json!({"bio": "Paints houses", "hourly_rate": {"amount": 6_000, "currency": "USD"}});
+    app.put(&ppath, body.clone(), Some(&other.token)).await.expect(403, None);
+    app.put(
+        &ppath,
+        json!({"bio": "x", "hourly_rate": {"amount": 1, "currency": "USD"}, "is_verified": true}),
+        Some(&provider.token),
+    )
+    .await
+    .expect(400, Some("validation_failed"));
+    let r = app.put(&ppath, body, Some(&provider.token)).await;
+    r.expect(200, None);
+    assert_eq!((r.json["bio"].as_str(), r.json["city"].as_str()), (Some("Paints houses"), None), "{}", r.text);
+    let schema = app.get("/api/schema", None).await;
+    for path in ["/api/jobs/{id}", "/api/services/{id}", "/api/providers/{id}"] {
+        assert!(schema.json["paths"][path]["put"].is_object(), "PUT {path} is not documented");
+    }
+    assert!(schema.json["paths"]["/api/jobs/{id}"]["delete"].is_object());
+}

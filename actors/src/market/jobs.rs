@@ -202,6 +202,94 @@ impl Command for Withdraw {
     }
 }
 
+/// The client withdraws an open job nobody was hired for (`DELETE /api/jobs/{id}`): the job
+/// is cancelled, then each pending proposal on it is closed and its proposer told. An intent
+/// covers the two steps: after a crash the sweeper closes what is left ([`complete_withdraw`]).
+#[derive(actix::Message)]
+#[rtype(result = "Result<Job, ActorError>")]
+pub struct WithdrawJob {
+    pub by: Caller,
+    pub job_id: JobId,
+    pub at: OffsetDateTime,
+}
+
+impl Command for WithdrawJob {
+    type Output = Job;
+    fn aggregate(&self) -> Aggregate {
+        Aggregate::Job(self.job_id)
+    }
+    fn run(self, cx: Cx) -> BoxFuture<'static, Result<Job, ActorError>> {
+        Box::pin(async move {
+            visible_job(&cx.store, self.by, self.job_id).await?;
+            let intent = Intent::new(Step::WithdrawJob { job_id: self.job_id }, self.at);
+            cx.store.intents().record(&intent).await?;
+            let cancelled = cx
+                .store
+                .market()
+                .update::<Job, ActorError>(self.job_id, |j| j.withdraw(self.by.id, self.at).map_err(refused))
+                .await;
+            let job = match cancelled {
+                Ok(Some(j)) => j.value,
+                Ok(None) => {
+                    cx.store.intents().done(intent.id).await?;
+                    return Err(ActorError::NotFound);
+                }
+                Err(e) => {
+                    cx.store.intents().done(intent.id).await?;
+                    return Err(e);
+                }
+            };
+            cx.faults.hit("withdraw:job");
+            complete_withdraw(&cx, job.id, self.at).await?;
+            cx.store.intents().done(intent.id).await?;
+            tracing::info!(job = %job.id, "job withdrawn");
+            Ok(job)
+        })
+    }
+}
+
+/// Closes the pending proposals of a withdrawn (cancelled) job and tells their proposers;
+/// idempotent (a closed proposal is not closed or told again). The sweeper's repair.
+pub(crate) async fn complete_withdraw(cx: &Cx, job_id: JobId, at: OffsetDateTime) -> Result<&'static str, ActorError> {
+    let m = cx.store.market();
+    let Some(job) = m.get::<Job>(job_id).await?.map(|v| v.value) else { return Ok("gone") };
+    if job.status != agora_engine::market::JobStatus::Cancelled {
+        return Ok("not_withdrawn");
+    }
+    let list = agora_storage::market::List::proposals_on_job(job.id);
+    let mut closed = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let (page, next) = m.page(&list, agora_storage::Order::Asc, 100, cursor.as_deref()).await?;
+        for p in page.iter().filter(|p| p.status == agora_engine::market::ProposalStatus::Pending) {
+            let mut changed = false;
+            let saved = m
+                .update::<Proposal, ActorError>(p.id, |x| {
+                    changed = x.close_with_job(at);
+                    Ok(())
+                })
+                .await?;
+            if let Some(saved) = saved.filter(|_| changed) {
+                closed.push(saved.value);
+            }
+        }
+        match next {
+            Some(n) => cursor = Some(n),
+            None => break,
+        }
+    }
+    let n = closed.len();
+    cx.bus
+        .publish(
+            [DomainEvent::JobChanged { job: job.clone() }, DomainEvent::JobWithdrawn { job, proposals: closed }],
+            at,
+        )
+        .await;
+    metrics::counter!("agora_jobs_withdrawn_total").increment(1);
+    tracing::info!(job = %job_id, proposals = n, "pending proposals of a withdrawn job closed");
+    Ok("withdrawn")
+}
+
 /// The job's client accepts a proposal (alias hire): the contract, exactly once.
 #[derive(actix::Message)]
 #[rtype(result = "Result<Contract, ActorError>")]

@@ -70,6 +70,7 @@ async fn repair(cx: &Cx, intent: &Intent, now: OffsetDateTime) -> Result<&'stati
                 super::charges::Charged::Pending => "charge_pending",
             })
         }
+        Step::WithdrawJob { job_id } => super::jobs::complete_withdraw(cx, job_id, now).await,
         Step::SettleBooking { booking_id, txn_id } => {
             super::bookings::complete_settlement(cx, booking_id, txn_id).await
         }

@@ -139,6 +139,20 @@ pub fn notifications(event: &DomainEvent) -> Vec<NewNotification> {
             p.provider_id,
             ("proposal", p.id.to_string()),
         )],
+        E::JobWithdrawn { job, proposals } => proposals
+            .iter()
+            .map(|p| {
+                note(
+                    p.provider_id,
+                    NotificationType::Proposal,
+                    "Job withdrawn",
+                    format!("The client withdrew \"{}\"; your proposal on it is closed.", job.title),
+                    format!("/proposals/{}", p.id),
+                    job.client_id,
+                    ("proposal", p.id.to_string()),
+                )
+            })
+            .collect(),
         E::ProposalAccepted { proposal: p, job_title, by } => vec![note(
             p.provider_id,
             NotificationType::Proposal,

@@ -149,6 +149,28 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(ProviderView::from(run(&state, cmd).await?)))
 }
 
+/// The owner replaces the profile (the seeds' `PUT`): the fields and validation of creating
+/// it; city, country, categories and skills it leaves out are cleared, availability goes
+/// back to `available`. (`is_verified` stays an admin's `PATCH`.)
+#[utoipa::path(put, path = "/api/providers/{id}", tag = "providers", params(("id" = String, Path)), request_body = ProviderBody,
+    responses((status = 200, description = "the profile"), (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(user = %user.id))]
+pub async fn replace(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+    body: web::Json<ProviderBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = provider_id(&path)?;
+    if body.is_verified.is_some() {
+        return Err(ApiError::invalid_field("is_verified", "is changed by an admin with PATCH"));
+    }
+    let fields = parse(&body, true)?.replacing();
+    let cmd = UpdateProvider { by: caller(&user), id, fields, is_verified: None, at: OffsetDateTime::now_utc() };
+    Ok(HttpResponse::Ok().json(ProviderView::from(run(&state, cmd).await?)))
+}
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct ListQuery {
     /// Full-text search over skills and bio (ranked).
@@ -305,7 +327,12 @@ pub async fn reviews(
 
 pub fn config(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/api/providers").route(web::get().to(list)).route(web::post().to(create)))
-        .service(web::resource("/api/providers/{id}").route(web::get().to(get)).route(web::patch().to(update)))
+        .service(
+            web::resource("/api/providers/{id}")
+                .route(web::get().to(get))
+                .route(web::patch().to(update))
+                .route(web::put().to(replace)),
+        )
         .service(web::resource("/api/providers/{id}/services").route(web::get().to(services)))
         .service(web::resource("/api/providers/{id}/reviews").route(web::get().to(reviews)));
 }

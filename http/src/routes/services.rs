@@ -146,7 +146,25 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     let id = service_id(&path)?;
     let fields = parse(&body, false)?;
-    let cmd = UpdateService { by: caller(&user), id, fields, at: OffsetDateTime::now_utc() };
+    let cmd = UpdateService { by: caller(&user), id, fields, replace: false, at: OffsetDateTime::now_utc() };
+    Ok(HttpResponse::Ok().json(ServiceView::liked(run(&state, cmd).await?, false)))
+}
+
+/// Owner only: replaces a service (the seeds' `PUT`): the fields and validation of creating
+/// it; category, duration, tags and booking rules the body leaves out are cleared.
+#[utoipa::path(put, path = "/api/services/{id}", tag = "services", params(("id" = String, Path)), request_body = ServiceBody,
+    responses((status = 200, description = "the service"), (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(user = %user.id))]
+pub async fn replace(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+    body: web::Json<ServiceBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = service_id(&path)?;
+    let fields = parse(&body, true)?;
+    let cmd = UpdateService { by: caller(&user), id, fields, replace: true, at: OffsetDateTime::now_utc() };
     Ok(HttpResponse::Ok().json(ServiceView::liked(run(&state, cmd).await?, false)))
 }
 
@@ -294,6 +312,7 @@ pub fn config(cfg: &mut web::ServiceConfig) {
             web::resource("/api/services/{id}")
                 .route(web::get().to(get))
                 .route(web::patch().to(update))
+                .route(web::put().to(replace))
                 .route(web::delete().to(delete)),
         )
         .service(

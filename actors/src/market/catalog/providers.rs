@@ -29,6 +29,19 @@ pub struct ProfileFields {
 }
 
 impl ProfileFields {
+    /// Every field set: what a full replacement leaves out becomes empty (city, country) or
+    /// its default (no categories, no skills, available).
+    pub fn replacing(self) -> ProfileFields {
+        ProfileFields {
+            city: Some(self.city.flatten()),
+            country: Some(self.country.flatten()),
+            category_ids: Some(self.category_ids.unwrap_or_default()),
+            skills: Some(self.skills.unwrap_or_default()),
+            availability: Some(self.availability.unwrap_or_default()),
+            ..self
+        }
+    }
+
     fn any(&self) -> bool {
         self.bio.is_some()
             || self.hourly_rate.is_some()

@@ -115,13 +115,15 @@ async fn change_own(
     Ok(updated)
 }
 
-/// The owner edits a live service.
+/// The owner edits a live service: the fields given change; with `replace`, every field is
+/// set as given (a full replacement: absent category, duration, tags and rules are cleared).
 #[derive(actix::Message)]
 #[rtype(result = "Result<Service, ActorError>")]
 pub struct UpdateService {
     pub by: Caller,
     pub id: ServiceId,
     pub fields: ServiceFields,
+    pub replace: bool,
     pub at: OffsetDateTime,
 }
 
@@ -136,7 +138,14 @@ impl Command for UpdateService {
             rules::owner_only(s.owner_id, self.by.id, "only the owner may edit this service").map_err(refused)?;
             check_refs(&cx.store, self.fields.category_id, &[]).await?;
             let f = self.fields;
+            let replace = self.replace;
             change_own(&cx, self.by, self.id, "only the owner may edit this service", self.at, |s| {
+                if replace {
+                    s.category_id = f.category_id;
+                    s.duration_minutes = f.duration_minutes;
+                    s.tags = f.tags.clone().unwrap_or_default();
+                    s.booking_rules = f.booking_rules;
+                }
                 if let Some(t) = &f.title {
                     s.title = t.clone();
                 }

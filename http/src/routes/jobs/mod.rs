@@ -12,7 +12,7 @@ pub mod proposals;
 mod views;
 
 use actix_web::{web, HttpResponse};
-use agora_actors::market::jobs::{EditJob, PostJob};
+use agora_actors::market::jobs::{EditJob, PostJob, WithdrawJob};
 use agora_engine::job::{JobEdit, NewJob};
 use agora_engine::market::{deadline, JobStatus, MAX_HIRES};
 use agora_engine::{CategoryId, FieldErrors, Job, JobId, Role, SkillId};
@@ -108,7 +108,18 @@ fn parse_job(body: &JobBody, creating: bool) -> Result<JobEdit, ApiError> {
         }
     };
     f.into_result()?;
-    Ok(JobEdit { title, description, budget_min, budget_max, deadline, category_id, skill_ids, max_hires, status })
+    Ok(JobEdit {
+        title,
+        description,
+        budget_min,
+        budget_max,
+        deadline,
+        category_id,
+        skill_ids,
+        max_hires,
+        status,
+        replace: false,
+    })
 }
 
 /// A client posts a job.
@@ -124,11 +135,18 @@ pub async fn create(
     if body.status.is_some() {
         return Err(ApiError::invalid_field("status", "a new job is always open"));
     }
-    let v = parse_job(&body, true)?;
+    let new = new_job(&body)?;
+    let job = run(&state, PostJob { by: caller(&user), new, at: OffsetDateTime::now_utc() }).await?;
+    Ok(HttpResponse::Created().json(JobView::from(job)))
+}
+
+/// A whole job as posted (create, and the replacement of `PUT`), validated.
+fn new_job(body: &JobBody) -> Result<NewJob, ApiError> {
+    let v = parse_job(body, true)?;
     let (Some(title), Some(description)) = (v.title, v.description) else {
         return Err(ApiError::invalid_field("title", "is required"));
     };
-    let new = NewJob {
+    Ok(NewJob {
         title,
         description,
         budget_min: v.budget_min,
@@ -137,9 +155,47 @@ pub async fn create(
         category_id: v.category_id,
         skill_ids: v.skill_ids.unwrap_or_default(),
         max_hires: v.max_hires,
-    };
-    let job = run(&state, PostJob { by: caller(&user), new, at: OffsetDateTime::now_utc() }).await?;
-    Ok(HttpResponse::Created().json(JobView::from(job)))
+    })
+}
+
+/// The job's client withdraws an open job nobody was hired for (the seeds' `DELETE`): it is
+/// cancelled (and kept, for its history), and each pending proposal on it is closed, its
+/// proposer notified. 409 `job_not_open` for a job that is not open or has a hire.
+#[utoipa::path(delete, path = "/api/jobs/{id}", tag = "jobs", params(("id" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope),
+        (status = 409, body = ErrorEnvelope)), security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(user = %user.id))]
+pub async fn withdraw(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = job_id(&path)?;
+    load_job(&state, &user, id).await?;
+    run(&state, WithdrawJob { by: caller(&user), job_id: id, at: OffsetDateTime::now_utc() }).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The job's client replaces the whole job while it is open (the seeds' `PUT`): the same
+/// fields and validation as posting it; what the body leaves out is cleared.
+#[utoipa::path(put, path = "/api/jobs/{id}", tag = "jobs", params(("id" = String, Path)), request_body = JobBody,
+    responses((status = 200, description = "the job"), (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope),
+        (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)), security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(user = %user.id))]
+pub async fn replace(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+    body: web::Json<JobBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = job_id(&path)?;
+    load_job(&state, &user, id).await?;
+    if body.status.is_some() {
+        return Err(ApiError::invalid_field("status", "is changed with PATCH, not in a replacement"));
+    }
+    let edit = JobEdit::replacing(new_job(&body)?);
+    let job = run(&state, EditJob { by: caller(&user), job_id: id, edit, at: OffsetDateTime::now_utc() }).await?;
+    Ok(HttpResponse::Ok().json(JobView::from(job)))
 }
 
 fn job_id(raw: &str) -> Result<JobId, ApiError> {
@@ -272,7 +328,13 @@ pub fn config(cfg: &mut web::ServiceConfig) {
     for base in super::names("/api/jobs") {
         cfg.service(web::resource(base).route(web::get().to(list)).route(web::post().to(create)))
             .service(web::resource(format!("{base}/mine")).route(web::get().to(mine)))
-            .service(web::resource(format!("{base}/{{id}}")).route(web::get().to(get)).route(web::patch().to(update)))
+            .service(
+                web::resource(format!("{base}/{{id}}"))
+                    .route(web::get().to(get))
+                    .route(web::patch().to(update))
+                    .route(web::put().to(replace))
+                    .route(web::delete().to(withdraw)),
+            )
             .service(web::resource(format!("{base}/{{id}}/proposals")).route(web::get().to(proposals::job_proposals)))
             .service(web::resource(format!("{base}/{{id}}/hire")).route(web::post().to(proposals::hire)));
     }

@@ -82,7 +82,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
             });
         }
     }
-    for (alias, canonical) in auth::ALIASES.iter().chain(crate::routes::ROUTE_ALIASES) {
+    for (alias, canonical) in crate::routes::ROUTE_ALIASES {
         if let Some(item) = doc.paths.paths.get(*canonical).cloned() {
             doc.paths.paths.insert((*alias).to_string(), item);
         }

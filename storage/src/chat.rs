@@ -237,6 +237,24 @@ impl Chat<'_> {
         Ok((views.into_iter().flatten().collect(), page.next_cursor))
     }
 
+    /// The heads of `user`'s (at most `limit`) most recently active conversations, each once.
+    /// Unlike [`Chat::list_for_user`], an index row that a message being sent right now has
+    /// not moved yet still counts (its conversation is there, only its place is old), so a
+    /// conversation never drops out of the set while it is active.
+    pub async fn conversations_of(&self, user: UserId, limit: usize) -> Result<Vec<Conversation>, StoreError> {
+        let page = self.b.scan(Table::ConversationsByUser, &user.to_string(), Order::Desc, limit, None).await?;
+        let mut ids: Vec<ConversationId> = Vec::new();
+        for row in &page.rows {
+            if let Some(id) = row.ck.split_once(':').and_then(|(_, id)| ConversationId::parse(id).ok()) {
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+        }
+        let heads = try_join_all(ids.into_iter().map(|id| async move { self.get(id).await })).await?;
+        Ok(heads.into_iter().flatten().map(|h| h.value).filter(|c| c.is_member(user)).collect())
+    }
+
     /// Rewrites the rows of the head's last message (idempotent): finishes an append that
     /// stopped after its commit point.
     pub async fn roll_forward(&self, head: &Conversation) -> Result<(), StoreError> {

@@ -660,28 +660,25 @@ pub async fn verify_email_resend(state: web::Data<AppState>, auth: AuthUser) -> 
 }
 
 pub fn config(cfg: &mut web::ServiceConfig) {
+    use super::paths;
+    for p in paths("/api/auth/login") {
+        cfg.service(web::resource(p).route(web::post().to(login)));
+    }
+    for p in paths("/api/auth/refresh") {
+        cfg.service(web::resource(p).route(web::post().to(refresh)));
+    }
+    for p in paths("/api/auth/verify") {
+        cfg.service(web::resource(p).route(web::post().to(verify)));
+    }
+    for p in paths("/api/auth/password-reset/confirm") {
+        cfg.service(web::resource(p).route(web::post().to(password_reset_confirm)));
+    }
     cfg.service(web::resource("/api/auth/register").route(web::post().to(register)))
-        .service(web::resource("/api/auth/login").route(web::post().to(login)))
         .service(web::resource("/api/auth/session").route(web::post().to(session_login)))
-        .service(web::resource("/api/auth/token").route(web::post().to(login)))
-        .service(web::resource("/api/auth/refresh").route(web::post().to(refresh)))
-        .service(web::resource("/api/auth/token/refresh").route(web::post().to(refresh)))
-        .service(web::resource("/api/auth/verify").route(web::post().to(verify)))
-        .service(web::resource("/api/auth/token/verify").route(web::post().to(verify)))
         .service(web::resource("/api/auth/logout").route(web::post().to(logout)))
         .service(web::resource("/api/auth/me").route(web::get().to(me)).route(web::patch().to(patch_me)))
         .service(web::resource("/api/auth/password/change").route(web::post().to(password_change)))
         .service(web::resource("/api/auth/password-reset").route(web::post().to(password_reset)))
-        .service(web::resource("/api/auth/password-reset/confirm").route(web::post().to(password_reset_confirm)))
-        .service(web::resource("/api/auth/password-confirm").route(web::post().to(password_reset_confirm)))
         .service(web::resource("/api/auth/verify-email").route(web::post().to(verify_email)))
         .service(web::resource("/api/auth/verify-email/resend").route(web::post().to(verify_email_resend)));
 }
-
-/// Alias paths and the canonical path they document.
-pub const ALIASES: &[(&str, &str)] = &[
-    ("/api/auth/token", "/api/auth/login"),
-    ("/api/auth/token/refresh", "/api/auth/refresh"),
-    ("/api/auth/token/verify", "/api/auth/verify"),
-    ("/api/auth/password-confirm", "/api/auth/password-reset/confirm"),
-];

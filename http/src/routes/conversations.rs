@@ -314,10 +314,9 @@ pub async fn list_messages(
     };
     let boundary = cursor.as_ref().map(|c| (c.t, c.id.clone()));
     let chat = state.store.chat();
-    let (conversations, _) = chat.list_for_user(user.id, MERGED_CONVERSATIONS, None).await?;
+    let conversations = chat.conversations_of(user.id, MERGED_CONVERSATIONS).await?;
     let mut candidates = Vec::new();
-    for view in &conversations {
-        let c = &view.conversation;
+    for c in &conversations {
         let key = c.id.to_string();
         let mut before = cursor.as_ref().and_then(|k| k.f.get(&key).copied()).unwrap_or(c.last_seq.saturating_add(1));
         let mut taken = Vec::new();

@@ -27,9 +27,13 @@ pub const PREFIX_ALIASES: &[(&str, &str)] = &[
     ("/api/service-categories", "/api/categories"),
 ];
 
-/// `(alias path, canonical path)` for single routes the seeds name differently (the auth
-/// ones are `auth::ALIASES`); the router registers them with [`paths`].
+/// `(alias path, canonical path)` for single routes the seeds name differently; the router
+/// registers them with [`paths`].
 pub const ROUTE_ALIASES: &[(&str, &str)] = &[
+    ("/api/auth/token", "/api/auth/login"),
+    ("/api/auth/token/refresh", "/api/auth/refresh"),
+    ("/api/auth/token/verify", "/api/auth/verify"),
+    ("/api/auth/password-confirm", "/api/auth/password-reset/confirm"),
     ("/api/contracts/{id}/update_status", "/api/contracts/{id}/status"),
     ("/api/services/{id}/comments", "/api/services/{id}/reviews"),
     // Zumodra's notification pages, answered as JSON for API clients.

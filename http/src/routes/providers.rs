@@ -142,11 +142,21 @@ pub async fn update(
     path: web::Path<String>,
     body: web::Json<ProviderBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = provider_id(&path)?;
     let fields = parse(&body, false)?;
-    let cmd =
-        UpdateProvider { by: caller(&user), id, fields, is_verified: body.is_verified, at: OffsetDateTime::now_utc() };
-    Ok(HttpResponse::Ok().json(ProviderView::from(run(&state, cmd).await?)))
+    change(&state, &user, &path, fields, body.is_verified).await
+}
+
+/// An edit of the profile `raw_id` by its owner (or an admin's verification).
+async fn change(
+    state: &AppState,
+    user: &AuthUser,
+    raw_id: &str,
+    fields: ProfileFields,
+    is_verified: Option<bool>,
+) -> Result<HttpResponse, ApiError> {
+    let id = provider_id(raw_id)?;
+    let cmd = UpdateProvider { by: caller(user), id, fields, is_verified, at: OffsetDateTime::now_utc() };
+    Ok(HttpResponse::Ok().json(ProviderView::from(run(state, cmd).await?)))
 }
 
 /// The owner replaces the profile (the seeds' `PUT`): the fields and validation of creating
@@ -162,13 +172,10 @@ pub async fn replace(
     path: web::Path<String>,
     body: web::Json<ProviderBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = provider_id(&path)?;
     if body.is_verified.is_some() {
         return Err(ApiError::invalid_field("is_verified", "is changed by an admin with PATCH"));
     }
-    let fields = parse(&body, true)?.replacing();
-    let cmd = UpdateProvider { by: caller(&user), id, fields, is_verified: None, at: OffsetDateTime::now_utc() };
-    Ok(HttpResponse::Ok().json(ProviderView::from(run(&state, cmd).await?)))
+    change(&state, &user, &path, parse(&body, true)?.replacing(), None).await
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -144,10 +144,21 @@ pub async fn update(
     path: web::Path<String>,
     body: web::Json<ServiceBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = service_id(&path)?;
-    let fields = parse(&body, false)?;
-    let cmd = UpdateService { by: caller(&user), id, fields, replace: false, at: OffsetDateTime::now_utc() };
-    Ok(HttpResponse::Ok().json(ServiceView::liked(run(&state, cmd).await?, false)))
+    change(&state, &user, &path, &body, false).await
+}
+
+/// An owner's edit (`replace`: a full replacement, with create's required fields).
+async fn change(
+    state: &AppState,
+    user: &AuthUser,
+    raw_id: &str,
+    body: &ServiceBody,
+    replace: bool,
+) -> Result<HttpResponse, ApiError> {
+    let id = service_id(raw_id)?;
+    let fields = parse(body, replace)?;
+    let cmd = UpdateService { by: caller(user), id, fields, replace, at: OffsetDateTime::now_utc() };
+    Ok(HttpResponse::Ok().json(ServiceView::liked(run(state, cmd).await?, false)))
 }
 
 /// Owner only: replaces a service (the seeds' `PUT`): the fields and validation of creating
@@ -162,10 +173,7 @@ pub async fn replace(
     path: web::Path<String>,
     body: web::Json<ServiceBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = service_id(&path)?;
-    let fields = parse(&body, true)?;
-    let cmd = UpdateService { by: caller(&user), id, fields, replace: true, at: OffsetDateTime::now_utc() };
-    Ok(HttpResponse::Ok().json(ServiceView::liked(run(&state, cmd).await?, false)))
+    change(&state, &user, &path, &body, true).await
 }
 
 /// Owner only: withdraws a service (kept for existing bookings and reviews, hidden everywhere).

@@ -188,13 +188,27 @@ pub async fn replace(
     path: web::Path<String>,
     body: web::Json<JobBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = job_id(&path)?;
-    load_job(&state, &user, id).await?;
-    if body.status.is_some() {
-        return Err(ApiError::invalid_field("status", "is changed with PATCH, not in a replacement"));
-    }
-    let edit = JobEdit::replacing(new_job(&body)?);
-    let job = run(&state, EditJob { by: caller(&user), job_id: id, edit, at: OffsetDateTime::now_utc() }).await?;
+    change(&state, &user, &path, || {
+        if body.status.is_some() {
+            return Err(ApiError::invalid_field("status", "is changed with PATCH, not in a replacement"));
+        }
+        Ok(JobEdit::replacing(new_job(&body)?))
+    })
+    .await
+}
+
+/// A client's change to the job `raw_id` (seen first, so a stranger gets 404 before any
+/// validation answer), with the edit `parse` makes of the body.
+async fn change(
+    state: &AppState,
+    user: &AuthUser,
+    raw_id: &str,
+    parse: impl FnOnce() -> Result<JobEdit, ApiError>,
+) -> Result<HttpResponse, ApiError> {
+    let id = job_id(raw_id)?;
+    load_job(state, user, id).await?;
+    let edit = parse()?;
+    let job = run(state, EditJob { by: caller(user), job_id: id, edit, at: OffsetDateTime::now_utc() }).await?;
     Ok(HttpResponse::Ok().json(JobView::from(job)))
 }
 
@@ -317,11 +331,7 @@ pub async fn update(
     path: web::Path<String>,
     body: web::Json<JobBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = job_id(&path)?;
-    load_job(&state, &user, id).await?;
-    let edit = parse_job(&body, false)?;
-    let job = run(&state, EditJob { by: caller(&user), job_id: id, edit, at: OffsetDateTime::now_utc() }).await?;
-    Ok(HttpResponse::Ok().json(JobView::from(job)))
+    change(&state, &user, &path, || parse_job(&body, false)).await
 }
 
 pub fn config(cfg: &mut web::ServiceConfig) {

@@ -203,14 +203,7 @@ async fn history_page(
         (_, Some(b)) => b,
         _ => c.last_seq.saturating_add(1),
     };
-    let mut messages = state.store.chat().messages_before(c.id, before, limit).await?;
-    // The head's last message is durable even while its rows are being written.
-    if let Some(last) = c.last_message.as_ref().filter(|m| m.seq < before) {
-        if messages.first().is_none_or(|m| m.seq < last.seq) {
-            messages.insert(0, last.clone());
-            messages.truncate(limit);
-        }
-    }
+    let messages = page_before(state, &c, before, limit).await?;
     let next_cursor = messages.last().filter(|m| m.seq > 1 && messages.len() == limit).map(|m| m.seq.to_string());
     let results: Vec<MessageView> = messages.iter().map(MessageView::from).collect();
     Ok(HttpResponse::Ok().json(Paged { results, next_cursor }))
@@ -238,6 +231,24 @@ pub async fn send(
     body: web::Json<SendBody>,
 ) -> Result<HttpResponse, ApiError> {
     send_to(&state, &user, conversation_id(&path)?, &body).await
+}
+
+/// Up to `limit` messages of `c` with a seq below `before`, newest first. The head's last
+/// message is durable even while its rows are being written, so it is taken from the head.
+async fn page_before(
+    state: &AppState,
+    c: &agora_storage::chat::Conversation,
+    before: u64,
+    limit: usize,
+) -> Result<Vec<agora_storage::chat::Message>, ApiError> {
+    let mut page = state.store.chat().messages_before(c.id, before, limit).await?;
+    if let Some(last) = c.last_message.as_ref().filter(|m| m.seq < before) {
+        if page.first().is_none_or(|m| m.seq < last.seq) {
+            page.insert(0, last.clone());
+            page.truncate(limit);
+        }
+    }
+    Ok(page)
 }
 
 /// How many of the caller's conversations (the most recently active) `GET /api/messages`
@@ -321,14 +332,7 @@ pub async fn list_messages(
         let mut before = cursor.as_ref().and_then(|k| k.f.get(&key).copied()).unwrap_or(c.last_seq.saturating_add(1));
         let mut taken = Vec::new();
         for _ in 0..MERGE_PAGES {
-            let mut page = chat.messages_before(c.id, before, limit).await?;
-            // The head's last message is durable even while its rows are being written.
-            if let Some(last) = c.last_message.as_ref().filter(|m| m.seq < before) {
-                if page.first().is_none_or(|m| m.seq < last.seq) {
-                    page.insert(0, last.clone());
-                    page.truncate(limit);
-                }
-            }
+            let page = page_before(&state, c, before, limit).await?;
             let full = page.len() == limit;
             let Some(oldest) = page.last().map(|m| m.seq) else { break };
             before = oldest;

@@ -545,3 +545,198 @@ async fn put_replaces_jobs_services_and_profiles_and_delete_withdraws_an_open_jo
     }
     assert!(schema.json["paths"]["/api/jobs/{id}"]["delete"].is_object());
 }
+
+/// Every route of the OpenAPI document (canonical and alias, 186 operations when written)
+/// answers a real request with one of its documented statuses, for at least one of the
+/// callers a front end would send it as: never 405, never a 404 for objects that exist,
+/// never a server error. Reads go first, then writes (with `{}` bodies, which mostly meet
+/// validation), then deletes (sub-resources before their resource).
+#[actix_web::test]
+async fn every_documented_route_answers_with_a_documented_status() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let client = app.user("client").await;
+    let (provider, profile) = app.provider("maker").await;
+    let (other, _) = app.provider("other").await;
+    let spare = app.user("spare").await;
+    let id = |r: &agora_tests::Reply| r.json["id"].as_str().unwrap_or_else(|| panic!("no id: {}", r.text)).to_string();
+    let category = id(&app.post("/api/categories", json!({"name": "Walk"}), Some(&admin.token)).await);
+    let skill = id(&app.post("/api/skills", json!({"name": "Walking"}), Some(&admin.token)).await);
+    let company = id(&app.post("/api/companies", json!({"name": "Walkers Ltd"}), Some(&client.token)).await);
+    let (_, svc) = {
+        let body = json!({"title": "Dog walk", "description": "An hour outside.", "price": {"amount": 2_000, "currency": "USD"}, "duration_minutes": 60});
+        let r = app.post("/api/services", body, Some(&provider.token)).await;
+        ((), id(&r))
+    };
+    let job = id(&app
+        .post("/api/jobs", json!({"title": "Walk the dog", "description": "Every morning."}), Some(&client.token))
+        .await);
+    let proposal = id(&app
+        .post(
+            "/api/proposals",
+            json!({"job_id": job, "rate": {"amount": 5_000, "currency": "USD"}}),
+            Some(&provider.token),
+        )
+        .await);
+    let contract = id(&app.post(&format!("/api/proposals/{proposal}/accept"), json!({}), Some(&client.token)).await);
+    let funded = app.fund_contract(&client, &contract).await;
+    let milestone = funded["milestone"]["id"].as_str().expect("milestone").to_string();
+    let payment = funded["payment"]["id"].as_str().expect("payment").to_string();
+    let status = |to: &str| json!({"status": to});
+    app.post(&format!("/api/contracts/{contract}/status"), status("delivered"), Some(&provider.token))
+        .await
+        .expect(200, None);
+    app.post(&format!("/api/contracts/{contract}/status"), status("completed"), Some(&client.token))
+        .await
+        .expect(200, None);
+    let review =
+        id(&app.post("/api/reviews", json!({"contract_id": contract, "rating": 5}), Some(&client.token)).await);
+    let card = app.card(&client, VISA).await;
+    let start = time::OffsetDateTime::now_utc().replace_nanosecond(0).expect("seconds") + time::Duration::days(2);
+    let fmt = |t: time::OffsetDateTime| t.format(&time::format_description::well_known::Rfc3339).expect("rfc3339");
+    let booking = id(&app
+        .post(
+            "/api/bookings",
+            json!({"service_id": svc, "start_at": fmt(start), "end_at": fmt(start + time::Duration::hours(1)), "payment_method_id": card}),
+            Some(&client.token),
+        )
+        .await);
+    let conversation = app.conversation(&client, &[&provider]).await;
+    let message = id(&app
+        .post("/api/messages", json!({"conversation": conversation, "body": "hello"}), Some(&client.token))
+        .await);
+    let bank = json!({"kind": "bank_account", "holder_name": "Ada Lovelace", "iban": "DE89370400440532013000"});
+    let payout_method = id(&app.post("/api/payout-methods", bank, Some(&provider.token)).await);
+    let payout = id(&app
+        .post_keyed(
+            "/api/payouts",
+            json!({"amount": {"amount": 1_000, "currency": "USD"}, "payout_method_id": payout_method}),
+            &provider.token,
+            Some("walk-1"),
+        )
+        .await);
+    app.put(&format!("/api/blocks/{}", other.id), json!({}), Some(&provider.token)).await.expect(200, None);
+    let feed = app.post("/api/calendar/feed", json!({}), Some(&provider.token)).await;
+    let feed_token = feed.json["url"].as_str().and_then(|u| u.rsplit('/').next()).expect("feed url").to_string();
+    let mut notification = String::new();
+    for _ in 0..50 {
+        let n = app.get("/api/notifications", Some(&provider.token)).await;
+        if let Some(first) = n.json["results"][0]["id"].as_str() {
+            notification = first.to_string();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(!notification.is_empty(), "the provider has a notification");
+
+    // The object each path parameter stands for.
+    let object = |path: &str, param: &str| -> String {
+        let resource = path.trim_start_matches('/').split('/').nth(1).unwrap_or("");
+        match (param, resource) {
+            ("m", _) => milestone.clone(),
+            ("user_id", _) => other.id.clone(),
+            ("token", _) => feed_token.clone(),
+            ("gateway", _) => "sandbox".into(),
+            (_, _) if path.starts_with("/notifications/") => notification.clone(),
+            (_, "appointments" | "bookings" | "service-bookings") => booking.clone(),
+            (_, "categories" | "service-categories") => category.clone(),
+            (_, "companies") => company.clone(),
+            (_, "contracts" | "admin") => contract.clone(),
+            (_, "conversations") => conversation.clone(),
+            (_, "job-applications" | "proposals") => proposal.clone(),
+            (_, "jobs" | "requests") => job.clone(),
+            (_, "messages") => message.clone(),
+            (_, "notifications") => notification.clone(),
+            (_, "payment-methods") => card.clone(),
+            (_, "payments") => payment.clone(),
+            (_, "payout-methods") => payout_method.clone(),
+            (_, "payouts") => payout.clone(),
+            (_, "providers") => profile.clone(),
+            (_, "ratings" | "reviews") => review.clone(),
+            (_, "services") => svc.clone(),
+            (_, "skills") => skill.clone(),
+            (_, "users") => provider.id.clone(),
+            other => panic!("no object for {other:?} in {path}"),
+        }
+    };
+    let schema = app.get("/api/schema", None).await;
+    let paths = schema.json["paths"].as_object().expect("paths").clone();
+    let mut ops: Vec<(u8, String, String)> = Vec::new();
+    for (path, item) in &paths {
+        for method in ["get", "post", "put", "patch", "delete"] {
+            if item[method].is_object() {
+                let phase = match method {
+                    "get" => 0,
+                    "delete" => 2,
+                    _ => 1,
+                };
+                ops.push((phase, path.clone(), method.to_string()));
+            }
+        }
+    }
+    // Deletes of sub-resources before their resource; logout last of all.
+    ops.sort_by_key(|(phase, path, _)| {
+        (*phase, path.contains("logout"), std::cmp::Reverse(if *phase == 2 { path.len() } else { 0 }), path.clone())
+    });
+    assert!(ops.len() >= 180, "{} operations", ops.len());
+    let mut deleted: Vec<String> = Vec::new();
+    let mut failures = Vec::new();
+    for (_, path, method) in &ops {
+        let mut url = String::new();
+        let mut ids_used = Vec::new();
+        for part in path.split('/').filter(|p| !p.is_empty()) {
+            url.push('/');
+            match part.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
+                Some(param) => {
+                    let v = object(path, param);
+                    ids_used.push(v.clone());
+                    url.push_str(&v);
+                }
+                None => url.push_str(part),
+            }
+        }
+        let documented: Vec<u16> = paths[path][method.as_str()]["responses"]
+            .as_object()
+            .map(|r| r.keys().filter_map(|k| k.parse().ok()).collect())
+            .unwrap_or_default();
+        let callers: Vec<Option<&TestUser>> = if path.ends_with("/logout") {
+            vec![Some(&spare)]
+        } else {
+            vec![Some(&provider), Some(&client), Some(&admin), None]
+        };
+        let mut answers = Vec::new();
+        let mut ok = false;
+        for caller in callers {
+            let mut req = match method.as_str() {
+                "get" => app.client.get(app.url(&url)),
+                "post" => app.client.post(app.url(&url)).json(&json!({})),
+                "put" => app.client.put(app.url(&url)).json(&json!({})),
+                "patch" => app.client.patch(app.url(&url)).json(&json!({})),
+                _ => app.client.delete(app.url(&url)),
+            };
+            if let Some(u) = caller {
+                req = req.bearer_auth(&u.token);
+            }
+            let r = app.send(req).await;
+            let gone = r.status == 404 && method == "delete" && ids_used.iter().any(|i| deleted.contains(i));
+            if (documented.contains(&r.status) && r.status != 404 && r.status != 405 && r.status < 500) || gone {
+                ok = true;
+                if method == "delete" && r.status < 300 {
+                    deleted.extend(ids_used.iter().cloned());
+                }
+                break;
+            }
+            answers.push(format!("{} {}", r.status, r.code()));
+        }
+        if !ok {
+            failures.push(format!("{} {url} ({path}): {answers:?}, documented {documented:?}", method.to_uppercase()));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} routes did not answer as documented:\n{}",
+        failures.len(),
+        ops.len(),
+        failures.join("\n")
+    );
+}

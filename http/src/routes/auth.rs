@@ -394,7 +394,7 @@ pub async fn refresh(
 
 /// Check a token (access or refresh): 200 `{}` when valid and not revoked, else 401.
 #[utoipa::path(post, path = "/api/auth/verify", tag = "auth", request_body = TokenBody,
-    responses((status = 200, body = Empty), (status = 401, body = ErrorEnvelope)))]
+    responses((status = 200, body = Empty), (status = 400, body = ErrorEnvelope, description = "no token"), (status = 401, body = ErrorEnvelope)))]
 pub async fn verify(state: web::Data<AppState>, body: web::Json<TokenBody>) -> Result<HttpResponse, ApiError> {
     let token = body.token.as_deref().ok_or_else(|| ApiError::invalid_field("token", "is required"))?;
     let claims = state.jwt.verify_any(token)?;

@@ -185,7 +185,7 @@ fn skill_name(body: &SkillBody) -> Result<String, ApiError> {
 }
 
 #[utoipa::path(patch, path = "/api/skills/{id}", tag = "catalog", params(("id" = String, Path)), request_body = SkillBody,
-    responses((status = 200, description = "the skill"), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)),
+    responses((status = 200, description = "the skill"), (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope)),
     security(("bearer" = [])))]
 #[tracing::instrument(skip_all, fields(user = %user.id))]
 pub async fn update_skill(

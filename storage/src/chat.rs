@@ -222,12 +222,21 @@ impl Chat<'_> {
         cursor: Option<&str>,
     ) -> Result<(Vec<MemberView>, Option<String>), StoreError> {
         let page = self.b.scan(Table::ConversationsByUser, &user.to_string(), Order::Desc, limit, cursor).await?;
+        let pk = user.to_string();
+        let pk = pk.as_str();
         let views = try_join_all(page.rows.iter().map(|row| async move {
             let Some((_, id)) = row.ck.split_once(':') else { return Ok::<_, StoreError>(None) };
             let Ok(id) = ConversationId::parse(id) else { return Ok(None) };
             let Some(head) = self.get(id).await? else { return Ok(None) };
-            // An index row left behind by an older activity time is stale: skip it.
-            if activity_key(&head.value) != row.ck || !head.value.is_member(user) {
+            if !head.value.is_member(user) {
+                return Ok(None);
+            }
+            // A row older than the head's activity is stale once the row of that activity
+            // exists; until then (a message committed, its index move still running or cut
+            // short by a crash) it stands for the conversation, so the conversation never
+            // drops out of the list.
+            let current = activity_key(&head.value);
+            if current != row.ck && self.b.get(Table::ConversationsByUser, pk, &current).await?.is_some() {
                 return Ok(None);
             }
             let read_seq = self.read_cursor(id, user).await?.seq;

@@ -72,6 +72,26 @@ async fn messages_span_day_buckets_and_page_both_ways() {
     assert_eq!(views[0].unread(), 30);
 }
 
+/// Between a message's commit point and the move of the members' activity rows, the
+/// conversation is still listed (by its old row), and once the new row exists the old one
+/// is skipped: never missing, never twice.
+#[tokio::test]
+async fn a_conversation_stays_listed_while_its_activity_row_moves() {
+    let (_dir, store) = store();
+    let (a, b) = (uid(), uid());
+    let id = conversation(&store, a, b, OffsetDateTime::now_utc() - Duration::minutes(5)).await;
+    let head = store.chat().get(id).await.expect("get").expect("head");
+    let m = message(id, 1, a, OffsetDateTime::now_utc());
+    let next = store.chat().commit(&head, &m).await.expect("commit");
+    let (views, _) = store.chat().list_for_user(b, 10, None).await.expect("list");
+    assert_eq!(views.len(), 1, "listed by its old row while the move has not happened");
+    assert_eq!(views[0].conversation.last_seq, 1);
+    assert_eq!(store.chat().conversations_of(b, 10).await.expect("of").len(), 1);
+    store.chat().finish(&head.value, &next.value, &m).await.expect("finish");
+    let (views, _) = store.chat().list_for_user(b, 10, None).await.expect("list");
+    assert_eq!(views.len(), 1, "once, by its new row");
+}
+
 #[tokio::test]
 async fn competing_appends_never_share_a_seq() {
     let (_dir, store) = store();

@@ -186,5 +186,21 @@ fn seed_fills_an_empty_data_dir_once_and_serve_shows_it() {
         let events = results(&events);
         assert_eq!(events.first().map(|e| e["to"].clone()), Some(json!("pending")));
         assert_eq!(events.last().map(|e| e["to"].clone()), Some(contract["status"].clone()));
+        // Every started contract was funded by its client: the milestone is in escrow or
+        // released, and its charge is one of the client's payments.
+        for c in results(&contracts).iter().filter(|c| c["status"] != "pending") {
+            let id = c["id"].as_str().expect("id");
+            let ms = get(&client, format!("{base}/api/contracts/{id}/milestones"), Some(&client_token)).await;
+            let status = results(&ms)[0]["status"].as_str().unwrap_or("").to_string();
+            assert!(["funded", "released"].contains(&status.as_str()), "contract {id}: milestone {status}");
+        }
+        let payments = get(&client, format!("{base}/api/payments"), Some(&client_token)).await;
+        let started = results(&contracts).iter().filter(|c| c["status"] != "pending").count();
+        assert_eq!(results(&payments).len(), started, "one charge per started contract: {payments}");
+        assert!(started > 0, "client1 started a contract: {contracts}");
     });
+    // The demo's money adds up.
+    let verify = agora(dir.path()).args(["ledger", "verify"]).output().expect("agora ledger verify");
+    let text = String::from_utf8_lossy(&verify.stdout).to_string() + &String::from_utf8_lossy(&verify.stderr);
+    assert!(verify.status.success() && text.contains("ledger: ok"), "{text}");
 }

@@ -51,17 +51,22 @@ pub struct RequestBooking {
     pub at: OffsetDateTime,
 }
 
-/// One of `user`'s saved cards: `id` if given (and theirs), else their newest; `None` when
-/// they have none.
-async fn card_of(cx: &Cx, user: UserId, id: Option<PaymentMethodId>) -> Result<Option<PaymentMethod>, ActorError> {
-    let m = cx.store.market();
-    Ok(match id {
-        Some(id) => m.get::<PaymentMethod>(id).await?.map(|v| v.value).filter(|p| p.user_id == user),
-        None => {
-            let list = List::<PaymentMethod>::payment_methods_of(user);
-            m.page(&list, agora_storage::Order::Desc, 1, None).await?.0.into_iter().next()
+/// The card a booking of `client` is charged to: the chosen one while it is still saved,
+/// else the client's newest; `None` when they have none.
+async fn paying_card(
+    cx: &Cx,
+    client: UserId,
+    chosen: Option<PaymentMethodId>,
+) -> Result<Option<PaymentMethod>, ActorError> {
+    if let Some(id) = chosen {
+        match super::charges::own_card(cx, client, id).await {
+            Ok(card) => return Ok(Some(card)),
+            Err(ActorError::Invalid(_)) => {}
+            Err(e) => return Err(e),
         }
-    })
+    }
+    let list = List::<PaymentMethod>::payment_methods_of(client);
+    Ok(cx.store.market().page(&list, agora_storage::Order::Desc, 1, None).await?.0.into_iter().next())
 }
 
 impl Command for RequestBooking {
@@ -79,10 +84,7 @@ impl Command for RequestBooking {
                 .filter(|s| !s.deleted)
                 .ok_or(ActorError::NotFound)?;
             if let Some(id) = self.payment_method_id {
-                if card_of(&cx, self.by.id, Some(id)).await?.is_none() {
-                    let problem = "is not one of your saved cards";
-                    return Err(ActorError::from(DomainError::invalid_field("payment_method_id", problem)));
-                }
+                super::charges::own_card(&cx, self.by.id, id).await?;
             }
             let bookable = Bookable { service_id: service.id, owner_id: service.owner_id, price: service.price };
             let booking = Booking::request(
@@ -180,10 +182,7 @@ impl Command for ChooseBookingCard {
             if b.client_id != self.by.id {
                 return Err(ActorError::Forbidden("only the client pays for a booking"));
             }
-            if card_of(&cx, self.by.id, Some(self.payment_method_id)).await?.is_none() {
-                let problem = "is not one of your saved cards";
-                return Err(ActorError::from(DomainError::invalid_field("payment_method_id", problem)));
-            }
+            super::charges::own_card(&cx, self.by.id, self.payment_method_id).await?;
             let saved = cx
                 .store
                 .market()
@@ -372,16 +371,7 @@ async fn confirm_paid(cx: &Cx, cmd: ChangeBookingStatus, b: Booking) -> Result<B
     if b.payment_id.is_some() {
         return Err(payment_in_progress());
     }
-    // The chosen card; if the client deleted it since, their newest one.
-    let chosen = match b.payment_method_id {
-        Some(id) => card_of(cx, b.client_id, Some(id)).await?,
-        None => None,
-    };
-    let card = match chosen {
-        Some(c) => Some(c),
-        None => card_of(cx, b.client_id, None).await?,
-    };
-    let card = card.ok_or_else(|| {
+    let card = paying_card(cx, b.client_id, b.payment_method_id).await?.ok_or_else(|| {
         ActorError::Refused(DomainError::conflict(
             codes::PAYMENT_METHOD_REQUIRED,
             "the client has no saved card to pay this booking with; it can be confirmed once they add one",
@@ -523,9 +513,9 @@ pub(crate) async fn complete_payment(
         metrics::counter!("agora_booking_payments_total", "outcome" => "confirmed").increment(1);
         publish_change(cx, &saved, saved.provider_id, at).await?;
     } else if saved.paid && saved.status != BookingStatus::Confirmed {
-        // It ended while the charge ran: the money goes back (idempotent).
+        // It ended while the charge ran (the ending gave the interval back): the money goes
+        // back too (idempotent).
         settle(cx, &saved).await?;
-        m.release(saved.provider_id, saved.id).await?;
     }
     Ok((saved, Charged::Succeeded))
 }
@@ -571,19 +561,8 @@ pub(crate) async fn settle(cx: &Cx, b: &Booking) -> Result<&'static str, ActorEr
     };
     let txn =
         Transaction::new(txn_id, kind, legs, format!("booking:{}", b.id), b.updated_at).map_err(ActorError::Refused)?;
-    match cx.store.ledger().post(&txn).await? {
-        agora_storage::ledger::Posting::Posted => {}
-        agora_storage::ledger::Posting::Rejected => {
-            tracing::error!(booking = %b.id, txn = %txn_id, "booking escrow movement refused by the ledger");
-            return Err(ActorError::Storage(StoreError::Corrupt {
-                table: "ledger_accounts",
-                detail: format!("escrow of booking {} could not pay out", b.id),
-            }));
-        }
-    }
-    if how == Settlement::Refund {
-        super::charges::refund_to_card(cx, b.payment_id, txn_id, b.price, b.updated_at).await?;
-    }
+    let refund = (how == Settlement::Refund).then_some(b.price);
+    super::charges::post_from_escrow(cx, &txn, b.payment_id, refund, b.updated_at).await?;
     tracing::info!(booking = %b.id, settlement = ?how, "booking escrow settled");
     metrics::counter!("agora_booking_payments_total", "outcome" => match how {
         Settlement::Release => "released",

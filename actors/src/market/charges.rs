@@ -129,7 +129,6 @@ pub(crate) async fn apply_webhook(
     at: OffsetDateTime,
 ) -> Result<(), ActorError> {
     let (payment, _) = record(cx, payment_id, outcome, at).await?;
-    let by = Caller { id: payment.payer_id, role: agora_engine::Role::Client };
     let Some(txn) = payment.ledger_txn else {
         // Made before charges could be pending: its funding finished with its request.
         tracing::info!(payment = %payment.id, "charge webhook for a payment settled at its request");
@@ -137,6 +136,7 @@ pub(crate) async fn apply_webhook(
     };
     match payment.purpose {
         PaymentFor::Milestone { contract_id, milestone_id } => {
+            let by = Caller { id: payment.payer_id, role: agora_engine::Role::Client };
             super::milestones::complete_funding(cx, contract_id, milestone_id, payment.id, None, txn, by, at).await?;
         }
         PaymentFor::Booking { booking_id } => {
@@ -144,6 +144,49 @@ pub(crate) async fn apply_webhook(
         }
     }
     Ok(())
+}
+
+/// Posts a transaction out of an escrow (a milestone's or a booking's), then returns
+/// `refund` of it to the card of `payment` (nothing when `None`). Both steps are idempotent.
+/// A refusal by the ledger means the escrow did not hold the amount: a bug, never a user
+/// error, so it is loud.
+pub(crate) async fn post_from_escrow(
+    cx: &Cx,
+    txn: &agora_engine::ledger::Transaction,
+    payment: Option<PaymentId>,
+    refund: Option<agora_engine::Money>,
+    at: OffsetDateTime,
+) -> Result<&'static str, ActorError> {
+    match cx.store.ledger().post(txn).await? {
+        agora_storage::ledger::Posting::Posted => {
+            if let Some(amount) = refund {
+                refund_to_card(cx, payment, txn.id, amount, at).await?;
+            }
+            Ok("posted")
+        }
+        agora_storage::ledger::Posting::Rejected => {
+            tracing::error!(txn = %txn.id, reference = %txn.reference, "escrow movement refused by the ledger");
+            Err(ActorError::Storage(agora_storage::StoreError::Corrupt {
+                table: "ledger_accounts",
+                detail: format!("the escrow of {} could not pay out transaction {}", txn.reference, txn.id),
+            }))
+        }
+    }
+}
+
+/// One of `user`'s saved cards by id: a card of anybody else is a field error (as if it
+/// did not exist).
+pub(crate) async fn own_card(
+    cx: &Cx,
+    user: agora_engine::UserId,
+    id: PaymentMethodId,
+) -> Result<PaymentMethod, ActorError> {
+    cx.store.market().get::<PaymentMethod>(id).await?.map(|v| v.value).filter(|m| m.user_id == user).ok_or_else(|| {
+        ActorError::from(agora_engine::DomainError::invalid_field(
+            "payment_method_id",
+            "is not one of your saved cards",
+        ))
+    })
 }
 
 /// Returns `amount` of a payment to the card it charged: the gateway's refund (keyed by the

@@ -256,26 +256,25 @@ pub(crate) async fn complete_withdraw(cx: &Cx, job_id: JobId, at: OffsetDateTime
     if job.status != agora_engine::market::JobStatus::Cancelled {
         return Ok("not_withdrawn");
     }
-    let list = agora_storage::market::List::proposals_on_job(job.id);
-    let mut closed = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let (page, next) = m.page(&list, agora_storage::Order::Asc, 100, cursor.as_deref()).await?;
-        for p in page.iter().filter(|p| p.status == agora_engine::market::ProposalStatus::Pending) {
-            let mut changed = false;
-            let saved = m
-                .update::<Proposal, ActorError>(p.id, |x| {
-                    changed = x.close_with_job(at);
-                    Ok(())
-                })
-                .await?;
-            if let Some(saved) = saved.filter(|_| changed) {
-                closed.push(saved.value);
-            }
+    let mut pending = Vec::new();
+    m.for_each(&agora_storage::market::List::proposals_on_job(job.id), |p: Proposal| {
+        if p.status == agora_engine::market::ProposalStatus::Pending {
+            pending.push(p.id);
         }
-        match next {
-            Some(n) => cursor = Some(n),
-            None => break,
+        std::future::ready(Ok(()))
+    })
+    .await?;
+    let mut closed = Vec::new();
+    for id in pending {
+        let mut changed = false;
+        let saved = m
+            .update::<Proposal, ActorError>(id, |x| {
+                changed = x.close_with_job(at);
+                Ok(())
+            })
+            .await?;
+        if let Some(saved) = saved.filter(|_| changed) {
+            closed.push(saved.value);
         }
     }
     let n = closed.len();

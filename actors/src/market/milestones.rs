@@ -21,8 +21,8 @@ use agora_engine::{
     PaymentMethodId,
 };
 use agora_storage::intents::{Intent, Step};
-use agora_storage::payments::{MilestoneSet, PaymentMethod, ReleaseDue};
-use agora_storage::{cas_retry, StoreError, Versioned};
+use agora_storage::payments::{MilestoneSet, ReleaseDue};
+use agora_storage::{cas_retry, Versioned};
 use futures_util::future::BoxFuture;
 use time::OffsetDateTime;
 
@@ -179,16 +179,7 @@ async fn fund(cx: Cx, msg: FundMilestone) -> Result<Funded, ActorError> {
         })?,
     };
     MilestoneAction::Fund.decide(target.status, actor, c.status).map_err(ActorError::Refused)?;
-    let method = cx
-        .store
-        .market()
-        .get::<PaymentMethod>(msg.payment_method_id)
-        .await?
-        .map(|v| v.value)
-        .filter(|m| m.user_id == msg.by.id)
-        .ok_or_else(|| {
-            ActorError::from(DomainError::invalid_field("payment_method_id", "is not one of your saved cards"))
-        })?;
+    let method = super::charges::own_card(&cx, msg.by.id, msg.payment_method_id).await?;
     let txn_id = new_id(LedgerTxnId::from_uuid);
     let payment = Payment::pending(
         new_id(PaymentId::from_uuid),
@@ -591,7 +582,7 @@ async fn post_part_refund(
         ms.updated_at,
     )
     .map_err(ActorError::Refused)?;
-    post_from_escrow(cx, c, ms, &txn, part.minor).await
+    super::charges::post_from_escrow(cx, &txn, ms.payment_id, Some(amount), ms.updated_at).await
 }
 
 /// Posts the settlement `txn_id` of the decided milestone `ms` (and refunds its card).
@@ -619,35 +610,8 @@ async fn post_settlement(
     let kind = if ms.refunded > 0 && ms.released == 0 { TxnKind::Refund } else { TxnKind::Release };
     let txn = Transaction::new(txn_id, kind, legs, format!("milestone:{milestone_id}"), ms.updated_at)
         .map_err(ActorError::Refused)?;
-    post_from_escrow(cx, c, ms, &txn, ms.refunded).await
-}
-
-/// Posts a transaction out of a milestone's escrow, then returns `refunded` minor units of
-/// it to the card (none when zero). Both steps are idempotent.
-async fn post_from_escrow(
-    cx: &Cx,
-    c: &Contract,
-    ms: &Milestone,
-    txn: &Transaction,
-    refunded: i64,
-) -> Result<&'static str, ActorError> {
-    match cx.store.ledger().post(txn).await? {
-        agora_storage::ledger::Posting::Posted => {
-            if refunded > 0 {
-                let amount = agora_engine::Money::of(refunded, ms.amount.currency()).map_err(ActorError::Refused)?;
-                super::charges::refund_to_card(cx, ms.payment_id, txn.id, amount, ms.updated_at).await?;
-            }
-            Ok("posted")
-        }
-        agora_storage::ledger::Posting::Rejected => {
-            // The escrow did not hold the amount: a bug, never a user error. Keep it loud.
-            tracing::error!(contract = %c.id, milestone = %ms.id, txn = %txn.id, "escrow movement refused by the ledger");
-            Err(ActorError::Storage(StoreError::Corrupt {
-                table: "ledger_accounts",
-                detail: format!("escrow of {} could not pay out of milestone {}", c.id, ms.id),
-            }))
-        }
-    }
+    let refund = (ms.refunded > 0).then(|| amount(ms.refunded)).transpose()?;
+    super::charges::post_from_escrow(cx, &txn, ms.payment_id, refund, ms.updated_at).await
 }
 
 // ---------------------------------------------------------------------------------------

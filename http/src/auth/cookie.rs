@@ -70,7 +70,7 @@ pub fn refresh_from_cookie(req: &HttpRequest) -> Result<Option<String>, ApiError
     };
     let expected = req.cookie(CSRF_COOKIE).map(|c| c.value().to_string()).unwrap_or_default();
     let presented = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
-    if expected.is_empty() || !same(presented.as_bytes(), expected.as_bytes()) {
+    if expected.is_empty() || !super::same_secret(presented.as_bytes(), expected.as_bytes()) {
         metrics::counter!("agora_csrf_refusals_total").increment(1);
         return Err(ApiError::Refused {
             code: agora_engine::codes::CSRF_FAILED,
@@ -78,11 +78,6 @@ pub fn refresh_from_cookie(req: &HttpRequest) -> Result<Option<String>, ApiError
         });
     }
     Ok(Some(refresh))
-}
-
-/// Compares in time independent of where the inputs differ.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

@@ -67,11 +67,6 @@ pub async fn root(req: HttpRequest) -> HttpResponse {
     HttpResponse::Ok().json(map)
 }
 
-/// Compares in time independent of where the inputs differ.
-fn same_secret(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 /// Prometheus text format. Rendering reads in-memory metrics only, never the database.
 /// With `metrics_token` set, `Authorization: Bearer <metrics_token>` is required (401).
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain"),
@@ -79,7 +74,7 @@ fn same_secret(a: &[u8], b: &[u8]) -> bool {
 pub async fn metrics(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     if let Some(expected) = state.settings.metrics_token.as_deref() {
         let presented = crate::auth::bearer_token(&req).unwrap_or("");
-        if !same_secret(presented.as_bytes(), expected.as_bytes()) {
+        if !crate::auth::same_secret(presented.as_bytes(), expected.as_bytes()) {
             return Err(ApiError::Unauthorized {
                 code: "unauthorized",
                 message: "the metrics token is required (Authorization: Bearer)",

@@ -306,6 +306,12 @@ pub struct FundBody {
     pub payment_method_id: Option<String>,
 }
 
+/// The required `payment_method_id` of a paying body.
+fn method_id(raw: Option<&str>) -> Result<PaymentMethodId, ApiError> {
+    let raw = raw.ok_or_else(|| ApiError::invalid_field("payment_method_id", "is required"))?;
+    PaymentMethodId::parse(raw).map_err(|_| ApiError::invalid_field("payment_method_id", "must be a UUID"))
+}
+
 async fn fund_with(
     state: &AppState,
     user: &AuthUser,
@@ -317,12 +323,7 @@ async fn fund_with(
     let c = visible_contract(state, user, contract_raw).await?;
     let milestone_id = milestone.map(|m| parse_id(m, MilestoneId::parse)).transpose()?;
     let parsed: FundBody = json_body(body)?;
-    let method = match parsed.payment_method_id.as_deref() {
-        None => return Err(ApiError::invalid_field("payment_method_id", "is required")),
-        Some(raw) => {
-            PaymentMethodId::parse(raw).map_err(|_| ApiError::invalid_field("payment_method_id", "must be a UUID"))?
-        }
-    };
+    let method = method_id(parsed.payment_method_id.as_deref())?;
     crate::idempotency::once(state, user, req, body, || async {
         let cmd = FundMilestone {
             by: caller(user),
@@ -417,11 +418,7 @@ pub async fn pay(
         (Some(contract), None) => fund_with(&state, &user, &req, &body, contract, None).await,
         (None, Some(raw)) => {
             let booking_id = BookingId::parse(raw).map_err(|_| ApiError::NotFound)?;
-            let method = match parsed.payment_method_id.as_deref() {
-                None => return Err(ApiError::invalid_field("payment_method_id", "is required")),
-                Some(raw) => PaymentMethodId::parse(raw)
-                    .map_err(|_| ApiError::invalid_field("payment_method_id", "must be a UUID"))?,
-            };
+            let method = method_id(parsed.payment_method_id.as_deref())?;
             crate::idempotency::once(&state, &user, &req, &body, || async {
                 let cmd = agora_actors::market::bookings::ChooseBookingCard {
                     by: caller(&user),

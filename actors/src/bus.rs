@@ -127,7 +127,14 @@ mod tests {
         bus.subscribe("everything", |_| true, Counter(Arc::clone(&everything)).start().recipient());
         let at = OffsetDateTime::UNIX_EPOCH;
         let search =
-            DomainEvent::SearchPerformed { q: "tiles".into(), kind: "services".into(), user_id: None, results: 3, at };
+            DomainEvent::SearchPerformed {
+            q: "tiles".into(),
+            kind: "services".into(),
+            user_id: None,
+            results: 3,
+            filters: Vec::new(),
+            at,
+        };
         let catalog = DomainEvent::CatalogChanged {
             item: agora_engine::event::CatalogItem::Service(agora_engine::ServiceId::from_uuid(uuid::Uuid::nil())),
         };

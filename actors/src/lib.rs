@@ -19,6 +19,7 @@
 //! The WebSocket transport lives in agora-http and talks to these actors only through the
 //! typed messages here and the bounded queue in [`connection`].
 
+pub mod analytics;
 pub mod broker;
 pub mod bus;
 pub mod connection;
@@ -74,6 +75,8 @@ pub struct RealtimeConfig {
     /// Open connections one user may hold on this node; a connection beyond it is refused
     /// ([`ActorError::TooManyConnections`]; the transport closes it with 4008).
     pub max_connections_per_user: usize,
+    /// Analytics retention and rollup timing.
+    pub analytics: analytics::AnalyticsSettings,
 }
 
 impl Default for RealtimeConfig {
@@ -93,6 +96,7 @@ impl Default for RealtimeConfig {
             milestone_review: Duration::from_secs(14 * 86_400),
             auto_release_every: Duration::from_secs(60),
             webhook_secret: Secret::default(),
+            analytics: analytics::AnalyticsSettings::default(),
         }
     }
 }
@@ -187,7 +191,9 @@ impl Hub {
         bus.subscribe(
             "analytics",
             subscribers::analytics::wants,
-            subscribers::analytics::Analytics::new(store.clone()).start().recipient(),
+            subscribers::analytics::Analytics::new(store.clone(), config.fee_bps, config.analytics.retention)
+                .start()
+                .recipient(),
         );
         bus.subscribe(
             "reminders",
@@ -212,6 +218,7 @@ impl Hub {
             booking_hold: config.booking_hold,
             gateway,
             webhook_secret: config.webhook_secret.clone(),
+            analytics: config.analytics,
             payments: market::PaymentSettings {
                 fee_bps: config.fee_bps,
                 review_period: time::Duration::try_from(config.milestone_review).unwrap_or(time::Duration::days(14)),
@@ -240,6 +247,14 @@ impl Hub {
             periodic::Periodic::new("intent_sweep", config.sweep_every, move |now| {
                 let cx = cx.clone();
                 async move { market::sweeper::sweep(&cx, now - grace, now).await }
+            })
+            .start();
+        }
+        {
+            let (store, settle) = (cx.store.clone(), config.analytics.settle);
+            periodic::Periodic::new("analytics_rollup", config.analytics.rollup_every, move |now| {
+                let store = store.clone();
+                async move { analytics::roll_up(&store, settle, now).await }
             })
             .start();
         }

@@ -103,12 +103,25 @@ pub enum DomainEvent {
     PaymentFailed {
         payment: crate::payment::Payment,
     },
+    /// A user liked (`liked`) or unliked a service; only changes are published.
+    ServiceLiked {
+        service_id: ServiceId,
+        /// The provider's user.
+        owner_id: UserId,
+        by: UserId,
+        liked: bool,
+        #[serde(with = "time::serde::rfc3339")]
+        at: OffsetDateTime,
+    },
     /// A search was answered (analytics).
     SearchPerformed {
         q: String,
         kind: String,
         user_id: Option<UserId>,
         results: u64,
+        /// The filters it used (`category`, `city`, `price_min`, ...), by name.
+        #[serde(default)]
+        filters: Vec<String>,
         #[serde(with = "time::serde::rfc3339")]
         at: OffsetDateTime,
     },
@@ -136,6 +149,7 @@ impl DomainEvent {
             DomainEvent::PartRefunded { .. } => "part_refunded",
             DomainEvent::PaymentFailed { .. } => "payment_failed",
             DomainEvent::PayoutChanged { .. } => "payout_changed",
+            DomainEvent::ServiceLiked { .. } => "service_liked",
             DomainEvent::SearchPerformed { .. } => "search_performed",
         }
     }

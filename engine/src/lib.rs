@@ -3,6 +3,7 @@
 //! randomness come in as arguments.
 
 pub mod account;
+pub mod analytics;
 pub mod availability;
 pub mod booking;
 pub mod card;

@@ -105,6 +105,12 @@ pub struct Settings {
     pub payment_webhook_secret: Option<String>,
     /// How often the reminder scheduler looks for due booking reminders, in seconds.
     pub reminder_interval_secs: u64,
+    /// How long recorded analytics facts are kept, in days (rollups are kept for good).
+    pub analytics_retention_days: u64,
+    /// How often the analytics rollup runs, and how old a fact must be before it is rolled
+    /// up (room for a node whose clock is behind), in milliseconds.
+    pub analytics_rollup_interval_ms: u64,
+    pub analytics_settle_ms: u64,
     /// Test-only fault injection: a step name (e.g. `accept:proposal`) at which the process
     /// aborts. Never set it in production.
     pub fault_at: Option<String>,
@@ -175,6 +181,9 @@ impl Default for Settings {
             auto_release_interval_secs: 60,
             payment_webhook_secret: None,
             reminder_interval_secs: 30,
+            analytics_retention_days: 90,
+            analytics_rollup_interval_ms: 1000,
+            analytics_settle_ms: 2000,
             fault_at: None,
             outbox_dir: None,
             smtp_url: None,
@@ -276,6 +285,9 @@ const ENV_KEYS: &[&str] = &[
     "AUTO_RELEASE_INTERVAL_SECS",
     "PAYMENT_WEBHOOK_SECRET",
     "REMINDER_INTERVAL_SECS",
+    "ANALYTICS_RETENTION_DAYS",
+    "ANALYTICS_ROLLUP_INTERVAL_MS",
+    "ANALYTICS_SETTLE_MS",
     "FAULT_AT",
     "OUTBOX_DIR",
     "SMTP_URL",
@@ -424,6 +436,9 @@ impl Settings {
             "AUTO_RELEASE_INTERVAL_SECS" => self.auto_release_interval_secs = parse(var, value)?,
             "PAYMENT_WEBHOOK_SECRET" => self.payment_webhook_secret = opt(value),
             "REMINDER_INTERVAL_SECS" => self.reminder_interval_secs = parse(var, value)?,
+            "ANALYTICS_RETENTION_DAYS" => self.analytics_retention_days = parse(var, value)?,
+            "ANALYTICS_ROLLUP_INTERVAL_MS" => self.analytics_rollup_interval_ms = parse(var, value)?,
+            "ANALYTICS_SETTLE_MS" => self.analytics_settle_ms = parse(var, value)?,
             "FAULT_AT" => self.fault_at = opt(value),
             "OUTBOX_DIR" => self.outbox_dir = opt(value).map(PathBuf::from),
             "SMTP_URL" => self.smtp_url = opt(value),
@@ -541,6 +556,11 @@ impl Settings {
             milestone_review: std::time::Duration::from_secs(self.milestone_review_secs.max(1)),
             auto_release_every: std::time::Duration::from_secs(self.auto_release_interval_secs.max(1)),
             webhook_secret: agora_actors::Secret::default(),
+            analytics: agora_actors::analytics::AnalyticsSettings {
+                retention: std::time::Duration::from_secs(self.analytics_retention_days.clamp(1, 3650) * 86_400),
+                rollup_every: std::time::Duration::from_millis(self.analytics_rollup_interval_ms.max(50)),
+                settle: std::time::Duration::from_millis(self.analytics_settle_ms),
+            },
         }
     }
 

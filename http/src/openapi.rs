@@ -4,7 +4,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    auth, availability, bookings, catalog, contracts, conversations, jobs, notifications, ops, payments, providers,
+    analytics, auth, availability, bookings, catalog, contracts, conversations, jobs, notifications, ops, payments, providers,
     reviews, services, users,
 };
 
@@ -54,6 +54,7 @@ impl Modify for BearerAuth {
         reviews::create, reviews::list, reviews::get, reviews::update, reviews::delete, reviews::reply,
         availability::get, availability::put, availability::delete, availability::slots, availability::issue_feed,
         availability::revoke_feed, availability::feed,
+        analytics::ingest, analytics::dashboard, analytics::provider, analytics::client,
     ),
     tags((name = "auth", description = "Accounts and tokens"), (name = "accounts"), (name = "operations"),
         (name = "messaging", description = "Conversations, messages, read cursors and blocks (live over GET /ws, see docs/protocol.md)"),
@@ -61,7 +62,8 @@ impl Modify for BearerAuth {
         (name = "providers"), (name = "services"), (name = "jobs", description = "Jobs (alias requests), proposals (alias job-applications), accept (alias hire)"),
         (name = "contracts"), (name = "bookings"), (name = "reviews"),
         (name = "availability", description = "Working hours, free slots, private calendar feeds"),
-        (name = "payments", description = "Saved cards, milestones and escrow, payments, wallet and ledger (docs/payments.md)"))
+        (name = "payments", description = "Saved cards, milestones and escrow, payments, wallet and ledger (docs/payments.md)"),
+        (name = "analytics", description = "Page views and client actions, and the admin, provider and client dashboards (docs/analytics.md)"))
 )]
 struct ApiDoc;
 

@@ -110,6 +110,12 @@ impl Application {
             metrics: metrics.clone(),
             hub,
             search,
+            analytics_salt: agora_actors::Secret::new(crate::auth::load_or_generate_secret(
+                None,
+                &settings.data_dir,
+                "analytics_salt",
+                "analytics address hashing",
+            )?),
         });
         let limiters = web::Data::new(Arc::new(Limiters::new(&settings)));
         spawn_housekeeping(state.clone(), limiters.clone(), metrics);
@@ -147,6 +153,7 @@ impl Application {
                 .configure(routes::bookings::config)
                 .configure(routes::reviews::config)
                 .configure(routes::payments::config)
+                .configure(routes::analytics::config)
                 .configure(crate::ws::config)
                 .service(utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url("/api/schema", openapi::document()))
                 .service(web::resource("/docs").route(web::get().to(|| async {

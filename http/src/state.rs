@@ -23,4 +23,6 @@ pub struct AppState {
     /// The catalog search index (services, jobs, providers), rebuilt from storage at start;
     /// the search projector (a bus subscriber) is its only writer.
     pub search: Arc<agora_storage::search::SearchIndex>,
+    /// Hashes client addresses for analytics (with the day), so none is stored raw.
+    pub analytics_salt: agora_actors::Secret,
 }

@@ -8,6 +8,7 @@
 //! other crate reads or writes a table. The storage benchmark alone reaches them through
 //! [`internals`] (cargo feature `internals`, enabled by benches/ only).
 
+pub mod analytics;
 pub mod availability;
 mod backend;
 pub mod chat;

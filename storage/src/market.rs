@@ -137,8 +137,6 @@ impl List<Review> {
 
 const ALL: &str = "all";
 
-/// How long recorded search queries are kept for analytics.
-pub const SEARCH_QUERY_TTL: std::time::Duration = std::time::Duration::from_secs(90 * 86_400);
 
 /// Category names are unique among siblings: `"<parent id or root>:<lower-cased name>"`.
 fn category_name_key(c: &Category) -> String {
@@ -307,18 +305,6 @@ entity!(Review, ReviewId, Table::ReviewsById, |r| {
     }
     v
 });
-
-/// A recorded search (analytics).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SearchQuery {
-    pub q: String,
-    /// `services`, `jobs` or `providers`.
-    pub kind: String,
-    pub user_id: Option<UserId>,
-    pub results: u64,
-    #[serde(with = "time::serde::rfc3339")]
-    pub at: OffsetDateTime,
-}
 
 /// The one "read every page" loop: every row of a partition in clustering order, 1000 a
 /// page, until `f` answers `Break`.
@@ -815,29 +801,4 @@ impl Market<'_> {
         }
         self.b.delete(T::TABLE, &key, "").await
     }
-
-    // ---- analytics
-
-    pub async fn record_search(&self, q: &SearchQuery) -> Result<(), StoreError> {
-        let day = search_day(q.at.date());
-        let ck = format!("{:020}:{}", (q.at.unix_timestamp_nanos() / 1000).max(0), uuid::Uuid::now_v7());
-        self.b.put(Table::SearchQueries, &day, &ck, encode(Table::SearchQueries, q)?, Some(SEARCH_QUERY_TTL)).await
-    }
-
-    /// One page of the searches recorded on a UTC day, in the order they happened.
-    pub async fn recorded_searches(
-        &self,
-        day: time::Date,
-        limit: usize,
-        cursor: Option<&str>,
-    ) -> Result<(Vec<SearchQuery>, Option<String>), StoreError> {
-        let page = self.b.scan(Table::SearchQueries, &search_day(day), Order::Asc, limit, cursor).await?;
-        let found = page.rows.iter().map(|r| decode(Table::SearchQueries, &r.value)).collect::<Result<_, _>>()?;
-        Ok((found, page.next_cursor))
-    }
-}
-
-/// The partition of a UTC day's recorded searches: days since 1970-01-01.
-fn search_day(day: time::Date) -> String {
-    (day - time::Date::from_ordinal_date(1970, 1).expect("a valid date")).whole_days().to_string()
 }

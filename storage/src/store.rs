@@ -67,6 +67,10 @@ impl Store {
         crate::market::Market { b: self.backend.as_ref() }
     }
 
+    pub fn analytics(&self) -> crate::analytics::Analytics<'_> {
+        crate::analytics::Analytics { b: self.backend.as_ref() }
+    }
+
     pub fn availability(&self) -> crate::availability::Availability<'_> {
         crate::availability::Availability { b: self.backend.as_ref() }
     }

@@ -4,7 +4,7 @@
 //! checks the two agree. Keys are documented in docs/storage.md.
 
 /// The schema version this build writes. Older stores migrate forward; newer ones are refused.
-pub const SCHEMA_VERSION: u32 = 6;
+pub const SCHEMA_VERSION: u32 = 7;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Table {
@@ -119,7 +119,8 @@ pub enum Table {
     ReviewsByAuthor,
     /// pk = "<contract or booking id>:<author id>", ck = "" : one review per engagement and author.
     ReviewsUnique,
-    /// pk = UTC day, ck = "<µs, 20 digits>:<uuid>" : recorded searches (analytics).
+    /// pk = UTC day, ck = "<µs, 20 digits>:<uuid>" : recorded searches. Not written since
+    /// schema version 7 (searches are analytics facts); rows expire within 90 days.
     SearchQueries,
     /// pk = "all", ck = intent id (UUID v7) : a multi-step operation in flight (accept,
     /// booking confirm), removed when it completes; the sweeper finishes or undoes the rest.
@@ -181,6 +182,25 @@ pub enum Table {
     /// pk = gateway name, ck = "<due ms, 15 digits>:<event id>" : a webhook the built-in
     /// sandbox gateway still has to deliver.
     GatewayOutbox,
+    // ---- schema version 7: analytics
+    /// pk = UTC hour of receipt (`2026-12-03T14`), ck = "<received µs, 20 digits>:<batch
+    /// key>:<index, 4 digits>" : one recorded fact (TTL = the analytics retention).
+    AnalyticsEvents,
+    /// pk = "all", ck = UTC hour : the hours that hold recorded facts (TTL = the retention).
+    AnalyticsHours,
+    /// pk = batch key, ck = "" : the received µs of the copy of a batch that counted (TTL =
+    /// the retention), so a replayed batch never counts twice.
+    AnalyticsSeen,
+    /// pk = scope (`platform`, `provider:<user>`, `service:<id>`, `client:<user>`), ck =
+    /// period (`d:2026-12-03`, `m:2026-12`, `all`) : counters and the last rollup batch
+    /// applied to them (compare-and-set).
+    AnalyticsRollups,
+    /// pk = "<list>:<scope>" (`services:platform`), ck = period : a ranked list's counts.
+    AnalyticsRanks,
+    /// pk = user id, ck = "" : the UTC day the user was last active (active-user figures).
+    AnalyticsUsers,
+    /// pk = "rollup", ck = "" : how far the rollup has read, and the batch it is applying.
+    AnalyticsCheckpoint,
 }
 
 impl Table {
@@ -263,6 +283,13 @@ impl Table {
         Table::PayoutsByUser,
         Table::WebhookEvents,
         Table::GatewayOutbox,
+        Table::AnalyticsEvents,
+        Table::AnalyticsHours,
+        Table::AnalyticsSeen,
+        Table::AnalyticsRollups,
+        Table::AnalyticsRanks,
+        Table::AnalyticsUsers,
+        Table::AnalyticsCheckpoint,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -345,6 +372,13 @@ impl Table {
             Table::PayoutsByUser => "payouts_by_user",
             Table::WebhookEvents => "webhook_events",
             Table::GatewayOutbox => "gateway_outbox",
+            Table::AnalyticsEvents => "analytics_events",
+            Table::AnalyticsHours => "analytics_hours",
+            Table::AnalyticsSeen => "analytics_seen",
+            Table::AnalyticsRollups => "analytics_rollups",
+            Table::AnalyticsRanks => "analytics_ranks",
+            Table::AnalyticsUsers => "analytics_users",
+            Table::AnalyticsCheckpoint => "analytics_checkpoint",
         }
     }
 
@@ -397,6 +431,13 @@ impl Table {
             | Table::PayoutsByUser
             | Table::WebhookEvents
             | Table::GatewayOutbox => 6,
+            Table::AnalyticsEvents
+            | Table::AnalyticsHours
+            | Table::AnalyticsSeen
+            | Table::AnalyticsRollups
+            | Table::AnalyticsRanks
+            | Table::AnalyticsUsers
+            | Table::AnalyticsCheckpoint => 7,
             _ => 3,
         }
     }

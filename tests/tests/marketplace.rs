@@ -714,14 +714,35 @@ async fn newest_first_orders_by_creation_time_within_a_second() {
 // ---------------------------------------------------------------------------------------
 // Search
 
-/// The recorded search queries of today and yesterday (UTC), read through the store.
-async fn recorded_searches(app: &TestApp) -> Vec<agora_storage::market::SearchQuery> {
+/// A recorded search, as the analytics facts hold it.
+#[derive(Debug)]
+struct SearchQuery {
+    q: String,
+    kind: String,
+    user_id: Option<agora_engine::UserId>,
+    results: u64,
+}
+
+/// The searches recorded (analytics facts received today and yesterday, UTC), read through the store.
+async fn recorded_searches(app: &TestApp) -> Vec<SearchQuery> {
     let store = agora_http::startup::open_store(&test_settings(&app.data_dir)).await.expect("store opens");
     let today = OffsetDateTime::now_utc().date();
     let mut out = Vec::new();
     for d in [today.previous_day().expect("a day"), today] {
-        let (found, _) = store.market().recorded_searches(d, 1000, None).await.expect("read search queries");
-        out.extend(found);
+        store
+            .analytics()
+            .for_each_received(d, |f| {
+                if f.kind == agora_engine::analytics::Kind::Search {
+                    out.push(SearchQuery {
+                        q: f.query.unwrap_or_default(),
+                        kind: f.search.unwrap_or_default(),
+                        user_id: f.user,
+                        results: f.results.unwrap_or(0),
+                    });
+                }
+            })
+            .await
+            .expect("read recorded searches");
     }
     out
 }

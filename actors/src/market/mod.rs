@@ -95,6 +95,7 @@ pub struct Cx {
     pub payments: PaymentSettings,
     /// Signs and verifies the gateway's webhooks.
     pub webhook_secret: crate::Secret,
+    pub analytics: crate::analytics::AnalyticsSettings,
 }
 
 /// Payment tunables (from the server settings).

@@ -1,25 +1,48 @@
-//! The analytics hook: today it records answered searches (`SearchPerformed`) for the
-//! analytics pipeline; the analytics issue adds rollups of the other events here.
+//! The analytics subscriber: records the facts each domain event stands for
+//! ([`crate::analytics::facts_of`]): user actions, payments, searches. Catalog changes are
+//! read back to record a service's creation or removal once (its key repeats on every
+//! later change, so only the first counts). A failed write is retried, then logged.
+
+use std::time::Duration;
 
 use actix::prelude::*;
+use agora_engine::analytics::{Fact, Kind};
+use agora_engine::event::CatalogItem;
 use agora_engine::DomainEvent;
-use agora_storage::market::SearchQuery;
+use agora_storage::market::Service;
 use agora_storage::Store;
 
 use crate::bus::Published;
+use crate::ActorError;
+
+const NAME: &str = "analytics";
 
 /// The events analytics records.
 pub fn wants(event: &DomainEvent) -> bool {
-    matches!(event, DomainEvent::SearchPerformed { .. })
+    use DomainEvent as E;
+    match event {
+        E::CatalogChanged { item } => matches!(item, CatalogItem::Service(_)),
+        E::ProposalWithdrawn { .. }
+        | E::JobWithdrawn { .. }
+        | E::ReviewEdited { .. }
+        | E::ReviewDeleted { .. }
+        | E::ReviewReplied { .. }
+        | E::PartRefunded { .. }
+        | E::PayoutChanged { .. }
+        | E::PaymentFailed { .. } => false,
+        _ => true,
+    }
 }
 
 pub struct Analytics {
     store: Store,
+    fee_bps: u32,
+    retention: Duration,
 }
 
 impl Analytics {
-    pub fn new(store: Store) -> Analytics {
-        Analytics { store }
+    pub fn new(store: Store, fee_bps: u32, retention: Duration) -> Analytics {
+        Analytics { store, fee_bps, retention }
     }
 }
 
@@ -27,21 +50,84 @@ impl Actor for Analytics {
     type Context = Context<Self>;
 }
 
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Write {
+    batches: Vec<(String, Fact)>,
+    event: &'static str,
+    attempt: u32,
+}
+
+impl Analytics {
+    fn write(&self, w: Write, ctx: &mut Context<Self>) {
+        let (store, retention) = (self.store.clone(), self.retention);
+        ctx.spawn(
+            async move {
+                // Received now: a retry is written again under the same keys, and counts once.
+                let now = time::OffsetDateTime::now_utc();
+                for (key, fact) in &w.batches {
+                    if let Err(e) = crate::analytics::record(&store, key, std::slice::from_ref(fact), now, retention).await {
+                        return Err((w, e));
+                    }
+                }
+                Ok(())
+            }
+            .into_actor(self)
+            .map(|res, _, ctx| {
+                if let Err((mut w, e)) = res {
+                    super::failed(NAME, w.event, w.attempt, &e);
+                    if w.attempt < super::ATTEMPTS {
+                        let delay = super::backoff(w.attempt);
+                        w.attempt += 1;
+                        ctx.notify_later(w, delay);
+                    }
+                }
+            }),
+        );
+    }
+}
+
+/// A service's creation or removal, from the service as it is now.
+async fn service_fact(store: &Store, id: agora_engine::ServiceId) -> Result<Vec<(String, Fact)>, ActorError> {
+    let Some(s) = store.market().get::<Service>(id).await?.map(|v| v.value) else { return Ok(Vec::new()) };
+    let (kind, key, at) = if s.deleted {
+        (Kind::ServiceRemoved, format!("d:service_removed:{id}"), s.updated_at)
+    } else {
+        (Kind::ServiceCreated, format!("d:service_created:{id}"), s.created_at)
+    };
+    let mut f = Fact::new(kind, at).by(Some(s.owner_id));
+    (f.service, f.provider) = (Some(id), Some(s.owner_id));
+    Ok(vec![(key, f)])
+}
+
 impl Handler<Published> for Analytics {
     type Result = ();
 
     fn handle(&mut self, msg: Published, ctx: &mut Context<Self>) {
-        let DomainEvent::SearchPerformed { q, kind, user_id, results, at } = &*msg.event else { return };
-        let record = SearchQuery { q: q.clone(), kind: kind.clone(), user_id: *user_id, results: *results, at: *at };
-        let store = self.store.clone();
-        // Recorded after the answer went out; a failure only costs an analytics row.
-        ctx.spawn(
-            async move {
-                if let Err(e) = store.market().record_search(&record).await {
-                    super::failed("analytics", "search_performed", super::ATTEMPTS, &e);
+        let event = msg.event.name();
+        if let DomainEvent::CatalogChanged { item: CatalogItem::Service(id) } = &*msg.event {
+            let id = *id;
+            let store = self.store.clone();
+            ctx.spawn(async move { service_fact(&store, id).await }.into_actor(self).map(move |res, act, ctx| {
+                match res {
+                    Ok(batches) if !batches.is_empty() => act.write(Write { batches, event, attempt: 1 }, ctx),
+                    Ok(_) => {}
+                    Err(e) => super::failed(NAME, event, super::ATTEMPTS, &e),
                 }
-            }
-            .into_actor(self),
-        );
+            }));
+            return;
+        }
+        let batches = crate::analytics::facts_of(&msg.event, self.fee_bps);
+        if !batches.is_empty() {
+            self.write(Write { batches, event, attempt: 1 }, ctx);
+        }
+    }
+}
+
+impl Handler<Write> for Analytics {
+    type Result = ();
+
+    fn handle(&mut self, w: Write, ctx: &mut Context<Self>) {
+        self.write(w, ctx);
     }
 }

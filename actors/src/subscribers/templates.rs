@@ -122,6 +122,7 @@ pub fn notifies(event: &DomainEvent) -> bool {
             | E::ReviewDeleted { .. }
             | E::JobChanged { .. }
             | E::CatalogChanged { .. }
+            | E::ServiceLiked { .. }
             | E::SearchPerformed { .. }
     )
 }
@@ -285,6 +286,7 @@ pub fn notifications(event: &DomainEvent) -> Vec<NewNotification> {
         | E::ReviewDeleted { .. }
         | E::JobChanged { .. }
         | E::CatalogChanged { .. }
+        | E::ServiceLiked { .. }
         | E::SearchPerformed { .. } => Vec::new(),
     }
 }

@@ -200,6 +200,7 @@ pub async fn register(state: web::Data<AppState>, body: web::Json<RegisterBody>)
     };
     tracing::info!(user_id = %user.id, role = role.as_str(), "account registered");
     metrics::counter!("agora_registrations_total", "role" => role.as_str()).increment(1);
+    super::analytics::user_registered(&state, user.id, now);
     mail_token(&state, &user, TokenPurpose::EmailVerification, now).await?;
     let tokens = start_session(&state, &user, now).await?;
     Ok(HttpResponse::Created().json(AuthResponse {

@@ -1,5 +1,6 @@
 //! REST routes, one module per resource, each exposing `config`.
 
+pub mod analytics;
 pub mod auth;
 pub mod availability;
 pub mod bookings;
@@ -43,6 +44,10 @@ pub const ROUTE_ALIASES: &[(&str, &str)] = &[
     ("/notifications/preferences", "/api/notifications/preferences"),
     ("/notifications/{id}/read", "/api/notifications/{id}/read"),
     ("/notifications/{id}/delete", "/api/notifications/{id}"),
+    // The marketplace seed's dashboard pages, answered as JSON.
+    ("/analytics/dashboard/", "/api/analytics/dashboard"),
+    ("/analytics/provider/", "/api/analytics/provider"),
+    ("/analytics/client/", "/api/analytics/client"),
 ];
 
 /// `(path, method, also answered by)`: routes that answer a second method with the same

@@ -293,6 +293,7 @@ pub async fn search<T: agora_storage::market::Entity>(
             kind: kind.into(),
             user_id: viewer.0.map(|u| u.id),
             results: hits.total as u64,
+            filters: used_filters(&request),
             at,
         };
         // Analytics (a bus subscriber records it) never delay the answer.
@@ -301,6 +302,16 @@ pub async fn search<T: agora_storage::market::Entity>(
         metrics::counter!("agora_search_queries_total", "kind" => kind).increment(1);
     }
     Ok((results, hits.next_offset.map(agora_storage::search::encode_offset)))
+}
+
+/// The names of the filters a search used, for analytics (never their values).
+fn used_filters(r: &SearchRequest) -> Vec<String> {
+    let mut names: Vec<String> = r.filters.iter().map(|(name, _)| (*name).to_owned()).collect();
+    names.extend(r.price_min.map(|_| "price_min".to_owned()));
+    names.extend(r.price_max.map(|_| "price_max".to_owned()));
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// A provider's services, oldest first.

@@ -130,6 +130,7 @@ pub async fn get(
         Some(u) => state.store.market().likes(s.id, u.id).await?,
         None => false,
     };
+    super::analytics::service_viewed(&state, &s, viewer.0.as_ref().map(|u| u.id));
     Ok(HttpResponse::Ok().json(ServiceView::liked(s, liked)))
 }
 

@@ -2,6 +2,7 @@
 //! table-level backend directly: the conformance suite (every backend behaves the same),
 //! the ScyllaDB schema check, and chat storage under torn writes.
 
+mod analytics;
 mod availability;
 mod chat;
 mod conformance;

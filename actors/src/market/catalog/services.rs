@@ -228,6 +228,14 @@ impl Command for SetLike {
             let s = live(&cx.store, id).await?;
             if changed {
                 publish(&cx, CatalogItem::Service(id), self.at).await;
+                let liked = agora_engine::DomainEvent::ServiceLiked {
+                    service_id: id,
+                    owner_id: s.owner_id,
+                    by: user,
+                    liked: self.liked,
+                    at: self.at,
+                };
+                cx.bus.publish([liked], self.at).await;
             }
             Ok(LikeState { liked: self.liked, likes_count: s.likes_count })
         })

@@ -204,3 +204,41 @@ pub async fn roll_up(store: &Store, settle: Duration, now: OffsetDateTime) -> Re
     }
     Ok(done.facts)
 }
+
+/// Messages sent per sender since the last flush: the conversation actors add to it (a
+/// counter bump, nothing written), and a periodic job writes it as `message_sent` facts.
+#[derive(Debug, Clone, Default)]
+pub struct MessageTally(std::sync::Arc<std::sync::Mutex<std::collections::BTreeMap<agora_engine::UserId, u32>>>);
+
+impl MessageTally {
+    pub fn add(&self, sender: agora_engine::UserId) {
+        let mut t = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        *t.entry(sender).or_default() += 1;
+    }
+
+    /// Writes what was counted; on failure it is counted again for the next flush.
+    pub async fn flush(&self, store: &Store, now: OffsetDateTime, retention: Duration) -> Result<usize, ActorError> {
+        let taken = std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()));
+        if taken.is_empty() {
+            return Ok(0);
+        }
+        let facts: Vec<Fact> = taken
+            .iter()
+            .map(|(user, n)| Fact { count: *n, ..Fact::new(Kind::MessageSent, now).by(Some(*user)) })
+            .collect();
+        for (i, chunk) in facts.chunks(agora_engine::analytics::MAX_BATCH).enumerate() {
+            let key = format!("s:{}", uuid::Uuid::now_v7().simple());
+            if let Err(e) = record(store, &key, chunk, now, retention).await {
+                // This chunk and the ones after it are counted again for the next flush.
+                let mut t = self.0.lock().unwrap_or_else(|p| p.into_inner());
+                for f in &facts[i * agora_engine::analytics::MAX_BATCH..] {
+                    if let Some(u) = f.user {
+                        *t.entry(u).or_default() += f.count;
+                    }
+                }
+                return Err(e);
+            }
+        }
+        Ok(taken.len())
+    }
+}

@@ -59,6 +59,7 @@ impl ConversationRegistry {
             typing: HashMap::new(),
             last_used: Instant::now(),
             retiring: false,
+            tally: self.config.analytics_messages.clone(),
         };
         let addr = actor.start();
         self.actors.insert(id, addr.clone());
@@ -138,6 +139,8 @@ pub struct ConversationActor {
     typing: HashMap<UserId, (f64, Instant, bool)>,
     last_used: Instant,
     retiring: bool,
+    /// Messages sent per sender, for analytics (a count, never a body).
+    tally: crate::analytics::MessageTally,
 }
 
 /// Typing frames: a burst of 3, then one per second, per member and conversation.
@@ -345,6 +348,7 @@ impl Handler<SendMessage> for ConversationActor {
             };
             act.head = Some(head.clone());
             let Some(prev) = prev else { return Ok(sent) };
+            act.tally.add(sent.message.sender_id);
             // The message is durable (the head holds it): the ack goes out now, and its
             // derived rows are written before this actor takes its next command.
             let (store, message, sender) = (act.store.clone(), sent.message.clone(), sent.message.sender_id);

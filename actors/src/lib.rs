@@ -77,6 +77,8 @@ pub struct RealtimeConfig {
     pub max_connections_per_user: usize,
     /// Analytics retention and rollup timing.
     pub analytics: analytics::AnalyticsSettings,
+    /// Messages sent since the last analytics flush (shared by the conversation actors).
+    pub analytics_messages: analytics::MessageTally,
 }
 
 impl Default for RealtimeConfig {
@@ -97,6 +99,7 @@ impl Default for RealtimeConfig {
             auto_release_every: Duration::from_secs(60),
             webhook_secret: Secret::default(),
             analytics: analytics::AnalyticsSettings::default(),
+            analytics_messages: analytics::MessageTally::default(),
         }
     }
 }
@@ -143,6 +146,8 @@ pub struct Hub {
     pub cx: market::Cx,
     /// The catalog search index; only the search projector writes it.
     pub search: std::sync::Arc<agora_storage::search::SearchIndex>,
+    /// The analytics subscriber (asked how many writes are in flight).
+    pub analytics: Addr<subscribers::analytics::Analytics>,
 }
 
 impl Hub {
@@ -188,13 +193,9 @@ impl Hub {
         bus.subscribe("search", subscribers::search::wants, projector.recipient());
         let ratings = subscribers::ratings::RatingAggregator::new(store.clone(), bus.clone()).start();
         bus.subscribe("ratings", subscribers::ratings::wants, ratings.recipient());
-        bus.subscribe(
-            "analytics",
-            subscribers::analytics::wants,
-            subscribers::analytics::Analytics::new(store.clone(), config.fee_bps, config.analytics.retention)
-                .start()
-                .recipient(),
-        );
+        let analytics =
+            subscribers::analytics::Analytics::new(store.clone(), config.fee_bps, config.analytics.retention).start();
+        bus.subscribe("analytics", subscribers::analytics::wants, analytics.clone().recipient());
         bus.subscribe(
             "reminders",
             subscribers::reminders::wants,
@@ -251,6 +252,15 @@ impl Hub {
             .start();
         }
         {
+            let (store, tally, retention) =
+                (cx.store.clone(), config.analytics_messages.clone(), config.analytics.retention);
+            periodic::Periodic::new("analytics_messages", config.analytics.rollup_every, move |now| {
+                let (store, tally) = (store.clone(), tally.clone());
+                async move { tally.flush(&store, now, retention).await }
+            })
+            .start();
+        }
+        {
             let (store, settle) = (cx.store.clone(), config.analytics.settle);
             periodic::Periodic::new("analytics_rollup", config.analytics.rollup_every, move |now| {
                 let store = store.clone();
@@ -258,7 +268,7 @@ impl Hub {
             })
             .start();
         }
-        Ok(Hub { sessions, conversations, broker, digests, market, cx, search })
+        Ok(Hub { sessions, conversations, broker, digests, market, cx, search, analytics })
     }
 }
 

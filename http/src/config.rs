@@ -556,6 +556,7 @@ impl Settings {
             milestone_review: std::time::Duration::from_secs(self.milestone_review_secs.max(1)),
             auto_release_every: std::time::Duration::from_secs(self.auto_release_interval_secs.max(1)),
             webhook_secret: agora_actors::Secret::default(),
+            analytics_messages: agora_actors::analytics::MessageTally::default(),
             analytics: agora_actors::analytics::AnalyticsSettings {
                 retention: std::time::Duration::from_secs(self.analytics_retention_days.clamp(1, 3650) * 86_400),
                 rollup_every: std::time::Duration::from_millis(self.analytics_rollup_interval_ms.max(50)),

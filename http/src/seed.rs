@@ -1687,7 +1687,13 @@ impl Writer<'_> {
         Ok(self.market.send(cmd).await??)
     }
 
-    async fn write(&self, p: &Plan, password_hash: &str, now: OffsetDateTime) -> anyhow::Result<()> {
+    /// Writes the plan; answers the services as written (planned id → id).
+    async fn write(
+        &self,
+        p: &Plan,
+        password_hash: &str,
+        now: OffsetDateTime,
+    ) -> anyhow::Result<Minted<ServiceId, ServiceId>> {
         let categories = self.categories(p).await?;
         let skills = Minted::new(
             each(&p.skills, |s| async move {
@@ -1740,7 +1746,7 @@ impl Writer<'_> {
         })
         .await?;
         each(&p.conversations, |cp| self.conversation(cp)).await?;
-        Ok(())
+        Ok(services)
     }
 
     /// A client's saved card (the sandbox's always-succeeding test number), as the
@@ -2130,6 +2136,99 @@ fn location(settings: &Settings) -> String {
 }
 
 /// Seeds the configured storage; refuses when it already has any account.
+/// Days of analytics history `agora seed` writes.
+const HISTORY_DAYS: i64 = 90;
+
+/// Search terms of the demo history; the last two find nothing.
+const HISTORY_TERMS: [&str; 12] = [
+    "plumbing", "garden", "tiles", "painting", "electrician", "moving", "cleaning", "logo design", "tutoring",
+    "bathroom", "harp tuning", "xylophone repair",
+];
+
+/// 90 days of plausible analytics (page views, service views, clicks, searches; weekdays
+/// busier than weekends, slowly growing), written as the ingestion route writes them, plus
+/// each demo user's registration. Deterministic: the same plan gives the same history.
+/// Waits until the event subscriber has written what the plan's commands published, so
+/// nothing is lost when the seed exits. Answers how many facts it wrote.
+async fn analytics_history(
+    hub: &Hub,
+    p: &Plan,
+    services: &Minted<ServiceId, ServiceId>,
+    now: OffsetDateTime,
+) -> anyhow::Result<usize> {
+    use agora_actors::analytics::RecordFacts;
+    use agora_engine::analytics::{Fact, Kind};
+    let send = |cmd: RecordFacts| async move { Ok::<_, anyhow::Error>(hub.market.send(cmd).await??) };
+    let mut written = 0;
+    for u in &p.users {
+        let fact = Fact::new(Kind::UserRegistered, u.at).by(Some(u.id));
+        send(RecordFacts { key: format!("d:user_registered:{}", u.id), facts: vec![fact], at: now }).await?;
+        written += 1;
+    }
+    let listed: Vec<(ServiceId, UserId)> =
+        p.services.iter().filter_map(|s| services.get(s.id).ok().map(|id| (id, s.owner_id))).collect();
+    let clients: Vec<UserId> = p.users.iter().filter(|u| u.role == Role::Client).map(|u| u.id).collect();
+    let mut rng: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move |n: u64| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng % n.max(1)
+    };
+    for back in (0..HISTORY_DAYS).rev() {
+        let day = (now - Duration::days(back)).date();
+        let weekend = matches!(day.weekday(), time::Weekday::Saturday | time::Weekday::Sunday);
+        let growth = (HISTORY_DAYS - back) as u64;
+        let views = 40 + growth + next(40) - if weekend { 25 } else { 0 };
+        let mut facts = Vec::new();
+        for i in 0..views {
+            let at = day.midnight().assume_utc() + Duration::minutes(next(24 * 60) as i64);
+            let at = at.min(now);
+            let signed_in = next(10) < 3 && !clients.is_empty();
+            let user = signed_in.then(|| clients[next(clients.len() as u64) as usize]);
+            let visitor = (!signed_in).then(|| format!("seed-visitor-{:04}", next(400)));
+            let mut view = Fact::new(Kind::PageView, at).by(user);
+            view.visitor = visitor.clone();
+            view.path = Some(["/", "/services", "/jobs", "/providers", "/services/popular"][next(5) as usize].to_owned());
+            facts.push(view);
+            if i % 3 == 0 && !listed.is_empty() {
+                // Popular services first: the square of a uniform pick leans to the front.
+                let pick = next(listed.len() as u64);
+                let (service, owner) = listed[(pick * pick / listed.len() as u64) as usize];
+                let mut seen = Fact::new(Kind::ServiceViewed, at).by(user);
+                (seen.service, seen.provider) = (Some(service), Some(owner));
+                facts.push(seen);
+            }
+            if i % 5 == 0 {
+                let mut click = Fact::new(Kind::Click, at).by(user);
+                (click.visitor, click.target) = (visitor.clone(), Some("hero.cta".to_owned()));
+                facts.push(click);
+            }
+            if i % 4 == 0 {
+                let term = HISTORY_TERMS[next(HISTORY_TERMS.len() as u64) as usize];
+                let mut search = Fact::new(Kind::Search, at).by(user);
+                let empty = term == "harp tuning" || term == "xylophone repair";
+                (search.query, search.search) = (Some(term.to_owned()), Some("services".to_owned()));
+                search.results = Some(if empty { 0 } else { 3 + next(40) });
+                facts.push(search);
+            }
+        }
+        for (n, chunk) in facts.chunks(agora_engine::analytics::MAX_BATCH).enumerate() {
+            let key = format!("seed:{}:{n}", agora_engine::analytics::ymd(day));
+            send(RecordFacts { key, facts: chunk.to_vec(), at: now }).await?;
+            written += chunk.len();
+        }
+    }
+    // What the plan's commands published is written by the subscriber; wait for it.
+    for _ in 0..600 {
+        if hub.analytics.send(agora_actors::subscribers::analytics::InFlight).await? == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    Ok(written)
+}
+
 pub async fn run(settings: &Settings, args: &SeedArgs) -> anyhow::Result<Summary> {
     let started = Instant::now();
     let store = open_store(settings).await?;
@@ -2149,8 +2248,11 @@ pub async fn run(settings: &Settings, args: &SeedArgs) -> anyhow::Result<Summary
     // The singleton actors, as `agora serve` starts them; mail only ever goes to the outbox.
     let mailer = Mailer::new(&settings.email_from, settings.outbox_dir(), None)?;
     let hub = Hub::start(store.clone(), mailer, settings.realtime_with_secrets()?)?;
-    Writer { market: &hub.market, store: &store, gateway: hub.cx.gateway.as_ref() }.write(&p, &hash, now).await?;
+    let services =
+        Writer { market: &hub.market, store: &store, gateway: hub.cx.gateway.as_ref() }.write(&p, &hash, now).await?;
+    let history = analytics_history(&hub, &p, &services, now).await?;
     let notes = notifications(&hub, &store, &p, now).await?;
+    tracing::info!(facts = history, "analytics history written");
     Ok(summarize(&p, notes, location(settings), started.elapsed()))
 }
 

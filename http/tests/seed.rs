@@ -101,6 +101,12 @@ fn seed_fills_an_empty_data_dir_once_and_serve_shows_it() {
     let err = String::from_utf8_lossy(&again.stderr);
     assert!(err.contains("already has accounts"), "unclear refusal: {err}");
 
+    let admin = agora(dir.path())
+        .args(["admin", "create", "--email", "ops@demo.agora", "--password", PASSWORD])
+        .output()
+        .expect("agora admin create");
+    assert!(admin.status.success(), "{}", String::from_utf8_lossy(&admin.stderr));
+
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let _server = Server(
@@ -198,6 +204,31 @@ fn seed_fills_an_empty_data_dir_once_and_serve_shows_it() {
         let started = results(&contracts).iter().filter(|c| c["status"] != "pending").count();
         assert_eq!(results(&payments).len(), started, "one charge per started contract: {payments}");
         assert!(started > 0, "client1 started a contract: {contracts}");
+
+        // 90 days of analytics history: page views on every day of the admin's dashboard
+        // (fewer on weekends), and the demo's own actions on top.
+        let (status, body) = login(&client, &base, "ops@demo.agora").await;
+        assert_eq!(status, 200, "{body}");
+        let admin_token = body["access"].as_str().expect("access").to_string();
+        let today = time::OffsetDateTime::now_utc().date();
+        let from = agora_engine::analytics::ymd(today - time::Duration::days(89));
+        let url = format!("{base}/api/analytics/dashboard?from={from}");
+        let mut d = Value::Null;
+        for _ in 0..150 {
+            d = get(&client, url.clone(), Some(&admin_token)).await;
+            let days = d["series"]["daily"].as_array().map_or(0, |r| r.iter().filter(|r| r["page_views"].as_i64() > Some(0)).count());
+            if days == 90 && d["contracts"]["by_status"].as_object().is_some_and(|m| !m.is_empty()) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let daily = d["series"]["daily"].as_array().expect("daily series");
+        assert_eq!(daily.len(), 90);
+        assert!(daily.iter().all(|r| r["page_views"].as_i64() > Some(0)), "a day without page views: {d}");
+        assert_eq!(d["users"]["total"], 10, "the demo users (the admin was made by the command line): {}", d["users"]);
+        assert!(d["contracts"]["by_status"].as_object().is_some_and(|m| !m.is_empty()) && d["services"]["total"] == 20, "{d}");
+        assert!(d["search"]["zero_result_queries"].as_array().is_some_and(|q| !q.is_empty()), "{}", d["search"]);
+        assert!(d["popular_services"].as_array().is_some_and(|s| s.len() == 10), "{}", d["popular_services"]);
     });
     // The demo's money adds up.
     let verify = agora(dir.path()).args(["ledger", "verify"]).output().expect("agora ledger verify");

@@ -38,11 +38,26 @@ pub struct Analytics {
     store: Store,
     fee_bps: u32,
     retention: Duration,
+    /// Writes started and not yet done (retries waiting included).
+    in_flight: usize,
 }
 
 impl Analytics {
     pub fn new(store: Store, fee_bps: u32, retention: Duration) -> Analytics {
-        Analytics { store, fee_bps, retention }
+        Analytics { store, fee_bps, retention, in_flight: 0 }
+    }
+}
+
+/// How many writes are still in flight (`agora seed` waits for none before it exits).
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct InFlight;
+
+impl Handler<InFlight> for Analytics {
+    type Result = usize;
+
+    fn handle(&mut self, _: InFlight, _: &mut Context<Self>) -> usize {
+        self.in_flight
     }
 }
 
@@ -50,8 +65,6 @@ impl Actor for Analytics {
     type Context = Context<Self>;
 }
 
-#[derive(Message)]
-#[rtype(result = "()")]
 struct Write {
     batches: Vec<(String, Fact)>,
     event: &'static str,
@@ -59,7 +72,8 @@ struct Write {
 }
 
 impl Analytics {
-    fn write(&self, w: Write, ctx: &mut Context<Self>) {
+    fn write(&mut self, w: Write, ctx: &mut Context<Self>) {
+        self.in_flight += 1;
         let (store, retention) = (self.store.clone(), self.retention);
         ctx.spawn(
             async move {
@@ -73,13 +87,15 @@ impl Analytics {
                 Ok(())
             }
             .into_actor(self)
-            .map(|res, _, ctx| {
+            .map(|res, act: &mut Analytics, ctx| {
+                act.in_flight -= 1;
                 if let Err((mut w, e)) = res {
                     super::failed(NAME, w.event, w.attempt, &e);
                     if w.attempt < super::ATTEMPTS {
                         let delay = super::backoff(w.attempt);
                         w.attempt += 1;
-                        ctx.notify_later(w, delay);
+                        act.in_flight += 1;
+                        ctx.notify_later(Again(w), delay);
                     }
                 }
             }),
@@ -108,7 +124,9 @@ impl Handler<Published> for Analytics {
         if let DomainEvent::CatalogChanged { item: CatalogItem::Service(id) } = &*msg.event {
             let id = *id;
             let store = self.store.clone();
+            self.in_flight += 1;
             ctx.spawn(async move { service_fact(&store, id).await }.into_actor(self).map(move |res, act, ctx| {
+                act.in_flight -= 1;
                 match res {
                     Ok(batches) if !batches.is_empty() => act.write(Write { batches, event, attempt: 1 }, ctx),
                     Ok(_) => {}
@@ -124,10 +142,16 @@ impl Handler<Published> for Analytics {
     }
 }
 
-impl Handler<Write> for Analytics {
+/// A retry of a write (counted in flight while it waits).
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Again(Write);
+
+impl Handler<Again> for Analytics {
     type Result = ();
 
-    fn handle(&mut self, w: Write, ctx: &mut Context<Self>) {
+    fn handle(&mut self, Again(w): Again, ctx: &mut Context<Self>) {
+        self.in_flight -= 1;
         self.write(w, ctx);
     }
 }

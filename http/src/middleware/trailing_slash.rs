@@ -1,6 +1,6 @@
 //! `/api/jobs/` and `/api/jobs` are the same route: one trailing slash is trimmed from API
-//! paths before routing, and from the notification pages' JSON aliases under
-//! /notifications/. (Not elsewhere: the docs pages rely on their own slashes.)
+//! paths before routing, and from the notification and analytics pages' JSON aliases under
+//! /notifications/ and /analytics/. (Not elsewhere: the docs pages rely on their own slashes.)
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -13,7 +13,10 @@ pub async fn trim_trailing_slash(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let path = req.path();
-    let trimmed_here = path.starts_with("/api/") || path.starts_with("/notifications/") || path == "/metrics/";
+    let trimmed_here = path.starts_with("/api/")
+        || path.starts_with("/notifications/")
+        || path.starts_with("/analytics/")
+        || path == "/metrics/";
     if path.len() > 1 && path.ends_with('/') && trimmed_here {
         let trimmed = path.trim_end_matches('/');
         let new = match req.uri().query() {

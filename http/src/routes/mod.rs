@@ -45,9 +45,9 @@ pub const ROUTE_ALIASES: &[(&str, &str)] = &[
     ("/notifications/{id}/read", "/api/notifications/{id}/read"),
     ("/notifications/{id}/delete", "/api/notifications/{id}"),
     // The marketplace seed's dashboard pages, answered as JSON.
-    ("/analytics/dashboard/", "/api/analytics/dashboard"),
-    ("/analytics/provider/", "/api/analytics/provider"),
-    ("/analytics/client/", "/api/analytics/client"),
+    ("/analytics/dashboard", "/api/analytics/dashboard"),
+    ("/analytics/provider", "/api/analytics/provider"),
+    ("/analytics/client", "/api/analytics/client"),
 ];
 
 /// `(path, method, also answered by)`: routes that answer a second method with the same

@@ -100,6 +100,9 @@ struct RestArgs {
     /// funded them all stops early (with a warning).
     #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     fundings_per_worker: u32,
+    /// analytics-dashboard: the access token sent as `Authorization: Bearer` (an admin's).
+    #[arg(long)]
+    bearer: Option<String>,
 }
 
 /// Words of the demo catalog (`agora seed`) for the `q` of the search scenarios: each one
@@ -130,7 +133,16 @@ enum Scenario {
     /// POST /api/contracts/{id}/fund as the client: one durable milestone funding (charge,
     /// ledger transaction, milestone compare-and-set) per request.
     Fund,
+    /// POST /api/analytics/events: a batch of 100 page views per request (anonymous, one
+    /// visitor id per worker); facts per second are 100 times the request rate.
+    AnalyticsEvents,
+    /// GET /api/analytics/dashboard?from=<89 days ago> with `--bearer` (an admin's access
+    /// token): the admin dashboard over 90 days, read from the rollups.
+    AnalyticsDashboard,
 }
+
+/// Page views in one `analytics-events` request.
+const EVENTS_PER_REQUEST: usize = 100;
 
 impl Scenario {
     fn name(self) -> &'static str {
@@ -143,6 +155,8 @@ impl Scenario {
             Scenario::JobsSearch => "jobs-search",
             Scenario::ProvidersSearch => "providers-search",
             Scenario::Fund => "fund",
+            Scenario::AnalyticsEvents => "analytics-events",
+            Scenario::AnalyticsDashboard => "analytics-dashboard",
         }
     }
 
@@ -157,7 +171,9 @@ impl Scenario {
             | Scenario::ServicesList
             | Scenario::ServicesSearch
             | Scenario::ProvidersSearch
-            | Scenario::Fund => None,
+            | Scenario::Fund
+            | Scenario::AnalyticsEvents
+            | Scenario::AnalyticsDashboard => None,
         }
     }
 
@@ -361,7 +377,7 @@ async fn rest(args: RestArgs) -> Result<()> {
     let requests: Vec<Request> = if funders.is_some() {
         Vec::new()
     } else {
-        (0..concurrency).map(|w| request_for(args.scenario, &urls, &accounts, w)).collect()
+        (0..concurrency).map(|w| request_for(args.scenario, &urls, &accounts, args.bearer.as_deref(), w)).collect()
     };
     let plans: Vec<FundPlan> =
         funders.iter().flat_map(|(f, _)| f.iter()).map(|funder| FundPlan::new(&base, funder)).collect();
@@ -534,6 +550,15 @@ fn scenario_urls(scenario: Scenario, base: &str, args: &RestArgs) -> Result<Vec<
             Ok(urls)
         }
         Scenario::Fund => Ok(Vec::new()),
+        Scenario::AnalyticsEvents => Ok(vec![format!("{base}/api/analytics/events")]),
+        Scenario::AnalyticsDashboard => {
+            if args.bearer.is_none() {
+                bail!("the analytics-dashboard scenario needs --bearer <an admin's access token>");
+            }
+            let from = time::OffsetDateTime::now_utc().date() - time::Duration::days(89);
+            let from = format!("{:04}-{:02}-{:02}", from.year(), from.month() as u8, from.day());
+            Ok(vec![url("/api/analytics/dashboard", &[("from", from)])?])
+        }
     }
 }
 
@@ -573,9 +598,25 @@ async fn probe(client: &reqwest::Client, urls: &[String], bearer: Option<&str>) 
     })
 }
 
-fn request_for(scenario: Scenario, urls: &Arc<[String]>, accounts: &[Account], worker: usize) -> Request {
+fn request_for(
+    scenario: Scenario,
+    urls: &Arc<[String]>,
+    accounts: &[Account],
+    bearer: Option<&str>,
+    worker: usize,
+) -> Request {
     let account = (!accounts.is_empty()).then(|| &accounts[worker % accounts.len()]);
     match (scenario, account) {
+        (Scenario::AnalyticsEvents, _) => {
+            let events: Vec<serde_json::Value> = (0..EVENTS_PER_REQUEST)
+                .map(|i| serde_json::json!({"kind": "page_view", "path": format!("/services/{}", i % 20)}))
+                .collect();
+            let body = serde_json::json!({"visitor_id": format!("load-visitor-{worker:06}"), "events": events});
+            Request::PostJson { url: urls[0].clone(), body }
+        }
+        (Scenario::AnalyticsDashboard, _) => {
+            Request::Get { urls: Arc::clone(urls), bearer: bearer.map(str::to_owned) }
+        }
         (Scenario::Login, Some(a)) => Request::PostJson {
             url: urls[0].clone(),
             body: serde_json::json!({ "email": a.email, "password": PASSWORD }),

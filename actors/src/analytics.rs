@@ -197,8 +197,10 @@ pub async fn roll_up(store: &Store, settle: Duration, now: OffsetDateTime) -> Re
         metrics::counter!("agora_analytics_rolled_up_total").increment(done.facts as u64);
         let all = store.analytics().counters(&Scope::Platform.key(), &[agora_engine::analytics::Period::All]).await?;
         if let Some(all) = all.first() {
-            for (metric, n) in all.iter().filter_map(|(k, n)| k.strip_prefix("contracts:").map(|s| (s, *n))) {
-                metrics::gauge!("agora_contracts", "status" => metric.to_owned()).set(n as f64);
+            // Every status, so one that fell to zero (its counter gone) reads 0.
+            for status in agora_engine::ContractStatus::ALL {
+                let n = all.get(&format!("contracts:{}", status.as_str())).copied().unwrap_or(0);
+                metrics::gauge!("agora_contracts", "status" => status.as_str()).set(n as f64);
             }
         }
     }

@@ -17,20 +17,12 @@ use crate::ActorError;
 
 const NAME: &str = "analytics";
 
-/// The events analytics records.
+/// The events analytics records: service changes (read back), and every event that stands
+/// for facts (`facts_of` is the one list).
 pub fn wants(event: &DomainEvent) -> bool {
-    use DomainEvent as E;
     match event {
-        E::CatalogChanged { item } => matches!(item, CatalogItem::Service(_)),
-        E::ProposalWithdrawn { .. }
-        | E::JobWithdrawn { .. }
-        | E::ReviewEdited { .. }
-        | E::ReviewDeleted { .. }
-        | E::ReviewReplied { .. }
-        | E::PartRefunded { .. }
-        | E::PayoutChanged { .. }
-        | E::PaymentFailed { .. } => false,
-        _ => true,
+        DomainEvent::CatalogChanged { item } => matches!(item, CatalogItem::Service(_)),
+        e => !crate::analytics::facts_of(e, 0).is_empty(),
     }
 }
 

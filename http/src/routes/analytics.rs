@@ -157,7 +157,30 @@ struct Figures {
     months: Vec<(String, Counters)>,
 }
 
+/// What a dashboard starts with: the CSV answer, or the range, its figures and the series columns.
+enum Start {
+    Csv(HttpResponse),
+    Json(Range, Figures, Vec<String>),
+}
+
 impl Figures {
+    /// The range and figures of `scope`; with `format=csv` the whole answer.
+    async fn start(
+        state: &AppState,
+        q: &DashboardQuery,
+        scope: Scope,
+        fixed: &[&str],
+        money: &[&str],
+    ) -> Result<Start, ApiError> {
+        let (r, csv) = (q.range()?, q.csv()?);
+        let fig = Figures::load(state, scope, &r).await?;
+        let cols = fig.columns(fixed, money);
+        Ok(match csv {
+            Some(monthly) => Start::Csv(fig.csv(&cols, monthly)),
+            None => Start::Json(r, fig, cols),
+        })
+    }
+
     async fn load(state: &AppState, scope: Scope, r: &Range) -> Result<Figures, ApiError> {
         let a = state.store.analytics();
         let days: Vec<Period> = r.days().map(Period::Day).collect();
@@ -320,12 +343,10 @@ pub async fn dashboard(
     if !user.role.is_admin() {
         return Err(ApiError::Forbidden("the dashboard is for admins"));
     }
-    let (r, csv) = (q.range()?, q.csv()?);
-    let fig = Figures::load(&state, Scope::Platform, &r).await?;
-    let cols = fig.columns(ADMIN_SERIES, &["gmv", "fees"]);
-    if let Some(monthly) = csv {
-        return Ok(fig.csv(&cols, monthly));
-    }
+    let (r, fig, cols) = match Figures::start(&state, &q, Scope::Platform, ADMIN_SERIES, &["gmv", "fees"]).await? {
+        Start::Csv(csv) => return Ok(csv),
+        Start::Json(r, fig, cols) => (r, fig, cols),
+    };
     let a = state.store.analytics();
     let today = OffsetDateTime::now_utc().date();
     let last30: Vec<Period> = (0..30).map(|i| Period::Day(today - time::Duration::days(i))).collect();
@@ -453,13 +474,10 @@ pub async fn provider(
     user: AuthUser,
     q: web::Query<DashboardQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let (r, csv) = (q.range()?, q.csv()?);
-    let scope = Scope::Provider(user.id);
-    let fig = Figures::load(&state, scope, &r).await?;
-    let cols = fig.columns(PROVIDER_SERIES, &["earnings"]);
-    if let Some(monthly) = csv {
-        return Ok(fig.csv(&cols, monthly));
-    }
+    let (r, fig, cols) = match Figures::start(&state, &q, Scope::Provider(user.id), PROVIDER_SERIES, &["earnings"]).await? {
+        Start::Csv(csv) => return Ok(csv),
+        Start::Json(r, fig, cols) => (r, fig, cols),
+    };
     let m = state.store.market();
     let profile = m.provider_of(user.id).await?.map(|v| v.value);
     let services: Vec<Service> = match &profile {
@@ -526,13 +544,11 @@ pub async fn client(
     user: AuthUser,
     q: web::Query<DashboardQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let (r, csv) = (q.range()?, q.csv()?);
     let scope = Scope::Client(user.id);
-    let fig = Figures::load(&state, scope, &r).await?;
-    let cols = fig.columns(CLIENT_SERIES, &["spend"]);
-    if let Some(monthly) = csv {
-        return Ok(fig.csv(&cols, monthly));
-    }
+    let (r, fig, cols) = match Figures::start(&state, &q, scope, CLIENT_SERIES, &["spend"]).await? {
+        Start::Csv(csv) => return Ok(csv),
+        Start::Json(r, fig, cols) => (r, fig, cols),
+    };
     let (liked, queries) =
         futures_util::try_join!(ranked(&state, Rank::Liked, scope, &r), ranked(&state, Rank::Queries, scope, &r))?;
     let favourites = top(&liked, 10);

@@ -306,10 +306,38 @@ fn counted(list: Vec<(String, i64)>, key: &str) -> Vec<Value> {
     list.into_iter().map(|(k, c)| json!({ key: k, "count": c })).collect()
 }
 
-async fn search_total(state: &AppState, kind: Kind, filters: Vec<(&'static str, String)>) -> Result<usize, ApiError> {
-    let r = SearchRequest { kind, q: None, filters, price_min: None, price_max: None, sort: Sort::Newest, offset: 0, limit: 1 };
+/// What the admin dashboard reads from the search index, in one trip to the blocking pool:
+/// services, jobs and open jobs in all, and the ten best-rated providers' ids.
+struct IndexFigures {
+    services: usize,
+    jobs: usize,
+    open_jobs: usize,
+    best_rated: Vec<agora_engine::ProviderId>,
+}
+
+async fn index_figures(state: &AppState) -> Result<IndexFigures, ApiError> {
+    let ask = |kind, filters, sort, limit| SearchRequest {
+        kind,
+        q: None,
+        filters,
+        price_min: None,
+        price_max: None,
+        sort,
+        offset: 0,
+        limit,
+    };
     let index = std::sync::Arc::clone(&state.search);
-    Ok(web::block(move || index.search(&r)).await.map_err(ApiError::internal)??.total)
+    let found = web::block(move || -> Result<IndexFigures, agora_storage::StoreError> {
+        let total = |r: SearchRequest| index.search(&r).map(|h| h.total);
+        let rated = index.search(&ask(Kind::Provider, Vec::new(), Sort::Rating, 10))?;
+        Ok(IndexFigures {
+            services: total(ask(Kind::Service, Vec::new(), Sort::Newest, 1))?,
+            jobs: total(ask(Kind::Job, Vec::new(), Sort::Newest, 1))?,
+            open_jobs: total(ask(Kind::Job, vec![("status", "open".to_owned())], Sort::Newest, 1))?,
+            best_rated: rated.ids.iter().filter_map(|id| id.parse().ok()).collect(),
+        })
+    });
+    Ok(found.await.map_err(ApiError::internal)??)
 }
 
 const ADMIN_SERIES: &[&str] = &[
@@ -355,11 +383,7 @@ pub async fn dashboard(
         futures_util::try_join!(a.counters(&platform, &last30), a.counters(&platform, &[Period::All]))?;
     let active = |days: usize| recent.iter().take(days).map(|c| n(c, "last_seen")).sum::<i64>();
     let all = all.into_iter().next().unwrap_or_default();
-    let (services_total, jobs_total, jobs_open) = futures_util::try_join!(
-        search_total(&state, Kind::Service, Vec::new()),
-        search_total(&state, Kind::Job, Vec::new()),
-        search_total(&state, Kind::Job, vec![("status", "open".to_owned())]),
-    )?;
+    let index = index_figures(&state).await?;
     let by_status: Map<String, Value> = all
         .iter()
         .filter_map(|(k, v)| k.strip_prefix("contracts:").map(|s| (s.to_owned(), json!(v))))
@@ -381,7 +405,7 @@ pub async fn dashboard(
             json!({"service_id": id, "title": title, "views": views})
         })
         .collect();
-    let by_rating = top_rated_providers(&state).await?;
+    let by_rating = top_rated_providers(&state, &index.best_rated).await?;
     let by_volume: Vec<Value> = top(&providers_rank, 10)
         .into_iter()
         .map(|(user_id, done)| json!({"user_id": user_id, "completed": done}))
@@ -407,8 +431,8 @@ pub async fn dashboard(
             "active_7d": active(7),
             "active_30d": active(30),
         },
-        "services": {"total": services_total, "new": fig.total("services_new"), "removed": fig.total("services_removed")},
-        "jobs": {"total": jobs_total, "open": jobs_open, "posted": fig.total("jobs_posted")},
+        "services": {"total": index.services, "new": fig.total("services_new"), "removed": fig.total("services_removed")},
+        "jobs": {"total": index.jobs, "open": index.open_jobs, "posted": fig.total("jobs_posted")},
         "contracts": {
             "active": contracts("active"),
             "completed": contracts("completed"),
@@ -432,22 +456,9 @@ pub async fn dashboard(
     })))
 }
 
-/// The ten best-rated providers with reviews (from the search index, then their profiles).
-async fn top_rated_providers(state: &AppState) -> Result<Vec<Value>, ApiError> {
-    let r = SearchRequest {
-        kind: Kind::Provider,
-        q: None,
-        filters: Vec::new(),
-        price_min: None,
-        price_max: None,
-        sort: Sort::Rating,
-        offset: 0,
-        limit: 10,
-    };
-    let index = std::sync::Arc::clone(&state.search);
-    let hits = web::block(move || index.search(&r)).await.map_err(ApiError::internal)??;
-    let ids: Vec<agora_engine::ProviderId> = hits.ids.iter().filter_map(|id| id.parse().ok()).collect();
-    let providers = state.store.market().get_many::<Provider>(&ids).await?;
+/// The best-rated providers with reviews: their profiles, best first.
+async fn top_rated_providers(state: &AppState, ids: &[agora_engine::ProviderId]) -> Result<Vec<Value>, ApiError> {
+    let providers = state.store.market().get_many::<Provider>(ids).await?;
     Ok(providers
         .into_iter()
         .filter(|p| p.reviews_count > 0)

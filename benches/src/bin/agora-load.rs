@@ -755,7 +755,7 @@ mod tests {
         ];
         let a = args(&[]);
         let me: Arc<[String]> = urls(Scenario::AuthMe, &a).into();
-        match request_for(Scenario::AuthMe, &me, &accounts, 3) {
+        match request_for(Scenario::AuthMe, &me, &accounts, None, 3) {
             Request::Get { urls, bearer } => {
                 assert_eq!(&urls[..], ["http://h/api/auth/me".to_string()]);
                 assert_eq!(bearer.as_deref(), Some("tb"));
@@ -763,7 +763,7 @@ mod tests {
             Request::PostJson { .. } => panic!("auth-me is a GET"),
         }
         let login: Arc<[String]> = urls(Scenario::Login, &a).into();
-        match request_for(Scenario::Login, &login, &accounts, 0) {
+        match request_for(Scenario::Login, &login, &accounts, None, 0) {
             Request::PostJson { url, body } => {
                 assert_eq!(url, "http://h/api/auth/login");
                 assert_eq!(body["email"], "a@x.test");
@@ -773,9 +773,26 @@ mod tests {
         }
         let health: Arc<[String]> = urls(Scenario::Health, &a).into();
         assert!(matches!(
-            request_for(Scenario::Health, &health, &[], 0),
+            request_for(Scenario::Health, &health, &[], None, 0),
             Request::Get { ref urls, bearer: None } if urls[0] == "http://h/api/health"
         ));
+        let events: Arc<[String]> = urls(Scenario::AnalyticsEvents, &a).into();
+        match request_for(Scenario::AnalyticsEvents, &events, &[], None, 7) {
+            Request::PostJson { url, body } => {
+                assert_eq!(url, "http://h/api/analytics/events");
+                assert_eq!(body["events"].as_array().map(Vec::len), Some(EVENTS_PER_REQUEST));
+                assert_eq!(body["visitor_id"], "load-visitor-000007");
+            }
+            Request::Get { .. } => panic!("analytics-events is a POST"),
+        }
+        let with = args(&["--bearer", "admin-token"]);
+        let dash: Arc<[String]> = urls(Scenario::AnalyticsDashboard, &with).into();
+        assert!(dash[0].starts_with("http://h/api/analytics/dashboard?from="), "{}", dash[0]);
+        assert!(matches!(
+            request_for(Scenario::AnalyticsDashboard, &dash, &[], with.bearer.as_deref(), 0),
+            Request::Get { bearer: Some(ref t), .. } if t == "admin-token"
+        ));
+        assert!(scenario_urls(Scenario::AnalyticsDashboard, "http://h", &a).is_err(), "needs --bearer");
     }
 
     #[test]

@@ -2162,7 +2162,7 @@ async fn analytics_history(
     let mut written = 0;
     for u in &p.users {
         let fact = Fact::new(Kind::UserRegistered, u.at).by(Some(u.id));
-        send(RecordFacts { key: format!("d:user_registered:{}", u.id), facts: vec![fact], at: now }).await?;
+        send(RecordFacts { key: format!("d:user_registered:{}", u.id), facts: vec![fact], at: OffsetDateTime::now_utc() }).await?;
         written += 1;
     }
     let listed: Vec<(ServiceId, UserId)> =
@@ -2215,7 +2215,8 @@ async fn analytics_history(
         }
         for (n, chunk) in facts.chunks(agora_engine::analytics::MAX_BATCH).enumerate() {
             let key = format!("seed:{}:{n}", agora_engine::analytics::ymd(day));
-            send(RecordFacts { key, facts: chunk.to_vec(), at: now }).await?;
+            // Received now, not at the seed's start: the rollup may already have read past that.
+            send(RecordFacts { key, facts: chunk.to_vec(), at: OffsetDateTime::now_utc() }).await?;
             written += chunk.len();
         }
     }

@@ -52,7 +52,6 @@ const RESOURCES: &[(&str, &str)] = &[
     ("payments", "/api/payments/"),
     ("payouts", "/api/payouts/"),
     ("wallet", "/api/wallet/"),
-    ("analytics-events", "/api/analytics/events"),
     ("analytics-dashboard", "/api/analytics/dashboard"),
     ("openapi", "/api/schema"),
     ("docs", "/docs"),

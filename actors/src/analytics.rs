@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use agora_engine::analytics::{normalize_query, Fact, Kind, Scope};
-use agora_engine::{ledger, BookingStatus, DomainEvent, Money, MilestoneStatus};
+use agora_engine::{ledger, BookingStatus, DomainEvent, MilestoneStatus, Money};
 use agora_storage::{Store, StoreError};
 use futures_util::future::BoxFuture;
 use time::OffsetDateTime;
@@ -115,7 +115,10 @@ pub fn facts_of(event: &DomainEvent, fee_bps: u32) -> Vec<(String, Fact)> {
             f.to = Some(b.status.as_str().to_owned());
             out.push((format!("d:booking_status:{}:{}", b.id, b.status.as_str()), f));
             if b.paid && b.status == BookingStatus::Confirmed {
-                out.push((format!("d:booking_paid:{}", b.id), captured(b.price, b.client_id, b.provider_id, b.updated_at)));
+                out.push((
+                    format!("d:booking_paid:{}", b.id),
+                    captured(b.price, b.client_id, b.provider_id, b.updated_at),
+                ));
             }
             if b.paid && b.status == BookingStatus::Completed {
                 let fact = released(b.price, ledger::fee(b.price.minor(), fee_bps), b.provider_id, b.updated_at);
@@ -130,7 +133,10 @@ pub fn facts_of(event: &DomainEvent, fee_bps: u32) -> Vec<(String, Fact)> {
         }
         E::MilestoneChanged { contract: c, milestone: m, .. } => match m.status {
             MilestoneStatus::Funded => {
-                vec![(format!("d:milestone_funded:{}", m.id), captured(m.amount, c.client_id, c.provider_id, m.updated_at))]
+                vec![(
+                    format!("d:milestone_funded:{}", m.id),
+                    captured(m.amount, c.client_id, c.provider_id, m.updated_at),
+                )]
             }
             MilestoneStatus::Released | MilestoneStatus::Split if m.released > 0 => {
                 let Ok(gross) = Money::of(m.released, m.amount.currency()) else { return Vec::new() };

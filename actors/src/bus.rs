@@ -126,8 +126,7 @@ mod tests {
         bus.subscribe("searches", wants_search, Counter(Arc::clone(&searches)).start().recipient());
         bus.subscribe("everything", |_| true, Counter(Arc::clone(&everything)).start().recipient());
         let at = OffsetDateTime::UNIX_EPOCH;
-        let search =
-            DomainEvent::SearchPerformed {
+        let search = DomainEvent::SearchPerformed {
             q: "tiles".into(),
             kind: "services".into(),
             user_id: None,

@@ -271,8 +271,18 @@ pub fn client_facts(events: Vec<ClientEvent>, sender: &Sender, now: OffsetDateTi
             None | Some("") => None,
             Some(p) => f.check(&field("path"), path(p)),
         };
-        fact.referrer = e.referrer.as_deref().map(str::trim).filter(|r| !r.is_empty()).and_then(|r| f.check(&field("referrer"), referrer(r)));
-        fact.target = e.target.as_deref().map(str::trim).filter(|t| !t.is_empty()).and_then(|t| f.check(&field("target"), target(t)));
+        fact.referrer = e
+            .referrer
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .and_then(|r| f.check(&field("referrer"), referrer(r)));
+        fact.target = e
+            .target
+            .as_deref()
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .and_then(|t| f.check(&field("target"), target(t)));
         out.push(fact);
     }
     f.into_result()?;
@@ -451,11 +461,19 @@ impl Deltas {
             return;
         }
         self.count(Scope::Platform, day, "active_users", 1);
-        *self.counters.entry((Scope::Platform.key(), Period::Day(day))).or_default().entry("last_seen".into()).or_default() +=
-            1;
+        *self
+            .counters
+            .entry((Scope::Platform.key(), Period::Day(day)))
+            .or_default()
+            .entry("last_seen".into())
+            .or_default() += 1;
         if let Some(l) = last {
-            *self.counters.entry((Scope::Platform.key(), Period::Day(l))).or_default().entry("last_seen".into()).or_default() -=
-                1;
+            *self
+                .counters
+                .entry((Scope::Platform.key(), Period::Day(l)))
+                .or_default()
+                .entry("last_seen".into())
+                .or_default() -= 1;
         }
     }
 
@@ -720,21 +738,17 @@ mod tests {
                 "events[0].referrer",
             ),
             (vec![ClientEvent { target: Some("Buy Now!".into()), ..ev("click", None) }], "events[0].target"),
-            (
-                vec![ClientEvent { at: Some(now - Duration::days(4)), ..ev("click", None) }],
-                "events[0].at",
-            ),
-            (
-                vec![ClientEvent { at: Some(now + Duration::hours(1)), ..ev("click", None) }],
-                "events[0].at",
-            ),
+            (vec![ClientEvent { at: Some(now - Duration::days(4)), ..ev("click", None) }], "events[0].at"),
+            (vec![ClientEvent { at: Some(now + Duration::hours(1)), ..ev("click", None) }], "events[0].at"),
         ];
         for (events, field) in cases {
             let err = client_facts(events, &sender(), now).expect_err(field);
             let DomainError::Invalid(fields) = err else { panic!("{field}: not a validation error") };
             assert!(fields.fields().contains_key(field), "{field} not named in {fields:?}");
         }
-        assert!(visitor_id("short").is_err() && visitor_id("has space 123").is_err() && visitor_id("v-1234567").is_ok());
+        assert!(
+            visitor_id("short").is_err() && visitor_id("has space 123").is_err() && visitor_id("v-1234567").is_ok()
+        );
     }
 
     #[test]
@@ -776,7 +790,8 @@ mod tests {
         d.active(mon, None);
         d.active(tue, Some(mon));
         d.active(tue, Some(tue));
-        let get = |day: Date, m: &str| d.counters.get(&("platform".into(), Period::Day(day))).and_then(|c| c.get(m)).copied();
+        let get =
+            |day: Date, m: &str| d.counters.get(&("platform".into(), Period::Day(day))).and_then(|c| c.get(m)).copied();
         assert_eq!((get(mon, "active_users"), get(tue, "active_users")), (Some(1), Some(1)));
         assert_eq!((get(mon, "last_seen"), get(tue, "last_seen")), (Some(0), Some(1)));
     }
@@ -801,7 +816,9 @@ mod tests {
         let today = date!(2026 - 12 - 03);
         let r = Range::parse(None, None, today).expect("default");
         assert_eq!((r.from, r.to, r.days().count()), (date!(2026 - 11 - 04), today, 30));
-        for (from, to) in [(Some("2026-12-04"), Some("2026-12-01")), (Some("2025-01-01"), Some("2026-12-01")), (Some("x"), None)] {
+        for (from, to) in
+            [(Some("2026-12-04"), Some("2026-12-01")), (Some("2025-01-01"), Some("2026-12-01")), (Some("x"), None)]
+        {
             assert!(Range::parse(from, to, today).is_err(), "{from:?} {to:?}");
         }
         let r = Range::parse(Some("2026-10-30"), Some("2026-12-02"), today).expect("range");

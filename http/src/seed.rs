@@ -2141,8 +2141,18 @@ const HISTORY_DAYS: i64 = 90;
 
 /// Search terms of the demo history; the last two find nothing.
 const HISTORY_TERMS: [&str; 12] = [
-    "plumbing", "garden", "tiles", "painting", "electrician", "moving", "cleaning", "logo design", "tutoring",
-    "bathroom", "harp tuning", "xylophone repair",
+    "plumbing",
+    "garden",
+    "tiles",
+    "painting",
+    "electrician",
+    "moving",
+    "cleaning",
+    "logo design",
+    "tutoring",
+    "bathroom",
+    "harp tuning",
+    "xylophone repair",
 ];
 
 /// 90 days of plausible analytics (page views, service views, clicks, searches; weekdays
@@ -2162,7 +2172,12 @@ async fn analytics_history(
     let mut written = 0;
     for u in &p.users {
         let fact = Fact::new(Kind::UserRegistered, u.at).by(Some(u.id));
-        send(RecordFacts { key: format!("d:user_registered:{}", u.id), facts: vec![fact], at: OffsetDateTime::now_utc() }).await?;
+        send(RecordFacts {
+            key: format!("d:user_registered:{}", u.id),
+            facts: vec![fact],
+            at: OffsetDateTime::now_utc(),
+        })
+        .await?;
         written += 1;
     }
     let listed: Vec<(ServiceId, UserId)> =
@@ -2189,7 +2204,8 @@ async fn analytics_history(
             let visitor = (!signed_in).then(|| format!("seed-visitor-{:04}", next(400)));
             let mut view = Fact::new(Kind::PageView, at).by(user);
             view.visitor = visitor.clone();
-            view.path = Some(["/", "/services", "/jobs", "/providers", "/services/popular"][next(5) as usize].to_owned());
+            view.path =
+                Some(["/", "/services", "/jobs", "/providers", "/services/popular"][next(5) as usize].to_owned());
             facts.push(view);
             if i % 3 == 0 && !listed.is_empty() {
                 // Popular services first: the square of a uniform pick leans to the front.

@@ -216,7 +216,9 @@ fn seed_fills_an_empty_data_dir_once_and_serve_shows_it() {
         let mut d = Value::Null;
         for _ in 0..150 {
             d = get(&client, url.clone(), Some(&admin_token)).await;
-            let days = d["series"]["daily"].as_array().map_or(0, |r| r.iter().filter(|r| r["page_views"].as_i64() > Some(0)).count());
+            let days = d["series"]["daily"]
+                .as_array()
+                .map_or(0, |r| r.iter().filter(|r| r["page_views"].as_i64() > Some(0)).count());
             if days == 90 && d["contracts"]["by_status"].as_object().is_some_and(|m| !m.is_empty()) {
                 break;
             }
@@ -226,7 +228,10 @@ fn seed_fills_an_empty_data_dir_once_and_serve_shows_it() {
         assert_eq!(daily.len(), 90);
         assert!(daily.iter().all(|r| r["page_views"].as_i64() > Some(0)), "a day without page views: {d}");
         assert_eq!(d["users"]["total"], 10, "the demo users (the admin was made by the command line): {}", d["users"]);
-        assert!(d["contracts"]["by_status"].as_object().is_some_and(|m| !m.is_empty()) && d["services"]["total"] == 20, "{d}");
+        assert!(
+            d["contracts"]["by_status"].as_object().is_some_and(|m| !m.is_empty()) && d["services"]["total"] == 20,
+            "{d}"
+        );
         assert!(d["search"]["zero_result_queries"].as_array().is_some_and(|q| !q.is_empty()), "{}", d["search"]);
         assert!(d["popular_services"].as_array().is_some_and(|s| s.len() == 10), "{}", d["popular_services"]);
     });

@@ -97,7 +97,13 @@ pub struct Analytics<'a> {
 impl Analytics<'_> {
     /// Writes one batch of facts, received `now`, under `key` (`[A-Za-z0-9:_-]`, the same
     /// key for a replay of the same batch). Durable when it returns.
-    pub async fn record(&self, key: &str, facts: &[Fact], now: OffsetDateTime, ttl: Duration) -> Result<(), StoreError> {
+    pub async fn record(
+        &self,
+        key: &str,
+        facts: &[Fact],
+        now: OffsetDateTime,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
         if facts.is_empty() {
             return Ok(());
         }
@@ -119,7 +125,10 @@ impl Analytics<'_> {
     }
 
     pub async fn checkpoint(&self) -> Result<Checkpoint, StoreError> {
-        Ok(get_versioned(self.b, Table::AnalyticsCheckpoint, CHECKPOINT, "").await?.map(|v| v.value).unwrap_or_default())
+        Ok(get_versioned(self.b, Table::AnalyticsCheckpoint, CHECKPOINT, "")
+            .await?
+            .map(|v| v.value)
+            .unwrap_or_default())
     }
 
     /// Applies what was received before `settled` (facts received later may still be
@@ -130,7 +139,8 @@ impl Analytics<'_> {
         let bound = format!("{:020}", micros(settled));
         let settled_hour = hour_key(settled);
         for _ in 0..max_batches {
-            let Some(cp) = get_versioned::<Checkpoint>(self.b, Table::AnalyticsCheckpoint, CHECKPOINT, "").await? else {
+            let Some(cp) = get_versioned::<Checkpoint>(self.b, Table::AnalyticsCheckpoint, CHECKPOINT, "").await?
+            else {
                 let first = Checkpoint::default();
                 let row = encode(Table::AnalyticsCheckpoint, &first)?;
                 self.b.cas(Table::AnalyticsCheckpoint, CHECKPOINT, "", Expect::Absent, row, None).await?;
@@ -182,13 +192,15 @@ impl Analytics<'_> {
     /// Marks `p` applied, unless someone already did.
     async fn finish(&self, p: &Pending) -> Result<(), StoreError> {
         cas_retry(|| async {
-            let Some(cp) = get_versioned::<Checkpoint>(self.b, Table::AnalyticsCheckpoint, CHECKPOINT, "").await? else {
+            let Some(cp) = get_versioned::<Checkpoint>(self.b, Table::AnalyticsCheckpoint, CHECKPOINT, "").await?
+            else {
                 return Ok(Some(()));
             };
             if cp.value.pending.as_ref() != Some(p) {
                 return Ok(Some(()));
             }
-            let next = Checkpoint { batch: p.batch, hour: Some(p.hour.clone()), after: Some(p.upto.clone()), pending: None };
+            let next =
+                Checkpoint { batch: p.batch, hour: Some(p.hour.clone()), after: Some(p.upto.clone()), pending: None };
             Ok(self.save_checkpoint(cp.version, &next).await?.then_some(()))
         })
         .await
@@ -334,7 +346,9 @@ impl Analytics<'_> {
         let ttl = Some(Duration::from_secs(400 * 86_400));
         match self.b.cas(Table::AnalyticsSeen, key, "", Expect::Absent, row, ttl).await? {
             CasOutcome::Applied { .. } => Ok(true),
-            CasOutcome::Conflict { current: Some(r) } => Ok(decode::<String>(Table::AnalyticsSeen, &r.value)? == received),
+            CasOutcome::Conflict { current: Some(r) } => {
+                Ok(decode::<String>(Table::AnalyticsSeen, &r.value)? == received)
+            }
             CasOutcome::Conflict { current: None } => Ok(false),
         }
     }
@@ -380,7 +394,11 @@ impl Analytics<'_> {
     }
 
     /// The counters of each scope for each period (one read for all): `[scope][period]`.
-    pub async fn counters_of_each(&self, scopes: &[String], periods: &[Period]) -> Result<Vec<Vec<Counters>>, StoreError> {
+    pub async fn counters_of_each(
+        &self,
+        scopes: &[String],
+        periods: &[Period],
+    ) -> Result<Vec<Vec<Counters>>, StoreError> {
         let keys: Vec<(String, String)> =
             scopes.iter().flat_map(|s| periods.iter().map(move |p| (s.clone(), p.key()))).collect();
         let rows = self.b.get_many(Table::AnalyticsRollups, &keys).await?;

@@ -137,7 +137,6 @@ impl List<Review> {
 
 const ALL: &str = "all";
 
-
 /// Category names are unique among siblings: `"<parent id or root>:<lower-cased name>"`.
 fn category_name_key(c: &Category) -> String {
     format!("{}:{}", c.parent_id.map_or_else(|| "root".to_string(), |p| p.to_string()), c.name.to_lowercase())

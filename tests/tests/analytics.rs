@@ -91,7 +91,9 @@ async fn every_dashboard_figure_is_what_the_api_did() {
     let url = format!("/api/contracts/{contract}/status");
     app.post(&url, status("delivered"), Some(&provider.token)).await.expect(200, None);
     app.post(&url, status("completed"), Some(&client.token)).await.expect(200, None);
-    app.post("/api/reviews", json!({"contract_id": contract, "rating": 4}), Some(&client.token)).await.expect(201, None);
+    app.post("/api/reviews", json!({"contract_id": contract, "rating": 4}), Some(&client.token))
+        .await
+        .expect(201, None);
     // A booking request on the service.
     let card = app.card(&client, "4242424242424242").await;
     let start = time::OffsetDateTime::now_utc().replace_nanosecond(0).expect("seconds") + time::Duration::days(3);
@@ -103,7 +105,8 @@ async fn every_dashboard_figure_is_what_the_api_did() {
     // Two messages: counted, never kept.
     let conv = app.conversation(&client, &[&provider]).await;
     for body in ["Thanks for the fence", "See you next week"] {
-        let r = app.post(&format!("/api/conversations/{conv}/messages"), json!({"body": body}), Some(&client.token)).await;
+        let r =
+            app.post(&format!("/api/conversations/{conv}/messages"), json!({"body": body}), Some(&client.token)).await;
         assert!(r.status < 300, "{}", r.text);
     }
 
@@ -202,7 +205,11 @@ async fn every_dashboard_figure_is_what_the_api_did() {
     assert_eq!(c["search_history"], json!([{"q": "garden", "count": 1}, {"q": "xylophone", "count": 1}]));
     let o = app.get("/api/analytics/client", Some(&other.token)).await;
     o.expect(200, None);
-    assert_eq!((&o.json["favourite_services"], &o.json["search_history"]), (&json!([]), &json!([])), "liked, then unliked");
+    assert_eq!(
+        (&o.json["favourite_services"], &o.json["search_history"]),
+        (&json!([]), &json!([])),
+        "liked, then unliked"
+    );
     let path = format!("/api/analytics/provider?user_id={}", provider.id);
     let stranger = app.get(&path, Some(&client.token)).await;
     assert_eq!((&stranger.json["services"], &stranger.json["earnings"]), (&json!([]), &json!([])), "{}", stranger.text);
@@ -250,7 +257,10 @@ async fn bad_analytics_input_gets_the_envelope() {
     };
     field(&post(one(json!({"kind": "purchase"})), None).await, "events[0].kind");
     field(&post(one(json!({"kind": "page_view"})), None).await, "events[0].path");
-    field(&post(one(json!({"kind": "page_view", "path": format!("/{}", "a".repeat(600))})), None).await, "events[0].path");
+    field(
+        &post(one(json!({"kind": "page_view", "path": format!("/{}", "a".repeat(600))})), None).await,
+        "events[0].path",
+    );
     field(&post(one(json!({"kind": "click", "referrer": "javascript:alert(1)"})), None).await, "events[0].referrer");
     field(&post(one(json!({"kind": "click", "at": "2020-01-01T00:00:00Z"})), None).await, "events[0].at");
     let many: Vec<Value> = (0..101).map(|_| json!({"kind": "click"})).collect();
@@ -260,7 +270,9 @@ async fn bad_analytics_input_gets_the_envelope() {
     field(&post(json!({"visitor_id": "x", "events": [{"kind": "click"}]}), None).await, "visitor_id");
     // No field beyond the documented ones is taken (an email, say).
     post(one(json!({"kind": "click", "email": "a@b.c"})), None).await.expect(400, Some("invalid_json"));
-    post(json!({"visitor_id": "visitor-0002", "events": [], "name": "Ann"}), None).await.expect(400, Some("invalid_json"));
+    post(json!({"visitor_id": "visitor-0002", "events": [], "name": "Ann"}), None)
+        .await
+        .expect(400, Some("invalid_json"));
     // A signed-in user needs no visitor id.
     post(json!({"events": [{"kind": "share"}]}), Some(user.token.clone())).await.expect(202, None);
     // Too large.
@@ -268,9 +280,14 @@ async fn bad_analytics_input_gets_the_envelope() {
     post(huge, None).await.expect(413, Some("payload_too_large"));
 
     let admin = app.admin().await;
-    for q in ["from=2026-13-01", "to=yesterday", "from=2026-12-05&to=2026-12-01", "from=2025-01-01&to=2026-12-01", "format=xml",
-        "format=csv&series=weekly"]
-    {
+    for q in [
+        "from=2026-13-01",
+        "to=yesterday",
+        "from=2026-12-05&to=2026-12-01",
+        "from=2025-01-01&to=2026-12-01",
+        "format=xml",
+        "format=csv&series=weekly",
+    ] {
         for path in ["/api/analytics/dashboard", "/api/analytics/provider", "/api/analytics/client"] {
             let r = app.get(&format!("{path}?{q}"), Some(&admin.token)).await;
             r.expect(400, Some("validation_failed"));

@@ -72,7 +72,9 @@ impl Analytics {
                 // Received now: a retry is written again under the same keys, and counts once.
                 let now = time::OffsetDateTime::now_utc();
                 for (key, fact) in &w.batches {
-                    if let Err(e) = crate::analytics::record(&store, key, std::slice::from_ref(fact), now, retention).await {
+                    if let Err(e) =
+                        crate::analytics::record(&store, key, std::slice::from_ref(fact), now, retention).await
+                    {
                         return Err((w, e));
                     }
                 }

@@ -614,9 +614,7 @@ fn request_for(
             let body = serde_json::json!({"visitor_id": format!("load-visitor-{worker:06}"), "events": events});
             Request::PostJson { url: urls[0].clone(), body }
         }
-        (Scenario::AnalyticsDashboard, _) => {
-            Request::Get { urls: Arc::clone(urls), bearer: bearer.map(str::to_owned) }
-        }
+        (Scenario::AnalyticsDashboard, _) => Request::Get { urls: Arc::clone(urls), bearer: bearer.map(str::to_owned) },
         (Scenario::Login, Some(a)) => Request::PostJson {
             url: urls[0].clone(),
             body: serde_json::json!({ "email": a.email, "password": PASSWORD }),

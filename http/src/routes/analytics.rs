@@ -107,7 +107,11 @@ pub fn service_viewed(state: &web::Data<AppState>, service: &Service, viewer: Op
 /// Records a registration (its key repeats, so it counts once), after the answer.
 pub fn user_registered(state: &web::Data<AppState>, user: UserId, at: OffsetDateTime) {
     let fact = agora_engine::analytics::Fact::new(agora_engine::analytics::Kind::UserRegistered, at).by(Some(user));
-    record_later(state, RecordFacts { key: format!("d:user_registered:{user}"), facts: vec![fact], at }, "registration");
+    record_later(
+        state,
+        RecordFacts { key: format!("d:user_registered:{user}"), facts: vec![fact], at },
+        "registration",
+    );
 }
 
 fn record_later(state: &web::Data<AppState>, cmd: RecordFacts, what: &'static str) {
@@ -188,10 +192,7 @@ impl Figures {
         let key = scope.key();
         let (d, m) = futures_util::try_join!(a.counters(&key, &days), a.counters(&key, &months))?;
         let label = |p: &Period| p.key().split_once(':').map(|(_, l)| l.to_owned()).unwrap_or_default();
-        Ok(Figures {
-            days: days.iter().map(label).zip(d).collect(),
-            months: months.iter().map(label).zip(m).collect(),
-        })
+        Ok(Figures { days: days.iter().map(label).zip(d).collect(), months: months.iter().map(label).zip(m).collect() })
     }
 
     /// The sum of `metric` over the range's days.
@@ -209,9 +210,7 @@ impl Figures {
                 }
             }
         }
-        by.into_iter()
-            .filter_map(|(cur, n)| Currency::parse(&cur).ok().and_then(|c| Money::of(n, c).ok()))
-            .collect()
+        by.into_iter().filter_map(|(cur, n)| Currency::parse(&cur).ok().and_then(|c| Money::of(n, c).ok())).collect()
     }
 
     /// The metrics of the series: `fixed`, then every money counter the range holds.
@@ -379,15 +378,12 @@ pub async fn dashboard(
     let today = OffsetDateTime::now_utc().date();
     let last30: Vec<Period> = (0..30).map(|i| Period::Day(today - time::Duration::days(i))).collect();
     let platform = Scope::Platform.key();
-    let (recent, all) =
-        futures_util::try_join!(a.counters(&platform, &last30), a.counters(&platform, &[Period::All]))?;
+    let (recent, all) = futures_util::try_join!(a.counters(&platform, &last30), a.counters(&platform, &[Period::All]))?;
     let active = |days: usize| recent.iter().take(days).map(|c| n(c, "last_seen")).sum::<i64>();
     let all = all.into_iter().next().unwrap_or_default();
     let index = index_figures(&state).await?;
-    let by_status: Map<String, Value> = all
-        .iter()
-        .filter_map(|(k, v)| k.strip_prefix("contracts:").map(|s| (s.to_owned(), json!(v))))
-        .collect();
+    let by_status: Map<String, Value> =
+        all.iter().filter_map(|(k, v)| k.strip_prefix("contracts:").map(|s| (s.to_owned(), json!(v)))).collect();
     let contracts = |s: &str| all.get(&format!("contracts:{s}")).copied().unwrap_or(0);
     let (services_rank, providers_rank, queries, zero) = futures_util::try_join!(
         ranked(&state, Rank::Services, Scope::Platform, &r),
@@ -468,8 +464,17 @@ async fn top_rated_providers(state: &AppState, ids: &[agora_engine::ProviderId])
         .collect())
 }
 
-const PROVIDER_SERIES: &[&str] =
-    &["service_views", "likes", "bookings", "proposals", "proposals_won", "contracts_new", "contracts_completed", "reviews", "rating_sum"];
+const PROVIDER_SERIES: &[&str] = &[
+    "service_views",
+    "likes",
+    "bookings",
+    "proposals",
+    "proposals_won",
+    "contracts_new",
+    "contracts_completed",
+    "reviews",
+    "rating_sum",
+];
 
 /// At most this many of a provider's services are listed with their figures.
 const MAX_SERVICES: usize = 50;
@@ -485,10 +490,11 @@ pub async fn provider(
     user: AuthUser,
     q: web::Query<DashboardQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let (r, fig, cols) = match Figures::start(&state, &q, Scope::Provider(user.id), PROVIDER_SERIES, &["earnings"]).await? {
-        Start::Csv(csv) => return Ok(csv),
-        Start::Json(r, fig, cols) => (r, fig, cols),
-    };
+    let (r, fig, cols) =
+        match Figures::start(&state, &q, Scope::Provider(user.id), PROVIDER_SERIES, &["earnings"]).await? {
+            Start::Csv(csv) => return Ok(csv),
+            Start::Json(r, fig, cols) => (r, fig, cols),
+        };
     let m = state.store.market();
     let profile = m.provider_of(user.id).await?.map(|v| v.value);
     let services: Vec<Service> = match &profile {
@@ -542,7 +548,8 @@ pub async fn provider(
     })))
 }
 
-const CLIENT_SERIES: &[&str] = &["jobs_posted", "contracts_new", "contracts_completed", "bookings", "searches", "likes"];
+const CLIENT_SERIES: &[&str] =
+    &["jobs_posted", "contracts_new", "contracts_completed", "bookings", "searches", "likes"];
 
 /// The caller's figures as a client: own jobs, spend, contracts, favourite (liked)
 /// services, search history, series.

@@ -55,14 +55,19 @@ async fn a_replayed_batch_counts_once_and_a_batch_applied_again_moves_nothing_tw
         after: None,
         pending: Some(Pending { batch: 1, hour: hour_key(t0), after: None, upto: cp.after.clone().expect("read to") }),
     };
-    let version = crate::store::get_versioned::<Checkpoint>(store.backend().as_ref(), Table::AnalyticsCheckpoint, "rollup", "")
-        .await
-        .expect("read")
-        .expect("exists")
-        .version;
+    let version =
+        crate::store::get_versioned::<Checkpoint>(store.backend().as_ref(), Table::AnalyticsCheckpoint, "rollup", "")
+            .await
+            .expect("read")
+            .expect("exists")
+            .version;
     let row = encode(Table::AnalyticsCheckpoint, &again).expect("encode");
     let b = store.backend();
-    assert!(b.cas(Table::AnalyticsCheckpoint, "rollup", "", Expect::Version(version), row, None).await.expect("cas").applied());
+    assert!(b
+        .cas(Table::AnalyticsCheckpoint, "rollup", "", Expect::Version(version), row, None)
+        .await
+        .expect("cas")
+        .applied());
     let redo = a.roll_up(t0 + Duration::seconds(10), 10).await.expect("roll up again");
     assert_eq!(redo.facts, 5, "the batch was applied again: {redo:?}");
     assert_eq!(page_views(&store, t0.date()).await, 5, "and moved nothing twice");
@@ -84,14 +89,18 @@ async fn active_users_count_once_a_day_and_move_to_their_last_active_day() {
     let a = store.analytics();
     let (u, v) = (UserId::from_uuid(uuid::Uuid::now_v7()), UserId::from_uuid(uuid::Uuid::now_v7()));
     let (mon, tue) = (datetime!(2026-11-30 09:00 UTC), datetime!(2026-12-01 09:00 UTC));
-    let act = |user: UserId, at| vec![Fact::new(Kind::Click, at).by(Some(user)), Fact::new(Kind::Share, at).by(Some(user))];
+    let act =
+        |user: UserId, at| vec![Fact::new(Kind::Click, at).by(Some(user)), Fact::new(Kind::Share, at).by(Some(user))];
     a.record("c:u:1", &act(u, mon), tue, TTL).await.expect("record");
     a.record("c:v:1", &act(v, mon), tue, TTL).await.expect("record");
     a.roll_up(tue + Duration::seconds(5), 10).await.expect("roll up");
     a.record("c:u:2", &act(u, tue), tue + Duration::seconds(6), TTL).await.expect("record");
     a.record("c:u:3", &act(u, tue), tue + Duration::seconds(7), TTL).await.expect("record");
     a.roll_up(tue + Duration::seconds(20), 10).await.expect("roll up");
-    let c = a.counters("platform", &[Period::Day(date!(2026 - 11 - 30)), Period::Day(date!(2026 - 12 - 01))]).await.expect("read");
+    let c = a
+        .counters("platform", &[Period::Day(date!(2026 - 11 - 30)), Period::Day(date!(2026 - 12 - 01))])
+        .await
+        .expect("read");
     let get = |i: usize, m: &str| c[i].get(m).copied().unwrap_or(0);
     assert_eq!((get(0, "active_users"), get(1, "active_users")), (2, 1), "{c:?}");
     assert_eq!((get(0, "last_seen"), get(1, "last_seen")), (1, 1), "v was last seen Monday, u Tuesday");

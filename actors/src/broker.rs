@@ -144,7 +144,7 @@ async fn deliver(
             Err(e) => return Err(e.into()),
         }
         let frame = SharedFrame::new(ServerFrame::Notification { notification: (&notification).into() });
-        sessions.do_send(Deliver { users: Arc::from([n.user]), frame });
+        sessions.do_send(Deliver { users: Arc::from([n.user]), frame, answer_offline: false });
         sessions.do_send(RefreshUnread { user: n.user });
         metrics::counter!("agora_notifications_total", "type" => n.kind.as_str(), "channel" => "in_app").increment(1);
         stored = Some(notification);

@@ -1,8 +1,11 @@
 //! The domain event bus: the seam between what a command did and who reacts to it
 //! (docs/adr/0002-event-bus.md). Commands publish after their write is durable; every
 //! subscriber is an actor that receives [`Published`]. Publishers and subscribers only see
-//! [`Bus`]; the in-process [`LocalBus`] is the implementation today, and a Redis bus can
-//! replace it behind the same trait without touching either side.
+//! [`Bus`]; the in-process [`LocalBus`] serves one node, and [`ClusterBus`] adds Redis in
+//! cluster mode behind the same trait without touching either side. A subscriber says
+//! where it runs ([`Reach`]): on the node that published (notifications, ratings,
+//! analytics: once per event in the cluster) or on every node (the search projector, which
+//! keeps a per-node index).
 //!
 //! `publish` resolves once every local subscriber has taken the event (so a caller that
 //! awaits it reads its own writes in the search index and the aggregates), but what a
@@ -28,13 +31,22 @@ pub struct Published {
 /// message per subscriber that acts on it, not per subscriber.
 pub type Interest = fn(&DomainEvent) -> bool;
 
+/// Where a subscriber runs in a cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Only on the node that published: side effects that must happen once.
+    Origin,
+    /// On every node: per-node state (the search index) follows every event.
+    EveryNode,
+}
+
 /// A bus implementation: in-process now, Redis in cluster mode.
 pub trait EventBus: Send + Sync + 'static {
     /// Delivers `event` to every interested subscriber; resolves when the local ones have
     /// taken it.
     fn publish(&self, event: Published) -> BoxFuture<'static, ()>;
     /// Adds a subscriber under a static name (used in metrics and logs).
-    fn subscribe(&self, name: &'static str, wants: Interest, to: Recipient<Published>);
+    fn subscribe(&self, name: &'static str, reach: Reach, wants: Interest, to: Recipient<Published>);
 }
 
 /// The handle publishers and subscribers hold.
@@ -59,15 +71,43 @@ impl Bus {
         }
     }
 
-    pub fn subscribe(&self, name: &'static str, wants: Interest, to: Recipient<Published>) {
-        self.0.subscribe(name, wants, to);
+    pub fn subscribe(&self, name: &'static str, reach: Reach, wants: Interest, to: Recipient<Published>) {
+        self.0.subscribe(name, reach, wants, to);
     }
 }
 
 /// Delivers to the subscribers of this process.
 #[derive(Default)]
 pub struct LocalBus {
-    subscribers: RwLock<Vec<(&'static str, Interest, Recipient<Published>)>>,
+    subscribers: RwLock<Vec<Subscriber>>,
+}
+
+struct Subscriber {
+    name: &'static str,
+    reach: Reach,
+    wants: Interest,
+    to: Recipient<Published>,
+}
+
+impl LocalBus {
+    /// Whether an every-node subscriber wants `event` (then other nodes must get it).
+    pub fn wanted_everywhere(&self, event: &DomainEvent) -> bool {
+        self.subscribers
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .any(|s| s.reach == Reach::EveryNode && (s.wants)(event))
+    }
+
+    /// An event another node published: to the every-node subscribers, in arrival order
+    /// (queued in their mailboxes; nobody waits on them).
+    pub fn deliver_remote(&self, event: Published) {
+        for s in self.subscribers.read().unwrap_or_else(|p| p.into_inner()).iter() {
+            if s.reach == Reach::EveryNode && (s.wants)(&event.event) {
+                s.to.do_send(event.clone());
+            }
+        }
+    }
 }
 
 impl EventBus for LocalBus {
@@ -77,8 +117,8 @@ impl EventBus for LocalBus {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .iter()
-            .filter(|(_, wants, _)| wants(&event.event))
-            .map(|(name, _, to)| (*name, to.clone()))
+            .filter(|s| (s.wants)(&event.event))
+            .map(|s| (s.name, s.to.clone()))
             .collect();
         Box::pin(async move {
             let sends = subscribers.into_iter().map(|(name, to)| {
@@ -95,8 +135,36 @@ impl EventBus for LocalBus {
         })
     }
 
-    fn subscribe(&self, name: &'static str, wants: Interest, to: Recipient<Published>) {
-        self.subscribers.write().unwrap_or_else(|p| p.into_inner()).push((name, wants, to));
+    fn subscribe(&self, name: &'static str, reach: Reach, wants: Interest, to: Recipient<Published>) {
+        self.subscribers.write().unwrap_or_else(|p| p.into_inner()).push(Subscriber { name, reach, wants, to });
+    }
+}
+
+/// The bus of a cluster node: every subscriber of this node as [`LocalBus`] does, and the
+/// events an every-node subscriber wants to the other nodes over Redis
+/// ([`crate::cluster::Cluster::event`]). What arrives from them goes to this node's
+/// every-node subscribers only ([`LocalBus::deliver_remote`]).
+pub struct ClusterBus {
+    local: Arc<LocalBus>,
+    cluster: crate::cluster::Cluster,
+}
+
+impl ClusterBus {
+    pub fn new(local: Arc<LocalBus>, cluster: crate::cluster::Cluster) -> ClusterBus {
+        ClusterBus { local, cluster }
+    }
+}
+
+impl EventBus for ClusterBus {
+    fn publish(&self, event: Published) -> BoxFuture<'static, ()> {
+        if self.local.wanted_everywhere(&event.event) {
+            self.cluster.event(&event);
+        }
+        self.local.publish(event)
+    }
+
+    fn subscribe(&self, name: &'static str, reach: Reach, wants: Interest, to: Recipient<Published>) {
+        self.local.subscribe(name, reach, wants, to);
     }
 }
 
@@ -123,8 +191,8 @@ mod tests {
         let bus = Bus::local();
         let (searches, everything) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
         let wants_search: Interest = |e| matches!(e, DomainEvent::SearchPerformed { .. });
-        bus.subscribe("searches", wants_search, Counter(Arc::clone(&searches)).start().recipient());
-        bus.subscribe("everything", |_| true, Counter(Arc::clone(&everything)).start().recipient());
+        bus.subscribe("searches", Reach::Origin, wants_search, Counter(Arc::clone(&searches)).start().recipient());
+        bus.subscribe("everything", Reach::EveryNode, |_| true, Counter(Arc::clone(&everything)).start().recipient());
         let at = OffsetDateTime::UNIX_EPOCH;
         let search = DomainEvent::SearchPerformed {
             q: "tiles".into(),

@@ -163,7 +163,7 @@ impl ConversationActor {
             Some(o) => SharedFrame::with_origin(frame, o),
             None => SharedFrame::new(frame),
         };
-        self.sessions.do_send(Deliver { users, frame });
+        self.sessions.do_send(Deliver { users, frame, answer_offline: false });
     }
 
     fn reject<T: 'static>(err: ActorError) -> AtomicResponse<Self, Result<T, ActorError>> {
@@ -376,7 +376,7 @@ impl Handler<SendMessage> for ConversationActor {
             };
             let frame = SharedFrame::with_origin(ServerFrame::message(&sent.message), origin);
             let message = sent.message.clone();
-            ctx.spawn(act.sessions.send(Deliver { users: members, frame }).into_actor(act).map(
+            ctx.spawn(act.sessions.send(Deliver { users: members, frame, answer_offline: true }).into_actor(act).map(
                 move |offline, act, ctx| {
                     if let Ok(offline) = offline {
                         act.notify_offline(offline, &message, ctx);

@@ -22,6 +22,7 @@
 pub mod analytics;
 pub mod broker;
 pub mod bus;
+pub mod cluster;
 pub mod connection;
 pub mod conversation;
 pub mod error;
@@ -79,6 +80,8 @@ pub struct RealtimeConfig {
     pub analytics: analytics::AnalyticsSettings,
     /// Messages sent since the last analytics flush (shared by the conversation actors).
     pub analytics_messages: analytics::MessageTally,
+    /// Cluster mode: the link to Redis (fan-out, presence, events). `None`: one node.
+    pub cluster: Option<cluster::Cluster>,
 }
 
 impl Default for RealtimeConfig {
@@ -100,6 +103,7 @@ impl Default for RealtimeConfig {
             webhook_secret: Secret::default(),
             analytics: analytics::AnalyticsSettings::default(),
             analytics_messages: analytics::MessageTally::default(),
+            cluster: None,
         }
     }
 }
@@ -182,22 +186,28 @@ impl Hub {
         let Some((conversations, broker)) = parts else {
             unreachable!("Actor::create runs its closure before returning")
         };
-        let bus = bus::Bus::local();
+        let local_bus = std::sync::Arc::new(bus::LocalBus::default());
+        let bus = match &config.cluster {
+            Some(c) => bus::Bus::new(std::sync::Arc::new(bus::ClusterBus::new(local_bus.clone(), c.clone()))),
+            None => bus::Bus::new(local_bus.clone()),
+        };
         let search = std::sync::Arc::new(agora_storage::search::SearchIndex::new()?);
         bus.subscribe(
             "notifications",
+            bus::Reach::Origin,
             subscribers::templates::notifies,
             subscribers::notify::Notifier::new(broker.clone()).start().recipient(),
         );
         let projector = subscribers::search::SearchProjector::new(store.clone(), search.clone()).start();
-        bus.subscribe("search", subscribers::search::wants, projector.recipient());
+        bus.subscribe("search", bus::Reach::EveryNode, subscribers::search::wants, projector.clone().recipient());
         let ratings = subscribers::ratings::RatingAggregator::new(store.clone(), bus.clone()).start();
-        bus.subscribe("ratings", subscribers::ratings::wants, ratings.recipient());
+        bus.subscribe("ratings", bus::Reach::Origin, subscribers::ratings::wants, ratings.recipient());
         let analytics =
             subscribers::analytics::Analytics::new(store.clone(), config.fee_bps, config.analytics.retention).start();
-        bus.subscribe("analytics", subscribers::analytics::wants, analytics.clone().recipient());
+        bus.subscribe("analytics", bus::Reach::Origin, subscribers::analytics::wants, analytics.clone().recipient());
         bus.subscribe(
             "reminders",
+            bus::Reach::Origin,
             subscribers::reminders::wants,
             subscribers::reminders::ReminderPlanner::new(store.clone()).start().recipient(),
         );
@@ -267,6 +277,13 @@ impl Hub {
                 async move { analytics::roll_up(&store, settle, now).await }
             })
             .start();
+        }
+        if let Some(c) = &config.cluster {
+            c.run(cluster::Wiring {
+                registry: sessions.clone().recipient(),
+                event: Box::new(move |event| local_bus.deliver_remote(event)),
+                resync: Box::new(move || projector.do_send(subscribers::search::Resync)),
+            });
         }
         Ok(Hub { sessions, conversations, broker, digests, market, cx, search, analytics })
     }

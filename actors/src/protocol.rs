@@ -371,17 +371,41 @@ impl ServerFrame {
 pub struct SharedFrame {
     pub frame: ServerFrame,
     pub origin: Option<Instant>,
+    /// Fanned out by another node (its delivery latency is counted apart).
+    pub remote: bool,
     json: OnceLock<Arc<[u8]>>,
     msgpack: OnceLock<Arc<[u8]>>,
 }
 
 impl SharedFrame {
     pub fn new(frame: ServerFrame) -> Arc<Self> {
-        Arc::new(SharedFrame { frame, origin: None, json: OnceLock::new(), msgpack: OnceLock::new() })
+        Arc::new(SharedFrame { frame, origin: None, remote: false, json: OnceLock::new(), msgpack: OnceLock::new() })
     }
 
     pub fn with_origin(frame: ServerFrame, origin: Instant) -> Arc<Self> {
-        Arc::new(SharedFrame { frame, origin: Some(origin), json: OnceLock::new(), msgpack: OnceLock::new() })
+        Arc::new(SharedFrame {
+            frame,
+            origin: Some(origin),
+            remote: false,
+            json: OnceLock::new(),
+            msgpack: OnceLock::new(),
+        })
+    }
+
+    /// A frame another node fanned out: decoded once, its MessagePack bytes kept as they
+    /// came (MessagePack clients get them unchanged). A message's delivery latency runs
+    /// from `sent`, the sending node's clock. `None` if the bytes are not a server frame.
+    pub fn from_msgpack(bytes: &[u8], sent: time::OffsetDateTime) -> Option<Arc<Self>> {
+        let frame: ServerFrame = rmp_serde::from_slice(bytes).ok()?;
+        let origin = matches!(frame, ServerFrame::Message { .. })
+            .then(|| {
+                let age = std::time::Duration::try_from(time::OffsetDateTime::now_utc() - sent).unwrap_or_default();
+                Instant::now().checked_sub(age)
+            })
+            .flatten();
+        let msgpack = OnceLock::new();
+        let _ = msgpack.set(Arc::<[u8]>::from(bytes));
+        Some(Arc::new(SharedFrame { frame, origin, remote: true, json: OnceLock::new(), msgpack }))
     }
 
     pub fn bytes(&self, encoding: Encoding) -> Arc<[u8]> {

@@ -2,6 +2,11 @@
 //! per-user connection count, so starting and stopping sessions never races: a session is
 //! created on a user's first connection and told to stop after the last one detaches.
 //! Fan-out goes through here: one lookup per recipient and a non-blocking push.
+//!
+//! In cluster mode ([`crate::cluster`]) the registry is also this node's end of the
+//! cluster: a user's first session here joins the user's channel and registers the
+//! presence, the last one leaves; every frame fanned out here is published once for the
+//! other nodes, and what they publish for this node's users arrives as [`Inbound`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,10 +15,13 @@ use actix::prelude::*;
 use agora_engine::UserId;
 use agora_storage::Store;
 
+use crate::cluster::{Cluster, Inbound};
 use crate::connection::{ConnectionHandle, ConnectionId};
 use crate::conversation::ConversationRegistry;
 use crate::protocol::{Encoding, ServerFrame, SharedFrame};
-use crate::session::{Attach, CloseAll, Push, RefreshUnread as SessionRefreshUnread, Shutdown, UserSession};
+use crate::session::{
+    Attach, CloseAll, Push, Reannounce, RefreshUnread as SessionRefreshUnread, Shutdown, UserSession,
+};
 use crate::RealtimeConfig;
 
 struct Entry {
@@ -27,11 +35,13 @@ pub struct SessionRegistry {
     conversations: Option<Addr<ConversationRegistry>>,
     users: HashMap<UserId, Entry>,
     next_connection: ConnectionId,
+    cluster: Option<Cluster>,
 }
 
 impl SessionRegistry {
     pub(crate) fn new(store: Store, config: RealtimeConfig) -> Self {
-        SessionRegistry { store, config, conversations: None, users: HashMap::new(), next_connection: 1 }
+        let cluster = config.cluster.clone();
+        SessionRegistry { store, config, conversations: None, users: HashMap::new(), next_connection: 1, cluster }
     }
 
     pub(crate) fn set_conversations(&mut self, conversations: Addr<ConversationRegistry>) {
@@ -64,26 +74,38 @@ pub struct Connected {
 }
 
 impl Handler<Connect> for SessionRegistry {
-    type Result = Result<Connected, crate::ActorError>;
+    type Result = ResponseFuture<Result<Connected, crate::ActorError>>;
 
     fn handle(&mut self, msg: Connect, ctx: &mut Context<Self>) -> Self::Result {
-        let conversations = self.conversations.clone().ok_or(crate::ActorError::Unavailable)?;
+        let Some(conversations) = self.conversations.clone() else {
+            return Box::pin(async { Err(crate::ActorError::Unavailable) });
+        };
         if self.users.get(&msg.user).is_some_and(|e| e.connections >= self.config.max_connections_per_user) {
-            return Err(crate::ActorError::TooManyConnections);
+            return Box::pin(async { Err(crate::ActorError::TooManyConnections) });
         }
         let connection_id = self.next_connection;
         self.next_connection += 1;
         let (handle, outbound, close_code) =
             ConnectionHandle::new(connection_id, msg.encoding, self.config.outbound_queue);
+        let fresh = !self.users.contains_key(&msg.user);
         let entry = self.users.entry(msg.user).or_insert_with(|| {
             let session = UserSession::new(msg.user, self.store.clone(), ctx.address(), conversations).start();
             Entry { addr: session, connections: 0 }
         });
         entry.connections += 1;
-        entry.addr.do_send(Attach(handle));
         let session = entry.addr.clone();
         self.gauge();
-        Ok(Connected { connection_id, session, outbound, close_code })
+        // A user's first session here joins the cluster first: the connection is handed over
+        // once the user's channel is subscribed, so nothing published after `hello` is missed.
+        let join = self.cluster.as_ref().filter(|_| fresh).map(|c| c.join(msg.user));
+        Box::pin(async move {
+            let elsewhere = match join {
+                Some(join) => join.await,
+                None => false,
+            };
+            session.do_send(Attach { handle, elsewhere });
+            Ok(Connected { connection_id, session, outbound, close_code })
+        })
     }
 }
 
@@ -103,23 +125,26 @@ impl Handler<Detached> for SessionRegistry {
         entry.connections = entry.connections.saturating_sub(1);
         if entry.connections == 0 {
             if let Some(entry) = self.users.remove(&msg.user) {
-                entry.addr.do_send(Shutdown);
+                let leave = self.cluster.as_ref().map(|c| Box::pin(c.leave(msg.user)) as crate::session::Leave);
+                entry.addr.do_send(Shutdown { leave });
             }
         }
         self.gauge();
     }
 }
 
-/// Pushes one frame to every online user in `users`; answers the ones with no session.
+/// Pushes one frame to every online user in `users`. With `answer_offline`, answers those
+/// online nowhere (in cluster mode: on no live node); otherwise answers nothing.
 #[derive(Message)]
 #[rtype(result = "Vec<UserId>")]
 pub struct Deliver {
     pub users: Arc<[UserId]>,
     pub frame: Arc<SharedFrame>,
+    pub answer_offline: bool,
 }
 
 impl Handler<Deliver> for SessionRegistry {
-    type Result = MessageResult<Deliver>;
+    type Result = ResponseFuture<Vec<UserId>>;
 
     fn handle(&mut self, msg: Deliver, _: &mut Context<Self>) -> Self::Result {
         let mut offline = Vec::new();
@@ -129,7 +154,26 @@ impl Handler<Deliver> for SessionRegistry {
                 None => offline.push(*user),
             }
         }
-        MessageResult(offline)
+        let Some(cluster) = self.cluster.clone() else {
+            return Box::pin(async move {
+                if msg.answer_offline {
+                    offline
+                } else {
+                    Vec::new()
+                }
+            });
+        };
+        // A user may also be connected to another node (another device): every recipient's
+        // channel gets the frame; the nodes without that user's connections are not subscribed.
+        cluster.frame(Arc::clone(&msg.users), &msg.frame);
+        if !msg.answer_offline || offline.is_empty() {
+            return Box::pin(async { Vec::new() });
+        }
+        Box::pin(async move {
+            let elsewhere = cluster.online_elsewhere(&offline).await;
+            offline.retain(|u| !elsewhere.contains(u));
+            offline
+        })
     }
 }
 
@@ -145,23 +189,32 @@ pub struct PresenceChanged {
 }
 
 impl Handler<PresenceChanged> for SessionRegistry {
-    type Result = MessageResult<PresenceChanged>;
+    type Result = ResponseFuture<Vec<UserId>>;
 
     fn handle(&mut self, msg: PresenceChanged, _: &mut Context<Self>) -> Self::Result {
         let frame = SharedFrame::new(ServerFrame::Presence { user_id: msg.user.to_string(), online: msg.online });
         let mut online = Vec::new();
-        for contact in msg.contacts {
-            if contact == msg.user {
-                continue;
-            }
-            if let Some(entry) = self.users.get(&contact) {
-                if msg.announce {
-                    entry.addr.do_send(Push(Arc::clone(&frame)));
+        let mut elsewhere = Vec::new();
+        for contact in msg.contacts.iter().copied().filter(|c| *c != msg.user) {
+            match self.users.get(&contact) {
+                Some(entry) => {
+                    if msg.announce {
+                        entry.addr.do_send(Push(Arc::clone(&frame)));
+                    }
+                    online.push(contact);
                 }
-                online.push(contact);
+                None => elsewhere.push(contact),
             }
         }
-        MessageResult(online)
+        let Some(cluster) = self.cluster.clone() else { return Box::pin(async move { online }) };
+        if msg.announce {
+            let contacts: Arc<[UserId]> = msg.contacts.iter().copied().filter(|c| *c != msg.user).collect();
+            cluster.frame(contacts, &frame);
+        }
+        Box::pin(async move {
+            online.extend(cluster.online_elsewhere(&elsewhere).await);
+            online
+        })
     }
 }
 
@@ -178,6 +231,48 @@ impl Handler<RefreshUnread> for SessionRegistry {
     fn handle(&mut self, msg: RefreshUnread, _: &mut Context<Self>) {
         if let Some(entry) = self.users.get(&msg.user) {
             entry.addr.do_send(SessionRefreshUnread);
+        }
+        if let Some(cluster) = &self.cluster {
+            cluster.refresh_unread(msg.user);
+        }
+    }
+}
+
+impl Handler<Inbound> for SessionRegistry {
+    type Result = ();
+
+    fn handle(&mut self, msg: Inbound, ctx: &mut Context<Self>) {
+        match msg {
+            Inbound::Frame { user, frame } => {
+                if let Some(entry) = self.users.get(&user) {
+                    entry.addr.do_send(Push(frame));
+                }
+            }
+            Inbound::RefreshUnread { user } => {
+                if let Some(entry) = self.users.get(&user) {
+                    entry.addr.do_send(SessionRefreshUnread);
+                }
+            }
+            Inbound::WentOffline { users } => {
+                // Their contacts come from storage (their sessions were on the dead node).
+                let (store, me) = (self.store.clone(), ctx.address());
+                actix::spawn(async move {
+                    for user in users {
+                        match crate::session::contacts_of(&store, user).await {
+                            Ok(contacts) => {
+                                let _ =
+                                    me.send(PresenceChanged { user, online: false, announce: true, contacts }).await;
+                            }
+                            Err(e) => tracing::error!(%user, error = %e, "loading contacts to announce offline failed"),
+                        }
+                    }
+                });
+            }
+            Inbound::Resubscribed => {
+                for entry in self.users.values() {
+                    entry.addr.do_send(Reannounce);
+                }
+            }
         }
     }
 }

@@ -103,8 +103,11 @@ impl UserSession {
     /// presence contacts and the unread count. On the user's first connection its contacts
     /// hear it is online; the new connection learns which contacts are online and gets its
     /// first `unread` frame.
-    fn on_attach(&mut self, ctx: &mut Context<Self>, id: ConnectionId) {
-        let announce = !self.announced;
+    ///
+    /// `elsewhere`: another node already holds the user (cluster mode), so the contacts
+    /// already know it is online.
+    fn on_attach(&mut self, ctx: &mut Context<Self>, id: ConnectionId, elsewhere: bool) {
+        let announce = !self.announced && !elsewhere;
         self.announced = true;
         let (store, user, registry) = (self.store.clone(), self.user, self.registry.clone());
         let fut = async move {
@@ -321,6 +324,13 @@ fn with_field(field: &str, e: agora_engine::DomainError) -> ActorError {
     ActorError::Invalid(f)
 }
 
+/// The users told when `user` comes online or goes offline: those who share one of the
+/// user's most recent conversations.
+pub async fn contacts_of(store: &Store, user: UserId) -> Result<Vec<UserId>, agora_storage::StoreError> {
+    let (views, _) = store.chat().list_for_user(user, CONTACT_CONVERSATIONS, None).await?;
+    Ok(contacts_in(user, &views))
+}
+
 /// The users who share one of `views` (a user's most recent conversations) with `user`.
 fn contacts_in(user: UserId, views: &[agora_storage::chat::MemberView]) -> Vec<UserId> {
     let mut contacts: Vec<UserId> =
@@ -342,19 +352,22 @@ impl Actor for UserSession {
     }
 }
 
-/// The registry attaches a new connection.
+/// The registry attaches a new connection; `elsewhere` as in [`UserSession::on_attach`].
 #[derive(Message)]
 #[rtype(result = "()")]
-pub(crate) struct Attach(pub ConnectionHandle);
+pub(crate) struct Attach {
+    pub handle: ConnectionHandle,
+    pub elsewhere: bool,
+}
 
 impl Handler<Attach> for UserSession {
     type Result = ();
 
     fn handle(&mut self, msg: Attach, ctx: &mut Context<Self>) {
-        let id = msg.0.id;
-        self.connections.insert(id, msg.0);
+        let id = msg.handle.id;
+        self.connections.insert(id, msg.handle);
         metrics::gauge!("agora_ws_connections").increment(1.0);
-        self.on_attach(ctx, id);
+        self.on_attach(ctx, id, msg.elsewhere);
     }
 }
 
@@ -421,25 +434,56 @@ impl Handler<RefreshUnread> for UserSession {
     }
 }
 
-/// The registry saw the last connection go: announce offline and stop.
+/// The cluster's answer to a leave: whether another live node still holds the user.
+pub(crate) type Leave = std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>>;
+
+/// The registry saw the last connection go: announce offline (unless, in cluster mode,
+/// `leave` says another node still holds the user) and stop.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub(crate) struct Shutdown;
+pub(crate) struct Shutdown {
+    pub leave: Option<Leave>,
+}
 
 impl Handler<Shutdown> for UserSession {
     type Result = ();
 
-    fn handle(&mut self, _: Shutdown, ctx: &mut Context<Self>) {
+    fn handle(&mut self, msg: Shutdown, ctx: &mut Context<Self>) {
         if self.connections.is_empty() {
             if self.announced {
-                self.registry.do_send(PresenceChanged {
-                    user: self.user,
-                    online: false,
-                    announce: true,
-                    contacts: std::mem::take(&mut self.contacts),
+                let (registry, user, contacts) = (self.registry.clone(), self.user, std::mem::take(&mut self.contacts));
+                actix::spawn(async move {
+                    let elsewhere = match msg.leave {
+                        Some(leave) => leave.await,
+                        None => false,
+                    };
+                    if !elsewhere {
+                        registry.do_send(PresenceChanged { user, online: false, announce: true, contacts });
+                    }
                 });
             }
             ctx.stop();
+        }
+    }
+}
+
+/// Redis came back after an outage: tell the contacts again that this user is online
+/// (other nodes may have reaped this node meanwhile).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(crate) struct Reannounce;
+
+impl Handler<Reannounce> for UserSession {
+    type Result = ();
+
+    fn handle(&mut self, _: Reannounce, _: &mut Context<Self>) {
+        if self.announced && !self.connections.is_empty() {
+            self.registry.do_send(PresenceChanged {
+                user: self.user,
+                online: true,
+                announce: true,
+                contacts: self.contacts.clone(),
+            });
         }
     }
 }

@@ -114,7 +114,7 @@ async fn a_full_queue_drops_only_that_connection() {
         let offline = w
             .hub
             .sessions
-            .send(Deliver { users: Arc::clone(&users), frame: Arc::clone(&frame) })
+            .send(Deliver { users: Arc::clone(&users), frame: Arc::clone(&frame), answer_offline: true })
             .await
             .expect("deliver");
         assert!(offline.is_empty());

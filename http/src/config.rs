@@ -44,7 +44,12 @@ pub struct Settings {
     pub scylla_replication_factor: u32,
     /// Unset: single node. Set: cross-node fan-out, presence and rate limits through Redis.
     pub redis_url: Option<String>,
+    /// This node's id in the cluster (`[A-Za-z0-9._-]{1,64}`). Unset: a fresh random id at
+    /// every start (a restarted node is a new node; the old one is reaped).
     pub node_id: Option<String>,
+    /// How long a node's presence heartbeat lives in Redis; a dead node's users go offline
+    /// within this plus a third of it.
+    pub presence_ttl_ms: u64,
     /// HMAC secret for JWTs (at least 32 bytes). Unset: generated once and kept in the data dir.
     pub jwt_secret: Option<String>,
     pub access_token_ttl_secs: u64,
@@ -149,6 +154,7 @@ impl Default for Settings {
             scylla_replication_factor: 3,
             redis_url: None,
             node_id: None,
+            presence_ttl_ms: 10_000,
             jwt_secret: None,
             access_token_ttl_secs: 15 * 60,
             refresh_token_ttl_secs: 7 * 24 * 3600,
@@ -212,6 +218,7 @@ impl fmt::Debug for Settings {
             .field("scylla_keyspace", &self.scylla_keyspace)
             .field("redis_url", &redact(&self.redis_url))
             .field("node_id", &self.node_id)
+            .field("presence_ttl_ms", &self.presence_ttl_ms)
             .field("jwt_secret", &redact(&self.jwt_secret))
             .field("payment_webhook_secret", &redact(&self.payment_webhook_secret))
             .field("access_token_ttl_secs", &self.access_token_ttl_secs)
@@ -253,6 +260,7 @@ const ENV_KEYS: &[&str] = &[
     "SCYLLA_REPLICATION_FACTOR",
     "REDIS_URL",
     "NODE_ID",
+    "PRESENCE_TTL_MS",
     "JWT_SECRET",
     "ACCESS_TOKEN_TTL_SECS",
     "REFRESH_TOKEN_TTL_SECS",
@@ -404,6 +412,7 @@ impl Settings {
             "SCYLLA_REPLICATION_FACTOR" => self.scylla_replication_factor = parse(var, value)?,
             "REDIS_URL" => self.redis_url = opt(value),
             "NODE_ID" => self.node_id = opt(value),
+            "PRESENCE_TTL_MS" => self.presence_ttl_ms = parse(var, value)?,
             "JWT_SECRET" => self.jwt_secret = opt(value),
             "ACCESS_TOKEN_TTL_SECS" => self.access_token_ttl_secs = parse(var, value)?,
             "REFRESH_TOKEN_TTL_SECS" => self.refresh_token_ttl_secs = parse(var, value)?,
@@ -486,6 +495,16 @@ impl Settings {
         {
             return Err(ConfigError::Invalid("rate limits must be positive (or set rate_limits = \"off\")".into()));
         }
+        if let Some(node) = &self.node_id {
+            let ok = (1..=64).contains(&node.len())
+                && node.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+            if !ok {
+                return Err(ConfigError::Invalid("node_id must be 1 to 64 of A-Z a-z 0-9 . _ -".into()));
+            }
+        }
+        if !(300..=600_000).contains(&self.presence_ttl_ms) {
+            return Err(ConfigError::Invalid("presence_ttl_ms must be between 300 and 600000".into()));
+        }
         if self.ws_heartbeat_ms < 100 || self.ws_timeout_ms <= self.ws_heartbeat_ms {
             return Err(ConfigError::Invalid("ws_heartbeat_ms must be >= 100 and below ws_timeout_ms".into()));
         }
@@ -556,6 +575,7 @@ impl Settings {
             milestone_review: std::time::Duration::from_secs(self.milestone_review_secs.max(1)),
             auto_release_every: std::time::Duration::from_secs(self.auto_release_interval_secs.max(1)),
             webhook_secret: agora_actors::Secret::default(),
+            cluster: None,
             analytics_messages: agora_actors::analytics::MessageTally::default(),
             analytics: agora_actors::analytics::AnalyticsSettings {
                 retention: std::time::Duration::from_secs(self.analytics_retention_days.clamp(1, 3650) * 86_400),

@@ -75,6 +75,28 @@ fn json_error(err: actix_web::error::JsonPayloadError) -> ApiError {
     }
 }
 
+/// Cluster mode when `redis_url` is set: this node's link, under its id (a fresh one per
+/// start unless `node_id` is set).
+fn cluster_link(settings: &Settings) -> anyhow::Result<Option<agora_actors::cluster::Cluster>> {
+    let Some(url) = &settings.redis_url else { return Ok(None) };
+    let node = settings.node_id.clone().unwrap_or_else(|| {
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        format!("node-{}", &id[..12])
+    });
+    let cluster = agora_actors::cluster::Cluster::new(&agora_actors::cluster::ClusterSettings {
+        url: url.clone(),
+        node,
+        presence_ttl: std::time::Duration::from_millis(settings.presence_ttl_ms),
+    })
+    .context("redis_url is not a valid Redis URL")?;
+    tracing::info!(
+        node = cluster.node(),
+        presence_ttl_ms = settings.presence_ttl_ms,
+        "cluster mode: fan-out, presence and rate limits through Redis"
+    );
+    Ok(Some(cluster))
+}
+
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let settings = Arc::new(settings);
@@ -91,7 +113,10 @@ impl Application {
         }
         // Singleton actors start here, once, before the HTTP server and its workers.
         let started = time::OffsetDateTime::now_utc();
-        let hub = agora_actors::Hub::start(store.clone(), mailer.clone(), settings.realtime_with_secrets()?)?;
+        let mut realtime = settings.realtime_with_secrets()?;
+        realtime.cluster = cluster_link(&settings)?;
+        let cluster = realtime.cluster.clone();
+        let hub = agora_actors::Hub::start(store.clone(), mailer.clone(), realtime)?;
         // Operations a crash interrupted are completed or undone before the first request.
         let repaired = agora_actors::market::sweeper::sweep(&hub.cx, started, started).await?;
         if repaired > 0 {
@@ -106,7 +131,7 @@ impl Application {
             jwt,
             hasher: PasswordHasher::new()?,
             mailer,
-            login_failures: LoginFailures::new(&settings),
+            login_failures: LoginFailures::new(&settings, cluster.as_ref()),
             metrics: metrics.clone(),
             hub,
             search,
@@ -116,8 +141,9 @@ impl Application {
                 "analytics_salt",
                 "analytics address hashing",
             )?),
+            cluster: cluster.clone(),
         });
-        let limiters = web::Data::new(Arc::new(Limiters::new(&settings)));
+        let limiters = web::Data::new(Arc::new(Limiters::new(&settings, cluster.as_ref())));
         spawn_housekeeping(state.clone(), limiters.clone(), metrics);
 
         let rate_limits_on = settings.rate_limits_on();

@@ -25,4 +25,6 @@ pub struct AppState {
     pub search: Arc<agora_storage::search::SearchIndex>,
     /// Hashes client addresses for analytics (with the day), so none is stored raw.
     pub analytics_salt: agora_actors::Secret,
+    /// Cluster mode: this node's link to Redis (`None` on a single node).
+    pub cluster: Option<agora_actors::cluster::Cluster>,
 }

@@ -258,3 +258,18 @@ impl Handler<Retry> for SearchProjector {
         self.attempt(msg.work, msg.event, msg.attempt)
     }
 }
+
+/// Rebuild the index from storage: after a Redis outage this node may have missed other
+/// nodes' catalog events.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Resync;
+
+impl Handler<Resync> for SearchProjector {
+    type Result = ResponseActFuture<Self, ()>;
+
+    fn handle(&mut self, _: Resync, _: &mut Context<Self>) -> Self::Result {
+        metrics::counter!("agora_search_resyncs_total").increment(1);
+        self.attempt(Work::Rebuild, "resync", 1)
+    }
+}

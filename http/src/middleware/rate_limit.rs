@@ -4,6 +4,10 @@
 //! conversations, booking requests), and the failed-login policy ([`LoginFailures`]).
 //! Answers 429 `rate_limited` with `Retry-After`. Health, ready and metrics are exempt;
 //! `rate_limits = "off"` disables all of it.
+//!
+//! In cluster mode the counters live in Redis ([`Shared`]), so a limit holds across nodes;
+//! while Redis is unreachable each node falls back to its own counters (counted in
+//! `agora_rate_limit_fallbacks_total`).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
@@ -25,11 +29,23 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 pub struct Limiters {
+    shared: Option<Shared>,
+    quotas: [u32; 4],
     anonymous: DefaultKeyedRateLimiter<IpAddr>,
     user: DefaultKeyedRateLimiter<String>,
     auth: DefaultKeyedRateLimiter<IpAddr>,
     /// Per (user, write class): group conversations and booking requests.
-    writes: DefaultKeyedRateLimiter<(String, WriteClass)>,
+    writes: DefaultKeyedRateLimiter<WriteKey>,
+}
+
+/// A user's writes of one class.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct WriteKey(String, WriteClass);
+
+impl std::fmt::Display for WriteKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.0, self.1.label())
+    }
 }
 
 /// Writes that cost every recipient something (a new group, a booking request to answer),
@@ -54,8 +70,10 @@ fn per_minute(n: u32) -> Quota {
 }
 
 impl Limiters {
-    pub fn new(s: &Settings) -> Self {
+    pub fn new(s: &Settings, cluster: Option<&agora_actors::cluster::Cluster>) -> Self {
         Limiters {
+            shared: cluster.map(Shared::new),
+            quotas: [s.rate_anonymous_per_min, s.rate_user_per_min, s.rate_auth_per_min, s.rate_writes_per_min],
             anonymous: RateLimiter::keyed(per_minute(s.rate_anonymous_per_min)),
             user: RateLimiter::keyed(per_minute(s.rate_user_per_min)),
             auth: RateLimiter::keyed(per_minute(s.rate_auth_per_min)),
@@ -122,6 +140,87 @@ fn check<K: std::hash::Hash + Eq + Clone>(
     limiter.check_key(key).map_err(|not_until| limited(class, not_until.wait_time_from(DefaultClock::default().now())))
 }
 
+impl Limiters {
+    /// One request of `class` for `key`, against `per_min`: in Redis when the cluster
+    /// reaches it, else on this node's `local` limiter.
+    async fn take<K: std::hash::Hash + Eq + Clone + std::fmt::Display>(
+        &self,
+        local: &DefaultKeyedRateLimiter<K>,
+        key: &K,
+        class: &'static str,
+        per_min: u32,
+    ) -> Result<(), ApiError> {
+        if let Some(shared) = &self.shared {
+            if let Some(wait) = shared.take(class, &key.to_string(), per_min).await {
+                return if wait.is_zero() { Ok(()) } else { Err(limited(class, wait)) };
+            }
+        }
+        check(local, key, class)
+    }
+}
+
+/// Cluster-wide counters in Redis: a generic cell rate algorithm per key (the same
+/// quota as the local limiters: a burst of `per_min`, then one every `60 s / per_min`),
+/// on Redis's clock so that nodes' clocks do not matter.
+pub struct Shared {
+    cluster: agora_actors::cluster::Cluster,
+}
+
+/// KEYS[1]: the key; ARGV[1]: the emission interval in µs; ARGV[2]: the burst. Answers 0
+/// (allowed, counted) or how many µs to wait.
+const GCRA: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local new_tat = tat + interval
+local wait = new_tat - now - interval * tonumber(ARGV[2])
+if wait > 0 then return math.ceil(wait) end
+redis.call('SET', KEYS[1], string.format('%.0f', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1)
+return 0";
+
+/// The longest a Redis call may hold a request before the node decides alone.
+const SHARED_TIMEOUT: Duration = Duration::from_millis(250);
+
+/// Redis keys never carry a login name or address in the clear.
+fn hashed(raw: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(&Sha256::digest(raw.as_bytes())[..16])
+}
+
+impl Shared {
+    fn new(cluster: &agora_actors::cluster::Cluster) -> Shared {
+        Shared { cluster: cluster.clone() }
+    }
+
+    /// `Some(wait)` (zero when allowed) from Redis; `None` when Redis did not answer.
+    async fn take(&self, class: &str, key: &str, per_min: u32) -> Option<Duration> {
+        if !self.cluster.health().is_up() {
+            metrics::counter!("agora_rate_limit_fallbacks_total").increment(1);
+            return None;
+        }
+        static SCRIPT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| redis::Script::new(GCRA));
+        let per_min = per_min.max(1);
+        let mut conn = self.cluster.commands();
+        let mut invocation = SCRIPT.key(format!("agora:rl:{class}:{}", hashed(key)));
+        invocation.arg(60_000_000 / u64::from(per_min)).arg(per_min);
+        let call = invocation.invoke_async::<u64>(&mut conn);
+        match tokio::time::timeout(SHARED_TIMEOUT, call).await {
+            Ok(Ok(wait_us)) => Some(Duration::from_micros(wait_us)),
+            Ok(Err(e)) => {
+                metrics::counter!("agora_rate_limit_fallbacks_total").increment(1);
+                tracing::warn!(error = %e, "cluster rate limit unavailable: limiting on this node");
+                None
+            }
+            Err(_) => {
+                metrics::counter!("agora_rate_limit_fallbacks_total").increment(1);
+                None
+            }
+        }
+    }
+}
+
 /// The middleware function (`from_fn`).
 pub async fn rate_limit(
     mut req: ServiceRequest,
@@ -139,12 +238,13 @@ pub async fn rate_limit(
         let user = bearer_token(req.request())
             .and_then(|t| state.jwt.verify(t, TokenKind::Access).ok())
             .map(|c| c.sub.to_string());
+        let [anonymous, per_user, auth, writes] = limiters.quotas;
         let mut verdict = if is_auth_endpoint(&path) {
-            check(&limiters.auth, &ip, "auth")
+            limiters.take(&limiters.auth, &ip, "auth", auth).await
         } else {
             match &user {
-                Some(user) => check(&limiters.user, user, "user"),
-                None => check(&limiters.anonymous, &ip, "anonymous"),
+                Some(user) => limiters.take(&limiters.user, user, "user", per_user).await,
+                None => limiters.take(&limiters.anonymous, &ip, "anonymous", anonymous).await,
             }
         };
         if let (Ok(()), Some(user)) = (&verdict, &user) {
@@ -172,9 +272,7 @@ pub async fn rate_limit(
                 None
             };
             if let Some(class) = class {
-                verdict = limiters.writes.check_key(&(user.clone(), class)).map_err(|not_until| {
-                    limited(class.label(), not_until.wait_time_from(DefaultClock::default().now()))
-                });
+                verdict = limiters.take(&limiters.writes, &WriteKey(user.clone(), class), class.label(), writes).await;
             }
         }
         if let Err(e) = verdict {
@@ -204,6 +302,8 @@ pub struct LoginFailures {
     slowdown_after: usize,
     window: Duration,
     enabled: bool,
+    /// Cluster mode: the counters in Redis (this node's maps while it is unreachable).
+    shared: Option<agora_actors::cluster::Cluster>,
     by_source: Mutex<HashMap<(String, IpAddr), VecDeque<Instant>>>,
     by_name: Mutex<HashMap<String, VecDeque<Instant>>>,
 }
@@ -220,9 +320,77 @@ fn expire(q: &mut VecDeque<Instant>, now: Instant, window: Duration) {
     }
 }
 
+/// KEYS: the source's and the name's failure sets; ARGV: window (µs), max per source.
+/// Answers `{-1, µs to wait}` for a locked-out source, else `{failures of the name, 0}`.
+const LOGIN_CHECK: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local since = now - tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', since)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return {-1, math.ceil(tonumber(ARGV[1]) - (now - tonumber(oldest[2])))}
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', since)
+return {redis.call('ZCARD', KEYS[2]), 0}";
+
+/// KEYS: as above; ARGV: window (µs), failures kept per source, per name, a unique suffix.
+const LOGIN_FAILED: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local member = string.format('%.0f', now) .. ':' .. ARGV[4]
+local keeps = {tonumber(ARGV[2]), tonumber(ARGV[3])}
+for i = 1, 2 do
+  redis.call('ZADD', KEYS[i], now, member)
+  redis.call('ZREMRANGEBYRANK', KEYS[i], 0, -(keeps[i] + 1))
+  redis.call('PEXPIRE', KEYS[i], math.ceil(tonumber(ARGV[1]) / 1000))
+end
+return 0";
+
+/// A Redis call of the failed-login policy; `None` when Redis did not answer in time.
+async fn shared_call<T: redis::FromRedisValue>(
+    cluster: &agora_actors::cluster::Cluster,
+    invocation: &redis::ScriptInvocation<'_>,
+) -> Option<T> {
+    if !cluster.health().is_up() {
+        metrics::counter!("agora_rate_limit_fallbacks_total").increment(1);
+        return None;
+    }
+    let mut conn = cluster.commands();
+    match tokio::time::timeout(SHARED_TIMEOUT, invocation.invoke_async::<T>(&mut conn)).await {
+        Ok(Ok(v)) => Some(v),
+        Ok(Err(e)) => {
+            metrics::counter!("agora_rate_limit_fallbacks_total").increment(1);
+            tracing::warn!(error = %e, "cluster login counters unavailable: counting on this node");
+            None
+        }
+        Err(_) => {
+            metrics::counter!("agora_rate_limit_fallbacks_total").increment(1);
+            None
+        }
+    }
+}
+
+fn source_key(name: &str, ip: IpAddr) -> String {
+    format!("agora:lf:source:{}", hashed(&format!("{name}\n{ip}")))
+}
+
+fn name_key(name: &str) -> String {
+    format!("agora:lf:name:{}", hashed(name))
+}
+
+fn locked_out(wait: Duration) -> ApiError {
+    metrics::counter!("agora_login_lockouts_total").increment(1);
+    ApiError::TooManyRequests {
+        message: "too many failed logins from this address; try again later",
+        retry_after: wait,
+    }
+}
+
 impl LoginFailures {
-    pub fn new(s: &Settings) -> Self {
+    pub fn new(s: &Settings, cluster: Option<&agora_actors::cluster::Cluster>) -> Self {
         LoginFailures {
+            shared: cluster.cloned(),
             max_per_source: usize::try_from(s.login_failures_max).unwrap_or(usize::MAX).max(1),
             slowdown_after: usize::try_from(s.login_slowdown_after).unwrap_or(usize::MAX).max(1),
             window: Duration::from_secs(s.login_lockout_window_secs),
@@ -235,10 +403,37 @@ impl LoginFailures {
     /// Before an attempt on `name` from `ip`: `Err(429)` while that source is locked out for
     /// that name, else the delay to wait before answering (zero unless the name is under a
     /// distributed attack).
-    pub fn check(&self, name: &str, ip: IpAddr) -> Result<Duration, ApiError> {
+    pub async fn check(&self, name: &str, ip: IpAddr) -> Result<Duration, ApiError> {
         if !self.enabled {
             return Ok(Duration::ZERO);
         }
+        if let Some(cluster) = &self.shared {
+            static SCRIPT: std::sync::LazyLock<redis::Script> =
+                std::sync::LazyLock::new(|| redis::Script::new(LOGIN_CHECK));
+            let mut call = SCRIPT.key(source_key(name, ip));
+            call.key(name_key(name)).arg(self.window_us()).arg(self.max_per_source);
+            if let Some([count, wait]) = shared_call::<(i64, i64)>(cluster, &call).await.map(|(a, b)| [a, b]) {
+                if count < 0 {
+                    return Err(locked_out(Duration::from_micros(wait.unsigned_abs())));
+                }
+                return Ok(self.slowdown(usize::try_from(count).unwrap_or(usize::MAX)));
+            }
+        }
+        self.check_here(name, ip)
+    }
+
+    fn window_us(&self) -> u64 {
+        u64::try_from(self.window.as_micros()).unwrap_or(u64::MAX).max(1)
+    }
+
+    /// Failures kept per name: enough to reach the largest delay; older ones change nothing.
+    fn keep_per_name(&self) -> usize {
+        self.slowdown_after
+            .saturating_add(usize::try_from(MAX_SLOWDOWN.as_millis() / SLOWDOWN_STEP.as_millis()).unwrap_or(usize::MAX))
+    }
+
+    /// [`LoginFailures::check`] on this node's counters.
+    fn check_here(&self, name: &str, ip: IpAddr) -> Result<Duration, ApiError> {
         let now = Instant::now();
         {
             let mut map = self.by_source.lock().map_err(|_| ApiError::internal("login failure map poisoned"))?;
@@ -246,12 +441,7 @@ impl LoginFailures {
                 expire(q, now, self.window);
                 if q.len() >= self.max_per_source {
                     let oldest = q.front().copied().unwrap_or(now);
-                    let wait = self.window.saturating_sub(now.duration_since(oldest));
-                    metrics::counter!("agora_login_lockouts_total").increment(1);
-                    return Err(ApiError::TooManyRequests {
-                        message: "too many failed logins from this address; try again later",
-                        retry_after: wait,
-                    });
+                    return Err(locked_out(self.window.saturating_sub(now.duration_since(oldest))));
                 }
             }
         }
@@ -270,10 +460,28 @@ impl LoginFailures {
         SLOWDOWN_STEP.saturating_mul(steps).min(MAX_SLOWDOWN)
     }
 
-    pub fn record_failure(&self, name: &str, ip: IpAddr) {
+    pub async fn record_failure(&self, name: &str, ip: IpAddr) {
         if !self.enabled {
             return;
         }
+        if let Some(cluster) = &self.shared {
+            static SCRIPT: std::sync::LazyLock<redis::Script> =
+                std::sync::LazyLock::new(|| redis::Script::new(LOGIN_FAILED));
+            let mut call = SCRIPT.key(source_key(name, ip));
+            call.key(name_key(name))
+                .arg(self.window_us())
+                .arg(self.max_per_source)
+                .arg(self.keep_per_name())
+                .arg(uuid::Uuid::new_v4().simple().to_string());
+            if shared_call::<i64>(cluster, &call).await.is_some() {
+                return;
+            }
+        }
+        self.record_here(name, ip);
+    }
+
+    /// [`LoginFailures::record_failure`] on this node's counters.
+    fn record_here(&self, name: &str, ip: IpAddr) {
         let now = Instant::now();
         if let Ok(mut map) = self.by_source.lock() {
             let q = map.entry((name.to_string(), ip)).or_default();
@@ -282,10 +490,7 @@ impl LoginFailures {
                 q.pop_front();
             }
         }
-        // Enough entries to reach the largest delay; older ones change nothing.
-        let keep = self.slowdown_after.saturating_add(
-            usize::try_from(MAX_SLOWDOWN.as_millis() / SLOWDOWN_STEP.as_millis()).unwrap_or(usize::MAX),
-        );
+        let keep = self.keep_per_name();
         if let Ok(mut map) = self.by_name.lock() {
             let q = map.entry(name.to_string()).or_default();
             q.push_back(now);
@@ -297,7 +502,18 @@ impl LoginFailures {
 
     /// After a successful login: that source starts afresh for that name. The per-name
     /// count stays (the attacker's failures do not vanish because the owner logged in).
-    pub fn clear(&self, name: &str, ip: IpAddr) {
+    pub async fn clear(&self, name: &str, ip: IpAddr) {
+        if let Some(cluster) = self.shared.as_ref().filter(|c| c.health().is_up()) {
+            let mut conn = cluster.commands();
+            let mut del = redis::cmd("DEL");
+            del.arg(source_key(name, ip));
+            let del = del.query_async::<()>(&mut conn);
+            match tokio::time::timeout(SHARED_TIMEOUT, del).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "clearing the cluster login counter failed"),
+                Err(_) => tracing::warn!("clearing the cluster login counter timed out"),
+            }
+        }
         if let Ok(mut map) = self.by_source.lock() {
             map.remove(&(name.to_string(), ip));
         }
@@ -320,11 +536,10 @@ mod tests {
     use super::*;
 
     fn policy(max: u32, slowdown_after: u32) -> LoginFailures {
-        LoginFailures::new(&Settings {
-            login_failures_max: max,
-            login_slowdown_after: slowdown_after,
-            ..Settings::default()
-        })
+        LoginFailures::new(
+            &Settings { login_failures_max: max, login_slowdown_after: slowdown_after, ..Settings::default() },
+            None,
+        )
     }
 
     #[test]
@@ -333,13 +548,13 @@ mod tests {
         let attacker = IpAddr::from([10, 0, 0, 1]);
         let owner = IpAddr::from([10, 0, 0, 2]);
         for _ in 0..3 {
-            assert!(p.check("email:a@example.com", attacker).is_ok());
-            p.record_failure("email:a@example.com", attacker);
+            assert!(p.check_here("email:a@example.com", attacker).is_ok());
+            p.record_here("email:a@example.com", attacker);
         }
-        let e = p.check("email:a@example.com", attacker).expect_err("locked");
+        let e = p.check_here("email:a@example.com", attacker).expect_err("locked");
         assert_eq!(e.code(), "rate_limited");
-        assert_eq!(p.check("email:a@example.com", owner).expect("owner free"), Duration::ZERO);
-        assert!(p.check("user:a", attacker).is_ok(), "another name of the same account is a separate key");
+        assert_eq!(p.check_here("email:a@example.com", owner).expect("owner free"), Duration::ZERO);
+        assert!(p.check_here("user:a", attacker).is_ok(), "another name of the same account is a separate key");
     }
 
     #[test]
@@ -347,16 +562,16 @@ mod tests {
         let p = policy(1000, 4);
         let name = "user:target";
         for i in 0..4u8 {
-            assert_eq!(p.check(name, IpAddr::from([10, 0, 1, i])).expect("free"), Duration::ZERO);
-            p.record_failure(name, IpAddr::from([10, 0, 1, i]));
+            assert_eq!(p.check_here(name, IpAddr::from([10, 0, 1, i])).expect("free"), Duration::ZERO);
+            p.record_here(name, IpAddr::from([10, 0, 1, i]));
         }
         let owner = IpAddr::from([10, 9, 9, 9]);
-        assert_eq!(p.check(name, owner).expect("not locked"), SLOWDOWN_STEP);
+        assert_eq!(p.check_here(name, owner).expect("not locked"), SLOWDOWN_STEP);
         for i in 0..50u8 {
-            p.record_failure(name, IpAddr::from([10, 0, 2, i]));
+            p.record_here(name, IpAddr::from([10, 0, 2, i]));
         }
-        assert_eq!(p.check(name, owner).expect("not locked"), MAX_SLOWDOWN);
-        assert_eq!(p.check("user:other", owner).expect("free"), Duration::ZERO);
+        assert_eq!(p.check_here(name, owner).expect("not locked"), MAX_SLOWDOWN);
+        assert_eq!(p.check_here("user:other", owner).expect("free"), Duration::ZERO);
     }
 
     #[test]

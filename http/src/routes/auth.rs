@@ -281,7 +281,7 @@ async fn check_login(state: &AppState, req: &HttpRequest, name: LoginName, passw
     let key = name.key();
     let ip = client_ip(req);
     // Decided before the account is looked up: the same for names of nobody.
-    let delay = state.login_failures.check(&key, ip)?;
+    let delay = state.login_failures.check(&key, ip).await?;
     if !delay.is_zero() {
         actix_web::rt::time::sleep(delay).await;
     }
@@ -292,7 +292,7 @@ async fn check_login(state: &AppState, req: &HttpRequest, name: LoginName, passw
     .map(|v| v.value);
     let ok = state.hasher.verify(password, user.as_ref().map(|u| u.password_hash.as_str())).await?;
     let Some(user) = user.filter(|_| ok) else {
-        state.login_failures.record_failure(&key, ip);
+        state.login_failures.record_failure(&key, ip).await;
         metrics::counter!("agora_logins_total", "outcome" => "failed").increment(1);
         tracing::info!("login failed");
         return Err(ApiError::Unauthorized {
@@ -300,7 +300,7 @@ async fn check_login(state: &AppState, req: &HttpRequest, name: LoginName, passw
             message: "wrong email, username or password",
         });
     };
-    state.login_failures.clear(&key, ip);
+    state.login_failures.clear(&key, ip).await;
     metrics::counter!("agora_logins_total", "outcome" => "ok").increment(1);
     tracing::info!(user_id = %user.id, "logged in");
     Ok(user)

@@ -13,8 +13,20 @@ pub struct Health {
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Ready {
+    /// `ready`, or `degraded` when a cluster node cannot reach Redis (it still serves its
+    /// own users; cross-node delivery waits for Redis).
     pub status: &'static str,
     pub storage: &'static str,
+    /// Cluster mode only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterReady>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ClusterReady {
+    pub node: String,
+    /// `up` or `down`.
+    pub redis: &'static str,
 }
 
 /// Liveness: the process answers.
@@ -28,7 +40,12 @@ pub async fn health() -> HttpResponse {
     responses((status = 200, body = Ready), (status = 503, body = super::ErrorEnvelope)))]
 pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     state.store.ping().await.map_err(|e| ApiError::Unavailable(format!("storage: {e}")))?;
-    Ok(HttpResponse::Ok().json(Ready { status: "ready", storage: state.store.backend_name() }))
+    let cluster = state
+        .cluster
+        .as_ref()
+        .map(|c| ClusterReady { node: c.node().to_string(), redis: if c.health().is_up() { "up" } else { "down" } });
+    let status = if cluster.as_ref().is_some_and(|c| c.redis == "down") { "degraded" } else { "ready" };
+    Ok(HttpResponse::Ok().json(Ready { status, storage: state.store.backend_name(), cluster }))
 }
 
 /// The resources the API root lists: `(name, path)`, canonical names only (the aliases are

@@ -101,7 +101,8 @@ impl WsConnection {
         }
         metrics::counter!("agora_ws_frames_out_total", "type" => frame.frame.kind()).increment(1);
         if let Some(origin) = frame.origin {
-            metrics::histogram!("agora_message_latency_seconds", "stage" => "delivered")
+            let stage = if frame.remote { "delivered_remote" } else { "delivered" };
+            metrics::histogram!("agora_message_latency_seconds", "stage" => stage)
                 .record(origin.elapsed().as_secs_f64());
         }
     }

@@ -20,6 +20,7 @@ pub struct Node {
     pub base: String,
     /// Where the process's stderr goes (shown when it exits early).
     pub log: std::path::PathBuf,
+    pub port: u16,
 }
 
 impl Node {
@@ -33,9 +34,7 @@ impl Node {
         let log = std::env::temp_dir().join(format!("agora-node-{}-{port}.log", std::process::id()));
         let stderr = std::fs::File::create(&log).expect("node log file");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_agora"));
-        cmd.envs(env.iter().copied());
-        let child = cmd
-            .arg("serve")
+        cmd.arg("serve")
             .env("AGORA_DATA_DIR", data_dir)
             .env("AGORA_LISTEN", format!("127.0.0.1:{port}"))
             .env("AGORA_JWT_SECRET", SECRET)
@@ -44,11 +43,12 @@ impl Node {
             .env("AGORA_SHUTDOWN_TIMEOUT_SECS", "5")
             .env_remove("AGORA_REDIS_URL")
             .env_remove("AGORA_STORAGE")
+            // The caller's variables last, so they override the defaults above.
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .expect("agora serve");
-        Node { child, base: format!("http://127.0.0.1:{port}"), log }
+            .stderr(stderr);
+        let child = cmd.spawn().expect("agora serve");
+        Node { child, base: format!("http://127.0.0.1:{port}"), log, port }
     }
 
     pub async fn wait_ready(&mut self, client: &reqwest::Client) {
@@ -195,4 +195,112 @@ pub async fn deal(http: &reqwest::Client, node: &Node) -> Deal {
     let milestone =
         result_ids(&get(http, node, &format!("/api/contracts/{contract}/milestones"), &client).await)[0].clone();
     Deal { client, provider, contract, card, milestone }
+}
+
+/// A real `redis-server` on a free port with nothing persisted, stopped when dropped.
+/// `restart` stops it and starts it again on the same port (an outage).
+pub struct Redis {
+    child: Option<Child>,
+    pub port: u16,
+}
+
+impl Redis {
+    pub fn start() -> Redis {
+        let port = free_port();
+        let mut redis = Redis { child: None, port };
+        redis.spawn();
+        redis
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    fn spawn(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server (the test command installs it)");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start on {}", self.port);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A JSON WebSocket client of `/ws`.
+pub struct Ws {
+    stream: tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+}
+
+impl Ws {
+    /// Connects with `token` and reads the `hello`.
+    pub async fn connect(node: &Node, token: &str) -> Ws {
+        let url = format!("ws://127.0.0.1:{}/ws?token={token}", node.port);
+        let (stream, _) = tokio_tungstenite::connect_async(url).await.expect("websocket handshake");
+        let mut ws = Ws { stream };
+        ws.expect("hello", Duration::from_secs(5)).await;
+        ws
+    }
+
+    pub async fn send(&mut self, frame: Value) {
+        use futures_util::SinkExt;
+        self.stream
+            .send(tokio_tungstenite::tungstenite::Message::Text(frame.to_string().into()))
+            .await
+            .expect("ws send");
+    }
+
+    /// The next frame within `wait`, or `None` (timeout or closed).
+    pub async fn next(&mut self, wait: Duration) -> Option<Value> {
+        use futures_util::StreamExt;
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let msg = tokio::time::timeout_at(deadline, self.stream.next()).await.ok()??.ok()?;
+            match msg {
+                tokio_tungstenite::tungstenite::Message::Text(t) => return serde_json::from_str(&t).ok(),
+                tokio_tungstenite::tungstenite::Message::Close(_) => return None,
+                _ => continue,
+            }
+        }
+    }
+
+    /// The first frame of type `kind` within `wait` (others are skipped); panics if none.
+    pub async fn expect(&mut self, kind: &str, wait: Duration) -> Value {
+        self.first(wait, |f| f["type"] == kind).await.unwrap_or_else(|| panic!("no {kind} frame within {wait:?}"))
+    }
+
+    /// The first frame matching `pred` within `wait`, skipping the rest.
+    pub async fn first(&mut self, wait: Duration, pred: impl Fn(&Value) -> bool) -> Option<Value> {
+        let deadline = Instant::now() + wait;
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            let frame = self.next(left).await?;
+            if pred(&frame) {
+                return Some(frame);
+            }
+        }
+        None
+    }
 }

@@ -208,4 +208,34 @@ mod tests {
         bus.publish([search, catalog], at).await;
         assert_eq!((searches.load(Ordering::SeqCst), everything.load(Ordering::SeqCst)), (1, 2));
     }
+
+    #[actix::test]
+    async fn events_from_other_nodes_reach_only_every_node_subscribers() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let bus = LocalBus::default();
+        let (origin, everywhere) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let catalog_only: Interest = |e| matches!(e, DomainEvent::CatalogChanged { .. });
+        bus.subscribe("once", Reach::Origin, |_| true, Counter(Arc::clone(&origin)).start().recipient());
+        bus.subscribe("index", Reach::EveryNode, catalog_only, Counter(Arc::clone(&everywhere)).start().recipient());
+        let at = OffsetDateTime::UNIX_EPOCH;
+        let catalog = DomainEvent::CatalogChanged {
+            item: agora_engine::event::CatalogItem::Service(agora_engine::ServiceId::from_uuid(uuid::Uuid::nil())),
+        };
+        let search = DomainEvent::SearchPerformed {
+            q: "tiles".into(),
+            kind: "services".into(),
+            user_id: None,
+            results: 0,
+            filters: Vec::new(),
+            at,
+        };
+        assert!(bus.wanted_everywhere(&catalog), "the index wants catalog changes on every node");
+        assert!(!bus.wanted_everywhere(&search), "nobody outside the origin wants searches");
+        bus.deliver_remote(Published { event: Arc::new(catalog.clone()), at });
+        bus.deliver_remote(Published { event: Arc::new(search), at });
+        // Delivered to mailboxes: a published event behind them flushes them.
+        bus.publish(Published { event: Arc::new(catalog), at }).await;
+        assert_eq!(everywhere.load(Ordering::SeqCst), 2, "one remote and one local catalog change");
+        assert_eq!(origin.load(Ordering::SeqCst), 1, "the origin-only subscriber saw only the local event");
+    }
 }

@@ -432,6 +432,36 @@ mod tests {
     }
 
     #[test]
+    fn a_frame_from_another_node_keeps_its_bytes() {
+        let frame = ServerFrame::Message {
+            conversation_id: "c".into(),
+            message_id: "m".into(),
+            seq: 7,
+            sender_id: "u".into(),
+            body: "hi".into(),
+            sent_at: "2026-12-04T00:00:00Z".into(),
+            client_msg_id: Some("x".into()),
+            edited_at: None,
+            deleted: false,
+        };
+        let local = SharedFrame::new(frame.clone());
+        let bytes = local.bytes(Encoding::Msgpack);
+        let sent = time::OffsetDateTime::now_utc() - time::Duration::milliseconds(5);
+        let remote = SharedFrame::from_msgpack(&bytes, sent).expect("a server frame");
+        assert_eq!(remote.frame, frame);
+        assert!(remote.remote && !local.remote);
+        assert_eq!(remote.bytes(Encoding::Msgpack), bytes, "MessagePack clients get the bytes as sent");
+        assert_eq!(remote.bytes(Encoding::Json), local.bytes(Encoding::Json));
+        let age = remote.origin.expect("a message carries its origin").elapsed();
+        assert!(age >= std::time::Duration::from_millis(5), "latency counts from the sender's clock: {age:?}");
+        let presence = SharedFrame::new(ServerFrame::Presence { user_id: "u".into(), online: true });
+        let presence = SharedFrame::from_msgpack(&presence.bytes(Encoding::Msgpack), sent).expect("frame");
+        assert!(presence.origin.is_none(), "only messages have a delivery latency");
+        assert!(SharedFrame::from_msgpack(b"\x81\xa4type\xa4nope", sent).is_none());
+        assert!(SharedFrame::from_msgpack(b"", sent).is_none());
+    }
+
+    #[test]
     fn errors_say_what_is_wrong() {
         let code = |b: &[u8]| decode(b, Encoding::Json).expect_err("must fail").code;
         assert_eq!(code(b"not json"), "invalid_frame");

@@ -99,8 +99,10 @@ impl Handler<Connect> for SessionRegistry {
         // once the user's channel is subscribed, so nothing published after `hello` is missed.
         let join = self.cluster.as_ref().filter(|_| fresh).map(|c| c.join(msg.user));
         Box::pin(async move {
+            // A Redis that hangs must not hold the connection up: after a second, go on as if
+            // the user were nowhere else (the worst case is one extra `presence` frame).
             let elsewhere = match join {
-                Some(join) => join.await,
+                Some(join) => tokio::time::timeout(std::time::Duration::from_secs(1), join).await.unwrap_or(false),
                 None => false,
             };
             session.do_send(Attach { handle, elsewhere });

@@ -419,7 +419,19 @@ async fn control(cluster: Cluster, mut rx: mpsc::UnboundedReceiver<Control>) {
             }
             Control::Reregister => {
                 let users: Vec<UserId> = cluster.0.subscriptions.lock().await.users.iter().copied().collect();
+                // Users who left while Redis was away still name this node: forget them.
+                let before: Vec<String> = match redis::cmd("SMEMBERS").arg(&node_users).query_async(&mut conn).await {
+                    Ok(before) => before,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "reading this node's users failed; registering again later");
+                        continue;
+                    }
+                };
+                let now: HashSet<String> = users.iter().map(|u| u.to_string()).collect();
                 let mut pipe = redis::pipe();
+                for gone in before.iter().filter(|u| !now.contains(*u)) {
+                    pipe.cmd("HDEL").arg(presence::online_key(gone)).arg(&*node).ignore();
+                }
                 pipe.cmd("DEL").arg(&node_users).ignore();
                 for chunk in users.chunks(1000) {
                     for user in chunk {

@@ -11,15 +11,13 @@
 //! announces those left with no live node offline. The scripts run atomically, and each
 //! node sends its joins and leaves in order, so a quick reconnect never reads as offline.
 
-use agora_engine::UserId;
-
 pub const NODES: &str = "agora:nodes";
 
 pub fn node_key(node: &str) -> String {
     format!("agora:node:{node}")
 }
 
-pub fn online_key(user: UserId) -> String {
+pub fn online_key(user: impl std::fmt::Display) -> String {
     format!("agora:online:{user}")
 }
 

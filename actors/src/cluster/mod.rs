@@ -369,53 +369,16 @@ async fn publisher(cluster: Cluster, mut rx: mpsc::Receiver<Outgoing>) {
 
 /// Joins, leaves and re-registrations, one at a time in the order the registry sent them.
 async fn control(cluster: Cluster, mut rx: mpsc::UnboundedReceiver<Control>) {
-    let (join, leave) = (presence::join(), presence::leave());
     let mut conn = cluster.0.commands.clone();
     let node = Arc::clone(&cluster.0.node);
     let node_users = presence::node_users_key(&node);
     while let Some(op) = rx.recv().await {
         match op {
             Control::Join { user, reply } => {
-                let subscribed = {
-                    let mut subs = cluster.0.subscriptions.lock().await;
-                    subs.users.insert(user);
-                    match subs.sink.as_mut() {
-                        Some(sink) => sink.subscribe(user_channel(user)).await.is_ok(),
-                        None => false,
-                    }
-                };
-                let elsewhere = subscribed
-                    && join
-                        .key(presence::online_key(user))
-                        .key(&node_users)
-                        .arg(&*node)
-                        .arg(user.to_string())
-                        .invoke_async::<i64>(&mut conn)
-                        .await
-                        .inspect_err(|e| tracing::warn!(%user, error = %e, "registering presence failed"))
-                        .is_ok_and(|n| n == 1);
-                let _ = reply.send(elsewhere);
+                let _ = reply.send(presence_op(&cluster, &mut conn, &node_users, user, true).await);
             }
             Control::Leave { user, reply } => {
-                let live = {
-                    let mut subs = cluster.0.subscriptions.lock().await;
-                    subs.users.remove(&user);
-                    match subs.sink.as_mut() {
-                        Some(sink) => sink.unsubscribe(user_channel(user)).await.is_ok(),
-                        None => false,
-                    }
-                };
-                let elsewhere = live
-                    && leave
-                        .key(presence::online_key(user))
-                        .key(&node_users)
-                        .arg(&*node)
-                        .arg(user.to_string())
-                        .invoke_async::<i64>(&mut conn)
-                        .await
-                        .inspect_err(|e| tracing::warn!(%user, error = %e, "removing presence failed"))
-                        .is_ok_and(|n| n == 1);
-                let _ = reply.send(elsewhere);
+                let _ = reply.send(presence_op(&cluster, &mut conn, &node_users, user, false).await);
             }
             Control::Reregister => {
                 let users: Vec<UserId> = cluster.0.subscriptions.lock().await.users.iter().copied().collect();
@@ -452,6 +415,44 @@ async fn control(cluster: Cluster, mut rx: mpsc::UnboundedReceiver<Control>) {
                     Err(e) => tracing::warn!(error = %e, "registering presence again failed"),
                 }
             }
+        }
+    }
+}
+
+/// A join (`joining`) or a leave of `user`: the user's channel and its presence. Answers
+/// whether another live node holds the user. While the subscription is down only the local
+/// set changes; re-registration after the outage does the rest.
+async fn presence_op(
+    cluster: &Cluster,
+    conn: &mut ConnectionManager,
+    node_users: &str,
+    user: UserId,
+    joining: bool,
+) -> bool {
+    let channel_done = {
+        let mut subs = cluster.0.subscriptions.lock().await;
+        if joining {
+            subs.users.insert(user);
+        } else {
+            subs.users.remove(&user);
+        }
+        match subs.sink.as_mut() {
+            Some(sink) if joining => sink.subscribe(user_channel(user)).await.is_ok(),
+            Some(sink) => sink.unsubscribe(user_channel(user)).await.is_ok(),
+            None => false,
+        }
+    };
+    if !channel_done {
+        return false;
+    }
+    let script = if joining { presence::join() } else { presence::leave() };
+    let mut invocation = script.key(presence::online_key(user));
+    invocation.key(node_users).arg(&*cluster.0.node).arg(user.to_string());
+    match invocation.invoke_async::<i64>(conn).await {
+        Ok(n) => n == 1,
+        Err(e) => {
+            tracing::warn!(%user, joining, error = %e, "updating presence failed");
+            false
         }
     }
 }

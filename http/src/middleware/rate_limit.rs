@@ -196,28 +196,11 @@ impl Shared {
 
     /// `Some(wait)` (zero when allowed) from Redis; `None` when Redis did not answer.
     async fn take(&self, class: &str, key: &str, per_min: u32) -> Option<Duration> {
-        if !self.cluster.health().is_up() {
-            metrics::counter!("agora_rate_limit_fallbacks_total").increment(1);
-            return None;
-        }
         static SCRIPT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| redis::Script::new(GCRA));
         let per_min = per_min.max(1);
-        let mut conn = self.cluster.commands();
         let mut invocation = SCRIPT.key(format!("agora:rl:{class}:{}", hashed(key)));
         invocation.arg(60_000_000 / u64::from(per_min)).arg(per_min);
-        let call = invocation.invoke_async::<u64>(&mut conn);
-        match tokio::time::timeout(SHARED_TIMEOUT, call).await {
-            Ok(Ok(wait_us)) => Some(Duration::from_micros(wait_us)),
-            Ok(Err(e)) => {
-                metrics::counter!("agora_rate_limit_fallbacks_total").increment(1);
-                tracing::warn!(error = %e, "cluster rate limit unavailable: limiting on this node");
-                None
-            }
-            Err(_) => {
-                metrics::counter!("agora_rate_limit_fallbacks_total").increment(1);
-                None
-            }
-        }
+        shared_call::<u64>(&self.cluster, &invocation).await.map(Duration::from_micros)
     }
 }
 
@@ -347,7 +330,8 @@ for i = 1, 2 do
 end
 return 0";
 
-/// A Redis call of the failed-login policy; `None` when Redis did not answer in time.
+/// One script call for the cluster-wide limits; `None` (and counted) when Redis is down or
+/// did not answer in time, so that the caller decides on this node's counters.
 async fn shared_call<T: redis::FromRedisValue>(
     cluster: &agora_actors::cluster::Cluster,
     invocation: &redis::ScriptInvocation<'_>,
@@ -361,7 +345,7 @@ async fn shared_call<T: redis::FromRedisValue>(
         Ok(Ok(v)) => Some(v),
         Ok(Err(e)) => {
             metrics::counter!("agora_rate_limit_fallbacks_total").increment(1);
-            tracing::warn!(error = %e, "cluster login counters unavailable: counting on this node");
+            tracing::warn!(error = %e, "cluster-wide limits unavailable: counting on this node");
             None
         }
         Err(_) => {

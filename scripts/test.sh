@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole Agora test suite on a fresh machine. Installs redis-server first when it
-# is missing (tests that need Redis start their own on a free port).
+# is missing (tests that need Redis start their own on a free port), and nginx (the deploy
+# test checks deploy/nginx/agora.conf with `nginx -t`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +13,17 @@ if ! command -v redis-server >/dev/null 2>&1; then
     $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq redis-server >/dev/null
   fi
   command -v redis-server >/dev/null 2>&1 || { echo "error: could not install redis-server" >&2; exit 1; }
+fi
+
+# tests/tests/deploy.rs runs `nginx -t` on deploy/nginx/agora.conf.
+if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
+  echo "nginx not found: installing it with apt-get"
+  if command -v apt-get >/dev/null 2>&1; then
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null 2>&1 && SUDO="sudo"
+    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq nginx-light >/dev/null
+  fi
+  { command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ]; } || { echo "error: could not install nginx" >&2; exit 1; }
 fi
 
 if [ -z "${AGORA_TEST_SCYLLA:-}" ]; then

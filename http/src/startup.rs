@@ -250,6 +250,7 @@ impl Application {
             let handle = self.server.handle();
             let metrics_handle = self.metrics_server.as_ref().map(|(_, s)| s.handle());
             let sessions = self.state.hub.sessions.clone();
+            let cluster = self.state.cluster.clone();
             actix_web::rt::spawn(async move {
                 let which = tokio::select! {
                     _ = term.recv() => "SIGTERM",
@@ -263,6 +264,9 @@ impl Application {
                         tokio::time::sleep(Duration::from_millis(250)).await;
                     }
                     _ => {}
+                }
+                if let Some(cluster) = &cluster {
+                    cluster.depart(Duration::from_secs(2)).await;
                 }
                 handle.stop(true).await;
                 if let Some(h) = metrics_handle {

@@ -135,6 +135,10 @@ enum Control {
     },
     /// Registers every local user again (after Redis came back).
     Reregister,
+    /// The node is shutting down: stop beating, drop the key.
+    Depart {
+        reply: oneshot::Sender<()>,
+    },
 }
 
 /// The users this node holds (their channels are subscribed) and the live subscription.
@@ -155,6 +159,8 @@ struct Inner {
     subscriptions: Mutex<Subscriptions>,
     /// Told when the heartbeat fails, so a subscription that hangs is dropped and redone.
     reset: Notify,
+    /// Set by [`Cluster::depart`]: the heartbeat stops.
+    departed: std::sync::atomic::AtomicBool,
     wiring: OnceLock<Wiring>,
     /// The receiving ends, taken once by [`Cluster::run`].
     receivers: std::sync::Mutex<Option<(mpsc::Receiver<Outgoing>, mpsc::UnboundedReceiver<Control>)>>,
@@ -199,6 +205,7 @@ impl Cluster {
             control,
             subscriptions: Mutex::new(Subscriptions::default()),
             reset: Notify::new(),
+            departed: std::sync::atomic::AtomicBool::new(false),
             wiring: OnceLock::new(),
             receivers: std::sync::Mutex::new(Some((out_rx, control_rx))),
         })))
@@ -304,6 +311,16 @@ impl Cluster {
         async move { sent && answer.await.unwrap_or(false) }
     }
 
+    /// A graceful stop (SIGTERM), after the connections were closed: the node stops beating
+    /// and removes its key, so the other nodes reap it at their next heartbeat instead of
+    /// after the TTL. Queued behind the leaves already sent; waits at most `wait`.
+    pub async fn depart(&self, wait: Duration) {
+        let (reply, done) = oneshot::channel();
+        if self.0.control.send(Control::Depart { reply }).is_ok() {
+            let _ = tokio::time::timeout(wait, done).await;
+        }
+    }
+
     /// Which of `users` a live node other than this one holds. On a Redis failure nobody is.
     pub async fn online_elsewhere(&self, users: &[UserId]) -> Vec<UserId> {
         if users.is_empty() || !self.0.health.is_up() {
@@ -379,6 +396,18 @@ async fn control(cluster: Cluster, mut rx: mpsc::UnboundedReceiver<Control>) {
             }
             Control::Leave { user, reply } => {
                 let _ = reply.send(presence_op(&cluster, &mut conn, &node_users, user, false).await);
+            }
+            Control::Depart { reply } => {
+                // Without its key the node is dead to the others: their next heartbeat reaps
+                // it and announces its remaining users offline, as for a crash, but now.
+                cluster.0.departed.store(true, Ordering::Release);
+                match redis::cmd("DEL").arg(presence::node_key(&node)).query_async::<()>(&mut conn).await {
+                    Ok(()) => tracing::info!("left the cluster"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "leaving the cluster failed: the node is reaped after its TTL")
+                    }
+                }
+                let _ = reply.send(());
             }
             Control::Reregister => {
                 let users: Vec<UserId> = cluster.0.subscriptions.lock().await.users.iter().copied().collect();
@@ -570,6 +599,9 @@ async fn heartbeat(cluster: Cluster) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
+        if cluster.0.departed.load(Ordering::Acquire) {
+            return;
+        }
         let beat = redis::pipe()
             .cmd("SET")
             .arg(presence::node_key(&node))

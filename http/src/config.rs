@@ -76,6 +76,9 @@ pub struct Settings {
     pub rate_writes_per_min: u32,
     /// Origins allowed by CORS; `*` allows any origin.
     pub cors_origins: Vec<String>,
+    /// Load balancers whose `X-Forwarded-For` names the client (addresses or CIDR networks);
+    /// empty: the TCP peer is the client.
+    pub trusted_proxies: Vec<String>,
     /// Largest accepted request body, in bytes (413 beyond).
     pub max_body_bytes: usize,
     /// Largest accepted WebSocket frame, in bytes (an `error` frame beyond; the socket
@@ -171,6 +174,7 @@ impl Default for Settings {
             login_slowdown_after: 20,
             rate_writes_per_min: 30,
             cors_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
             max_body_bytes: 256 * 1024,
             max_frame_bytes: 64 * 1024,
             ws_heartbeat_ms: 15_000,
@@ -225,6 +229,7 @@ impl fmt::Debug for Settings {
             .field("refresh_token_ttl_secs", &self.refresh_token_ttl_secs)
             .field("rate_limits", &self.rate_limits)
             .field("cors_origins", &self.cors_origins)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("smtp_url", &redact(&self.smtp_url))
             .field("metrics_token", &redact(&self.metrics_token))
@@ -277,6 +282,7 @@ const ENV_KEYS: &[&str] = &[
     "LOGIN_SLOWDOWN_AFTER",
     "RATE_WRITES_PER_MIN",
     "CORS_ORIGINS",
+    "TRUSTED_PROXIES",
     "MAX_BODY_BYTES",
     "MAX_FRAME_BYTES",
     "WS_HEARTBEAT_MS",
@@ -429,6 +435,7 @@ impl Settings {
             "LOGIN_SLOWDOWN_AFTER" => self.login_slowdown_after = parse(var, value)?,
             "RATE_WRITES_PER_MIN" => self.rate_writes_per_min = parse(var, value)?,
             "CORS_ORIGINS" => self.cors_origins = list(value),
+            "TRUSTED_PROXIES" => self.trusted_proxies = list(value),
             "MAX_BODY_BYTES" => self.max_body_bytes = parse(var, value)?,
             "MAX_FRAME_BYTES" => self.max_frame_bytes = parse(var, value)?,
             "WS_HEARTBEAT_MS" => self.ws_heartbeat_ms = parse(var, value)?,
@@ -495,6 +502,7 @@ impl Settings {
         {
             return Err(ConfigError::Invalid("rate limits must be positive (or set rate_limits = \"off\")".into()));
         }
+        crate::client_ip::TrustedProxies::parse(&self.trusted_proxies).map_err(ConfigError::Invalid)?;
         if let Some(node) = &self.node_id {
             let ok = (1..=64).contains(&node.len())
                 && node.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));

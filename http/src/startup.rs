@@ -142,6 +142,7 @@ impl Application {
                 "analytics address hashing",
             )?),
             cluster: cluster.clone(),
+            proxies: crate::client_ip::TrustedProxies::parse(&settings.trusted_proxies).map_err(anyhow::Error::msg)?,
         });
         let limiters = web::Data::new(Arc::new(Limiters::new(&settings, cluster.as_ref())));
         spawn_housekeeping(state.clone(), limiters.clone(), metrics);

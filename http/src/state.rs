@@ -27,4 +27,6 @@ pub struct AppState {
     pub analytics_salt: agora_actors::Secret,
     /// Cluster mode: this node's link to Redis (`None` on a single node).
     pub cluster: Option<agora_actors::cluster::Cluster>,
+    /// Whose `X-Forwarded-For` names the client ([`crate::client_ip`]).
+    pub proxies: crate::client_ip::TrustedProxies,
 }

@@ -103,7 +103,7 @@ pub fn redact_target(target: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// The request span of tracing-actix-web with the target redacted ([`redact_target`]) and
-/// the client address taken from the socket (forwarding headers are not trusted here).
+/// the client address of [`crate::client_ip`] (forwarding headers only from trusted proxies).
 pub struct RedactedRootSpan;
 
 impl tracing_actix_web::RootSpanBuilder for RedactedRootSpan {
@@ -118,7 +118,7 @@ impl tracing_actix_web::RootSpanBuilder for RedactedRootSpan {
             http.method = %request.method(),
             http.route = %route,
             http.target = %redact_target(target),
-            http.client_ip = %request.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default(),
+            http.client_ip = %crate::client_ip::client_ip(request.request()),
             http.user_agent = %user_agent,
             http.status_code = tracing::field::Empty,
             otel.status_code = tracing::field::Empty,

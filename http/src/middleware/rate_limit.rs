@@ -216,7 +216,7 @@ pub async fn rate_limit(
     };
     let path = req.path().to_string();
     if !is_exempt(&path) {
-        let ip = req.peer_addr().map(|a| a.ip()).unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        let ip = crate::client_ip::client_ip(req.request());
         // Only the signature is checked here (cheap); handlers still check revocation.
         let user = bearer_token(req.request())
             .and_then(|t| state.jwt.verify(t, TokenKind::Access).ok())

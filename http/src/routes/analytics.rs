@@ -88,7 +88,7 @@ pub async fn ingest(
 /// The client address, hashed with the day and a secret kept in the data dir: the same
 /// address gives another hash tomorrow, and nothing gives the address back.
 fn ip_hash(state: &AppState, req: &HttpRequest, now: OffsetDateTime) -> String {
-    let ip = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+    let ip = crate::client_ip::client_ip(req).to_string();
     let mut h = Sha256::new();
     h.update(state.analytics_salt.bytes());
     h.update(agora_engine::analytics::ymd(now.date()).as_bytes());

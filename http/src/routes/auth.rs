@@ -1,7 +1,6 @@
 //! `/api/auth/*`: registration, login, token refresh with rotation and reuse detection,
 //! logout, own account, password change and reset, email verification.
 
-use std::net::IpAddr;
 use std::time::Duration;
 
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -228,9 +227,6 @@ impl LoginName {
 }
 
 /// The client address the rate limits and the lockout key on.
-fn client_ip(req: &HttpRequest) -> IpAddr {
-    req.peer_addr().map(|a| a.ip()).unwrap_or(IpAddr::from([0, 0, 0, 0]))
-}
 
 /// Log in with email or username and password.
 ///
@@ -279,7 +275,7 @@ async fn password_login(state: &AppState, req: &HttpRequest, body: &LoginBody) -
 /// The account a login name and password belong to, under the failed-login limits.
 async fn check_login(state: &AppState, req: &HttpRequest, name: LoginName, password: &str) -> Result<User, ApiError> {
     let key = name.key();
-    let ip = client_ip(req);
+    let ip = crate::client_ip::client_ip(req);
     // Decided before the account is looked up: the same for names of nobody.
     let delay = state.login_failures.check(&key, ip).await?;
     if !delay.is_zero() {

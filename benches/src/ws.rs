@@ -16,6 +16,20 @@
 //! connection of the other member) need no shared state. After the run the connections
 //! stay open for `--drain` to collect late acks and deliveries, then close with 1000.
 //!
+//! Several nodes (cluster mode: `--url A --url B` or `--url A,B`): registration and
+//! conversations go through the first URL (the nodes share storage); every WebSocket goes
+//! to the node [`node_of_connection`] assigns it. Connection `c` is device `d = c / users`
+//! of user `u = c % users`; `u` is side `s = u % 2` of pair `k = u / 2`. With `N` nodes,
+//! connection `c` goes to node `(k + s * ((k / N) % N) + d) % N`: both members of the
+//! pairs in every first block of `N` (k / N % N == 0) sit on one node, the second members
+//! of the other blocks are rotated by 1 .. N-1 nodes, and each further device of a user
+//! moves one node on. So every node gets the same share of each kind of connection, and
+//! 1/N of the deliveries are same-node (with 2 nodes and one device per user, half the
+//! pairs have both ends on one node and half on different nodes; with two devices, each
+//! message reaches one partner device on its sender's node and one on the other). A
+//! delivery is classified by the sending connection (its index is in the body) and the
+//! receiving one: same-node and cross-node delivery latency are reported apart.
+//!
 //! Limits worth knowing for large runs:
 //! - every socket is a file descriptor, in this process and in the server: agora-load
 //!   raises its own soft `RLIMIT_NOFILE` to the hard limit (and the hard one too when it
@@ -98,8 +112,10 @@ impl WireEncoding {
 #[derive(Args, Debug)]
 pub struct WsArgs {
     /// Base URL of the server under test (plain http; the WebSocket is ws://<host>/ws).
-    #[arg(long, default_value = "http://127.0.0.1:8080")]
-    pub url: String,
+    /// Repeat it (or give a comma-separated list; `--urls` is the same option) to spread the
+    /// WebSockets over several cluster nodes; set-up requests go to the first.
+    #[arg(long = "url", visible_alias = "urls", value_delimiter = ',', default_value = "http://127.0.0.1:8080")]
+    pub urls: Vec<String>,
     /// WebSocket connections to open and hold for the whole run.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub connections: u32,
@@ -138,19 +154,28 @@ pub struct WsArgs {
     /// Time to keep reading after the senders stop (late acks and deliveries still count).
     #[arg(long, default_value = "3s", value_parser = parse_duration)]
     pub drain: Duration,
-    /// Process id of the server, to report its resident memory per connection (Linux /proc).
-    #[arg(long)]
-    pub server_pid: Option<u32>,
+    /// Process id of the server, to report its resident memory per connection and its CPU
+    /// time (Linux /proc). Repeat it (or give a list) for several nodes: the figures are sums.
+    #[arg(long = "server-pid", value_delimiter = ',')]
+    pub server_pids: Vec<u32>,
     /// Print one JSON object on stdout; the text summary then goes to stderr.
     #[arg(long)]
     pub json: bool,
 }
 
-/// What every connection task shares.
-struct Plan {
+/// One node's WebSocket endpoint.
+struct NodeTarget {
     server: SocketAddr,
     /// `ws://host:port/ws?token=` without the token.
     ws_url_prefix: String,
+}
+
+/// What every connection task shares.
+struct Plan {
+    /// The nodes, in `--url` order; connection `c` uses `targets[node_of_connection(c, ..)]`.
+    targets: Vec<NodeTarget>,
+    /// Distinct accounts (connection `c` is user `c % users`).
+    users: usize,
     encoding: WireEncoding,
     config: WebSocketConfig,
     local_addrs: Vec<IpAddr>,
@@ -165,11 +190,17 @@ impl Plan {
     fn now_us(&self) -> u64 {
         u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX)
     }
+
+    fn node_of(&self, conn: usize) -> usize {
+        node_of_connection(conn, self.users, self.targets.len())
+    }
 }
 
 /// One connection's identity and, for senders, what it sends.
 struct ConnSpec {
     index: usize,
+    /// Index into `Plan::targets`.
+    node: usize,
     token: Arc<str>,
     user_id: Arc<str>,
     send: Option<SendSpec>,
@@ -230,6 +261,9 @@ struct ConnReport {
     own_deliveries: u64,
     ack_latency: Latencies,
     deliver_latency: Latencies,
+    /// Deliveries whose sending connection is on this connection's node, and the others.
+    deliver_same_node: Latencies,
+    deliver_cross_node: Latencies,
     frames: [u64; KINDS.len() + 1],
     error_codes: BTreeMap<String, u64>,
     undecodable: u64,
@@ -299,6 +333,58 @@ fn message_body(sent_us: u64, conn: usize, len: usize) -> String {
 
 fn sent_us_of_body(body: &str) -> Option<u64> {
     body.split(' ').next()?.parse().ok()
+}
+
+/// The sending connection's index, the second word of a [`message_body`].
+fn sender_conn_of_body(body: &str) -> Option<usize> {
+    body.split(' ').nth(1)?.parse().ok()
+}
+
+/// The node (index into the `--url` list) connection `conn` (user `conn % users`, device
+/// `conn / users`) connects to, out of `nodes`; see the module documentation for the rule.
+/// With one node everything is on node 0.
+pub fn node_of_connection(conn: usize, users: usize, nodes: usize) -> usize {
+    if nodes <= 1 || users == 0 {
+        return 0;
+    }
+    let (user, device) = (conn % users, conn / users);
+    let (pair, side) = (user / 2, user % 2);
+    let rotation = (pair / nodes) % nodes;
+    (pair + side * rotation + device) % nodes
+}
+
+/// Whether a delivery stayed on one node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Locality {
+    SameNode,
+    CrossNode,
+}
+
+/// How a message from connection `sender` to connection `receiver` travels.
+pub fn locality(sender: usize, receiver: usize, users: usize, nodes: usize) -> Locality {
+    if node_of_connection(sender, users, nodes) == node_of_connection(receiver, users, nodes) {
+        Locality::SameNode
+    } else {
+        Locality::CrossNode
+    }
+}
+
+/// Checks the `--url` list: at least one, each a plain-http URL, no node twice (two URLs of
+/// one server would count its own deliveries as cross-node). Answers them without a
+/// trailing slash.
+pub fn node_urls(raw: &[String]) -> Result<Vec<String>> {
+    let mut urls = Vec::with_capacity(raw.len());
+    for r in raw.iter().map(|r| r.trim()).filter(|r| !r.is_empty()) {
+        let base = api::base_url(r)?;
+        if urls.contains(&base) {
+            bail!("--url {base} is given twice: every node must be listed once");
+        }
+        urls.push(base);
+    }
+    if urls.is_empty() {
+        bail!("--url: no server URL given");
+    }
+    Ok(urls)
 }
 
 /// The partner of user `i` among `users`: 2k and 2k+1 pair up; with an odd count the last
@@ -378,7 +464,9 @@ fn local_port_range() -> Option<u64> {
 }
 
 pub async fn run(args: WsArgs) -> Result<()> {
-    let base = api::base_url(&args.url)?;
+    let urls = node_urls(&args.urls)?;
+    let base = urls[0].clone();
+    let nodes = urls.len();
     let n = args.connections as usize;
     let senders = args.senders as usize;
     let users = args.users.map_or(n.min(100), |u| u as usize);
@@ -401,10 +489,12 @@ pub async fn run(args: WsArgs) -> Result<()> {
         );
     }
     let sources = args.connect_addrs.len().max(1) as u64;
+    let per_node = (0..nodes).map(|k| (0..n).filter(|&c| node_of_connection(c, users, nodes) == k).count());
+    let busiest = per_node.max().unwrap_or(n) as u64;
     if let Some(ports) = local_port_range() {
-        if n as u64 > ports * sources {
+        if busiest > ports * sources {
             eprintln!(
-                "warning: {n} connections from {sources} source address(es) to one server port: each source \
+                "warning: {busiest} connections from {sources} source address(es) to one server port: each source \
                  address has about {ports} local ports (net.ipv4.ip_local_port_range). Pass more \
                  --connect-addrs (127.0.0.1,127.0.0.2,...) or connections will fail with EADDRNOTAVAIL"
             );
@@ -427,7 +517,9 @@ pub async fn run(args: WsArgs) -> Result<()> {
         .connect_timeout(Duration::from_secs(5))
         .build()
         .context("building the HTTP client")?;
-    api::check_health(&client, &base).await?;
+    for url in &urls {
+        api::check_health(&client, url).await?;
+    }
 
     eprintln!("registering {users} accounts at {base} ...");
     let t = Instant::now();
@@ -440,24 +532,17 @@ pub async fn run(args: WsArgs) -> Result<()> {
     let conversation_of: BTreeMap<(usize, usize), Arc<str>> =
         pairs.iter().copied().zip(conversation_ids.into_iter().map(Arc::from)).collect();
 
-    let url = reqwest::Url::parse(&base).context("parsing --url")?;
-    let host = url.host_str().context("--url has no host")?.to_string();
-    let port = url.port_or_known_default().unwrap_or(80);
-    let server = tokio::net::lookup_host((host.as_str(), port))
-        .await
-        .with_context(|| format!("resolving {host}"))?
-        .next()
-        .with_context(|| format!("{host} resolves to no address"))?;
-    if args.connect_addrs.iter().any(|a| a.is_ipv4() != server.is_ipv4()) {
-        bail!("--connect-addrs must be of the same IP family as the server address {server}");
+    let mut targets = Vec::with_capacity(nodes);
+    for raw in &urls {
+        let target = node_target(raw).await?;
+        if args.connect_addrs.iter().any(|a| a.is_ipv4() != target.server.is_ipv4()) {
+            bail!("--connect-addrs must be of the same IP family as the server address {}", target.server);
+        }
+        targets.push(target);
     }
-    let host_port = match url.port() {
-        Some(p) => format!("{}:{p}", url.host_str().unwrap_or("localhost")),
-        None => url.host_str().unwrap_or("localhost").to_string(),
-    };
     let plan = Arc::new(Plan {
-        server,
-        ws_url_prefix: format!("ws://{host_port}/ws?token="),
+        targets,
+        users,
         encoding: args.encoding,
         config: WebSocketConfig::default()
             .read_buffer_size(READ_BUFFER_BYTES)
@@ -487,7 +572,13 @@ pub async fn run(args: WsArgs) -> Result<()> {
                     offset: period.map_or(Duration::ZERO, |p| p.mul_f64(c as f64 / senders as f64)),
                 }
             });
-            ConnSpec { index: c, token: Arc::clone(&tokens[user].0), user_id: Arc::clone(&tokens[user].1), send }
+            ConnSpec {
+                index: c,
+                node: node_of_connection(c, users, nodes),
+                token: Arc::clone(&tokens[user].0),
+                user_id: Arc::clone(&tokens[user].1),
+                send,
+            }
         })
         .collect();
     // Connections per user, to know how many deliveries each message should make.
@@ -496,16 +587,18 @@ pub async fn run(args: WsArgs) -> Result<()> {
         conns_of_user[c % users] += 1;
     }
 
-    let server_pid = args.server_pid.map(|p| p.to_string());
-    let server_rss_before = server_pid.as_deref().and_then(|p| rss_kb(p, "VmRSS:"));
-    if server_pid.is_some() && server_rss_before.is_none() {
+    let server_pids: Vec<String> = args.server_pids.iter().map(u32::to_string).collect();
+    let server_rss = || sum_over(&server_pids, |p| rss_kb(p, "VmRSS:"));
+    let server_rss_before = server_rss();
+    if !server_pids.is_empty() && server_rss_before.is_none() {
         eprintln!("warning: cannot read /proc/<server-pid>/status: no server memory figures");
     }
 
     eprintln!(
-        "opening {n} WebSockets ({}, {} at a time{}) ...",
+        "opening {n} WebSockets ({}, {} at a time{}{}) ...",
         args.encoding.subprotocol(),
         args.connect_concurrency,
+        if nodes > 1 { format!(", over {nodes} nodes") } else { String::new() },
         if args.connect_addrs.is_empty() {
             String::new()
         } else {
@@ -553,7 +646,7 @@ pub async fn run(args: WsArgs) -> Result<()> {
     eprintln!("{opened} of {n} connections open ({failed} failed) in {connect_secs:.1}s");
 
     tokio::time::sleep(SETTLE).await;
-    let server_rss_open = server_pid.as_deref().and_then(|p| rss_kb(p, "VmRSS:"));
+    let server_rss_open = server_rss();
     let client_rss_open = rss_kb("self", "VmRSS:");
 
     let start = Instant::now() + Duration::from_millis(100);
@@ -571,11 +664,11 @@ pub async fn run(args: WsArgs) -> Result<()> {
     go_tx.send(Some(timeline)).ok();
     let sample_run = async {
         // CPU time of both processes over the send phase, and the server's RSS half-way.
-        let ticks = || (server_pid.as_deref().and_then(cpu_ticks), cpu_ticks("self"));
+        let ticks = || (sum_over(&server_pids, cpu_ticks), cpu_ticks("self"));
         tokio::time::sleep_until(start.into()).await;
         let before = ticks();
         tokio::time::sleep_until((start + args.duration / 2).into()).await;
-        let rss = server_pid.as_deref().and_then(|p| rss_kb(p, "VmRSS:"));
+        let rss = server_rss();
         tokio::time::sleep_until(timeline.send_until.into()).await;
         let after = ticks();
         let percent = |a: Option<u64>, b: Option<u64>| {
@@ -591,11 +684,18 @@ pub async fn run(args: WsArgs) -> Result<()> {
         all
     };
     let ((server_rss_mid, server_cpu, client_cpu), results) = tokio::join!(sample_run, joined);
-    let server_rss_end = server_pid.as_deref().and_then(|p| rss_kb(p, "VmRSS:"));
+    let server_rss_end = server_rss();
 
     let mut total = Totals::default();
+    let mut node_reports: Vec<NodeReport> =
+        urls.iter().map(|u| NodeReport { url: u.clone(), connections: 0, opened: 0, held: 0, deliveries: 0 }).collect();
     for (c, r) in results.into_iter().enumerate() {
         let r = r.context("a connection task panicked")?;
+        let node = &mut node_reports[node_of_connection(c, users, nodes)];
+        node.connections += 1;
+        node.opened += u64::from(r.failure.is_none());
+        node.held += u64::from(r.held);
+        node.deliveries += r.deliveries;
         let expected_per_ack = conns_of_user[partner(c % users, users)];
         total.add(r, expected_per_ack);
     }
@@ -609,6 +709,7 @@ pub async fn run(args: WsArgs) -> Result<()> {
         tool: "agora-load",
         subcommand: "ws",
         url: &base,
+        nodes: node_reports,
         encoding: args.encoding,
         connections: n,
         users,
@@ -640,10 +741,14 @@ pub async fn run(args: WsArgs) -> Result<()> {
         delivered_per_sec: per_sec(total.deliveries),
         ack_latency_ms: std::mem::take(&mut total.ack_latency).summary().in_ms(),
         deliver_latency_ms: std::mem::take(&mut total.deliver_latency).summary().in_ms(),
+        deliveries_same_node: total.deliver_same_node.len() as u64,
+        deliveries_cross_node: total.deliver_cross_node.len() as u64,
+        deliver_same_node_latency_ms: summary_ms(std::mem::take(&mut total.deliver_same_node)),
+        deliver_cross_node_latency_ms: summary_ms(std::mem::take(&mut total.deliver_cross_node)),
         error_frames: total.error_codes.clone(),
         frames_received: total.frames_by_kind(),
         undecodable_frames: total.undecodable,
-        server_rss_kb: server_pid.as_ref().map(|_| ServerRss {
+        server_rss_kb: (!server_pids.is_empty()).then_some(ServerRss {
             before: server_rss_before,
             all_open: server_rss_open,
             mid_run: server_rss_mid,
@@ -689,6 +794,8 @@ struct Totals {
     own_deliveries: u64,
     ack_latency: Latencies,
     deliver_latency: Latencies,
+    deliver_same_node: Latencies,
+    deliver_cross_node: Latencies,
     frames: [u64; KINDS.len() + 1],
     error_codes: BTreeMap<String, u64>,
     undecodable: u64,
@@ -713,6 +820,8 @@ impl Totals {
         self.own_deliveries += r.own_deliveries;
         self.ack_latency.merge(r.ack_latency);
         self.deliver_latency.merge(r.deliver_latency);
+        self.deliver_same_node.merge(r.deliver_same_node);
+        self.deliver_cross_node.merge(r.deliver_cross_node);
         for (t, n) in self.frames.iter_mut().zip(r.frames) {
             *t += n;
         }
@@ -734,6 +843,18 @@ impl Totals {
     }
 }
 
+/// One node's share of the connections.
+#[derive(Serialize)]
+struct NodeReport {
+    url: String,
+    /// Connections assigned to it.
+    connections: u64,
+    opened: u64,
+    held: u64,
+    /// `message` frames from the other member received on its connections.
+    deliveries: u64,
+}
+
 #[derive(Serialize)]
 struct ServerRss {
     before: Option<u64>,
@@ -746,7 +867,10 @@ struct ServerRss {
 struct Report<'a> {
     tool: &'static str,
     subcommand: &'static str,
+    /// The first node's URL (set-up requests went there).
     url: &'a str,
+    /// Every node in `--url` order, with its connections.
+    nodes: Vec<NodeReport>,
     encoding: WireEncoding,
     connections: usize,
     users: usize,
@@ -784,17 +908,52 @@ struct Report<'a> {
     delivered_per_sec: f64,
     ack_latency_ms: LatencyMs,
     deliver_latency_ms: LatencyMs,
+    /// Deliveries (with a latency) whose sending and receiving connections are on one
+    /// node, and on different nodes; their latencies (`null` without samples).
+    deliveries_same_node: u64,
+    deliveries_cross_node: u64,
+    deliver_same_node_latency_ms: Option<LatencyMs>,
+    deliver_cross_node_latency_ms: Option<LatencyMs>,
     error_frames: BTreeMap<String, u64>,
     frames_received: BTreeMap<String, u64>,
     undecodable_frames: u64,
     server_rss_kb: Option<ServerRss>,
     server_rss_per_connection_kb: Option<f64>,
-    /// CPU time over the send phase, in percent of one core.
+    /// CPU time over the send phase, in percent of one core (summed over `--server-pid`s).
     server_cpu_percent: Option<f64>,
     client_cpu_percent: Option<f64>,
     client_rss_kb: Option<u64>,
     client_rss_peak_kb: Option<u64>,
     nofile_limit: u64,
+}
+
+fn summary_ms(l: Latencies) -> Option<LatencyMs> {
+    (!l.is_empty()).then(|| l.summary().in_ms())
+}
+
+/// The sum of `f` over the processes, `None` when there are none or one cannot be read.
+fn sum_over(pids: &[String], f: impl Fn(&str) -> Option<u64>) -> Option<u64> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().map(|p| f(p)).sum()
+}
+
+/// Resolves a node's address and its WebSocket URL (`ws://host:port/ws?token=`).
+async fn node_target(base: &str) -> Result<NodeTarget> {
+    let url = reqwest::Url::parse(base).with_context(|| format!("parsing --url {base}"))?;
+    let host = url.host_str().with_context(|| format!("--url {base} has no host"))?.to_string();
+    let port = url.port_or_known_default().unwrap_or(80);
+    let server = tokio::net::lookup_host((host.as_str(), port))
+        .await
+        .with_context(|| format!("resolving {host}"))?
+        .next()
+        .with_context(|| format!("{host} resolves to no address"))?;
+    let host_port = match url.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host,
+    };
+    Ok(NodeTarget { server, ws_url_prefix: format!("ws://{host_port}/ws?token=") })
 }
 
 fn counts(map: &BTreeMap<String, u64>) -> String {
@@ -829,6 +988,11 @@ fn text_summary(r: &Report<'_>) -> String {
         r.duration_secs,
         r.body_bytes,
     );
+    if r.nodes.len() > 1 {
+        let nodes: Vec<String> =
+            r.nodes.iter().map(|n| format!("{} ({} conns, {} open)", n.url, n.connections, n.opened)).collect();
+        s += &format!("  nodes      {}\n", nodes.join(", "));
+    }
     s += &format!(
         "  connect    opened {} of {} in {:.2}s ({:.0}/s), failed {}: {}\n",
         r.opened,
@@ -855,6 +1019,17 @@ fn text_summary(r: &Report<'_>) -> String {
         );
         s += &format!("  ack        {}\n", latency_line(&r.ack_latency_ms));
         s += &format!("  deliver    {}\n", latency_line(&r.deliver_latency_ms));
+        let class = |l: &Option<LatencyMs>| l.as_ref().map_or("no deliveries".to_string(), latency_line);
+        s += &format!(
+            "    same node  {}  ({} deliveries)\n",
+            class(&r.deliver_same_node_latency_ms),
+            r.deliveries_same_node
+        );
+        s += &format!(
+            "    cross node {}  ({} deliveries)\n",
+            class(&r.deliver_cross_node_latency_ms),
+            r.deliveries_cross_node
+        );
     }
     s += &format!(
         "  errors     error frames: {}; undecodable frames: {}\n",
@@ -946,16 +1121,17 @@ type Ws = WebSocketStream<TcpStream>;
 
 /// Connects, upgrades and waits for `hello`; the error is a short reason for the report.
 async fn open(plan: &Plan, spec: &ConnSpec, report: &mut ConnReport) -> Result<Ws, String> {
-    let socket = if plan.server.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() }
+    let target = &plan.targets[spec.node];
+    let socket = if target.server.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() }
         .map_err(|e| format!("socket: {e}"))?;
     if !plan.local_addrs.is_empty() {
         let ip = plan.local_addrs[spec.index % plan.local_addrs.len()];
         socket.bind(SocketAddr::new(ip, 0)).map_err(|e| format!("bind: {e}"))?;
     }
-    let stream = socket.connect(plan.server).await.map_err(|e| format!("connect: {e}"))?;
+    let stream = socket.connect(target.server).await.map_err(|e| format!("connect: {e}"))?;
     stream.set_nodelay(true).map_err(|e| format!("nodelay: {e}"))?;
     let mut request =
-        format!("{}{}", plan.ws_url_prefix, spec.token).into_client_request().map_err(|e| format!("request: {e}"))?;
+        format!("{}{}", target.ws_url_prefix, spec.token).into_client_request().map_err(|e| format!("request: {e}"))?;
     request.headers_mut().insert("Sec-WebSocket-Protocol", HeaderValue::from_static(plan.encoding.subprotocol()));
     let (mut ws, _response) =
         tokio_tungstenite::client_async_with_config(request, stream, Some(plan.config)).await.map_err(|e| match e {
@@ -1025,8 +1201,17 @@ fn on_frame(plan: &Plan, spec: &ConnSpec, report: &mut ConnReport, bytes: &[u8])
                 report.own_deliveries += 1;
             } else {
                 report.deliveries += 1;
-                if let Some(sent) = frame.body.as_deref().and_then(sent_us_of_body) {
-                    report.deliver_latency.record_us(plan.now_us().saturating_sub(sent));
+                let body = frame.body.as_deref().unwrap_or("");
+                if let Some(sent) = sent_us_of_body(body) {
+                    let us = plan.now_us().saturating_sub(sent);
+                    report.deliver_latency.record_us(us);
+                    if let Some(sender) = sender_conn_of_body(body) {
+                        if plan.node_of(sender) == spec.node {
+                            report.deliver_same_node.record_us(us);
+                        } else {
+                            report.deliver_cross_node.record_us(us);
+                        }
+                    }
                 }
             }
         }
@@ -1220,6 +1405,168 @@ mod tests {
         let f = decode(WireEncoding::Json, &bytes).expect("decodes");
         assert_eq!(f.reference.as_deref(), Some("4-2-9"));
         assert!(decode(WireEncoding::Json, b"[1]").is_none());
+    }
+
+    /// Same-node and cross-node (sender connection, receiving connection) deliveries when
+    /// each of the first `senders` connections sends once to every connection of its partner.
+    fn delivery_mix(connections: usize, users: usize, senders: usize, nodes: usize) -> (usize, usize) {
+        let (mut same, mut cross) = (0, 0);
+        for sender in 0..senders {
+            let p = partner(sender % users, users);
+            for receiver in (0..connections).filter(|c| c % users == p) {
+                match locality(sender, receiver, users, nodes) {
+                    Locality::SameNode => same += 1,
+                    Locality::CrossNode => cross += 1,
+                }
+            }
+        }
+        (same, cross)
+    }
+
+    fn per_node(connections: usize, users: usize, nodes: usize) -> Vec<usize> {
+        let mut count = vec![0; nodes];
+        for c in 0..connections {
+            count[node_of_connection(c, users, nodes)] += 1;
+        }
+        count
+    }
+
+    #[test]
+    fn one_node_takes_every_connection() {
+        for c in 0..50 {
+            assert_eq!(node_of_connection(c, 10, 1), 0);
+            assert_eq!(node_of_connection(c, 10, 0), 0);
+        }
+        assert_eq!(delivery_mix(20, 10, 10, 1), (20, 0));
+    }
+
+    #[test]
+    fn two_nodes_one_device_each_split_the_pairs_in_half() {
+        // Users 0..8, pairs (0,1) (2,3) (4,5) (6,7): pairs 0 and 1 stay on one node, 2 and 3
+        // cross, then it repeats.
+        let nodes: Vec<usize> = (0..8).map(|c| node_of_connection(c, 8, 2)).collect();
+        assert_eq!(nodes, vec![0, 0, 1, 1, 0, 1, 1, 0]);
+        let pair_same = |k: usize| locality(2 * k, 2 * k + 1, 8, 2) == Locality::SameNode;
+        assert_eq!((0..4).map(pair_same).collect::<Vec<_>>(), vec![true, true, false, false]);
+        assert_eq!(per_node(8, 8, 2), vec![4, 4]);
+        assert_eq!(delivery_mix(100, 100, 100, 2), (52, 48), "25 pair blocks of 4 with a half block left");
+        assert_eq!(delivery_mix(400, 400, 400, 2), (200, 200));
+    }
+
+    #[test]
+    fn two_devices_put_one_partner_device_on_each_node() {
+        // 1 000 connections of 500 users, the first 100 sending (the documented run).
+        for sender in 0..100 {
+            let p = partner(sender, 500);
+            let kinds = [locality(sender, p, 500, 2), locality(sender, p + 500, 500, 2)];
+            assert!(kinds.contains(&Locality::SameNode) && kinds.contains(&Locality::CrossNode), "sender {sender}");
+        }
+        assert_eq!(delivery_mix(1000, 500, 100, 2), (100, 100));
+        assert_eq!(per_node(1000, 500, 2), vec![500, 500]);
+        // The default users (100) with 10 devices each.
+        assert_eq!(delivery_mix(1000, 100, 100, 2), (500, 500));
+        assert_eq!(per_node(1000, 100, 2), vec![500, 500]);
+    }
+
+    #[test]
+    fn more_nodes_keep_the_load_even_and_one_in_n_deliveries_local() {
+        for nodes in 2..=5 {
+            let users = 2 * nodes * nodes * 3;
+            let (same, cross) = delivery_mix(users, users, users, nodes);
+            assert_eq!(same * nodes, same + cross, "{nodes} nodes: {same} same, {cross} cross");
+            let counts = per_node(users, users, nodes);
+            assert!(counts.iter().all(|&k| k == users / nodes), "{nodes} nodes: {counts:?}");
+            let counts = per_node(4 * users, users, nodes);
+            assert!(counts.iter().all(|&k| k == 4 * users / nodes), "{nodes} nodes, 4 devices: {counts:?}");
+            assert!(cross > 0 && same > 0);
+        }
+        // An odd user count and a connection count that is no multiple still mix both kinds.
+        let (same, cross) = delivery_mix(37, 7, 7, 3);
+        assert!(same > 0 && cross > 0, "{same} same, {cross} cross");
+    }
+
+    #[test]
+    fn the_sending_connection_travels_in_the_body() {
+        let body = message_body(987_654, 17, 64);
+        assert_eq!(sender_conn_of_body(&body), Some(17));
+        assert_eq!(sender_conn_of_body("987654"), None);
+        assert_eq!(sender_conn_of_body("hello there"), None);
+    }
+
+    #[test]
+    fn urls_repeat_or_come_as_a_list() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            ws: WsArgs,
+        }
+        let parse = |argv: &[&str]| {
+            let mut all = vec!["ws"];
+            all.extend_from_slice(argv);
+            <Cli as clap::Parser>::try_parse_from(all).expect("valid arguments").ws
+        };
+        assert_eq!(parse(&[]).urls, vec!["http://127.0.0.1:8080"]);
+        assert_eq!(parse(&["--url", "http://a:1"]).urls, vec!["http://a:1"]);
+        let two = vec!["http://a:1", "http://b:2"];
+        assert_eq!(parse(&["--url", "http://a:1", "--url", "http://b:2"]).urls, two);
+        assert_eq!(parse(&["--url", "http://a:1,http://b:2"]).urls, two);
+        assert_eq!(parse(&["--urls", "http://a:1,http://b:2"]).urls, two);
+        assert_eq!(parse(&["--server-pid", "10", "--server-pid", "11"]).server_pids, vec![10, 11]);
+        assert_eq!(node_urls(&["http://a:1/".into(), "http://b:2".into()]).expect("valid"), two);
+        assert!(node_urls(&["http://a:1".into(), "http://a:1/".into()]).is_err(), "one node twice");
+        assert!(node_urls(&[]).is_err());
+        assert!(node_urls(&["https://a:1".into()]).is_err());
+    }
+
+    fn test_plan(nodes: usize, users: usize) -> Plan {
+        let target = |port: u16| NodeTarget {
+            server: SocketAddr::from(([127, 0, 0, 1], port)),
+            ws_url_prefix: format!("ws://127.0.0.1:{port}/ws?token="),
+        };
+        Plan {
+            targets: (0..nodes).map(|k| target(18_000 + k as u16)).collect(),
+            users,
+            encoding: WireEncoding::Json,
+            config: WebSocketConfig::default(),
+            local_addrs: Vec::new(),
+            connect_timeout: Duration::from_secs(1),
+            epoch: Instant::now(),
+            body_bytes: 64,
+            max_in_flight: 1,
+        }
+    }
+
+    #[test]
+    fn deliveries_are_timed_by_where_they_came_from() {
+        // 8 users on 2 nodes: connection 0 (user 0) is on node 0 with user 1's connection 1;
+        // user 4's connection 4 is on node 0 and user 5's connection 5 on node 1.
+        let spec = |plan: &Plan, index: usize, user: &str| ConnSpec {
+            index,
+            node: plan.node_of(index),
+            token: Arc::from("t"),
+            user_id: Arc::from(user),
+            send: None,
+        };
+        let frame = |sender: &str, conn: usize| {
+            serde_json::to_vec(&serde_json::json!({
+                "type": "message", "conversation_id": "c", "sender_id": sender, "body": message_body(0, conn, 64)
+            }))
+            .expect("json")
+        };
+        let plan = test_plan(2, 8);
+        let mut report = ConnReport::default();
+        on_frame(&plan, &spec(&plan, 1, "u1"), &mut report, &frame("u0", 0));
+        assert_eq!((report.deliver_same_node.len(), report.deliver_cross_node.len()), (1, 0));
+        let mut report = ConnReport::default();
+        on_frame(&plan, &spec(&plan, 5, "u5"), &mut report, &frame("u4", 4));
+        on_frame(&plan, &spec(&plan, 5, "u5"), &mut report, &frame("u5", 13));
+        assert_eq!((report.deliver_same_node.len(), report.deliver_cross_node.len()), (0, 1));
+        assert_eq!((report.deliveries, report.own_deliveries, report.deliver_latency.len()), (1, 1, 1));
+        // One node: everything is same-node.
+        let plan = test_plan(1, 8);
+        let mut report = ConnReport::default();
+        on_frame(&plan, &spec(&plan, 5, "u5"), &mut report, &frame("u4", 4));
+        assert_eq!((report.deliver_same_node.len(), report.deliver_cross_node.len()), (1, 0));
     }
 
     #[test]

@@ -120,6 +120,6 @@ for i in $(seq 1 "$NODES"); do
       match($0, /stage="[a-z_]+"/); stage = substr($0, RSTART + 7, RLENGTH - 8)
       if ($1 ~ /_sum\{/) sum[stage] = $2; else count[stage] = $2
     }
-    END { for (s in count) if (s ~ /^delivered/) printf "== %s server %s: %d deliveries, mean %.2f ms\n", node, s, count[s], count[s] ? sum[s] / count[s] * 1000 : 0 }'
+    END { for (s in count) printf "== %s server %s: %d deliveries, mean %.2f ms\n", node, s, count[s], count[s] ? sum[s] / count[s] * 1000 : 0 }'
 done
 exit $status

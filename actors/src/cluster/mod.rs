@@ -264,7 +264,10 @@ impl Cluster {
             return;
         }
         let payload = frame.bytes(Encoding::Msgpack);
-        let envelope = envelope::seal(Kind::Frame, &self.0.node, envelope::now_us(), &payload);
+        // A message's clock starts when its `send` arrived here, so that the other node's
+        // `delivered_remote` latency compares with this node's `delivered`.
+        let age = frame.origin.map_or(0, |o| i64::try_from(o.elapsed().as_micros()).unwrap_or(0));
+        let envelope = envelope::seal(Kind::Frame, &self.0.node, envelope::now_us() - age, &payload);
         self.enqueue(Outgoing::Users { users, envelope: envelope.into() });
     }
 

@@ -84,11 +84,26 @@ async fn accept_is_all_or_nothing_after_a_crash_at_every_step() {
         let again = post(&http, &node, &format!("/api/proposals/{proposal}/accept"), json!({}), &client).await;
         if happened {
             assert_eq!((again.status, again.json["error"]["code"].as_str()), (409, Some("already_accepted")), "{step}");
-            // The provider is told, even when the crash came before the notifications went out.
-            let n = get(&http, &node, "/api/notifications", &provider).await;
-            let titles: Vec<&str> =
-                n.json["results"].as_array().expect("results").iter().filter_map(|x| x["title"].as_str()).collect();
-            assert!(titles.contains(&"Proposal accepted") && titles.contains(&"New contract"), "{step}: {titles:?}");
+            // The provider is told, even when the crash came before the notifications went out
+            // (written by the notification broker a moment after the repair).
+            let mut titles = Vec::new();
+            for _ in 0..50 {
+                let n = get(&http, &node, "/api/notifications", &provider).await;
+                titles = n.json["results"]
+                    .as_array()
+                    .expect("results")
+                    .iter()
+                    .filter_map(|x| x["title"].as_str().map(str::to_string))
+                    .collect::<Vec<String>>();
+                if titles.iter().any(|t| t == "Proposal accepted") && titles.iter().any(|t| t == "New contract") {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            assert!(
+                titles.iter().any(|t| t == "Proposal accepted") && titles.iter().any(|t| t == "New contract"),
+                "{step}: {titles:?}"
+            );
         } else {
             assert_eq!(again.status, 201, "{step}: nothing happened, so it can be accepted now: {}", again.json);
         }
@@ -480,7 +495,16 @@ async fn an_unanswered_submission_is_released_automatically_after_a_restart() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(status, "released");
-    assert_eq!(wallet_usd(&http, &node, &provider).await, (9_000, 0));
+    // The ledger posts the release a moment after the milestone shows it.
+    let mut wallet = (0, 0);
+    for _ in 0..50 {
+        wallet = wallet_usd(&http, &node, &provider).await;
+        if wallet == (9_000, 0) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(wallet, (9_000, 0));
     // The job counts the release once its command has answered (a moment after the
     // milestone shows released).
     let mut released = 0.0;

@@ -81,6 +81,25 @@ fn seqs(frames: &[Value]) -> Vec<u64> {
     frames.iter().map(|f| f["seq"].as_u64().expect("seq")).collect()
 }
 
+/// A provider profile for `token` and a service titled `<title> <unique word>`, through
+/// `node`; answers (the word, the service id).
+async fn new_service(http: &reqwest::Client, node: &Node, token: &str, title: &str) -> (String, String) {
+    let profile = json!({"bio": "Makes things", "hourly_rate": {"amount": 4_000, "currency": "USD"}});
+    let r = post(http, node, "/api/providers", profile, token).await;
+    assert_eq!(r.status, 201, "{}", r.json);
+    let word = format!("zq{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
+    let service = json!({"title": format!("{title} {word}"), "description": "Well made",
+        "price": {"amount": 5_000, "currency": "USD"}});
+    let created = post(http, node, "/api/services", service, token).await;
+    assert_eq!(created.status, 201, "{}", created.json);
+    (word, id_of(&created.json))
+}
+
+/// Whether searching `word` on `node` finds exactly `service`.
+async fn found(http: &reqwest::Client, node: &Node, token: &str, word: &str, service: &str) -> bool {
+    result_ids(&get(http, node, &format!("/api/services?q={word}"), token).await) == vec![service.to_string()]
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_nodes_share_chat_presence_typing_notifications_and_search() {
     let redis = Redis::start();
@@ -137,24 +156,10 @@ async fn two_nodes_share_chat_presence_typing_notifications_and_search() {
     assert_eq!(n["notification"]["object_id"], r.json["id"], "the proposal's notification: {n}");
 
     // Search on B finds a service created on A within a second.
-    let r = post(
-        &http,
-        &a,
-        "/api/providers",
-        json!({"bio": "Builds fences", "hourly_rate": {"amount": 4_000, "currency": "USD"}}),
-        &bob_token,
-    )
-    .await;
-    assert_eq!(r.status, 201, "{}", r.json);
-    let word = format!("zq{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
-    let service = json!({"title": format!("Fence {word}"), "description": "Posts and rails",
-        "price": {"amount": 5_000, "currency": "USD"}});
-    let created = post(&http, &a, "/api/services", service, &bob_token).await;
-    assert_eq!(created.status, 201, "{}", created.json);
+    let (word, service) = new_service(&http, &a, &bob_token, "Fence").await;
     let written = Instant::now();
     loop {
-        let found = get(&http, &b, &format!("/api/services?q={word}"), &alice_token).await;
-        if result_ids(&found) == vec![id_of(&created.json)] {
+        if found(&http, &b, &alice_token, &word, &service).await {
             break;
         }
         assert!(written.elapsed() < Duration::from_secs(1), "node B did not find the service within 1 s");
@@ -289,20 +294,7 @@ async fn a_redis_restart_loses_nothing_and_live_delivery_resumes() {
         .await
         .expect("acked while Redis is down");
     assert_eq!(ack["seq"], 2, "{ack}");
-    let r = post(
-        &http,
-        &b,
-        "/api/providers",
-        json!({"bio": "Outage-proof", "hourly_rate": {"amount": 4_000, "currency": "USD"}}),
-        &bob_token,
-    )
-    .await;
-    assert_eq!(r.status, 201, "{}", r.json);
-    let word = format!("zq{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
-    let service = json!({"title": format!("Lamp {word}"), "description": "Made in an outage",
-        "price": {"amount": 1_000, "currency": "USD"}});
-    let created = post(&http, &b, "/api/services", service, &bob_token).await;
-    assert_eq!(created.status, 201, "{}", created.json);
+    let (word, service) = new_service(&http, &b, &bob_token, "Lamp").await;
 
     // Redis comes back: the nodes reconnect by themselves.
     redis.restart();
@@ -324,8 +316,7 @@ async fn a_redis_restart_loses_nothing_and_live_delivery_resumes() {
     // Node A rebuilt its index after the outage: it finds the service B wrote meanwhile.
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let found = get(&http, &a, &format!("/api/services?q={word}"), &alice_token).await;
-        if result_ids(&found) == vec![id_of(&created.json)] {
+        if found(&http, &a, &alice_token, &word, &service).await {
             break;
         }
         assert!(Instant::now() < deadline, "node A never caught up with the catalog after the outage");

@@ -174,7 +174,8 @@ async fn two_nodes_share_chat_presence_typing_notifications_and_search() {
     )
     .await;
     assert_eq!(carol.status, 201, "{}", carol.json);
-    let (access, refresh) = (carol.json["access"].as_str().unwrap(), carol.json["refresh"].as_str().unwrap());
+    let (access, refresh) =
+        (carol.json["access"].as_str().expect("access token"), carol.json["refresh"].as_str().expect("refresh token"));
     assert_eq!(get(&http, &b, "/api/auth/me", access).await.status, 200);
     let out =
         send(http.post(format!("{}/api/auth/logout", a.base)).bearer_auth(access).json(&json!({"refresh": refresh})))

@@ -226,8 +226,6 @@ impl LoginName {
     }
 }
 
-/// The client address the rate limits and the lockout key on.
-
 /// Log in with email or username and password.
 ///
 /// A source that failed `login_failures_max` times on one login name is refused (429 with

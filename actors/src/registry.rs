@@ -35,17 +35,20 @@ pub struct SessionRegistry {
     conversations: Option<Addr<ConversationRegistry>>,
     users: HashMap<UserId, Entry>,
     next_connection: ConnectionId,
-    cluster: Option<Cluster>,
 }
 
 impl SessionRegistry {
     pub(crate) fn new(store: Store, config: RealtimeConfig) -> Self {
-        let cluster = config.cluster.clone();
-        SessionRegistry { store, config, conversations: None, users: HashMap::new(), next_connection: 1, cluster }
+        SessionRegistry { store, config, conversations: None, users: HashMap::new(), next_connection: 1 }
     }
 
     pub(crate) fn set_conversations(&mut self, conversations: Addr<ConversationRegistry>) {
         self.conversations = Some(conversations);
+    }
+
+    /// Cluster mode's link to Redis, if on.
+    fn cluster(&self) -> Option<&Cluster> {
+        self.config.cluster.as_ref()
     }
 
     fn gauge(&self) {
@@ -97,7 +100,7 @@ impl Handler<Connect> for SessionRegistry {
         self.gauge();
         // A user's first session here joins the cluster first: the connection is handed over
         // once the user's channel is subscribed, so nothing published after `hello` is missed.
-        let join = self.cluster.as_ref().filter(|_| fresh).map(|c| c.join(msg.user));
+        let join = self.cluster().filter(|_| fresh).map(|c| c.join(msg.user));
         Box::pin(async move {
             // A Redis that hangs must not hold the connection up: after a second, go on as if
             // the user were nowhere else (the worst case is one extra `presence` frame).
@@ -127,7 +130,7 @@ impl Handler<Detached> for SessionRegistry {
         entry.connections = entry.connections.saturating_sub(1);
         if entry.connections == 0 {
             if let Some(entry) = self.users.remove(&msg.user) {
-                let leave = self.cluster.as_ref().map(|c| Box::pin(c.leave(msg.user)) as crate::session::Leave);
+                let leave = self.cluster().map(|c| Box::pin(c.leave(msg.user)) as crate::session::Leave);
                 entry.addr.do_send(Shutdown { leave });
             }
         }
@@ -156,7 +159,7 @@ impl Handler<Deliver> for SessionRegistry {
                 None => offline.push(*user),
             }
         }
-        let Some(cluster) = self.cluster.clone() else {
+        let Some(cluster) = self.cluster().cloned() else {
             return Box::pin(async move {
                 if msg.answer_offline {
                     offline
@@ -195,9 +198,10 @@ impl Handler<PresenceChanged> for SessionRegistry {
 
     fn handle(&mut self, msg: PresenceChanged, _: &mut Context<Self>) -> Self::Result {
         let frame = SharedFrame::new(ServerFrame::Presence { user_id: msg.user.to_string(), online: msg.online });
+        let others: Arc<[UserId]> = msg.contacts.iter().copied().filter(|c| *c != msg.user).collect();
         let mut online = Vec::new();
         let mut elsewhere = Vec::new();
-        for contact in msg.contacts.iter().copied().filter(|c| *c != msg.user) {
+        for &contact in others.iter() {
             match self.users.get(&contact) {
                 Some(entry) => {
                     if msg.announce {
@@ -208,10 +212,9 @@ impl Handler<PresenceChanged> for SessionRegistry {
                 None => elsewhere.push(contact),
             }
         }
-        let Some(cluster) = self.cluster.clone() else { return Box::pin(async move { online }) };
+        let Some(cluster) = self.cluster().cloned() else { return Box::pin(async move { online }) };
         if msg.announce {
-            let contacts: Arc<[UserId]> = msg.contacts.iter().copied().filter(|c| *c != msg.user).collect();
-            cluster.frame(contacts, &frame);
+            cluster.frame(others, &frame);
         }
         Box::pin(async move {
             online.extend(cluster.online_elsewhere(&elsewhere).await);
@@ -234,7 +237,7 @@ impl Handler<RefreshUnread> for SessionRegistry {
         if let Some(entry) = self.users.get(&msg.user) {
             entry.addr.do_send(SessionRefreshUnread);
         }
-        if let Some(cluster) = &self.cluster {
+        if let Some(cluster) = self.cluster() {
             cluster.refresh_unread(msg.user);
         }
     }

@@ -329,15 +329,9 @@ impl Cluster {
         if users.is_empty() || !self.0.health.is_up() {
             return Vec::new();
         }
-        let script = presence::online_elsewhere();
-        let mut invocation = script.prepare_invoke();
-        for user in users {
-            invocation.key(presence::online_key(*user));
-        }
-        invocation.arg(&*self.0.node);
         let mut conn = self.0.commands.clone();
-        match invocation.invoke_async::<Vec<i64>>(&mut conn).await {
-            Ok(flags) => users.iter().zip(flags).filter(|(_, on)| *on == 1).map(|(u, _)| *u).collect(),
+        match held_elsewhere(&mut conn, users, &self.0.node).await {
+            Ok(held) => users.iter().zip(held).filter(|(_, on)| *on).map(|(u, _)| *u).collect(),
             Err(e) => {
                 tracing::warn!(error = %e, "presence lookup failed: treating remote users as offline");
                 Vec::new()
@@ -348,6 +342,22 @@ impl Cluster {
     fn wiring(&self) -> Option<&Wiring> {
         self.0.wiring.get()
     }
+}
+
+/// For each of `users`, whether a live node other than `except` holds it (`""`: any live
+/// node).
+async fn held_elsewhere(
+    conn: &mut ConnectionManager,
+    users: &[UserId],
+    except: &str,
+) -> Result<Vec<bool>, redis::RedisError> {
+    let mut invocation = presence::online_elsewhere().prepare_invoke();
+    for user in users {
+        invocation.key(presence::online_key(user));
+    }
+    invocation.arg(except);
+    let flags: Vec<i64> = invocation.invoke_async(conn).await?;
+    Ok(flags.into_iter().map(|f| f == 1).collect())
 }
 
 /// Publishes queued envelopes in pipelines, in the order they were queued (so a
@@ -670,13 +680,8 @@ async fn reap(cluster: &Cluster, conn: &mut ConnectionManager) -> Result<(), red
         // Those with no live node left (this one included) went offline.
         let mut offline = Vec::new();
         for chunk in users.chunks(500) {
-            let mut invocation = presence::online_elsewhere().prepare_invoke();
-            for user in chunk {
-                invocation.key(presence::online_key(*user));
-            }
-            invocation.arg("");
-            let flags: Vec<i64> = invocation.invoke_async(conn).await?;
-            offline.extend(chunk.iter().zip(flags).filter(|(_, on)| *on == 0).map(|(u, _)| *u));
+            let held = held_elsewhere(conn, chunk, "").await?;
+            offline.extend(chunk.iter().zip(held).filter(|(_, on)| !*on).map(|(u, _)| *u));
         }
         metrics::counter!("agora_cluster_nodes_reaped_total").increment(1);
         tracing::warn!(node = %dead, users = users.len(), offline = offline.len(), "a node stopped beating: its users are offline");

@@ -5,7 +5,7 @@
 //! Answers 429 `rate_limited` with `Retry-After`. Health, ready and metrics are exempt;
 //! `rate_limits = "off"` disables all of it.
 //!
-//! In cluster mode the counters live in Redis ([`Shared`]), so a limit holds across nodes;
+//! In cluster mode the counters live in Redis ([`gcra`]), so a limit holds across nodes;
 //! while Redis is unreachable each node falls back to its own counters (counted in
 //! `agora_rate_limit_fallbacks_total`).
 
@@ -29,7 +29,8 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 pub struct Limiters {
-    shared: Option<Shared>,
+    /// Cluster mode: the counters in Redis.
+    shared: Option<agora_actors::cluster::Cluster>,
     quotas: [u32; 4],
     anonymous: DefaultKeyedRateLimiter<IpAddr>,
     user: DefaultKeyedRateLimiter<String>,
@@ -72,7 +73,7 @@ fn per_minute(n: u32) -> Quota {
 impl Limiters {
     pub fn new(s: &Settings, cluster: Option<&agora_actors::cluster::Cluster>) -> Self {
         Limiters {
-            shared: cluster.map(Shared::new),
+            shared: cluster.cloned(),
             quotas: [s.rate_anonymous_per_min, s.rate_user_per_min, s.rate_auth_per_min, s.rate_writes_per_min],
             anonymous: RateLimiter::keyed(per_minute(s.rate_anonymous_per_min)),
             user: RateLimiter::keyed(per_minute(s.rate_user_per_min)),
@@ -150,20 +151,13 @@ impl Limiters {
         class: &'static str,
         per_min: u32,
     ) -> Result<(), ApiError> {
-        if let Some(shared) = &self.shared {
-            if let Some(wait) = shared.take(class, &key.to_string(), per_min).await {
+        if let Some(cluster) = &self.shared {
+            if let Some(wait) = gcra(cluster, class, &key.to_string(), per_min).await {
                 return if wait.is_zero() { Ok(()) } else { Err(limited(class, wait)) };
             }
         }
         check(local, key, class)
     }
-}
-
-/// Cluster-wide counters in Redis: a generic cell rate algorithm per key (the same
-/// quota as the local limiters: a burst of `per_min`, then one every `60 s / per_min`),
-/// on Redis's clock so that nodes' clocks do not matter.
-pub struct Shared {
-    cluster: agora_actors::cluster::Cluster,
 }
 
 /// KEYS[1]: the key; ARGV[1]: the emission interval in µs; ARGV[2]: the burst. Answers 0
@@ -189,19 +183,16 @@ fn hashed(raw: &str) -> String {
     hex::encode(&Sha256::digest(raw.as_bytes())[..16])
 }
 
-impl Shared {
-    fn new(cluster: &agora_actors::cluster::Cluster) -> Shared {
-        Shared { cluster: cluster.clone() }
-    }
-
-    /// `Some(wait)` (zero when allowed) from Redis; `None` when Redis did not answer.
-    async fn take(&self, class: &str, key: &str, per_min: u32) -> Option<Duration> {
-        static SCRIPT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| redis::Script::new(GCRA));
-        let per_min = per_min.max(1);
-        let mut invocation = SCRIPT.key(format!("agora:rl:{class}:{}", hashed(key)));
-        invocation.arg(60_000_000 / u64::from(per_min)).arg(per_min);
-        shared_call::<u64>(&self.cluster, &invocation).await.map(Duration::from_micros)
-    }
+/// One request for `key` of `class` on the cluster-wide counters: a generic cell rate
+/// algorithm (the same quota as the local limiters: a burst of `per_min`, then one every
+/// `60 s / per_min`) on Redis's clock, so that nodes' clocks do not matter. `Some(wait)`
+/// (zero when allowed); `None` when Redis did not answer.
+async fn gcra(cluster: &agora_actors::cluster::Cluster, class: &str, key: &str, per_min: u32) -> Option<Duration> {
+    static SCRIPT: std::sync::LazyLock<redis::Script> = std::sync::LazyLock::new(|| redis::Script::new(GCRA));
+    let per_min = per_min.max(1);
+    let mut invocation = SCRIPT.key(format!("agora:rl:{class}:{}", hashed(key)));
+    invocation.arg(60_000_000 / u64::from(per_min)).arg(per_min);
+    shared_call::<u64>(cluster, &invocation).await.map(Duration::from_micros)
 }
 
 /// The middleware function (`from_fn`).
@@ -396,7 +387,7 @@ impl LoginFailures {
                 std::sync::LazyLock::new(|| redis::Script::new(LOGIN_CHECK));
             let mut call = SCRIPT.key(source_key(name, ip));
             call.key(name_key(name)).arg(self.window_us()).arg(self.max_per_source);
-            if let Some([count, wait]) = shared_call::<(i64, i64)>(cluster, &call).await.map(|(a, b)| [a, b]) {
+            if let Some((count, wait)) = shared_call::<(i64, i64)>(cluster, &call).await {
                 if count < 0 {
                     return Err(locked_out(Duration::from_micros(wait.unsigned_abs())));
                 }

@@ -16,6 +16,7 @@ pub mod seed;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod web;
 pub mod ws;
 
 pub use config::Settings;

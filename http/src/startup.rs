@@ -186,7 +186,7 @@ impl Application {
                 .service(web::resource("/docs").route(web::get().to(|| async {
                     actix_web::HttpResponse::PermanentRedirect().insert_header(("location", "/docs/")).finish()
                 })))
-                .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::NotFound) }))
+                .default_service(web::to(crate::web::fallback))
                 .wrap(ErrorHandlers::new().default_handler(envelope::ensure_envelope))
                 .wrap(actix_web::middleware::Condition::new(rate_limits_on, from_fn(rate_limit::rate_limit)))
                 .wrap(cors(&app_state.settings))

@@ -1,0 +1,434 @@
+import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
+import { useStore } from "../store.ts";
+import { navigate } from "../router.ts";
+import { api, type Page } from "../api/http.ts";
+import { session } from "../api/session.ts";
+import * as rt from "../api/realtime.ts";
+import type { Conversation, Message, User } from "../api/types.ts";
+import { displayName, getUser } from "../api/users.ts";
+import { Empty, ErrorBox, Loading, date, useSubmit, useTitle } from "../ui/kit.tsx";
+
+/** "Message" button: opens (or creates) the direct conversation with a user. */
+export function StartChat({ userId, label = "Send a message" }: { userId: string; label?: string }) {
+  const s = useStore(session);
+  const [start, busy, error] = useSubmit(async () => {
+    const c = await api<Conversation>("/api/conversations", { method: "POST", body: { participant_ids: [userId] } });
+    navigate(`/conversations/${c.id}`);
+  });
+  if (s.status !== "signed-in" || s.user.id === userId) return null;
+  return (
+    <div>
+      <ErrorBox error={error} />
+      <button type="button" class="secondary" onClick={() => start()} disabled={busy}>
+        {label}
+      </button>
+    </div>
+  );
+}
+
+function useUsers(ids: string[]): Record<string, User> {
+  const [users, setUsers] = useState<Record<string, User>>({});
+  const key = [...new Set(ids)].sort().join(",");
+  useEffect(() => {
+    for (const id of new Set(ids)) {
+      if (users[id]) continue;
+      getUser(id).then((u) => setUsers((m) => ({ ...m, [id]: u })), () => {});
+    }
+  }, [key]);
+  return users;
+}
+
+function title(c: Conversation, me: string, users: Record<string, User>): string {
+  if (c.title) return c.title;
+  const others = c.participant_ids.filter((p) => p !== me);
+  return others.map((o) => displayName(users[o])).join(", ") || "Just you";
+}
+
+export function Chat({ params }: { params: Record<string, string> }) {
+  const s = useStore(session);
+  const me = s.status === "signed-in" ? s.user.id : "";
+  const [convs, setConvs] = useState<Conversation[] | undefined>(undefined);
+  const [error, setError] = useState<unknown>(null);
+  const [n, setN] = useState(0);
+  const online = useStore(rt.online);
+  const openId = params.id;
+  const openRef = useRef(openId);
+  openRef.current = openId;
+  useTitle("Messages");
+
+  useEffect(() => {
+    api<Page<Conversation>>("/api/conversations", { query: { limit: 100 } }).then(
+      (p) => {
+        setConvs(p.results);
+        for (const c of p.results) rt.track(c.id, c.last_seq);
+      },
+      setError,
+    );
+  }, [n]);
+
+  useEffect(
+    () =>
+      rt.onFrame((f) => {
+        if (f.type === "message") {
+          setConvs((list) => {
+            if (!list) return list;
+            const c = list.find((x) => x.id === f.conversation_id);
+            if (!c) {
+              setN((x) => x + 1);
+              return list;
+            }
+            if (f.seq <= c.last_seq) return list;
+            const mineOrOpen = f.sender_id === me || openRef.current === c.id;
+            const next = { ...c, last_seq: f.seq, last_message: f, last_activity_at: f.sent_at, unread_count: mineOrOpen ? c.unread_count : c.unread_count + 1 };
+            return [next, ...list.filter((x) => x.id !== c.id)];
+          });
+        } else if (f.type === "read" && f.user_id === me) {
+          setConvs((list) => list?.map((c) => (c.id === f.conversation_id ? { ...c, read_seq: Math.max(c.read_seq, f.seq), unread_count: Math.max(0, c.last_seq - Math.max(c.read_seq, f.seq)) } : c)));
+        } else if (f.type === "synced") {
+          setN((x) => x + 1);
+        }
+      }),
+    [me],
+  );
+
+  const users = useUsers((convs ?? []).flatMap((c) => c.participant_ids));
+  const open = convs?.find((c) => c.id === openId);
+
+  return (
+    <section class={`page chat${openId ? " has-open" : ""}`}>
+      <h1 class={openId ? "sr-only" : ""}>Messages</h1>
+      <div class="chat-grid">
+        <nav class="conv-list card" aria-label="Conversations">
+          <ErrorBox error={error} />
+          {!convs ? (
+            <Loading what="Loading conversations" />
+          ) : convs.length === 0 ? (
+            <Empty>No conversations yet. Start one from a provider's page, a proposal or a contract.</Empty>
+          ) : (
+            <ul>
+              {convs.map((c) => {
+                const other = c.participant_ids.find((p) => p !== me);
+                return (
+                  <li key={c.id}>
+                    <a href={`/conversations/${c.id}`} aria-current={c.id === openId ? "page" : undefined} data-testid="conversation">
+                      <span class="conv-title">
+                        {other && c.kind === "direct" && <span class={`dot${online.has(other) ? " on" : ""}`} aria-label={online.has(other) ? "online" : "offline"} />}
+                        {title(c, me, users)}
+                      </span>
+                      {c.unread_count > 0 && (
+                        <span class="count" data-testid="unread" aria-label={`${c.unread_count} unread`}>
+                          {c.unread_count}
+                        </span>
+                      )}
+                      <span class="conv-last">{c.last_message ? (c.last_message.deleted ? "Message deleted" : c.last_message.body) : "No messages yet"}</span>
+                    </a>
+                  </li>
+                );
+              })}
+            </ul>
+          )}
+        </nav>
+        {openId ? (
+          <ConversationPane key={openId} id={openId} me={me} conv={open} users={users} onRead={(seq) => setConvs((list) => list?.map((c) => (c.id === openId ? { ...c, read_seq: Math.max(c.read_seq, seq), unread_count: 0 } : c)))} />
+        ) : (
+          <div class="card conv-empty">
+            <p>Choose a conversation.</p>
+          </div>
+        )}
+      </div>
+    </section>
+  );
+}
+
+type Shown = Message & { pending?: "sending" | "failed" };
+
+function readsKey(id: string) {
+  return `agora.reads.${id}`;
+}
+
+function ConversationPane({ id, me, conv: listed, users: listUsers, onRead }: { id: string; me: string; conv?: Conversation; users: Record<string, User>; onRead: (seq: number) => void }) {
+  const [conv, setConv] = useState<Conversation | undefined>(listed);
+  const [msgs, setMsgs] = useState<Shown[] | undefined>(undefined);
+  const [older, setOlder] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [loadingOlder, setLoadingOlder] = useState(false);
+  const [text, setText] = useState("");
+  const [typing, setTyping] = useState<Record<string, number>>({});
+  const [reads, setReads] = useState<Record<string, number>>(() => {
+    try {
+      return JSON.parse(sessionStorage.getItem(readsKey(id)) ?? "{}");
+    } catch {
+      return {};
+    }
+  });
+  const status = useStore(rt.status);
+  const online = useStore(rt.online);
+  const list = useRef<HTMLOListElement>(null);
+  const stick = useRef(true);
+  const lastTyping = useRef(0);
+  const typingTimer = useRef<number | undefined>(undefined);
+  const readSent = useRef(0);
+  const counter = useRef(0);
+  const msgsRef = useRef<Shown[] | undefined>(undefined);
+  msgsRef.current = msgs;
+  const users = { ...listUsers, ...useUsers(conv?.participant_ids ?? []) };
+
+  useEffect(() => {
+    api<Conversation>(`/api/conversations/${id}`).then(setConv, setError);
+    api<Page<Message>>(`/api/conversations/${id}/messages`, { query: { limit: 30 } }).then((p) => {
+      const asc = [...p.results].reverse();
+      setMsgs((cur) => merge(cur ?? [], asc));
+      setOlder(p.next_cursor);
+      rt.track(id, asc.length ? asc[asc.length - 1].seq : 0);
+    }, setError);
+  }, [id]);
+
+  useEffect(() => {
+    sessionStorage.setItem(readsKey(id), JSON.stringify(reads));
+  }, [reads]);
+
+  // Live frames for this conversation.
+  useEffect(
+    () =>
+      rt.onFrame((f) => {
+        if (f.type === "message" && f.conversation_id === id) {
+          const cur = msgsRef.current ?? [];
+          const top = cur.reduce((m, x) => (x.pending ? m : Math.max(m, x.seq)), 0);
+          setMsgs((c) => merge(c ?? [], [f]));
+          if (f.sender_id !== me) setTyping((t) => ({ ...t, [f.sender_id]: 0 }));
+          if (top && f.seq > top + 1) fillGap(top);
+        } else if (f.type === "ack" && f.conversation_id === id) {
+          setMsgs((c) => merge((c ?? []).map((m) => (m.client_msg_id === f.client_msg_id ? { ...m, id: f.message_id, seq: f.seq, sent_at: f.sent_at, pending: undefined } : m)), []));
+        } else if (f.type === "error" && f.ref) {
+          setMsgs((c) => c?.map((m) => (m.pending && m.client_msg_id === f.ref ? { ...m, pending: "failed" } : m)));
+          if (f.ref === id && f.code !== "rate_limited") setError(new Error(f.message));
+        } else if (f.type === "message_edited" && f.conversation_id === id) {
+          setMsgs((c) => c?.map((m) => (m.seq === f.seq && !m.pending ? { ...m, body: f.body, edited_at: f.edited_at } : m)));
+        } else if (f.type === "message_deleted" && f.conversation_id === id) {
+          setMsgs((c) => c?.map((m) => (m.seq === f.seq && !m.pending ? { ...m, body: "", deleted: true } : m)));
+        } else if (f.type === "read" && f.conversation_id === id) {
+          if (f.user_id !== me) setReads((r) => ({ ...r, [f.user_id]: Math.max(r[f.user_id] ?? 0, f.seq) }));
+          else readSent.current = Math.max(readSent.current, f.seq);
+        } else if (f.type === "typing" && f.conversation_id === id && f.user_id !== me) {
+          setTyping((t) => ({ ...t, [f.user_id]: f.active ? Date.now() + 6000 : 0 }));
+        }
+      }),
+    [id, me],
+  );
+
+  // Expire typing indicators whose stop frame never came.
+  useEffect(() => {
+    const t = window.setInterval(() => setTyping((cur) => (Object.values(cur).some((v) => v && v < Date.now()) ? Object.fromEntries(Object.entries(cur).map(([k, v]) => [k, v && v < Date.now() ? 0 : v])) : cur)), 1000);
+    return () => clearInterval(t);
+  }, []);
+
+  // After a reconnect, resend what was never acknowledged (same client_msg_id: no duplicate).
+  useEffect(() => {
+    if (status !== "online") return;
+    for (const m of msgsRef.current ?? []) if (m.pending === "sending") rt.sendFrame({ type: "send", conversation_id: id, client_msg_id: m.client_msg_id, body: m.body });
+  }, [status]);
+
+  function fillGap(after: number) {
+    api<Page<Message>>(`/api/conversations/${id}/messages`, { query: { limit: 100 } }).then((p) => setMsgs((c) => merge(c ?? [], p.results.filter((m) => m.seq > after))), () => {});
+  }
+
+  // Mark read while the conversation is on screen.
+  const highest = (msgs ?? []).reduce((m, x) => (x.pending ? m : Math.max(m, x.seq)), 0);
+  useEffect(() => {
+    const mark = () => {
+      if (document.visibilityState !== "visible" || !highest || highest <= readSent.current || highest <= (conv?.read_seq ?? 0)) return;
+      readSent.current = highest;
+      if (!rt.sendFrame({ type: "read", conversation_id: id, seq: highest })) void api(`/api/conversations/${id}/read`, { method: "POST", body: { seq: highest } }).catch(() => {});
+      onRead(highest);
+    };
+    mark();
+    document.addEventListener("visibilitychange", mark);
+    return () => document.removeEventListener("visibilitychange", mark);
+  }, [highest, conv?.read_seq, status]);
+
+  useLayoutEffect(() => {
+    const el = list.current;
+    if (el && stick.current) el.scrollTop = el.scrollHeight;
+  }, [msgs?.length, msgs?.[msgs.length - 1]?.seq]);
+
+  const loadOlder = async () => {
+    if (!older || !msgs) return;
+    setLoadingOlder(true);
+    const el = list.current;
+    const before = el ? el.scrollHeight - el.scrollTop : 0;
+    try {
+      const p = await api<Page<Message>>(`/api/conversations/${id}/messages`, { query: { before_seq: older, limit: 30 } });
+      stick.current = false;
+      setMsgs((c) => merge(c ?? [], p.results));
+      setOlder(p.next_cursor);
+      requestAnimationFrame(() => {
+        if (el) el.scrollTop = el.scrollHeight - before;
+      });
+    } catch (e) {
+      setError(e);
+    } finally {
+      setLoadingOlder(false);
+    }
+  };
+
+  const sendTyping = (active: boolean) => {
+    if (active) {
+      const now = Date.now();
+      if (now - lastTyping.current > 3000) {
+        lastTyping.current = now;
+        rt.sendFrame({ type: "typing", conversation_id: id, active: true });
+      }
+      clearTimeout(typingTimer.current);
+      typingTimer.current = window.setTimeout(() => sendTyping(false), 4000);
+    } else if (lastTyping.current) {
+      lastTyping.current = 0;
+      clearTimeout(typingTimer.current);
+      rt.sendFrame({ type: "typing", conversation_id: id, active: false });
+    }
+  };
+
+  const send = (e: Event) => {
+    e.preventDefault();
+    const body = text.trim();
+    if (!body) return;
+    counter.current += 1;
+    const cmid = `web-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}-${counter.current}`;
+    const draft: Shown = { id: cmid, conversation_id: id, seq: Number.MAX_SAFE_INTEGER, sender_id: me, body, sent_at: new Date().toISOString(), client_msg_id: cmid, pending: "sending" };
+    stick.current = true;
+    setMsgs((c) => [...(c ?? []), draft]);
+    setText("");
+    sendTyping(false);
+    if (!rt.sendFrame({ type: "send", conversation_id: id, client_msg_id: cmid, body })) {
+      api<Message>(`/api/conversations/${id}/messages`, { method: "POST", body: { body, client_msg_id: cmid } }).then(
+        (m) => setMsgs((c) => merge((c ?? []).filter((x) => x.client_msg_id !== cmid), [m])),
+        () => setMsgs((c) => c?.map((x) => (x.client_msg_id === cmid ? { ...x, pending: "failed" } : x))),
+      );
+    }
+  };
+
+  const retry = (m: Shown) => {
+    setMsgs((c) => c?.map((x) => (x.client_msg_id === m.client_msg_id ? { ...x, pending: "sending" } : x)));
+    if (!rt.sendFrame({ type: "send", conversation_id: id, client_msg_id: m.client_msg_id, body: m.body })) {
+      api<Message>(`/api/conversations/${id}/messages`, { method: "POST", body: { body: m.body, client_msg_id: m.client_msg_id } }).then(
+        (r) => setMsgs((c) => merge((c ?? []).filter((x) => x.client_msg_id !== m.client_msg_id), [r])),
+        () => setMsgs((c) => c?.map((x) => (x.client_msg_id === m.client_msg_id ? { ...x, pending: "failed" } : x))),
+      );
+    }
+  };
+
+  const others = (conv?.participant_ids ?? []).filter((p) => p !== me);
+  const whoTypes = Object.entries(typing).filter(([, v]) => v > Date.now()).map(([k]) => displayName(users[k]));
+  const peerRead = others.length ? Math.min(...others.map((o) => reads[o] ?? 0)) : 0;
+  const lastMineSeen = (msgs ?? []).filter((m) => m.sender_id === me && !m.pending && m.seq <= peerRead).reduce((m, x) => Math.max(m, x.seq), 0);
+  const heading = conv ? title(conv, me, users) : "Conversation";
+  const directPeer = conv?.kind === "direct" ? others[0] : undefined;
+
+  return (
+    <div class="conv card" aria-labelledby="conv-title">
+      <div class="conv-head">
+        <a class="back" href="/conversations">
+          ‹ <span class="sr-only">Back to </span>all conversations
+        </a>
+        <h2 id="conv-title">{heading}</h2>
+        {directPeer && (
+          <span class="presence" data-testid="presence">
+            <span class={`dot${online.has(directPeer) ? " on" : ""}`} aria-hidden="true" />
+            {online.has(directPeer) ? "Online" : "Offline"}
+          </span>
+        )}
+      </div>
+      <ErrorBox error={error} />
+      {!msgs ? (
+        <Loading what="Loading messages" />
+      ) : (
+        <ol
+          class="messages"
+          ref={list}
+          aria-label="Messages"
+          tabIndex={0}
+          onScroll={(e) => {
+            const el = e.currentTarget as HTMLElement;
+            stick.current = el.scrollHeight - el.scrollTop - el.clientHeight < 60;
+          }}
+        >
+          {older && (
+            <li class="older">
+              <button type="button" class="secondary" onClick={() => void loadOlder()} disabled={loadingOlder}>
+                {loadingOlder ? "Loading…" : "Load earlier messages"}
+              </button>
+            </li>
+          )}
+          {msgs.length === 0 && <li class="empty">No messages yet. Say hello!</li>}
+          {msgs.map((m) => (
+            <li key={m.client_msg_id ?? m.id} class={`msg${m.sender_id === me ? " mine" : ""}${m.pending ? ` ${m.pending}` : ""}`} data-testid="message" data-seq={m.pending ? undefined : m.seq}>
+              <span class="sr-only">{m.sender_id === me ? "You" : displayName(users[m.sender_id])}: </span>
+              <span class="body">{m.deleted ? <em>Message deleted</em> : m.body}</span>
+              <span class="when">
+                <time dateTime={m.sent_at}>{new Date(m.sent_at).toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit" })}</time>
+                {m.edited_at && !m.deleted && " · edited"}
+                {m.pending === "sending" && " · sending…"}
+                {m.pending === "failed" && (
+                  <>
+                    {" · not sent "}
+                    <button type="button" class="link" onClick={() => retry(m)}>
+                      Retry
+                    </button>
+                  </>
+                )}
+                {!m.pending && m.sender_id === me && m.seq === lastMineSeen && (
+                  <span class="seen" data-testid="seen">
+                    {" · Seen"}
+                  </span>
+                )}
+              </span>
+            </li>
+          ))}
+        </ol>
+      )}
+      <p class="typing" aria-live="polite" data-testid="typing">
+        {whoTypes.length ? `${whoTypes.join(", ")} ${whoTypes.length > 1 ? "are" : "is"} typing…` : ""}
+      </p>
+      <form class="composer" onSubmit={send}>
+        <label for="composer" class="sr-only">
+          Message
+        </label>
+        <textarea
+          id="composer"
+          rows={2}
+          maxLength={4000}
+          value={text}
+          placeholder="Write a message…"
+          onInput={(e) => {
+            const v = (e.target as HTMLTextAreaElement).value;
+            setText(v);
+            sendTyping(v.length > 0);
+          }}
+          onKeyDown={(e) => {
+            if (e.key === "Enter" && !e.shiftKey) send(e);
+          }}
+        />
+        <button type="submit" disabled={!text.trim()}>
+          Send
+        </button>
+      </form>
+      {status !== "online" && <p class="muted small">Reconnecting… messages are sent when the connection is back.</p>}
+      <p class="sr-only">Conversation started {conv ? date(conv.last_activity_at) : ""}</p>
+    </div>
+  );
+}
+
+/** Sorted by seq, deduped by seq (pending drafts stay at the end, deduped by client_msg_id). */
+function merge(cur: Shown[], incoming: Shown[]): Shown[] {
+  const bySeq = new Map<number, Shown>();
+  const drafts: Shown[] = [];
+  for (const m of [...cur, ...incoming]) {
+    if (m.pending) {
+      drafts.push(m);
+      continue;
+    }
+    bySeq.set(m.seq, m);
+  }
+  const sent = new Set([...bySeq.values()].map((m) => m.client_msg_id).filter(Boolean));
+  const rest = drafts.filter((d) => !sent.has(d.client_msg_id));
+  return [...[...bySeq.values()].sort((a, b) => a.seq - b.seq), ...rest];
+}

@@ -1,0 +1,46 @@
+import { useEffect, useState } from "preact/hooks";
+import type { Review, User } from "../api/types.ts";
+import { displayName, getUser } from "../api/users.ts";
+import { Empty, ErrorBox, Loading, Pager, date, useList } from "../ui/kit.tsx";
+
+function Author({ id }: { id: string }) {
+  const [u, setU] = useState<User | null>(null);
+  useEffect(() => {
+    getUser(id).then(setU, () => {});
+  }, [id]);
+  return <span>{displayName(u)}</span>;
+}
+
+export function Reviews({ query }: { query: Record<string, string> }) {
+  const list = useList<Review>("/api/reviews", { ...query, limit: 10 });
+  if (!list.items) return <Loading what="Loading reviews" />;
+  return (
+    <div>
+      <ErrorBox error={list.error} />
+      {list.items.length === 0 ? (
+        <Empty>No reviews yet.</Empty>
+      ) : (
+        <ul class="reviews">
+          {list.items.map((r) => (
+            <li key={r.id} class="card">
+              <p class="meta">
+                <span class="stars" aria-label={`${r.rating} out of 5`}>
+                  {"★".repeat(r.rating)}
+                  {"☆".repeat(5 - r.rating)}
+                </span>{" "}
+                <Author id={r.author_id} /> · <time dateTime={r.created_at}>{date(r.created_at)}</time>
+              </p>
+              {r.comment && <p>{r.comment}</p>}
+              {r.reply && (
+                <p class="reply">
+                  <strong>Reply:</strong> {r.reply}
+                </p>
+              )}
+            </li>
+          ))}
+        </ul>
+      )}
+      <Pager next={list.next} onMore={list.more} busy={list.busy} />
+    </div>
+  );
+}

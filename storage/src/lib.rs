@@ -11,6 +11,7 @@
 pub mod analytics;
 pub mod availability;
 mod backend;
+mod cache;
 pub mod chat;
 mod codec;
 pub mod error;

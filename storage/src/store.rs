@@ -22,9 +22,10 @@ pub struct Store {
 }
 
 impl Store {
-    /// Wraps a backend (adds storage metrics).
+    /// Wraps a backend: storage metrics around it, and the catalog read cache
+    /// (storage/src/cache.rs) outside those, so the metrics count real storage operations.
     pub(crate) fn new(backend: Arc<dyn Backend>) -> Self {
-        Store { backend: Arc::new(Instrumented::new(backend)) }
+        Store { backend: Arc::new(crate::cache::Cached::new(Arc::new(Instrumented::new(backend)))) }
     }
 
     /// The embedded default: a SQLite file.

@@ -341,3 +341,40 @@ export function checkServerFrame(frame: unknown): string[] {
   }
   return problems;
 }
+
+/** Every `code` of an `error` frame (docs/protocol.md "Errors"). */
+export const FRAME_ERROR_CODES = [
+  "invalid_frame",
+  "unknown_type",
+  "frame_too_large",
+  "not_found",
+  "forbidden",
+  "blocked",
+  "conflict",
+  "invalid",
+  "rate_limited",
+  "internal",
+] as const satisfies readonly FrameErrorCode[];
+type MissingErrorCode = Exclude<FrameErrorCode, (typeof FRAME_ERROR_CODES)[number]>;
+const errorCodesComplete: [MissingErrorCode] extends [never] ? true : { missing: MissingErrorCode } = true;
+void errorCodesComplete;
+
+/** The WebSocket close codes the server uses (docs/protocol.md "Close codes"). */
+export const CLOSE_CODES = {
+  /** Normal closure. */
+  NORMAL: 1000,
+  /** Server shutting down: reconnect with backoff, then sync. */
+  GOING_AWAY: 1001,
+  /** WebSocket protocol error. */
+  PROTOCOL_ERROR: 1002,
+  /** A frame over 4x the frame cap. */
+  MESSAGE_TOO_BIG: 1009,
+  /** The server could not register the connection: reconnect with backoff. */
+  INTERNAL_ERROR: 1011,
+  /** Unauthorized: refresh the access token, then reconnect. */
+  UNAUTHORIZED: 4001,
+  /** Policy: frame rate, heartbeat timeout, or too many connections. */
+  POLICY: 4008,
+  /** Too slow: the outbound queue overflowed; reconnect at once and sync. */
+  TOO_SLOW: 4009,
+} as const;

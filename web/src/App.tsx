@@ -41,7 +41,7 @@ const routes: Route[] = [
   { path: "/contracts/:id", page: ContractDetail, auth: true },
   { path: "/conversations", page: Chat, auth: true },
   { path: "/conversations/:id", page: Chat, auth: true },
-  { path: "/notifications", page: NotificationsPage, auth: true },
+  { path: "/alerts", page: NotificationsPage, auth: true },
   { path: "/bookings", page: BookingList, auth: true },
   { path: "/bookings/:id", page: BookingDetail, auth: true },
 ];

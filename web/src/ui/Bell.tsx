@@ -70,10 +70,10 @@ export function Bell() {
               {list.slice(0, 8).map((n) => (
                 <li key={n.id} class={n.read ? "" : "unread"}>
                   <a
-                    href={n.action_url ?? "/notifications"}
+                    href={n.action_url ?? "/alerts"}
                     onClick={(e) => {
                       e.preventDefault();
-                      go(n.id, n.action_url ?? "/notifications");
+                      go(n.id, n.action_url ?? "/alerts");
                     }}
                   >
                     <strong>{n.title}</strong>
@@ -85,7 +85,7 @@ export function Bell() {
               ))}
             </ul>
           )}
-          <a class="panel-foot" href="/notifications" onClick={() => setOpen(false)}>
+          <a class="panel-foot" href="/alerts" onClick={() => setOpen(false)}>
             All notifications and settings
           </a>
         </div>

@@ -17,7 +17,7 @@ use crate::config::{Settings, StorageKind};
 use crate::error::ApiError;
 use crate::mail::Mailer;
 use crate::middleware::rate_limit::{Limiters, LoginFailures};
-use crate::middleware::{envelope, observe, rate_limit, security, trailing_slash};
+use crate::middleware::{envelope, etag, observe, rate_limit, security, trailing_slash};
 use crate::state::AppState;
 use crate::{openapi, routes, telemetry};
 
@@ -192,6 +192,7 @@ impl Application {
                 .wrap(cors(&app_state.settings))
                 // CORS refusals (preflights from unknown origins) get the envelope too.
                 .wrap(ErrorHandlers::new().default_handler(envelope::ensure_envelope))
+                .wrap(from_fn(etag::conditional_get))
                 .wrap(Compress::default())
                 .wrap(from_fn(observe::observe))
                 .wrap(TracingLogger::<telemetry::RedactedRootSpan>::new())

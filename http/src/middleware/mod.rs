@@ -1,7 +1,8 @@
 //! Request middleware: rate limits, metrics and logs, trailing slashes, error envelopes,
-//! security headers.
+//! security headers, conditional GET.
 
 pub mod envelope;
+pub mod etag;
 pub mod observe;
 pub mod rate_limit;
 pub mod security;

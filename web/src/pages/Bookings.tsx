@@ -160,7 +160,7 @@ export function BookingDetail({ params }: { params: Record<string, string> }) {
       <p class="crumbs">
         <a href="/bookings">Bookings</a>
       </p>
-      <div class="head">
+      <div class="title-row">
         <h1>
           <ServiceName id={b.service_id} />
         </h1>

@@ -6,7 +6,7 @@ import { session } from "../api/session.ts";
 import * as rt from "../api/realtime.ts";
 import type { Conversation, Message, User } from "../api/types.ts";
 import { displayName, getUser } from "../api/users.ts";
-import { Empty, ErrorBox, Loading, date, useSubmit, useTitle } from "../ui/kit.tsx";
+import { Empty, ErrorBox, Loading, useSubmit, useTitle } from "../ui/kit.tsx";
 
 /** "Message" button: opens (or creates) the direct conversation with a user. */
 export function StartChat({ userId, label = "Send a message" }: { userId: string; label?: string }) {
@@ -412,7 +412,6 @@ function ConversationPane({ id, me, conv: listed, users: listUsers, onRead }: { 
         </button>
       </form>
       {status !== "online" && <p class="muted small">Reconnecting… messages are sent when the connection is back.</p>}
-      <p class="sr-only">Conversation started {conv ? date(conv.last_activity_at) : ""}</p>
     </div>
   );
 }

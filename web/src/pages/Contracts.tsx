@@ -107,7 +107,7 @@ export function ContractDetail({ params }: { params: Record<string, string> }) {
       <p class="crumbs">
         <a href="/contracts">Contracts</a>
       </p>
-      <div class="head">
+      <div class="title-row">
         <h1>{c.title}</h1>
         <span data-testid="contract-status">
           <Badge status={c.status} />

@@ -256,7 +256,7 @@ export function JobDetail({ params }: { params: Record<string, string> }) {
   return (
     <section class="page">
       <p class="crumbs">{mine ? <a href="/jobs/mine">My jobs</a> : <a href="/jobs">Open jobs</a>}</p>
-      <div class="head">
+      <div class="title-row">
         <h1>{job.title}</h1>
         <Badge status={job.status} />
       </div>

@@ -1,7 +1,12 @@
-// The agora.v1 WebSocket (docs/protocol.md): connect with the access token, reconnect with
-// backoff and jitter (4001 refreshes the token first), `sync` after every (re)connect from the
-// last seq seen per conversation, and fan frames out to subscribers.
-import { getAccess, refreshAccess } from "./http.ts";
+// The agora.v1 WebSocket through the SDK's AgoraRealtime (clients/js/src/realtime.ts):
+// token from the shared HttpClient (a 4001 close refreshes it), reconnect with backoff and
+// jitter, `sync` after every (re)connect from the last seq held per conversation, sends
+// queued while offline and retried with the same client_msg_id until acked. This module
+// keeps the app's view of it: connection status, unread badges, who is online, and every
+// frame for the pages (which dedupe by seq and notification id).
+import { AgoraRealtime } from "@agora/sdk/realtime.ts";
+import type { ServerFrame } from "@agora/sdk/frames.ts";
+import { http } from "./http.ts";
 import type { Message, Notification } from "./types.ts";
 import { store } from "../store.ts";
 
@@ -32,137 +37,64 @@ export function onFrame(f: Listener): () => void {
   return () => listeners.delete(f);
 }
 
-/** Highest seq seen per conversation the UI shows, for `sync`. */
-const seen = new Map<string, number>();
-let lastNotification: string | undefined;
-export function track(conversationId: string, seq: number): void {
-  if ((seen.get(conversationId) ?? -1) < seq) seen.set(conversationId, seq);
-}
-export function noteNotification(id: string): void {
-  if (!lastNotification || id > lastNotification) lastNotification = id;
-}
+let rt: AgoraRealtime | null = null;
+let newestNotification: string | undefined;
 
-let ws: WebSocket | null = null;
-let wanted = false;
-let attempt = 0;
-let timer: number | undefined;
-let upSince = 0;
-let watchdog: number | undefined;
-let heartbeat = 15000;
+/** Follow a conversation from `seq` (for `sync` after reconnects). */
+export function track(conversationId: string, seq: number): void {
+  rt?.track(conversationId, seq);
+}
+/** The newest notification the app holds, so the first `sync` does not replay older ones. */
+export function noteNotification(id: string): void {
+  if (!newestNotification || id > newestNotification) newestNotification = id;
+}
 
 export function start(): void {
-  if (wanted) return;
-  wanted = true;
-  attempt = 0;
-  connect();
+  if (rt) return;
+  const client = new AgoraRealtime({ baseUrl: location.origin, auth: http, notificationsAfter: newestNotification });
+  rt = client;
+  client.on("state", (s) => {
+    status.set(s === "open" ? "online" : s === "offline" || s === "closed" || s === "unauthorized" || s === "rejected" ? "offline" : "connecting");
+    if (s !== "open") online.set(new Set());
+  });
+  client.on("frame", (raw: ServerFrame) => {
+    const f = raw as unknown as Frame;
+    if (f.type === "unread") unread.set({ notifications: f.notifications, conversations: f.conversations });
+    else if (f.type === "notification") noteNotification(f.notification.id);
+    else if (f.type === "presence") {
+      const next = new Set(online.get());
+      if (f.online) next.add(f.user_id);
+      else next.delete(f.user_id);
+      online.set(next);
+    }
+    listeners.forEach((l) => l(f));
+  });
+  client.connect();
 }
 
 export function stop(): void {
-  wanted = false;
-  clearTimeout(timer);
-  clearTimeout(watchdog);
-  seen.clear();
-  lastNotification = undefined;
-  ws?.close(1000);
-  ws = null;
+  rt?.close();
+  rt = null;
+  newestNotification = undefined;
   status.set("offline");
   online.set(new Set());
   unread.set({ notifications: 0, conversations: 0 });
 }
 
-function schedule(delay?: number): void {
-  if (!wanted) return;
-  const base = Math.min(30000, 500 * 2 ** attempt);
-  attempt += 1;
-  clearTimeout(timer);
-  timer = window.setTimeout(connect, delay ?? base / 2 + Math.random() * (base / 2));
-}
-
-function feed(): void {
-  clearTimeout(watchdog);
-  watchdog = window.setTimeout(() => ws?.close(4000, "silent"), heartbeat * 3);
-}
-
-function connect(): void {
-  const token = getAccess();
-  if (!wanted) return;
-  if (!token) {
-    refreshAccess().then((t) => (t ? connect() : stop()));
-    return;
-  }
-  status.set("connecting");
-  const proto = location.protocol === "https:" ? "wss:" : "ws:";
-  const sock = new WebSocket(`${proto}//${location.host}/ws?token=${encodeURIComponent(token)}`, ["agora.v1.json"]);
-  ws = sock;
-  sock.onmessage = (ev) => {
-    if (ws !== sock) return;
-    feed();
-    let f: Frame;
-    try {
-      f = JSON.parse(String(ev.data)) as Frame;
-    } catch {
-      return;
-    }
-    handle(f);
-  };
-  sock.onclose = (ev) => {
-    if (ws !== sock) return;
-    ws = null;
-    clearTimeout(watchdog);
-    status.set(wanted ? "connecting" : "offline");
-    online.set(new Set());
-    if (Date.now() - upSince > 60000) attempt = 0;
-    if (!wanted) return;
-    if (ev.code === 4001) {
-      refreshAccess().then((t) => (t ? schedule(0) : stop()));
-    } else if (ev.code === 4009) {
-      schedule(0);
-    } else {
-      schedule();
-    }
-  };
-}
-
-function handle(f: Frame): void {
-  switch (f.type) {
-    case "hello":
-      heartbeat = f.heartbeat_ms || 15000;
-      upSince = Date.now();
-      status.set("online");
-      sendFrame({
-        type: "sync",
-        conversations: Object.fromEntries(seen),
-        ...(lastNotification ? { notifications_after: lastNotification } : {}),
-      });
-      break;
-    case "message":
-      track(f.conversation_id, f.seq);
-      break;
-    case "notification":
-      noteNotification(f.notification.id);
-      break;
-    case "unread":
-      unread.set({ notifications: f.notifications, conversations: f.conversations });
-      break;
-    case "presence": {
-      const next = new Set(online.get());
-      if (f.online) next.add(f.user_id);
-      else next.delete(f.user_id);
-      online.set(next);
-      break;
-    }
-  }
-  listeners.forEach((l) => l(f));
-}
-
-export function sendFrame(frame: Record<string, unknown>): boolean {
-  if (ws && ws.readyState === WebSocket.OPEN) {
-    ws.send(JSON.stringify(frame));
-    return true;
-  }
-  return false;
-}
-
 export function isOpen(): boolean {
-  return !!ws && ws.readyState === WebSocket.OPEN && status.get() === "online";
+  return status.get() === "online";
+}
+
+/** Sends a message: resolves with its ack (queued while offline, retried until acked). */
+export function send(conversationId: string, body: string, clientMsgId: string): Promise<{ message_id: string; seq: number; sent_at: string }> {
+  if (!rt) return Promise.reject(new Error("not connected"));
+  return rt.send(conversationId, body, { clientMsgId });
+}
+
+export function markRead(conversationId: string, seq: number): boolean {
+  return rt?.markRead(conversationId, seq) ?? false;
+}
+
+export function typing(conversationId: string, active: boolean): boolean {
+  return rt?.typing(conversationId, active) ?? false;
 }

@@ -1,6 +1,6 @@
 // The signed-in user. The access token lives in memory only (http.ts); a reload restores the
 // session from the HttpOnly refresh cookie (docs/auth.md "Browser sessions").
-import { api, csrfCookie, onSessionLost, refreshAccess, setAccess } from "./http.ts";
+import { api, csrfCookie, onSessionLost, refreshAccess, setSession } from "./http.ts";
 import type { User } from "./types.ts";
 import { store } from "../store.ts";
 
@@ -42,7 +42,7 @@ interface SessionResponse {
 export async function login(identifier: string, password: string): Promise<User> {
   const body = identifier.includes("@") ? { email: identifier, password } : { username: identifier, password };
   const res = await api<SessionResponse>("/api/auth/session", { method: "POST", body, auth: false });
-  setAccess(res.access);
+  setSession(res.access, res.csrf);
   session.set({ status: "signed-in", user: res.user });
   return res.user;
 }
@@ -74,7 +74,7 @@ export async function logout(): Promise<void> {
   try {
     await api("/api/auth/logout", { method: "POST", body: {}, headers: csrf ? { "x-csrf-token": csrf } : {} });
   } finally {
-    setAccess(null);
+    setSession(null, null);
     session.set({ status: "anonymous" });
   }
 }

@@ -222,12 +222,6 @@ function ConversationPane({ id, me, conv: listed, users: listUsers, onRead }: { 
     return () => clearInterval(t);
   }, []);
 
-  // After a reconnect, resend what was never acknowledged (same client_msg_id: no duplicate).
-  useEffect(() => {
-    if (status !== "online") return;
-    for (const m of msgsRef.current ?? []) if (m.pending === "sending") rt.sendFrame({ type: "send", conversation_id: id, client_msg_id: m.client_msg_id, body: m.body });
-  }, [status]);
-
   function fillGap(after: number) {
     api<Page<Message>>(`/api/conversations/${id}/messages`, { query: { limit: 100 } }).then((p) => setMsgs((c) => merge(c ?? [], p.results.filter((m) => m.seq > after))), () => {});
   }
@@ -238,7 +232,7 @@ function ConversationPane({ id, me, conv: listed, users: listUsers, onRead }: { 
     const mark = () => {
       if (document.visibilityState !== "visible" || !highest || highest <= readSent.current || highest <= (conv?.read_seq ?? 0)) return;
       readSent.current = highest;
-      if (!rt.sendFrame({ type: "read", conversation_id: id, seq: highest })) void api(`/api/conversations/${id}/read`, { method: "POST", body: { seq: highest } }).catch(() => {});
+      if (!rt.markRead(id, highest)) void api(`/api/conversations/${id}/read`, { method: "POST", body: { seq: highest } }).catch(() => {});
       onRead(highest);
     };
     mark();
@@ -276,14 +270,14 @@ function ConversationPane({ id, me, conv: listed, users: listUsers, onRead }: { 
       const now = Date.now();
       if (now - lastTyping.current > 3000) {
         lastTyping.current = now;
-        rt.sendFrame({ type: "typing", conversation_id: id, active: true });
+        rt.typing(id, true);
       }
       clearTimeout(typingTimer.current);
       typingTimer.current = window.setTimeout(() => sendTyping(false), 4000);
     } else if (lastTyping.current) {
       lastTyping.current = 0;
       clearTimeout(typingTimer.current);
-      rt.sendFrame({ type: "typing", conversation_id: id, active: false });
+      rt.typing(id, false);
     }
   };
 
@@ -298,22 +292,21 @@ function ConversationPane({ id, me, conv: listed, users: listUsers, onRead }: { 
     setMsgs((c) => [...(c ?? []), draft]);
     setText("");
     sendTyping(false);
-    if (!rt.sendFrame({ type: "send", conversation_id: id, client_msg_id: cmid, body })) {
-      api<Message>(`/api/conversations/${id}/messages`, { method: "POST", body: { body, client_msg_id: cmid } }).then(
-        (m) => setMsgs((c) => merge((c ?? []).filter((x) => x.client_msg_id !== cmid), [m])),
-        () => setMsgs((c) => c?.map((x) => (x.client_msg_id === cmid ? { ...x, pending: "failed" } : x))),
-      );
-    }
+    deliver(cmid, body);
+  };
+
+  /** Over the socket (queued while offline, retried until acked); over REST when there is no socket at all. */
+  const deliver = (cmid: string, body: string) => {
+    const sent = (m: { message_id?: string; id?: string; seq: number; sent_at: string }) =>
+      setMsgs((c) => merge((c ?? []).map((x) => (x.client_msg_id === cmid ? { ...x, id: m.message_id ?? m.id ?? x.id, seq: m.seq, sent_at: m.sent_at, pending: undefined } : x)), []));
+    const failed = () => setMsgs((c) => c?.map((x) => (x.client_msg_id === cmid && x.pending ? { ...x, pending: "failed" } : x)));
+    if (rt.status.get() !== "offline") rt.send(id, body, cmid).then(sent, failed);
+    else api<Message>(`/api/conversations/${id}/messages`, { method: "POST", body: { body, client_msg_id: cmid } }).then(sent, failed);
   };
 
   const retry = (m: Shown) => {
     setMsgs((c) => c?.map((x) => (x.client_msg_id === m.client_msg_id ? { ...x, pending: "sending" } : x)));
-    if (!rt.sendFrame({ type: "send", conversation_id: id, client_msg_id: m.client_msg_id, body: m.body })) {
-      api<Message>(`/api/conversations/${id}/messages`, { method: "POST", body: { body: m.body, client_msg_id: m.client_msg_id } }).then(
-        (r) => setMsgs((c) => merge((c ?? []).filter((x) => x.client_msg_id !== m.client_msg_id), [r])),
-        () => setMsgs((c) => c?.map((x) => (x.client_msg_id === m.client_msg_id ? { ...x, pending: "failed" } : x))),
-      );
-    }
+    deliver(m.client_msg_id!, m.body);
   };
 
   const others = (conv?.participant_ids ?? []).filter((p) => p !== me);

@@ -255,6 +255,37 @@ test("reloading mid-conversation loses nothing", async () => {
   await pageA.getByTestId("message").filter({ hasText: "Noted!" }).waitFor({ timeout: 5000 });
 });
 
+test("history paging: older messages load on demand, in order", async () => {
+  // 35 more messages from Bob through the API (a second session of his), then Alice reopens.
+  const login = await rest(agora.base, "/api/auth/login", { method: "POST", body: { email: bob.email, password: PASSWORD } });
+  const convId = state.convUrl.split("/").pop();
+  for (let i = 1; i <= 35; i++) {
+    await rest(agora.base, `/api/conversations/${convId}/messages`, { method: "POST", token: login.access, body: { body: `Batch message ${i}`, client_msg_id: `e2e-batch-${i}` } });
+  }
+  await pageA.goto(`${agora.base}${state.convUrl}`);
+  await pageA.getByTestId("message").filter({ hasText: "Batch message 35" }).waitFor();
+  const first = await pageA.getByTestId("message").count();
+  assert.equal(first, 30, "the first page holds 30 messages");
+  await pageA.getByRole("button", { name: "Load earlier messages" }).click();
+  await pageA.getByTestId("message").filter({ hasText: "when can you start" }).waitFor();
+  const seqs = (await pageA.getByTestId("message").evaluateAll((els) => els.map((e) => Number(e.dataset.seq))));
+  assert.equal(seqs.length, 39);
+  assert.deepEqual(seqs, Array.from({ length: 39 }, (_, i) => i + 1), "every seq once, in order");
+  assert.equal(await pageA.getByRole("button", { name: "Load earlier messages" }).count(), 0, "nothing older is left");
+});
+
+test("presence: the other side goes offline when the last tab closes, and back online", async () => {
+  await pageA.goto(`${agora.base}${state.convUrl}`);
+  await pageA.getByTestId("presence").filter({ hasText: "Online" }).waitFor({ timeout: 10000 });
+  await pageB.close();
+  await pageA.getByTestId("presence").filter({ hasText: "Offline" }).waitFor({ timeout: 10000 });
+  pageB = await ctxB.newPage();
+  watch(pageB, "bob");
+  await pageB.goto(`${agora.base}/conversations`);
+  await pageB.locator(".conn-online").waitFor();
+  await pageA.getByTestId("presence").filter({ hasText: "Online" }).waitFor({ timeout: 10000 });
+});
+
 test("password reset by the emailed link, and email verification", async () => {
   const ctx = await browser.newContext();
   const page = await ctx.newPage();
@@ -360,6 +391,21 @@ test("a booking request from a service page, listed on both sides", async () => 
   await pageA.getByText("Requested").first().waitFor();
   await pageA.goto(`${agora.base}/bookings`);
   await pageA.getByRole("link", { name: "Wedding cake design" }).waitFor();
+});
+
+test("a contract status change shows on the other side live, with its history", async () => {
+  await pageB.goto(`${agora.base}${state.contractUrl}`);
+  await pageB.getByTestId("contract-status").filter({ hasText: "Pending" }).waitFor();
+  await pageA.goto(`${agora.base}${state.contractUrl}`);
+  await pageA.getByRole("button", { name: "Cancel contract" }).click();
+  await pageA.getByLabel("Reason (optional)").fill("Plans changed");
+  await pageA.getByRole("button", { name: "Confirm: cancel contract" }).click();
+  await pageA.getByTestId("contract-status").filter({ hasText: "Cancelled" }).waitFor();
+  await pageA.getByText("(Plans changed)").waitFor();
+  // Bob's page was not reloaded: the contract notification refreshes it.
+  await pageB.getByTestId("contract-status").filter({ hasText: "Cancelled" }).waitFor({ timeout: 10000 });
+  await pageB.getByText("(Plans changed)").waitFor();
+  assert.equal(await pageB.getByRole("button", { name: "Cancel contract" }).count(), 0, "no action is left on a cancelled contract");
 });
 
 const pages = () => [

@@ -3,7 +3,8 @@ import { useStore } from "../store.ts";
 import { location } from "../router.ts";
 import { api } from "../api/http.ts";
 import { session } from "../api/session.ts";
-import type { Provider, Review, Service } from "../api/types.ts";
+import type { Provider, Review, Service, User } from "../api/types.ts";
+import { displayName } from "../api/users.ts";
 import { Empty, ErrorBox, Field, Loading, Pager, Select, Stars, money, useList, useLoad, useTitle } from "../ui/kit.tsx";
 import { FilterForm, useCategoryOptions } from "../ui/Filters.tsx";
 import { Reviews } from "./Reviews.tsx";
@@ -87,6 +88,7 @@ export function ServiceDetail({ params }: { params: Record<string, string> }) {
   const s = useStore(session);
   const [service, error, , setService] = useLoad((signal) => api<Service>(`/api/services/${params.id}`, { signal }), [params.id, s.status]);
   const [provider] = useLoad((signal) => (service ? api<Provider>(`/api/providers/${service.provider_id}`, { signal }) : Promise.resolve(undefined)), [service?.provider_id]);
+  const [owner] = useLoad((signal) => (service ? api<User>(`/api/users/${service.owner_id}`, { signal }) : Promise.resolve(undefined)), [service?.owner_id]);
   const [likeError, setLikeError] = useState<unknown>(null);
   useTitle(service?.title ?? "Service");
   if (error) return <section class="page"><ErrorBox error={error} /></section>;
@@ -131,7 +133,7 @@ export function ServiceDetail({ params }: { params: Record<string, string> }) {
             <dt>Likes</dt>
             <dd data-testid="likes">{service.likes_count}</dd>
             <dt>Provider</dt>
-            <dd>{provider ? <a href={`/providers/${provider.id}`}>{provider.city ? `Profile (${provider.city})` : "Profile"}</a> : "…"}</dd>
+            <dd>{provider ? <a href={`/providers/${provider.id}`}>{owner ? displayName(owner) : "Profile"}</a> : "…"}{provider?.city ? ` · ${provider.city}` : ""}</dd>
           </dl>
           <ErrorBox error={likeError} />
           {me ? (

@@ -374,7 +374,7 @@ test("services and providers: browse, search, like, reviews section", async () =
   await pageA.getByText("No reviews yet.").waitFor();
 
   await pageA.goto(`${agora.base}/providers?city=Lyon`);
-  await pageA.getByRole("link", { name: "Lyon, France" }).click();
+  await pageA.getByRole("link", { name: "Carol Baker" }).click();
   await pageA.getByRole("heading", { name: "Carol Baker" }).waitFor();
   await pageA.getByRole("link", { name: "Wedding cake design" }).waitFor();
 });
@@ -391,6 +391,28 @@ test("a booking request from a service page, listed on both sides", async () => 
   await pageA.getByText("Requested").first().waitFor();
   await pageA.goto(`${agora.base}/bookings`);
   await pageA.getByRole("link", { name: "Wedding cake design" }).waitFor();
+});
+
+test("the provider answers the booking: a refused confirm shows the server's reason, a decline shows live", async () => {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await ctx.newPage();
+  watch(page, "carol");
+  await page.goto(`${agora.base}/login?next=${encodeURIComponent(state.bookingUrl)}`);
+  await page.getByLabel("Email or username").fill(`carol-${stamp}@example.com`);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.waitForURL(`${agora.base}${state.bookingUrl}`);
+  await pageA.goto(`${agora.base}${state.bookingUrl}`);
+  await pageA.locator(".badge", { hasText: "Requested" }).waitFor();
+  // Confirming charges the client's saved card; Alice has none, and the envelope says so.
+  await page.getByRole("button", { name: "Confirm" }).click();
+  const alert = page.getByRole("alert");
+  await alert.waitFor();
+  assert.match(await alert.textContent(), /payment method|card/i);
+  await page.getByRole("button", { name: "Decline" }).click();
+  await page.locator(".badge", { hasText: "Declined" }).waitFor();
+  await pageA.locator(".badge", { hasText: "Declined" }).waitFor({ timeout: 10000 });
+  await ctx.close();
 });
 
 test("a contract status change shows on the other side live, with its history", async () => {

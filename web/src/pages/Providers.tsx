@@ -2,7 +2,8 @@ import { useStore } from "../store.ts";
 import { location } from "../router.ts";
 import { api } from "../api/http.ts";
 import type { Provider, Service, User } from "../api/types.ts";
-import { displayName } from "../api/users.ts";
+import { displayName, getUser } from "../api/users.ts";
+import { useEffect, useState } from "preact/hooks";
 import { Empty, ErrorBox, Field, Loading, Pager, Select, Stars, label, money, useList, useLoad, useTitle } from "../ui/kit.tsx";
 import { FilterForm, useCategoryOptions } from "../ui/Filters.tsx";
 import { Reviews } from "./Reviews.tsx";
@@ -56,12 +57,14 @@ export function ProviderList() {
           {list.items.map((p) => (
             <li key={p.id} class="card item">
               <h2 class="item-title">
-                <a href={`/providers/${p.id}`}>{[p.city, p.country].filter(Boolean).join(", ") || "Provider"}</a>
+                <a href={`/providers/${p.id}`}>
+                  <UserName id={p.user_id} />
+                </a>
                 {p.is_verified && <span class="badge badge-active">Verified</span>}
               </h2>
               <p class="clamp">{p.bio}</p>
               <p class="meta">
-                <strong>{money(p.hourly_rate)}/h</strong> · <Stars value={p.rating_avg} count={p.reviews_count} /> · {p.completed_jobs} jobs done · {label(p.availability)}
+                {[p.city, p.country].filter(Boolean).join(", ") || "Anywhere"} · <strong>{money(p.hourly_rate)}/h</strong> · <Stars value={p.rating_avg} count={p.reviews_count} /> · {p.completed_jobs} jobs done · {label(p.availability)}
               </p>
             </li>
           ))}
@@ -70,6 +73,14 @@ export function ProviderList() {
       <Pager next={list.next} onMore={list.more} busy={list.busy} />
     </section>
   );
+}
+
+function UserName({ id }: { id: string }) {
+  const [u, setU] = useState<User | null>(null);
+  useEffect(() => {
+    getUser(id).then(setU, () => {});
+  }, [id]);
+  return <>{u ? displayName(u) : "Provider"}</>;
 }
 
 export function ProviderDetail({ params }: { params: Record<string, string> }) {

@@ -2,6 +2,7 @@ import { backoffDelay, resolveBackoff, type BackoffOptions, type ResolvedBackoff
 import { decodeFrame, encodeFrame, SUBPROTOCOLS, type Encoding, type WireData } from "./codec.js";
 import { Emitter } from "./emitter.js";
 import { AgoraError } from "./errors.js";
+import { CLOSE_CODES } from "./frames.js";
 import type {
   AckFrame,
   ClientFrame,
@@ -21,21 +22,24 @@ import type {
   UnreadFrame,
 } from "./frames.js";
 
-/** The part of the W3C WebSocket interface the SDK uses (browsers, `ws`, Node 22+). */
+/**
+ * The part of the W3C WebSocket interface the SDK uses (browsers, `ws`, Node 22+). The
+ * handlers take `any` so that the DOM's and `ws`'s own event types both fit.
+ */
 export interface WebSocketLike {
   readonly readyState: number;
   readonly protocol: string;
   binaryType: string;
   send(data: string | Uint8Array): void;
   close(code?: number, reason?: string): void;
-  onopen: ((ev: unknown) => void) | null;
-  onmessage: ((ev: { data: unknown }) => void) | null;
-  onclose: ((ev: { code: number; reason: string; wasClean?: boolean }) => void) | null;
-  onerror: ((ev: unknown) => void) | null;
+  onopen: ((ev: any) => void) | null;
+  onmessage: ((ev: any) => void) | null;
+  onclose: ((ev: any) => void) | null;
+  onerror: ((ev: any) => void) | null;
   /** `ws` only: drop the TCP connection at once. */
-  terminate?: () => void;
+  terminate?(): void;
   /** `ws` only: protocol-level events (the server's pings count as traffic). */
-  on?: (event: string, fn: (...args: unknown[]) => void) => unknown;
+  on?(event: string, fn: (...args: any[]) => void): unknown;
 }
 
 export type WebSocketConstructor = new (url: string, protocols?: string | string[]) => WebSocketLike;
@@ -116,8 +120,6 @@ export interface RealtimeOptions {
   conversations?: Record<string, number>;
   /** The newest notification id the app holds. */
   notificationsAfter?: string;
-  /** Replay notifications in `sync` (default true). */
-  syncNotifications?: boolean;
   backoff?: BackoffOptions;
   /** No `hello` within this many ms after opening: give up on that socket (default 10000). */
   connectTimeoutMs?: number;
@@ -458,7 +460,7 @@ export class AgoraRealtime extends Emitter<RealtimeEvents> {
     this.stats.connects += 1;
     if (this.stateValue !== "reconnecting") this.setState("connecting");
     sock.binaryType = "arraybuffer";
-    sock.onmessage = (ev) => {
+    sock.onmessage = (ev: { data: unknown }) => {
       if (this.ws !== sock || no !== this.connectionNo) return;
       this.lastHeard = Date.now();
       let frame: ServerFrame;
@@ -469,7 +471,7 @@ export class AgoraRealtime extends Emitter<RealtimeEvents> {
       }
       this.handleFrame(frame);
     };
-    sock.onclose = (ev) => {
+    sock.onclose = (ev: { code: number; reason?: string }) => {
       if (this.ws !== sock) return;
       this.handleClose(ev.code, ev.reason ?? "");
     };
@@ -615,11 +617,11 @@ export class AgoraRealtime extends Emitter<RealtimeEvents> {
     this.emit("close", { code, reason });
     if (!this.wantOpen) return;
 
-    if (code === 4001) {
+    if (code === CLOSE_CODES.UNAUTHORIZED) {
       void this.refreshThenReconnect(this.tokenUsed);
       return;
     }
-    if (code === 4008 && /too many connections/i.test(reason)) {
+    if (code === CLOSE_CODES.POLICY && /too many connections/i.test(reason)) {
       this.wantOpen = false;
       this.setState("rejected");
       return;
@@ -655,7 +657,7 @@ export class AgoraRealtime extends Emitter<RealtimeEvents> {
 
   private scheduleReconnect(code: number): void {
     this.clearReconnect();
-    const delay = code === 4009 && this.attempt === 0 ? 0 : backoffDelay(this.attempt, this.backoff, this.random);
+    const delay = code === CLOSE_CODES.TOO_SLOW && this.attempt === 0 ? 0 : backoffDelay(this.attempt, this.backoff, this.random);
     this.attempt += 1;
     this.reconnectTimer = setTimeout(() => this.open(), delay);
   }
@@ -721,9 +723,9 @@ export class AgoraRealtime extends Emitter<RealtimeEvents> {
 
   private sendSync(ids: string[], initial = false): void {
     if (this.stateValue !== "open") return;
-    const withNotifications = this.opts.syncNotifications ?? true;
     if (ids.length === 0) {
-      if (initial && withNotifications) this.sendFrame(this.syncFrame([]));
+      // Nothing to replay but the notifications missed meanwhile.
+      if (initial) this.sendFrame(this.syncFrame([]));
       return;
     }
     for (let i = 0; i < ids.length; i += MAX_SYNC_CONVERSATIONS) {

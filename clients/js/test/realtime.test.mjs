@@ -181,24 +181,24 @@ describe("realtime (JSON)", () => {
   });
 
   test("a silent server (SIGSTOP) is detected by the heartbeat; the client reconnects and syncs when it is back", async () => {
-    const hb = await startAgora({ AGORA_WS_HEARTBEAT_MS: "300", AGORA_WS_TIMEOUT_MS: "5000" });
+    const hb = await startAgora({ AGORA_WS_HEARTBEAT_MS: "1000", AGORA_WS_TIMEOUT_MS: "10000" });
     try {
       const { alice, bob, conv } = await twoUsers(hb.baseUrl);
-      const art = alice.realtime({ conversations: { [conv.id]: 0 }, backoff: FAST, connectTimeoutMs: 1000 });
+      const art = alice.realtime({ conversations: { [conv.id]: 0 }, backoff: FAST, connectTimeoutMs: 2000 });
       const A = collect(art, conv.id);
       const closes = [];
       art.on("close", (c) => closes.push(c));
       art.connect();
       const hello = await nextEvent(art, "hello");
-      assert.equal(hello.heartbeat_ms, 300);
+      assert.equal(hello.heartbeat_ms, 1000);
       await art.send(conv.id, "before pause");
       // Idle but alive: the server's pings keep the connection up.
-      await new Promise((r) => setTimeout(r, 1500));
+      await new Promise((r) => setTimeout(r, 2500));
       assert.equal(art.state, "open", "an idle connection with heartbeats stays open");
       assert.equal(closes.length, 0);
 
       hb.pause();
-      await waitUntil(() => art.state !== "open", "the client to declare the silent connection dead", 5000);
+      await waitUntil(() => art.state !== "open", "the client to declare the silent connection dead", 10000);
       assert.match(closes[0].reason, /heartbeat/);
       const queued = art.send(conv.id, "while paused");
       hb.resume();

@@ -476,7 +476,9 @@ export class AgoraRealtime extends Emitter<RealtimeEvents> {
       this.handleClose(ev.code, ev.reason ?? "");
     };
     sock.onerror = () => {
-      // A close event follows; that is where reconnecting happens.
+      // Browsers follow an error with a close event, but some implementations (Node 20's
+      // built-in WebSocket on a refused connection) never do: treat the error as the end.
+      if (this.ws === sock) this.handleClose(1006, "socket error", true);
     };
     if (typeof sock.on === "function") {
       // `ws` exposes the server's protocol pings: they prove the connection is alive.

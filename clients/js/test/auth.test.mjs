@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import WebSocket from "ws";
 import { AgoraClient, AgoraError } from "../dist/index.js";
-import { newUser, nextEvent, sleep, startAgora, waitUntil } from "./helpers.mjs";
+import { newUser, nextEvent, sleep, startAgora, waitUntil } from "./support/helpers.mjs";
 
 /** A fetch that counts the requests to each path. */
 function countingFetch() {

@@ -4,7 +4,7 @@ import { after, before, describe, test } from "node:test";
 import WebSocket from "ws";
 import { decode } from "@msgpack/msgpack";
 import { AgoraClient, checkServerFrame } from "../dist/index.js";
-import { newUser, nextEvent, recordingWebSocket, startAgora, waitUntil } from "./helpers.mjs";
+import { newUser, nextEvent, recordingWebSocket, startAgora, waitUntil } from "./support/helpers.mjs";
 
 const FAST = { initialMs: 100, maxMs: 800 };
 

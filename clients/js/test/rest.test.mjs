@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { AgoraClient, AgoraError, ROUTES } from "../dist/index.js";
-import { newUser, outbox, startAgora, waitUntil } from "./helpers.mjs";
+import { newUser, outbox, startAgora, waitUntil } from "./support/helpers.mjs";
 
 const usd = (amount) => ({ amount, currency: "USD" });
 

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { decode } from "@msgpack/msgpack";
 import { AgoraRealtime, backoffDelay, decodeFrame, encodeFrame, resolveBackoff, socketUrl } from "../dist/index.js";
-import { sleep, waitUntil } from "./helpers.mjs";
+import { sleep, waitUntil } from "./support/helpers.mjs";
 
 const CONV = "0193a8f4-5c1e-7d2a-9b3c-4e5f6a7b8c9d";
 

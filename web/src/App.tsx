@@ -83,8 +83,8 @@ export function App() {
   let body;
   if (loc.path === "/") {
     body = s.status === "loading" ? <Loading /> : <Redirect to={s.status === "signed-in" ? (s.user.role === "client" ? "/jobs/mine" : "/jobs") : "/services"} />;
-  } else if (!route) body = <NotFound />;
-  else if (route.auth && s.status === "loading") body = <Loading />;
+  } else if (s.status === "loading") body = <Loading />; // pages render once, for the right user: no shift
+  else if (!route) body = <NotFound />;
   else if (route.auth && s.status === "anonymous") {
     body = <Redirect to={`/login?next=${encodeURIComponent(loc.path + window.location.search)}`} />;
   } else {

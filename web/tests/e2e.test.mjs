@@ -158,6 +158,7 @@ test("the client posts a job, the provider proposes, the bell rings live, the cl
   const panel = pageA.getByRole("region", { name: "Recent notifications" });
   await panel.waitFor();
   assert.match(await panel.textContent(), /New proposal/);
+  await pageA.screenshot({ path: join(shots, "bell-open-desktop.png") });
   await pageA.keyboard.press("Escape");
   assert.equal(await panel.count(), 0, "Escape closes the bell's panel");
 
@@ -460,6 +461,7 @@ test("every page: 0 serious or critical axe violations; screenshots at phone and
   const anonPage = await anon.newPage();
   watch(anonPage, "anonymous");
   const failures = [];
+  let worstShift = 0;
   for (const [name, owner, path] of pages()) {
     assert.ok(path, `${name} has a path`);
     const page = owner ?? anonPage;
@@ -470,7 +472,21 @@ test("every page: 0 serious or critical axe violations; screenshots at phone and
       await page.waitForFunction(() => !document.querySelector(".loading"), null, { timeout: 10000 });
       await page.waitForTimeout(150);
       await page.screenshot({ path: join(shots, `${name}-${label}.png`), fullPage: false });
-      if (label === "desktop" || name === "conversation" || name === "services") {
+      // Layout shift while the page loaded (Chromium's layout-shift entries, as CLS counts them).
+      const cls = await page.evaluate(
+        () =>
+          new Promise((resolve) => {
+            let sum = 0;
+            new PerformanceObserver((list) => {
+              for (const e of list.getEntries()) if (!e.hadRecentInput) sum += e.value;
+            }).observe({ type: "layout-shift", buffered: true });
+            setTimeout(() => resolve(sum), 50);
+          }),
+      );
+      worstShift = Math.max(worstShift, cls);
+      if (cls > 0.02) console.log(`# layout shift: ${name} (${label}) ${cls.toFixed(3)}`);
+      if (cls >= 0.1) failures.push(`${name} (${label}): layout shift ${cls.toFixed(3)}`);
+      {
         await page.evaluate(axeSource);
         const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ["violations"] }));
         for (const v of result.violations.filter((v) => v.impact === "serious" || v.impact === "critical")) {
@@ -484,6 +500,16 @@ test("every page: 0 serious or critical axe violations; screenshots at phone and
       }
     }
   }
+  // The phone menu, opened.
+  await pageA.setViewportSize({ width: 390, height: 844 });
+  await pageA.goto(`${agora.base}/jobs/mine`);
+  await pageA.getByRole("button", { name: "Menu" }).click();
+  await pageA.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Contracts" }).waitFor();
+  await pageA.screenshot({ path: join(shots, "menu-open-phone.png") });
+  await pageA.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Contracts" }).click();
+  await pageA.waitForURL(/\/contracts$/);
+  assert.equal(await pageA.getByRole("navigation", { name: "Main" }).isVisible(), false, "the menu closes after navigating");
+  console.log(`# layout shift: worst page ${worstShift.toFixed(3)} (limit 0.1)`);
   await anon.close();
   for (const p of [pageA, pageB]) await p.setViewportSize({ width: 1280, height: 800 });
   assert.deepEqual(failures, [], failures.join("\n"));

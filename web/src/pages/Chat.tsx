@@ -332,7 +332,9 @@ function ConversationPane({ id, me, conv: listed, users: listUsers, onRead }: { 
       </div>
       <ErrorBox error={error} />
       {!msgs ? (
-        <Loading what="Loading messages" />
+        <div class="messages">
+          <Loading what="Loading messages" />
+        </div>
       ) : (
         <ol
           class="messages"
@@ -404,7 +406,9 @@ function ConversationPane({ id, me, conv: listed, users: listUsers, onRead }: { 
           Send
         </button>
       </form>
-      {status !== "online" && <p class="muted small">Reconnecting… messages are sent when the connection is back.</p>}
+      <p class="muted small conn-note" aria-live="polite">
+        {status !== "online" ? "Reconnecting… messages are sent when the connection is back." : ""}
+      </p>
     </div>
   );
 }

@@ -67,7 +67,7 @@ export function NotificationsPage() {
         </ul>
       )}
       <Pager next={list.next} onMore={list.more} busy={list.busy} />
-      <Preferences />
+      {list.items && <Preferences />}
     </section>
   );
 }

@@ -221,8 +221,8 @@ export class AgoraRealtime extends Emitter<RealtimeEvents> {
   private readonly sentBefore = new Set<string>();
   private readonly editWaiters = new Map<string, Waiter<MessageEditedFrame>[]>();
   private readonly deleteWaiters = new Map<string, Waiter<MessageDeletedFrame>[]>();
-  private readonly pingWaiters: Waiter<number>[] = [];
-  private pingSentAt: number[] = [];
+  /** Pings in flight, oldest first: the app's (with a waiter) and the heartbeat's (without). */
+  private pings: { at: number; waiter: Waiter<number> | null }[] = [];
   /** Conversation ids of each sync in flight on this connection, oldest first. */
   private syncsInFlight: Set<string>[] = [];
   private newestNotification: string | undefined;
@@ -402,8 +402,7 @@ export class AgoraRealtime extends Emitter<RealtimeEvents> {
       return Promise.reject(new AgoraError({ status: 0, code: "offline", message: "not connected" }));
     }
     return new Promise<number>((resolve, reject) => {
-      this.pingWaiters.push({ resolve, reject });
-      this.pingSentAt.push(Date.now());
+      this.pings.push({ at: Date.now(), waiter: { resolve, reject } });
       this.write({ type: "ping" });
     });
   }
@@ -419,6 +418,7 @@ export class AgoraRealtime extends Emitter<RealtimeEvents> {
       this.syncsInFlight.push(new Set(Object.keys(frame.conversations ?? {})));
       this.stats.syncsSent += 1;
     }
+    if (frame.type === "ping") this.pings.push({ at: Date.now(), waiter: null });
     this.write(frame);
     return true;
   }
@@ -450,7 +450,8 @@ export class AgoraRealtime extends Emitter<RealtimeEvents> {
     let sock: WebSocketLike;
     try {
       sock = new this.WS(socketUrl(this.opts.baseUrl, token), [SUBPROTOCOLS[this.encoding]]);
-    } catch (e) {
+    } catch {
+      // A malformed URL or a refused subprotocol list: retry later like any failed connect.
       this.setState("reconnecting");
       this.scheduleReconnect(1006);
       return;
@@ -529,9 +530,8 @@ export class AgoraRealtime extends Emitter<RealtimeEvents> {
         this.emit("message_deleted", frame);
         return;
       case "pong": {
-        const w = this.pingWaiters.shift();
-        const at = this.pingSentAt.shift();
-        if (w && at !== undefined) w.resolve(Date.now() - at);
+        const p = this.pings.shift();
+        p?.waiter?.resolve(Date.now() - p.at);
         this.emit("pong", frame);
         return;
       }
@@ -582,6 +582,7 @@ export class AgoraRealtime extends Emitter<RealtimeEvents> {
         this.handleClose(4000, "server silent: heartbeat missed", true);
       } else if (silence >= this.heartbeatMs) {
         // Browsers hide protocol pings: ask for a pong so silence means a dead link.
+        this.pings.push({ at: Date.now(), waiter: null });
         this.write({ type: "ping" });
       }
     }, every);
@@ -847,8 +848,7 @@ export class AgoraRealtime extends Emitter<RealtimeEvents> {
     for (const list of this.deleteWaiters.values()) for (const w of list) w.reject(err);
     this.editWaiters.clear();
     this.deleteWaiters.clear();
-    for (const w of this.pingWaiters.splice(0)) w.reject(err);
-    this.pingSentAt = [];
+    for (const p of this.pings.splice(0)) p.waiter?.reject(err);
   }
 
   private rememberNotification(id: string): void {

@@ -7,10 +7,25 @@ import { onFrame } from "../api/realtime.ts";
 import type { Booking, Service } from "../api/types.ts";
 import { Badge, Empty, ErrorBox, Field, Loading, Pager, TextArea, date, label, money, useList, useLoad, useSubmit, useTitle } from "../ui/kit.tsx";
 
+const services = new Map<string, Promise<Service>>();
+const knownServices = new Map<string, Service>();
+function getService(id: string): Promise<Service> {
+  let p = services.get(id);
+  if (!p) {
+    p = api<Service>(`/api/services/${id}`);
+    p.then((s) => knownServices.set(id, s), () => services.delete(id));
+    services.set(id, p);
+  }
+  return p;
+}
+function preloadServices(ids: string[]): Promise<void> {
+  return Promise.all([...new Set(ids)].map((id) => getService(id).catch(() => null))).then(() => {});
+}
+
 function ServiceName({ id }: { id: string }) {
-  const [s, setS] = useState<Service | null>(null);
+  const [s, setS] = useState<Service | null>(() => knownServices.get(id) ?? null);
   useEffect(() => {
-    api<Service>(`/api/services/${id}`).then(setS, () => {});
+    getService(id).then(setS, () => {});
   }, [id]);
   return <>{s?.title ?? "Service"}</>;
 }
@@ -59,7 +74,7 @@ export function BookingList() {
   useTitle("Bookings");
   const q = useStore(location).query;
   const status = q.get("status") ?? "";
-  const list = useList<Booking>("/api/bookings", { status: status || undefined, limit: 20 });
+  const list = useList<Booking>("/api/bookings", { status: status || undefined, limit: 20 }, (bs) => preloadServices(bs.map((b) => b.service_id)));
   useEffect(() => onFrame((f) => f.type === "notification" && f.notification.type === "booking" && list.reload()), []);
   const [feed, setFeed] = useState<string | null>(null);
   const [icsError, setIcsError] = useState<unknown>(null);
@@ -131,7 +146,11 @@ export function BookingList() {
 export function BookingDetail({ params }: { params: Record<string, string> }) {
   const s = useStore(session);
   const me = s.status === "signed-in" ? s.user.id : "";
-  const [b, error, reload, setB] = useLoad((signal) => api<Booking>(`/api/bookings/${params.id}`, { signal }), [params.id]);
+  const [b, error, reload, setB] = useLoad(async (signal) => {
+    const x = await api<Booking>(`/api/bookings/${params.id}`, { signal });
+    await preloadServices([x.service_id]);
+    return x;
+  }, [params.id]);
   useTitle("Booking");
   useEffect(() => onFrame((f) => f.type === "notification" && f.notification.action_url === `/bookings/${params.id}` && reload()), [params.id]);
   const [busy, setBusy] = useState(false);
@@ -148,7 +167,7 @@ export function BookingDetail({ params }: { params: Record<string, string> }) {
     }
   };
   if (error) return <section class="page"><ErrorBox error={error} /></section>;
-  if (!b) return <section class="page"><Loading /></section>;
+  if (!b) return <section class="page" key="loading"><Loading /></section>;
   const provider = b.provider_id === me;
   const actions: [string, string][] = [];
   if (provider && b.status === "requested") actions.push(["confirmed", "Confirm"], ["declined", "Decline"]);

@@ -5,12 +5,12 @@ import { api, type Page } from "../api/http.ts";
 import { session } from "../api/session.ts";
 import { onFrame } from "../api/realtime.ts";
 import type { Contract, ContractEvent, User } from "../api/types.ts";
-import { displayName, getUser } from "../api/users.ts";
+import { displayName, getUser, knownUser, preloadUsers } from "../api/users.ts";
 import { Badge, Empty, ErrorBox, Loading, Pager, TextArea, date, label, money, useList, useLoad, useSubmit, useTitle } from "../ui/kit.tsx";
 import { StartChat } from "./Chat.tsx";
 
 function Person({ id }: { id: string }) {
-  const [u, setU] = useState<User | null>(null);
+  const [u, setU] = useState<User | null>(() => knownUser(id));
   useEffect(() => {
     getUser(id).then(setU, () => {});
   }, [id]);
@@ -22,7 +22,7 @@ export function ContractList() {
   const status = useStore(location).query.get("status") ?? "";
   const s = useStore(session);
   const me = s.status === "signed-in" ? s.user.id : "";
-  const list = useList<Contract>("/api/contracts", { status: status || undefined, limit: 20 });
+  const list = useList<Contract>("/api/contracts", { status: status || undefined, limit: 20 }, (cs) => preloadUsers(cs.flatMap((c) => [c.client_id, c.provider_id])));
   useEffect(() => onFrame((f) => f.type === "notification" && f.notification.type === "contract" && list.reload()), []);
   return (
     <section class="page">
@@ -75,7 +75,11 @@ function actionsFor(c: Contract, me: string): Action[] {
 export function ContractDetail({ params }: { params: Record<string, string> }) {
   const s = useStore(session);
   const me = s.status === "signed-in" ? s.user.id : "";
-  const [c, error, reload, setC] = useLoad((signal) => api<Contract>(`/api/contracts/${params.id}`, { signal }), [params.id]);
+  const [c, error, reload, setC] = useLoad(async (signal) => {
+    const x = await api<Contract>(`/api/contracts/${params.id}`, { signal });
+    await preloadUsers([x.client_id, x.provider_id]);
+    return x;
+  }, [params.id]);
   const [events, eventsError, reloadEvents] = useLoad((signal) => api<Page<ContractEvent>>(`/api/contracts/${params.id}/events`, { signal, query: { limit: 100 } }), [params.id]);
   const [reason, setReason] = useState("");
   const [pending, setPending] = useState<Action | null>(null);
@@ -99,7 +103,7 @@ export function ContractDetail({ params }: { params: Record<string, string> }) {
     reloadEvents();
   });
   if (error) return <section class="page"><ErrorBox error={error} /></section>;
-  if (!c) return <section class="page"><Loading /></section>;
+  if (!c) return <section class="page" key="loading"><Loading /></section>;
   const actions = actionsFor(c, me);
   const other = c.client_id === me ? c.provider_id : c.client_id;
   return (

@@ -5,7 +5,7 @@ import { api, type Page } from "../api/http.ts";
 import { session } from "../api/session.ts";
 import { onFrame } from "../api/realtime.ts";
 import type { Contract, Job, Proposal, User } from "../api/types.ts";
-import { displayName, getUser } from "../api/users.ts";
+import { displayName, getUser, knownUser, preloadUsers } from "../api/users.ts";
 import { Badge, Empty, ErrorBox, Field, Loading, Pager, Select, TextArea, date, money, useList, useLoad, useSubmit, useTitle } from "../ui/kit.tsx";
 import { FilterForm, useCategoryOptions } from "../ui/Filters.tsx";
 import { StartChat } from "./Chat.tsx";
@@ -156,7 +156,7 @@ export function JobNew() {
 }
 
 function Person({ id }: { id: string }) {
-  const [u, setU] = useState<User | null>(null);
+  const [u, setU] = useState<User | null>(() => knownUser(id));
   useEffect(() => {
     getUser(id).then(setU, () => {});
   }, [id]);
@@ -226,8 +226,12 @@ function ProposeForm({ job, onSent }: { job: Job; onSent: () => void }) {
 export function JobDetail({ params }: { params: Record<string, string> }) {
   const s = useStore(session);
   const me = s.status === "signed-in" ? s.user : null;
-  const [job, error, reload] = useLoad((signal) => api<Job>(`/api/jobs/${params.id}`, { signal }), [params.id]);
-  const proposals = useList<Proposal>(job ? `/api/jobs/${job.id}/proposals` : null, { limit: 50 });
+  const [job, error, reload] = useLoad(async (signal) => {
+    const j = await api<Job>(`/api/jobs/${params.id}`, { signal });
+    await preloadUsers([j.client_id]);
+    return j;
+  }, [params.id]);
+  const proposals = useList<Proposal>(job ? `/api/jobs/${job.id}/proposals` : null, { limit: 50 }, (ps) => preloadUsers(ps.map((p) => p.provider_id)));
   useTitle(job?.title ?? "Job");
   // A new proposal on my job arrives as a notification: refresh the list live.
   useEffect(
@@ -249,7 +253,7 @@ export function JobDetail({ params }: { params: Record<string, string> }) {
     if (params.pid && proposals.items) document.getElementById(`proposal-${params.pid}`)?.scrollIntoView({ block: "center" });
   }, [params.pid, proposals.items]);
   if (error) return <section class="page"><ErrorBox error={error} /></section>;
-  if (!job) return <section class="page"><Loading /></section>;
+  if (!job) return <section class="page" key="loading"><Loading /></section>;
   const mine = me?.id === job.client_id;
   const canPropose = me && !mine && (me.role === "provider" || me.role === "worker") && job.status === "open";
   const own = proposals.items?.find((p) => p.provider_id === me?.id && p.status !== "withdrawn");

@@ -2,7 +2,7 @@ import { useStore } from "../store.ts";
 import { location } from "../router.ts";
 import { api } from "../api/http.ts";
 import type { Provider, Service, User } from "../api/types.ts";
-import { displayName, getUser } from "../api/users.ts";
+import { displayName, getUser, knownUser, preloadUsers } from "../api/users.ts";
 import { useEffect, useState } from "preact/hooks";
 import { Empty, ErrorBox, Field, Loading, Pager, Select, Stars, label, money, useList, useLoad, useTitle } from "../ui/kit.tsx";
 import { FilterForm, useCategoryOptions } from "../ui/Filters.tsx";
@@ -23,7 +23,9 @@ export function ProviderList() {
   const q = useStore(location).query;
   const values = Object.fromEntries(["q", "category", "city", "verified", "availability", "ordering"].map((k) => [k, q.get(k) ?? ""]));
   const cats = useCategoryOptions();
-  const list = useList<Provider>("/api/providers", {
+  const list = useList<Provider>(
+    "/api/providers",
+    {
     q: values.q || undefined,
     category: values.category || undefined,
     city: values.city || undefined,
@@ -31,7 +33,9 @@ export function ProviderList() {
     availability: values.availability || undefined,
     ordering: values.ordering || undefined,
     limit: 20,
-  });
+    },
+    (ps) => preloadUsers(ps.map((p) => p.user_id)),
+  );
   return (
     <section class="page">
       <h1>Providers</h1>
@@ -76,7 +80,7 @@ export function ProviderList() {
 }
 
 function UserName({ id }: { id: string }) {
-  const [u, setU] = useState<User | null>(null);
+  const [u, setU] = useState<User | null>(() => knownUser(id));
   useEffect(() => {
     getUser(id).then(setU, () => {});
   }, [id]);
@@ -84,12 +88,16 @@ function UserName({ id }: { id: string }) {
 }
 
 export function ProviderDetail({ params }: { params: Record<string, string> }) {
-  const [p, error] = useLoad((signal) => api<Provider>(`/api/providers/${params.id}`, { signal }), [params.id]);
-  const [user] = useLoad((signal) => (p ? api<User>(`/api/users/${p.user_id}`, { signal }) : Promise.resolve(undefined)), [p?.user_id]);
+  const [loaded, error] = useLoad(async (signal) => {
+    const prof = await api<Provider>(`/api/providers/${params.id}`, { signal });
+    return { prof, user: await getUser(prof.user_id).catch(() => undefined) };
+  }, [params.id]);
+  const p = loaded?.prof;
+  const user = loaded?.user;
   const services = useList<Service>(p ? `/api/providers/${p.id}/services` : null, { limit: 20 });
   useTitle(user ? displayName(user) : "Provider");
   if (error) return <section class="page"><ErrorBox error={error} /></section>;
-  if (!p) return <section class="page"><Loading /></section>;
+  if (!p) return <section class="page" key="loading"><Loading /></section>;
   return (
     <section class="page">
       <p class="crumbs">

@@ -1,10 +1,10 @@
 import { useEffect, useState } from "preact/hooks";
 import type { Review, User } from "../api/types.ts";
-import { displayName, getUser } from "../api/users.ts";
+import { displayName, getUser, knownUser, preloadUsers } from "../api/users.ts";
 import { Empty, ErrorBox, Loading, Pager, date, useList } from "../ui/kit.tsx";
 
 function Author({ id }: { id: string }) {
-  const [u, setU] = useState<User | null>(null);
+  const [u, setU] = useState<User | null>(() => knownUser(id));
   useEffect(() => {
     getUser(id).then(setU, () => {});
   }, [id]);
@@ -12,7 +12,7 @@ function Author({ id }: { id: string }) {
 }
 
 export function Reviews({ query }: { query: Record<string, string> }) {
-  const list = useList<Review>("/api/reviews", { ...query, limit: 10 });
+  const list = useList<Review>("/api/reviews", { ...query, limit: 10 }, (rs) => preloadUsers(rs.map((r) => r.author_id)));
   if (!list.items) return <Loading what="Loading reviews" />;
   return (
     <div>

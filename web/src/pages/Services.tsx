@@ -92,7 +92,7 @@ export function ServiceDetail({ params }: { params: Record<string, string> }) {
   const [likeError, setLikeError] = useState<unknown>(null);
   useTitle(service?.title ?? "Service");
   if (error) return <section class="page"><ErrorBox error={error} /></section>;
-  if (!service) return <section class="page"><Loading /></section>;
+  if (!service) return <section class="page" key="loading"><Loading /></section>;
   const me = s.status === "signed-in" ? s.user : null;
   const toggleLike = async () => {
     setLikeError(null);

@@ -209,7 +209,7 @@ export function Pager({ next, onMore, busy }: { next: string | null | undefined;
 }
 
 /** A cursor-paged list: the first page on load (and when `key` changes), more on demand. */
-export function useList<T>(path: string | null, query: Record<string, string | number | boolean | undefined>) {
+export function useList<T>(path: string | null, query: Record<string, string | number | boolean | undefined>, prepare?: (items: T[]) => Promise<unknown>) {
   const key = JSON.stringify([path, query]);
   const [items, setItems] = useState<T[] | undefined>(undefined);
   const [next, setNext] = useState<string | null>(null);
@@ -222,7 +222,12 @@ export function useList<T>(path: string | null, query: Record<string, string | n
     setError(null);
     setBusy(true);
     void (
-      api<{ results: T[]; next_cursor: string | null }>(path, { query, signal: ac.signal }).then(
+      api<{ results: T[]; next_cursor: string | null }>(path, { query, signal: ac.signal })
+        .then(async (page) => {
+          if (prepare) await prepare(page.results).catch(() => {});
+          return page;
+        })
+        .then(
         (page) => {
           if (ac.signal.aborted) return;
           setItems(page.results);
@@ -243,7 +248,12 @@ export function useList<T>(path: string | null, query: Record<string, string | n
     if (!path || !next || busy) return;
     setBusy(true);
     void (
-      api<{ results: T[]; next_cursor: string | null }>(path, { query: { ...query, cursor: next } }).then(
+      api<{ results: T[]; next_cursor: string | null }>(path, { query: { ...query, cursor: next } })
+        .then(async (page) => {
+          if (prepare) await prepare(page.results).catch(() => {});
+          return page;
+        })
+        .then(
         (page) => {
           setItems((x) => [...(x ?? []), ...page.results]);
           setNext(page.next_cursor);

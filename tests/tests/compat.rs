@@ -740,3 +740,32 @@ async fn every_documented_route_answers_with_a_documented_status() {
         failures.join("\n")
     );
 }
+
+/// Generated clients trust the document's parameter locations: a path parameter must be in
+/// its path template, and the list filters and paging are optional query parameters.
+#[actix_web::test]
+async fn the_schema_puts_each_parameter_where_the_route_reads_it() {
+    let app = spawn_app().await;
+    let schema = app.get("/api/schema", None).await;
+    let paths = schema.json["paths"].as_object().expect("paths");
+    let mut checked = 0;
+    for (path, ops) in paths {
+        for (method, op) in ops.as_object().expect("operations") {
+            for param in op["parameters"].as_array().into_iter().flatten() {
+                let name = param["name"].as_str().expect("parameter name");
+                if param["in"] == "path" {
+                    assert!(path.contains(&format!("{{{name}}}")), "{method} {path}: path parameter {name} is not in the path");
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 50, "the document has parameters: {checked}");
+    let list = &schema.json["paths"]["/api/services"]["get"]["parameters"];
+    for name in ["q", "category", "ordering", "limit", "cursor"] {
+        let param = list.as_array().expect("parameters").iter().find(|p| p["name"] == name);
+        let param = param.unwrap_or_else(|| panic!("GET /api/services has no {name}"));
+        assert_eq!(param["in"], "query", "{name}");
+        assert_ne!(param["required"], true, "{name} is optional");
+    }
+}

@@ -128,6 +128,7 @@ fn record_later(state: &web::Data<AppState>, cmd: RecordFacts, what: &'static st
 // Dashboards
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DashboardQuery {
     /// `YYYY-MM-DD`; default 29 days before `to`.
     pub from: Option<String>,

@@ -115,6 +115,7 @@ pub async fn delete(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SlotsQuery {
     /// RFC 3339; default now.
     pub from: Option<String>,

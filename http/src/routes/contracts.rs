@@ -30,6 +30,7 @@ async fn load(state: &AppState, user: &AuthUser, id: ContractId) -> Result<Contr
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     pub status: Option<String>,
     pub limit: Option<usize>,

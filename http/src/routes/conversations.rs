@@ -163,6 +163,7 @@ pub async fn get(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
     /// Only messages with a smaller seq (default: from the newest).
     pub before_seq: Option<u64>,
@@ -259,6 +260,7 @@ const MERGED_CONVERSATIONS: usize = 100;
 const MERGE_PAGES: usize = 5;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MessagesQuery {
     /// Only this conversation's messages (then `cursor` is its `before_seq`, as in the
     /// conversation's history).

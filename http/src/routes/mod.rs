@@ -72,6 +72,7 @@ use crate::error::ApiError;
 
 /// `?limit=` (1..=100, default 20) and `?cursor=` (opaque).
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     pub limit: Option<usize>,
     pub cursor: Option<String>,

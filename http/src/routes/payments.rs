@@ -593,6 +593,7 @@ pub async fn resolve(
 
 /// `?from=YYYY-MM-DD&to=YYYY-MM-DD` (UTC days, inclusive).
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FeeQuery {
     /// Default: 29 days before `to`.
     pub from: Option<String>,
@@ -928,6 +929,7 @@ pub async fn wallet(state: web::Data<AppState>, user: AuthUser) -> Result<HttpRe
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LedgerQuery {
     /// Required: the wallet's currency.
     pub currency: Option<String>,

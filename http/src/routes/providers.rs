@@ -179,6 +179,7 @@ pub async fn replace(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Full-text search over skills and bio (ranked).
     pub q: Option<String>,

@@ -141,6 +141,7 @@ pub async fn create(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Reviews of this user.
     pub reviewee_id: Option<String>,

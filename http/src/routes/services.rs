@@ -192,6 +192,7 @@ pub async fn delete(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Full-text search (ranked, tolerant of word forms).
     pub q: Option<String>,

@@ -27,6 +27,7 @@ use crate::market::{caller, optional_text, required_text, run};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CategoryQuery {
     /// Only the direct children of this category (`root` for top-level ones).
     pub parent_id: Option<String>,

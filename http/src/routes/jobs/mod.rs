@@ -238,6 +238,7 @@ pub async fn get(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Full-text search (ranked).
     pub q: Option<String>,
@@ -293,6 +294,7 @@ pub async fn list(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MineQuery {
     pub status: Option<String>,
     pub limit: Option<usize>,

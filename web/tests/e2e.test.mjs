@@ -392,6 +392,19 @@ test("a booking request from a service page, listed on both sides", async () => 
   await pageA.getByText("Requested").first().waitFor();
   await pageA.goto(`${agora.base}/bookings`);
   await pageA.getByRole("link", { name: "Wedding cake design" }).waitFor();
+  // The iCalendar export (fetched with the bearer token, handed over as a file) ...
+  const [download] = await Promise.all([pageA.waitForEvent("download"), pageA.getByRole("button", { name: "Download my bookings (.ics)" }).click()]);
+  assert.equal(download.suggestedFilename(), "agora-bookings.ics");
+  const ics = readFileSync(await download.path(), "utf8");
+  assert.match(ics, /BEGIN:VCALENDAR/);
+  assert.match(ics, /BEGIN:VEVENT/);
+  // ... and the private subscription link, which works without a login.
+  await pageA.getByRole("button", { name: "Get a calendar subscription link" }).click();
+  const feed = await pageA.getByLabel("Private calendar feed address").inputValue();
+  assert.match(feed, /\/api\/calendar\/feed\/[^/]+\.ics$/);
+  const res = await fetch(feed);
+  assert.equal(res.status, 200);
+  assert.match(await res.text(), /BEGIN:VCALENDAR/);
 });
 
 test("the provider answers the booking: a refused confirm shows the server's reason, a decline shows live", async () => {

@@ -17,6 +17,7 @@ import { Chat } from "./pages/Chat.tsx";
 import { NotificationsPage } from "./pages/Notifications.tsx";
 import { BookingList, BookingDetail } from "./pages/Bookings.tsx";
 import { NotFound } from "./pages/NotFound.tsx";
+import { ProfilePage } from "./pages/Profile.tsx";
 
 type Route = { path: string; page: ComponentType<{ params: Record<string, string> }>; auth?: boolean };
 
@@ -26,6 +27,7 @@ const routes: Route[] = [
   { path: "/reset-password", page: ResetPassword },
   { path: "/verify-email", page: VerifyEmail },
   { path: "/account", page: Account, auth: true },
+  { path: "/profile", page: ProfilePage, auth: true },
   { path: "/services", page: ServiceList },
   { path: "/services/:id", page: ServiceDetail },
   { path: "/providers", page: ProviderList },
@@ -146,7 +148,8 @@ function Header() {
           <NavLink href="/services">Services</NavLink>
           <NavLink href="/providers">Providers</NavLink>
           {user && (user.role === "client" ? <NavLink href="/jobs/mine">My jobs</NavLink> : <NavLink href="/jobs">Jobs</NavLink>)}
-          {user && user.role !== "client" && <NavLink href="/proposals">Proposals</NavLink>}
+          {user && user.role !== "client" && user.role !== "admin" && <NavLink href="/proposals">Proposals</NavLink>}
+          {user && (user.role === "provider" || user.role === "worker") && <NavLink href="/profile">My profile</NavLink>}
           {user && <NavLink href="/contracts">Contracts</NavLink>}
           {user && <NavLink href="/bookings">Bookings</NavLink>}
           {user && (

@@ -345,12 +345,30 @@ test("notification preferences are saved", async () => {
 });
 
 test("services and providers: browse, search, like, reviews section", async () => {
-  // A provider with a profile and a service, made through the API (the app has no page to write them).
-  const reg = await rest(agora.base, "/api/auth/register", { method: "POST", body: { email: `carol-${stamp}@example.com`, password: PASSWORD, role: "provider", first_name: "Carol", last_name: "Baker" } });
-  const profile = await rest(agora.base, "/api/providers", { method: "POST", token: reg.access, body: { bio: "Pastry chef and cake designer.", hourly_rate: { amount: 4000, currency: "USD" }, city: "Lyon", country: "France" } });
-  const service = await rest(agora.base, "/api/services", { method: "POST", token: reg.access, body: { title: "Wedding cake design", description: "A three-tier wedding cake designed with you.", price: { amount: 35000, currency: "USD" }, duration_minutes: 120, tags: ["cakes", "weddings"] } });
-  state.serviceUrl = `/services/${service.id}`;
-  state.providerUrl = `/providers/${profile.id}`;
+  // A third person signs up as a provider, makes her profile and offers a service.
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await ctx.newPage();
+  watch(page, "carol");
+  await signup(page, { first: "Carol", last: "Baker", email: `carol-${stamp}@example.com`, role: "provider" });
+  await page.getByRole("link", { name: "My profile" }).click();
+  await page.getByLabel("About you").fill("Pastry chef and cake designer.");
+  await page.getByLabel("Hourly rate ($)").fill("40");
+  await page.getByLabel("City").fill("Lyon");
+  await page.getByLabel("Country").fill("France");
+  await page.getByRole("button", { name: "Create profile" }).click();
+  await page.getByRole("link", { name: "See your public profile" }).waitFor();
+  state.providerUrl = new URL(await page.getByRole("link", { name: "See your public profile" }).evaluate((a) => a.href)).pathname;
+  await page.getByLabel("Service title").fill("Wedding cake design");
+  await page.getByLabel("Service description").fill("A three-tier wedding cake designed with you.");
+  await page.getByLabel("Price ($)").fill("350");
+  await page.getByLabel("Duration (minutes)").fill("120");
+  await page.getByLabel("Tags (comma-separated)").fill("cakes, weddings");
+  await page.getByRole("button", { name: "Publish service" }).click();
+  await page.waitForURL(/\/services\/[0-9a-f-]{36}$/);
+  state.serviceUrl = new URL(page.url()).pathname;
+  await page.getByRole("heading", { name: "Wedding cake design" }).waitFor();
+  assert.equal(await page.getByRole("button", { name: "♡ Like" }).count(), 0, "no liking one's own service");
+  await ctx.close();
 
   await pageA.goto(`${agora.base}/services`);
   await pageA.getByRole("link", { name: "Wedding cake design" }).waitFor();
@@ -453,6 +471,7 @@ const pages = () => [
   ["service", pageA, state.serviceUrl],
   ["providers", pageA, "/providers"],
   ["provider", pageA, state.providerUrl],
+  ["profile", pageB, "/profile"],
   ["jobs-open", pageB, "/jobs"],
   ["jobs-mine", pageA, "/jobs/mine"],
   ["job-new", pageA, "/jobs/new"],

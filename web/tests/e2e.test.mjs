@@ -342,6 +342,11 @@ test("notification preferences are saved", async () => {
   await pageA.getByLabel("Message by email").waitFor();
   assert.equal(await pageA.getByLabel("Message by email").isChecked(), !was);
   assert.equal(await pageA.getByLabel("Email digest").inputValue(), "daily");
+  // Mark all read clears the bell's count.
+  await pageA.getByTestId("bell-count").waitFor();
+  await pageA.getByRole("button", { name: "Mark all read" }).click();
+  await pageA.getByTestId("bell-count").waitFor({ state: "detached", timeout: 5000 });
+  assert.equal(await pageA.locator(".notes-page .unread").count(), 0, "no notification left unread");
 });
 
 test("services and providers: browse, search, like, reviews section", async () => {

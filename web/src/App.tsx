@@ -118,8 +118,9 @@ function NavLink({ href, children, badge }: { href: string; children: string; ba
   return (
     <a href={href} aria-current={current ? "page" : undefined}>
       {children}
+      {badge ? <span class="sr-only">, {badge} unread</span> : null}
       {badge ? (
-        <span class="count" aria-label={`, ${badge} unread`}>
+        <span class="count" aria-hidden="true">
           {badge}
         </span>
       ) : null}

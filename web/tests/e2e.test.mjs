@@ -232,7 +232,7 @@ test("a message sent while the other is elsewhere shows as unread in the convers
   await pageA.getByLabel("Message", { exact: true }).press("Enter");
   const unread = pageB.getByTestId("conversation").getByTestId("unread");
   await unread.waitFor({ timeout: 5000 });
-  assert.equal((await unread.textContent()).trim(), "1");
+  assert.equal((await unread.textContent()).trim(), "1 unread");
   assert.match(await pageB.getByTestId("conversation").textContent(), /two colours only/);
   await pageB.getByTestId("conversation").click();
   await pageB.getByTestId("message").filter({ hasText: "two colours only" }).waitFor();

@@ -112,12 +112,18 @@ export function Chat({ params }: { params: Record<string, string> }) {
                   <li key={c.id}>
                     <a href={`/conversations/${c.id}`} aria-current={c.id === openId ? "page" : undefined} data-testid="conversation">
                       <span class="conv-title">
-                        {other && c.kind === "direct" && <span class={`dot${online.has(other) ? " on" : ""}`} aria-label={online.has(other) ? "online" : "offline"} />}
+                        {other && c.kind === "direct" && (
+                          <>
+                            <span class={`dot${online.has(other) ? " on" : ""}`} aria-hidden="true" />
+                            <span class="sr-only">{online.has(other) ? "(online)" : "(offline)"}</span>
+                          </>
+                        )}
                         {title(c, me, users)}
                       </span>
                       {c.unread_count > 0 && (
-                        <span class="count" data-testid="unread" aria-label={`${c.unread_count} unread`}>
+                        <span class="count" data-testid="unread">
                           {c.unread_count}
+                          <span class="sr-only"> unread</span>
                         </span>
                       )}
                       <span class="conv-last">{c.last_message ? (c.last_message.deleted ? "Message deleted" : c.last_message.body) : "No messages yet"}</span>

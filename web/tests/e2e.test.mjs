@@ -346,6 +346,7 @@ test("notification preferences are saved", async () => {
   await pageA.getByTestId("bell-count").waitFor();
   await pageA.getByRole("button", { name: "Mark all read" }).click();
   await pageA.getByTestId("bell-count").waitFor({ state: "detached", timeout: 5000 });
+  await pageA.locator(".notes-page .unread").first().waitFor({ state: "detached", timeout: 5000 });
   assert.equal(await pageA.locator(".notes-page .unread").count(), 0, "no notification left unread");
 });
 

@@ -413,7 +413,7 @@ function ConversationPane({ id, me, conv: listed, users: listUsers, onRead }: { 
         </button>
       </form>
       <p class="muted small conn-note" aria-live="polite">
-        {status !== "online" ? "Reconnecting… messages are sent when the connection is back." : ""}
+        {status === "connecting" ? "Connecting… messages are sent once the connection is up." : status === "offline" ? "Offline: messages are sent when the connection is back." : ""}
       </p>
     </div>
   );

@@ -32,7 +32,7 @@ export function NotificationsPage() {
           <label class="check">
             <input type="checkbox" checked={unreadOnly} onChange={(e) => setUnreadOnly((e.target as HTMLInputElement).checked)} /> Unread only
           </label>
-          <button type="button" class="secondary" onClick={() => act(markAllRead())}>
+          <button type="button" class="secondary" onClick={() => act(markAllRead().then(() => list.setItems((xs) => xs?.map((n) => ({ ...n, read: true })))))}>
             Mark all read
           </button>
         </div>

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole Agora test suite on a fresh machine. Installs redis-server first when it
 # is missing (tests that need Redis start their own on a free port), and nginx (the deploy
-# test checks deploy/nginx/agora.conf with `nginx -t`).
+# test checks deploy/nginx/agora.conf with `nginx -t`), then the SDK and browser tests
+# (scripts/test-sdk.sh, scripts/test-web.sh; the latter installs chromium when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,3 +32,10 @@ if [ -z "${AGORA_TEST_SCYLLA:-}" ]; then
 fi
 
 cargo test --workspace --locked "$@"
+
+# The JavaScript SDK (clients/js) and the web app's browser tests (web/, headless Chromium,
+# installed with apt-get when missing) run against the agora binary cargo test just built.
+target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+export AGORA_BIN="$target_dir/debug/agora"
+./scripts/test-sdk.sh
+./scripts/test-web.sh

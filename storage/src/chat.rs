@@ -344,13 +344,25 @@ impl Chat<'_> {
         next.last_activity = message.sent_at.max(prev.last_activity);
         next.last_message = Some(message.clone());
         let row = encode(Table::ConversationsById, &next)?;
-        match self
-            .b
-            .cas(Table::ConversationsById, &prev.id.to_string(), "", Expect::Version(head.version), row, None)
-            .await?
-        {
+        // The message's by-id row goes with the commit (one group commit on SQLite), so an
+        // acknowledged message can be edited or deleted at once: the lookup by id finds it
+        // in the head until its bucket row is written (`get_message`).
+        let id = message.id.to_string();
+        let at = MessageRef { conversation_id: message.conversation_id, day: next.bucket_day, seq: message.seq };
+        let (_, outcome) = futures_util::future::try_join(
+            self.b.put(Table::MessagesById, &id, "", encode(Table::MessagesById, &at)?, None),
+            self.b.cas(Table::ConversationsById, &prev.id.to_string(), "", Expect::Version(head.version), row, None),
+        )
+        .await?;
+        match outcome {
             CasOutcome::Applied { version } => Ok(Versioned { value: next, version }),
-            CasOutcome::Conflict { .. } => Err(StoreError::Conflict),
+            CasOutcome::Conflict { .. } => {
+                // This id never became a message; `get_message` ignores such a row anyway.
+                if let Err(e) = self.b.delete(Table::MessagesById, &id, "").await {
+                    tracing::debug!(message = %id, error = %e, "could not drop the by-id row of a lost append");
+                }
+                Err(StoreError::Conflict)
+            }
         }
     }
 
@@ -395,14 +407,18 @@ impl Chat<'_> {
         }
     }
 
+    /// A message by id. Its by-id row is written with the commit, its bucket row right
+    /// after: in between, the message is the head's `last_message`. A by-id row whose seq
+    /// holds another message (an append that lost its compare-and-set) finds nothing.
     pub async fn get_message(&self, id: MessageId) -> Result<Option<Message>, StoreError> {
         let Some(row) = self.b.get(Table::MessagesById, &id.to_string(), "").await? else { return Ok(None) };
         let at: MessageRef = decode(Table::MessagesById, &row.value)?;
         let pk = bucket_pk(at.conversation_id, at.day);
-        match self.b.get(Table::MessagesByConversation, &pk, &seq_key(at.seq)).await? {
-            Some(row) => Ok(Some(decode(Table::MessagesByConversation, &row.value)?)),
-            None => Ok(None),
-        }
+        let found = match self.b.get(Table::MessagesByConversation, &pk, &seq_key(at.seq)).await? {
+            Some(row) => Some(decode::<Message>(Table::MessagesByConversation, &row.value)?),
+            None => self.get(at.conversation_id).await?.and_then(|h| h.value.last_message),
+        };
+        Ok(found.filter(|m| m.id == id))
     }
 
     /// Saves an edited or deleted message. When it is the head's last message the head is

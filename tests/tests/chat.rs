@@ -695,3 +695,36 @@ async fn a_silent_connection_is_closed_after_the_heartbeat_timeout() {
     lively.send(json!({"type": "ping"})).await;
     lively.expect("pong").await;
 }
+
+/// An acknowledged message is durable, so it can be edited or deleted at once, over the
+/// socket and over REST, without waiting for its derived rows.
+#[actix_web::test]
+async fn an_acked_message_can_be_edited_and_deleted_at_once() {
+    let app = spawn_app().await;
+    let (a, b) = (app.user("a").await, app.user("b").await);
+    let conversation = app.conversation(&a, &[&b]).await;
+    let mut ws = app.ws(&a.token, Encoding::Json).await;
+    for i in 0..20 {
+        ws.send(json!({"type": "send", "conversation_id": conversation, "client_msg_id": format!("c{i}"), "body": format!("m{i}")}))
+            .await;
+        let ack = ws.expect("ack").await;
+        let id = ack["message_id"].as_str().expect("message id").to_string();
+        ws.send(json!({"type": "edit", "message_id": id, "body": format!("m{i} (edited)")})).await;
+        let edited = ws.expect("message_edited").await;
+        assert_eq!(edited["message_id"], id.as_str(), "{edited}");
+    }
+    for i in 0..20 {
+        let sent = app
+            .post(&format!("/api/conversations/{conversation}/messages"), json!({"body": format!("r{i}")}), Some(&a.token))
+            .await;
+        sent.expect(201, None);
+        let id = sent.json["id"].as_str().expect("message id").to_string();
+        if i % 2 == 0 {
+            let edited = app.patch(&format!("/api/messages/{id}"), json!({"body": "edited"}), Some(&a.token)).await;
+            edited.expect(200, None);
+            assert_eq!(edited.json["body"], "edited");
+        } else {
+            app.delete(&format!("/api/messages/{id}"), Some(&a.token)).await.expect(204, None);
+        }
+    }
+}

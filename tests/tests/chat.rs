@@ -590,6 +590,11 @@ async fn rest_messaging_lists_pages_reads_edits_and_deletes() {
         .expect(400, Some("validation_failed"));
     let got = app.get(&format!("/api/conversations/{ab}"), Some(&b.token)).await;
     assert_eq!(got.json["unread_count"], 0);
+    // The detail carries every member's cursor, so a client can show receipts after a reload.
+    let seen = app.get(&format!("/api/conversations/{ab}"), Some(&a.token)).await;
+    assert_eq!(seen.json["read_seqs"][&b.id], 25, "{}", seen.text);
+    assert_eq!(seen.json["read_seqs"].as_object().map(|m| m.len()), Some(2), "{}", seen.text);
+    assert!(app.get("/api/conversations", Some(&a.token)).await.json["results"][0].get("read_seqs").is_none());
 
     // Edit and delete: sender only.
     let mid = p3.json["results"][0]["id"].as_str().expect("id").to_string();

@@ -37,6 +37,11 @@ pub struct ConversationView {
     pub unread_count: u64,
     /// The caller's read cursor.
     pub read_seq: u64,
+    /// Every member's read cursor (member id → seq), as the live `read` frames carry them;
+    /// on `GET /api/conversations/{id}` only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub read_seqs: Option<std::collections::BTreeMap<String, u64>>,
 }
 
 impl ConversationView {
@@ -56,6 +61,7 @@ impl ConversationView {
             last_message: c.last_message.as_ref().map(MessageView::from),
             unread_count: c.last_seq.saturating_sub(read_seq),
             read_seq,
+            read_seqs: None,
         }
     }
 }
@@ -158,8 +164,16 @@ pub async fn get(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let c = member_conversation(&state, user.id, conversation_id(&path)?).await?;
-    let read_seq = state.store.chat().read_cursor(c.id, user.id).await?.seq;
-    Ok(HttpResponse::Ok().json(ConversationView::of(&c, read_seq)))
+    let cursors = state.store.chat().read_cursors(c.id).await?;
+    let read_seq = cursors.iter().find(|(u, _)| *u == user.id).map_or(0, |(_, r)| r.seq);
+    let mut view = ConversationView::of(&c, read_seq);
+    view.read_seqs = Some(
+        c.members
+            .iter()
+            .map(|m| (m.to_string(), cursors.iter().find(|(u, _)| u == m).map_or(0, |(_, r)| r.seq)))
+            .collect(),
+    );
+    Ok(HttpResponse::Ok().json(view))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -293,7 +293,7 @@ function ConversationPane({ id, me, conv: listed, users: listUsers, onRead }: { 
     if (!body) return;
     counter.current += 1;
     const cmid = `web-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}-${counter.current}`;
-    const draft: Shown = { id: cmid, conversation_id: id, seq: Number.MAX_SAFE_INTEGER, sender_id: me, body, sent_at: new Date().toISOString(), client_msg_id: cmid, pending: "sending" };
+    const draft: Shown = { id: cmid, conversation_id: id, seq: Number.MAX_SAFE_INTEGER, sender_id: me, body, sent_at: new Date().toISOString(), client_msg_id: cmid, deleted: false, pending: "sending" };
     stick.current = true;
     setMsgs((c) => [...(c ?? []), draft]);
     setText("");

@@ -130,7 +130,7 @@ export function ContractDetail({ params }: { params: Record<string, string> }) {
                   <time dateTime={e.at}>{date(e.at, true)}</time>
                   <span>
                     {e.from ? `${label(e.from)} → ` : ""}
-                    <strong>{label(e.to)}</strong> by {e.actor_id === me ? "you" : label(e.actor_role)}
+                    <strong>{label(e.to)}</strong> by {e.actor_id === me ? "you" : (e.actor_role ? label(e.actor_role) : "someone")}
                     {e.reason ? ` (${e.reason})` : ""}
                   </span>
                 </li>

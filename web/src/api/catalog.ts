@@ -1,5 +1,6 @@
 import { api, type Page } from "./http.ts";
-import type { Category } from "./types.ts";
+import { byIdCache } from "./byId.ts";
+import type { Category, Service } from "./types.ts";
 
 let categories: Promise<Category[]> | null = null;
 
@@ -28,3 +29,6 @@ export function categoryOptions(list: Category[]): [string, string][] {
   const name = (c: Category): string => (c.parent_id && byId.get(c.parent_id) ? `${name(byId.get(c.parent_id)!)} › ${c.name}` : c.name);
   return list.map((c) => [c.id, name(c)] as [string, string]).sort((a, b) => a[1].localeCompare(b[1]));
 }
+
+/** Services by id (bookings name theirs). */
+export const services = byIdCache<Service>((id) => `/api/services/${id}`);

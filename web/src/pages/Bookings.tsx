@@ -4,31 +4,10 @@ import { location, navigate } from "../router.ts";
 import { api } from "../api/http.ts";
 import { session } from "../api/session.ts";
 import { onFrame } from "../api/realtime.ts";
+import { services } from "../api/catalog.ts";
+import { ServiceName } from "../ui/Names.tsx";
 import type { Booking, Service } from "../api/types.ts";
-import { Badge, Empty, ErrorBox, Field, Loading, Pager, TextArea, date, label, money, useList, useLoad, useSubmit, useTitle } from "../ui/kit.tsx";
-
-const services = new Map<string, Promise<Service>>();
-const knownServices = new Map<string, Service>();
-function getService(id: string): Promise<Service> {
-  let p = services.get(id);
-  if (!p) {
-    p = api<Service>(`/api/services/${id}`);
-    p.then((s) => knownServices.set(id, s), () => services.delete(id));
-    services.set(id, p);
-  }
-  return p;
-}
-function preloadServices(ids: string[]): Promise<void> {
-  return Promise.all([...new Set(ids)].map((id) => getService(id).catch(() => null))).then(() => {});
-}
-
-function ServiceName({ id }: { id: string }) {
-  const [s, setS] = useState<Service | null>(() => knownServices.get(id) ?? null);
-  useEffect(() => {
-    getService(id).then(setS, () => {});
-  }, [id]);
-  return <>{s?.title ?? "Service"}</>;
-}
+import { Badge, Empty, ErrorBox, Field, Loading, Pager, StatusTabs, TextArea, date, label, money, useList, useLoad, useSubmit, useTitle } from "../ui/kit.tsx";
 
 export function BookForm({ service }: { service: Service }) {
   const [f, setF] = useState({ start: "", end: "", note: "" });
@@ -74,7 +53,7 @@ export function BookingList() {
   useTitle("Bookings");
   const q = useStore(location).query;
   const status = q.get("status") ?? "";
-  const list = useList<Booking>("/api/bookings", { status: status || undefined, limit: 20 }, (bs) => preloadServices(bs.map((b) => b.service_id)));
+  const list = useList<Booking>("/api/bookings", { status: status || undefined, limit: 20 }, (bs) => services.preload(bs.map((b) => b.service_id)));
   useEffect(() => onFrame((f) => f.type === "notification" && f.notification.type === "booking" && list.reload()), []);
   const [feed, setFeed] = useState<string | null>(null);
   const [icsError, setIcsError] = useState<unknown>(null);
@@ -87,13 +66,7 @@ export function BookingList() {
       <div class="head">
         <h1>Bookings</h1>
       </div>
-      <nav class="tabs" aria-label="Filter by status">
-        {["", "requested", "confirmed", "completed", "declined", "cancelled"].map((v) => (
-          <a key={v} href={v ? `/bookings?status=${v}` : "/bookings"} aria-current={status === v ? "page" : undefined}>
-            {v ? label(v) : "All"}
-          </a>
-        ))}
-      </nav>
+      <StatusTabs path="/bookings" current={status} values={["requested", "confirmed", "completed", "declined", "cancelled"]} />
       <ErrorBox error={list.error} />
       {!list.items ? (
         <Loading what="Loading bookings" />
@@ -148,7 +121,7 @@ export function BookingDetail({ params }: { params: Record<string, string> }) {
   const me = s.status === "signed-in" ? s.user.id : "";
   const [b, error, reload, setB] = useLoad(async (signal) => {
     const x = await api<Booking>(`/api/bookings/${params.id}`, { signal });
-    await preloadServices([x.service_id]);
+    await services.preload([x.service_id]);
     return x;
   }, [params.id]);
   useTitle("Booking");

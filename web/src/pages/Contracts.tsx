@@ -4,18 +4,11 @@ import { location } from "../router.ts";
 import { api, type Page } from "../api/http.ts";
 import { session } from "../api/session.ts";
 import { onFrame } from "../api/realtime.ts";
-import type { Contract, ContractEvent, User } from "../api/types.ts";
-import { displayName, getUser, knownUser, preloadUsers } from "../api/users.ts";
-import { Badge, Empty, ErrorBox, Loading, Pager, TextArea, date, label, money, useList, useLoad, useSubmit, useTitle } from "../ui/kit.tsx";
+import type { Contract, ContractEvent } from "../api/types.ts";
+import { preloadUsers } from "../api/users.ts";
+import { UserName } from "../ui/Names.tsx";
+import { Badge, Empty, ErrorBox, Loading, Pager, StatusTabs, TextArea, date, label, money, useList, useLoad, useSubmit, useTitle } from "../ui/kit.tsx";
 import { StartChat } from "./Chat.tsx";
-
-function Person({ id }: { id: string }) {
-  const [u, setU] = useState<User | null>(() => knownUser(id));
-  useEffect(() => {
-    getUser(id).then(setU, () => {});
-  }, [id]);
-  return <>{displayName(u)}</>;
-}
 
 export function ContractList() {
   useTitle("Contracts");
@@ -27,13 +20,7 @@ export function ContractList() {
   return (
     <section class="page">
       <h1>Contracts</h1>
-      <nav class="tabs" aria-label="Filter by status">
-        {["", "pending", "active", "delivered", "completed", "cancelled", "disputed"].map((v) => (
-          <a key={v} href={v ? `/contracts?status=${v}` : "/contracts"} aria-current={status === v ? "page" : undefined}>
-            {v ? label(v) : "All"}
-          </a>
-        ))}
-      </nav>
+      <StatusTabs path="/contracts" current={status} values={["pending", "active", "delivered", "completed", "cancelled", "disputed"]} />
       <ErrorBox error={list.error} />
       {!list.items ? (
         <Loading what="Loading contracts" />
@@ -48,7 +35,7 @@ export function ContractList() {
               </h2>
               <p class="meta">
                 {money(c.agreed_rate)} · {c.client_id === me ? "you hired " : "client: "}
-                <Person id={c.client_id === me ? c.provider_id : c.client_id} /> · started {date(c.created_at)}
+                <UserName id={c.client_id === me ? c.provider_id : c.client_id} /> · started {date(c.created_at)}
               </p>
             </li>
           ))}
@@ -144,7 +131,7 @@ export function ContractDetail({ params }: { params: Record<string, string> }) {
             <dd>{money(c.agreed_rate)}</dd>
             <dt>{c.client_id === me ? "Provider" : "Client"}</dt>
             <dd>
-              <Person id={other} />
+              <UserName id={other} />
             </dd>
             <dt>Deadline</dt>
             <dd>{date(c.deadline)}</dd>

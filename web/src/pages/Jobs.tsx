@@ -4,9 +4,10 @@ import { location, navigate } from "../router.ts";
 import { api, type Page } from "../api/http.ts";
 import { session } from "../api/session.ts";
 import { onFrame } from "../api/realtime.ts";
-import type { Contract, Job, Proposal, User } from "../api/types.ts";
-import { displayName, getUser, knownUser, preloadUsers } from "../api/users.ts";
-import { Badge, Empty, ErrorBox, Field, Loading, Pager, Select, TextArea, date, money, useList, useLoad, useSubmit, useTitle } from "../ui/kit.tsx";
+import type { Contract, Job, Proposal } from "../api/types.ts";
+import { preloadUsers } from "../api/users.ts";
+import { UserName } from "../ui/Names.tsx";
+import { Badge, Empty, ErrorBox, Field, Loading, Pager, StatusTabs, Select, TextArea, date, money, useList, useLoad, useSubmit, useTitle } from "../ui/kit.tsx";
 import { FilterForm, useCategoryOptions } from "../ui/Filters.tsx";
 import { StartChat } from "./Chat.tsx";
 
@@ -84,13 +85,7 @@ export function MyJobs() {
           Post a job
         </a>
       </div>
-      <nav class="tabs" aria-label="Filter by status">
-        {[["", "All"], ["open", "Open"], ["in_progress", "In progress"], ["completed", "Completed"], ["cancelled", "Cancelled"]].map(([v, t]) => (
-          <a key={v} href={v ? `/jobs/mine?status=${v}` : "/jobs/mine"} aria-current={status === v ? "page" : undefined}>
-            {t}
-          </a>
-        ))}
-      </nav>
+      <StatusTabs path="/jobs/mine" current={status} values={["open", "in_progress", "completed", "cancelled"]} />
       <ErrorBox error={list.error} />
       {!list.items ? (
         <Loading what="Loading your jobs" />
@@ -155,14 +150,6 @@ export function JobNew() {
   );
 }
 
-function Person({ id }: { id: string }) {
-  const [u, setU] = useState<User | null>(() => knownUser(id));
-  useEffect(() => {
-    getUser(id).then(setU, () => {});
-  }, [id]);
-  return <>{displayName(u)}</>;
-}
-
 function ProposalCard({ p, job, onChange, highlight }: { p: Proposal; job: Job; onChange: () => void; highlight?: boolean }) {
   const s = useStore(session);
   const me = s.status === "signed-in" ? s.user : null;
@@ -178,7 +165,7 @@ function ProposalCard({ p, job, onChange, highlight }: { p: Proposal; job: Job; 
     <li class={`card proposal${highlight ? " highlight" : ""}`} id={`proposal-${p.id}`} data-testid="proposal">
       <p class="meta">
         <strong>
-          <Person id={p.provider_id} />
+          <UserName id={p.provider_id} />
         </strong>{" "}
         offers <strong>{money(p.rate)}</strong> <Badge status={p.status} /> · <time dateTime={p.created_at}>{date(p.created_at, true)}</time>
       </p>
@@ -282,7 +269,7 @@ export function JobDetail({ params }: { params: Record<string, string> }) {
               <>
                 <dt>Client</dt>
                 <dd>
-                  <Person id={job.client_id} />
+                  <UserName id={job.client_id} />
                 </dd>
               </>
             )}

@@ -1,9 +1,9 @@
 import { useStore } from "../store.ts";
 import { location } from "../router.ts";
 import { api } from "../api/http.ts";
-import type { Provider, Service, User } from "../api/types.ts";
-import { displayName, getUser, knownUser, preloadUsers } from "../api/users.ts";
-import { useEffect, useState } from "preact/hooks";
+import type { Provider, Service } from "../api/types.ts";
+import { displayName, getUser, preloadUsers } from "../api/users.ts";
+import { UserName } from "../ui/Names.tsx";
 import { Empty, ErrorBox, Field, Loading, Pager, Select, Stars, label, money, useList, useLoad, useTitle } from "../ui/kit.tsx";
 import { FilterForm, useCategoryOptions } from "../ui/Filters.tsx";
 import { Reviews } from "./Reviews.tsx";
@@ -62,7 +62,7 @@ export function ProviderList() {
             <li key={p.id} class="card item">
               <h2 class="item-title">
                 <a href={`/providers/${p.id}`}>
-                  <UserName id={p.user_id} />
+                  <UserName id={p.user_id} fallback="Provider" />
                 </a>
                 {p.is_verified && <span class="badge badge-active">Verified</span>}
               </h2>
@@ -77,14 +77,6 @@ export function ProviderList() {
       <Pager next={list.next} onMore={list.more} busy={list.busy} />
     </section>
   );
-}
-
-function UserName({ id }: { id: string }) {
-  const [u, setU] = useState<User | null>(() => knownUser(id));
-  useEffect(() => {
-    getUser(id).then(setU, () => {});
-  }, [id]);
-  return <>{u ? displayName(u) : "Provider"}</>;
 }
 
 export function ProviderDetail({ params }: { params: Record<string, string> }) {

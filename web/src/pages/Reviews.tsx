@@ -1,15 +1,7 @@
-import { useEffect, useState } from "preact/hooks";
-import type { Review, User } from "../api/types.ts";
-import { displayName, getUser, knownUser, preloadUsers } from "../api/users.ts";
+import type { Review } from "../api/types.ts";
+import { preloadUsers } from "../api/users.ts";
+import { UserName } from "../ui/Names.tsx";
 import { Empty, ErrorBox, Loading, Pager, date, useList } from "../ui/kit.tsx";
-
-function Author({ id }: { id: string }) {
-  const [u, setU] = useState<User | null>(() => knownUser(id));
-  useEffect(() => {
-    getUser(id).then(setU, () => {});
-  }, [id]);
-  return <span>{displayName(u)}</span>;
-}
 
 export function Reviews({ query }: { query: Record<string, string> }) {
   const list = useList<Review>("/api/reviews", { ...query, limit: 10 }, (rs) => preloadUsers(rs.map((r) => r.author_id)));
@@ -28,7 +20,9 @@ export function Reviews({ query }: { query: Record<string, string> }) {
                   {"★".repeat(r.rating)}
                   {"☆".repeat(5 - r.rating)}
                 </span>{" "}
-                <Author id={r.author_id} /> · <time dateTime={r.created_at}>{date(r.created_at)}</time>
+                <span>
+                  <UserName id={r.author_id} />
+                </span> · <time dateTime={r.created_at}>{date(r.created_at)}</time>
               </p>
               {r.comment && <p>{r.comment}</p>}
               {r.reply && (

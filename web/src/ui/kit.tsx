@@ -268,3 +268,16 @@ export function useList<T>(path: string | null, query: Record<string, string | n
   };
   return { items, next, more, error, busy, reload: () => setN((x) => x + 1), setItems };
 }
+
+/** A list page's status filter: one link a status (`""` is All), the current one marked. */
+export function StatusTabs({ path, current, values }: { path: string; current: string; values: string[] }) {
+  return (
+    <nav class="tabs" aria-label="Filter by status">
+      {["", ...values].map((v) => (
+        <a key={v} href={v ? `${path}?status=${v}` : path} aria-current={current === v ? "page" : undefined}>
+          {v ? label(v) : "All"}
+        </a>
+      ))}
+    </nav>
+  );
+}

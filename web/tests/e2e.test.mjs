@@ -256,6 +256,28 @@ test("reloading mid-conversation loses nothing", async () => {
   await pageA.getByTestId("message").filter({ hasText: "Noted!" }).waitFor({ timeout: 5000 });
 });
 
+test("a fresh tab of the sender shows Seen from the server's read cursors", async () => {
+  // Alice's newest own message (seq 3) was read by Bob. A new browser context has no cache
+  // of any read frame, and nobody reads anything while it opens: "Seen" comes from read_seqs.
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await ctx.newPage();
+  watch(page, "alice (fresh tab)");
+  await page.goto(`${agora.base}/login?next=${encodeURIComponent(state.convUrl)}`);
+  await page.getByLabel("Email or username").fill(alice.email);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.waitForURL((u) => u.pathname === state.convUrl);
+  await page.getByTestId("message").filter({ hasText: "Noted!" }).waitFor({ timeout: 5000 });
+  const seen = page.getByTestId("seen");
+  await seen.waitFor({ timeout: 5000 });
+  assert.equal(await seen.count(), 1, "one Seen marker");
+  const seenOn = await page.getByTestId("message").filter({ has: seen }).getAttribute("data-seq");
+  assert.equal(seenOn, "3", "Seen marks Alice's newest message that Bob read");
+  const cached = await page.evaluate(() => Object.keys(sessionStorage).filter((k) => k.startsWith("agora.reads.")));
+  assert.deepEqual(cached, [], "no per-tab receipt cache");
+  await ctx.close();
+});
+
 test("history paging: older messages load on demand, in order", async () => {
   // 35 more messages from Bob through the API (a second session of his), then Alice reopens.
   const login = await rest(agora.base, "/api/auth/login", { method: "POST", body: { email: bob.email, password: PASSWORD } });

@@ -74,8 +74,6 @@ export async function logout(): Promise<void> {
   try {
     await api("/api/auth/logout", { method: "POST", body: {}, headers: csrf ? { "x-csrf-token": csrf } : {} });
   } finally {
-    // Read receipts cached for this tab's conversations go with the session.
-    for (const k of Object.keys(sessionStorage)) if (k.startsWith("agora.reads.")) sessionStorage.removeItem(k);
     setSession(null, null);
     session.set({ status: "anonymous" });
   }

@@ -4,7 +4,7 @@ import { navigate } from "../router.ts";
 import { api, type Page } from "../api/http.ts";
 import { session } from "../api/session.ts";
 import * as rt from "../api/realtime.ts";
-import type { Conversation, Message, User } from "../api/types.ts";
+import type { Conversation, ConversationDetail, Message, User } from "../api/types.ts";
 import { displayName, getUser } from "../api/users.ts";
 import { Empty, ErrorBox, Loading, useSubmit, useTitle } from "../ui/kit.tsx";
 
@@ -148,10 +148,6 @@ export function Chat({ params }: { params: Record<string, string> }) {
 
 type Shown = Message & { pending?: "sending" | "failed" };
 
-function readsKey(id: string) {
-  return `agora.reads.${id}`;
-}
-
 function ConversationPane({ id, me, conv: listed, users: listUsers, onRead }: { id: string; me: string; conv?: Conversation; users: Record<string, User>; onRead: (seq: number) => void }) {
   const [conv, setConv] = useState<Conversation | undefined>(listed);
   const [msgs, setMsgs] = useState<Shown[] | undefined>(undefined);
@@ -160,13 +156,8 @@ function ConversationPane({ id, me, conv: listed, users: listUsers, onRead }: { 
   const [loadingOlder, setLoadingOlder] = useState(false);
   const [text, setText] = useState("");
   const [typing, setTyping] = useState<Record<string, number>>({});
-  const [reads, setReads] = useState<Record<string, number>>(() => {
-    try {
-      return JSON.parse(sessionStorage.getItem(readsKey(id)) ?? "{}");
-    } catch {
-      return {};
-    }
-  });
+  // The other members' read cursors: the detail's read_seqs, then the live read frames.
+  const [reads, setReads] = useState<Record<string, number>>({});
   const status = useStore(rt.status);
   const online = useStore(rt.online);
   const list = useRef<HTMLOListElement>(null);
@@ -180,7 +171,11 @@ function ConversationPane({ id, me, conv: listed, users: listUsers, onRead }: { 
   const users = { ...listUsers, ...useUsers(conv?.participant_ids ?? []) };
 
   useEffect(() => {
-    api<Conversation>(`/api/conversations/${id}`).then(setConv, setError);
+    api<ConversationDetail>(`/api/conversations/${id}`).then((c) => {
+      setConv(c);
+      const seqs = Object.entries(c.read_seqs ?? {}).filter(([u]) => u !== me);
+      setReads((r) => ({ ...r, ...Object.fromEntries(seqs.map(([u, seq]) => [u, Math.max(r[u] ?? 0, seq)])) }));
+    }, setError);
     api<Page<Message>>(`/api/conversations/${id}/messages`, { query: { limit: 30 } }).then((p) => {
       const asc = [...p.results].reverse();
       setMsgs((cur) => merge(cur ?? [], asc));
@@ -188,10 +183,6 @@ function ConversationPane({ id, me, conv: listed, users: listUsers, onRead }: { 
       rt.track(id, asc.length ? asc[asc.length - 1].seq : 0);
     }, setError);
   }, [id]);
-
-  useEffect(() => {
-    sessionStorage.setItem(readsKey(id), JSON.stringify(reads));
-  }, [reads]);
 
   // Live frames for this conversation.
   useEffect(

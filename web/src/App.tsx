@@ -18,6 +18,9 @@ import { NotificationsPage } from "./pages/Notifications.tsx";
 import { BookingList, BookingDetail } from "./pages/Bookings.tsx";
 import { NotFound } from "./pages/NotFound.tsx";
 import { ProfilePage } from "./pages/Profile.tsx";
+import { PaymentList, ReceiptPage } from "./pages/Payments.tsx";
+import { WalletPage } from "./pages/Wallet.tsx";
+import { AnalyticsPage } from "./pages/Analytics.tsx";
 
 type Route = { path: string; page: ComponentType<{ params: Record<string, string> }>; auth?: boolean };
 
@@ -46,6 +49,11 @@ const routes: Route[] = [
   { path: "/alerts", page: NotificationsPage, auth: true },
   { path: "/bookings", page: BookingList, auth: true },
   { path: "/bookings/:id", page: BookingDetail, auth: true },
+  { path: "/wallet", page: WalletPage, auth: true },
+  { path: "/payments", page: PaymentList, auth: true },
+  { path: "/payments/:id", page: ReceiptPage, auth: true },
+  { path: "/insights", page: AnalyticsPage, auth: true },
+  { path: "/insights/:view", page: AnalyticsPage, auth: true },
 ];
 
 function resolve(path: string): [Route | null, Record<string, string>] {
@@ -158,6 +166,8 @@ function Header() {
               Messages
             </NavLink>
           )}
+          {user && <NavLink href="/wallet">Wallet</NavLink>}
+          {user && <NavLink href="/insights">Analytics</NavLink>}
         </nav>
         <div class="tools">
           {user ? (

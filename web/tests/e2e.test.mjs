@@ -243,6 +243,7 @@ test("reloading mid-conversation loses nothing", async () => {
   await pageA.reload();
   await pageA.locator(".who", { hasText: "Alice Client" }).waitFor();
   assert.equal(new URL(pageA.url()).pathname, state.convUrl, "still on the conversation, still signed in");
+  await pageA.getByTestId("message").filter({ hasText: "two colours only" }).waitFor();
   const bodies = await pageA.getByTestId("message").allTextContents();
   assert.equal(bodies.length, 3, `three messages after the reload: ${bodies.join(" | ")}`);
   assert.match(bodies[0], /when can you start/);

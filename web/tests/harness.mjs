@@ -1,6 +1,6 @@
 // Test harness: one `agora serve` per run (fresh temp data dir, free port, binary from
 // AGORA_BIN) and headless Chromium through playwright-core.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, existsSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -21,24 +21,28 @@ function freePort() {
   });
 }
 
-export async function startAgora() {
+/** Starts `agora serve`; `admin: {email, password}` first makes that admin account with
+ * `agora admin create` in the same data dir (registration cannot make admins). */
+export async function startAgora({ admin } = {}) {
   const bin = process.env.AGORA_BIN;
   if (!bin || !existsSync(bin)) throw new Error(`AGORA_BIN must name the agora binary (got ${bin ?? "nothing"})`);
   const dataDir = mkdtempSync(join(tmpdir(), "agora-web-e2e-"));
   const port = await freePort();
   const log = [];
-  const child = spawn(bin, ["serve"], {
-    env: {
-      ...process.env,
-      AGORA_DATA_DIR: dataDir,
-      AGORA_LISTEN: `127.0.0.1:${port}`,
-      AGORA_PUBLIC_URL: `http://localhost:${port}`,
-      AGORA_LOG: "warn",
-      // Several sign-ups, logins and a password reset run within one minute from one address.
-      AGORA_RATE_AUTH_PER_MIN: "1000",
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const env = {
+    ...process.env,
+    AGORA_DATA_DIR: dataDir,
+    AGORA_LISTEN: `127.0.0.1:${port}`,
+    AGORA_PUBLIC_URL: `http://localhost:${port}`,
+    AGORA_LOG: "warn",
+    // Several sign-ups, logins and a password reset run within one minute from one address.
+    AGORA_RATE_AUTH_PER_MIN: "1000",
+  };
+  if (admin) {
+    const made = spawnSync(bin, ["admin", "create", "--email", admin.email, "--password", admin.password], { env, encoding: "utf8" });
+    if (made.status !== 0) throw new Error(`agora admin create failed (${made.status}):\n${made.stdout}${made.stderr}`);
+  }
+  const child = spawn(bin, ["serve"], { env, stdio: ["ignore", "pipe", "pipe"] });
   child.stdout.on("data", (d) => log.push(String(d)));
   child.stderr.on("data", (d) => log.push(String(d)));
   const base = `http://localhost:${port}`;

@@ -7,6 +7,8 @@ import { onFrame } from "../api/realtime.ts";
 import { services } from "../api/catalog.ts";
 import { ServiceName } from "../ui/Names.tsx";
 import type { Booking, Service } from "../api/types.ts";
+import { EngagementReviews } from "./Reviews.tsx";
+import { PayStep, useIdempotencyKey } from "./Payments.tsx";
 import { Badge, Empty, ErrorBox, Field, Loading, Pager, StatusTabs, TextArea, date, label, money, useList, useLoad, useSubmit, useTitle } from "../ui/kit.tsx";
 
 export function BookForm({ service }: { service: Service }) {
@@ -191,6 +193,51 @@ export function BookingDetail({ params }: { params: Record<string, string> }) {
           </div>
         )}
       </div>
+      {b.client_id === me && b.status === "requested" && !b.paid && !b.payment_id && <BookingCard booking={b} onChosen={setB} />}
+      <EngagementReviews engagement={{ booking_id: b.id }} me={me} completed={b.status === "completed"} />
     </section>
+  );
+}
+
+/** The client picks the saved card the provider's confirmation charges. */
+function BookingCard({ booking, onChosen }: { booking: Booking; onChosen: (b: Booking) => void }) {
+  const [open, setOpen] = useState(false);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const [done, setDone] = useState(false);
+  const [key, resetKey] = useIdempotencyKey();
+  const choose = async (cardId: string) => {
+    setBusy(true);
+    setError(null);
+    try {
+      onChosen(await api<Booking>("/api/payments", { method: "POST", body: { booking_id: booking.id, payment_method_id: cardId }, headers: { "idempotency-key": key() } }));
+      setOpen(false);
+      setDone(true);
+    } catch (e) {
+      setError(e);
+    } finally {
+      resetKey();
+      setBusy(false);
+    }
+  };
+  return (
+    <div class="card">
+      <h2>Payment</h2>
+      <p>
+        {money(booking.price)} is charged to {booking.payment_method_id ? "the card you chose" : "your newest saved card"} when the provider confirms.
+      </p>
+      {done && (
+        <p class="ok" role="status">
+          Card saved for this booking.
+        </p>
+      )}
+      {open ? (
+        <PayStep amount={booking.price} action="Pay with this card on confirmation" busy={busy} error={error} onPay={(id) => void choose(id)} onCancel={() => setOpen(false)} />
+      ) : (
+        <button type="button" class="secondary" onClick={() => setOpen(true)}>
+          Choose the card
+        </button>
+      )}
+    </div>
   );
 }

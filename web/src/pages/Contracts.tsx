@@ -9,6 +9,9 @@ import { preloadUsers } from "../api/users.ts";
 import { UserName } from "../ui/Names.tsx";
 import { Badge, Empty, ErrorBox, Loading, Pager, StatusTabs, TextArea, date, label, money, useList, useLoad, useSubmit, useTitle } from "../ui/kit.tsx";
 import { StartChat } from "./Chat.tsx";
+import { Milestones } from "./Payments.tsx";
+import { EngagementReviews } from "./Reviews.tsx";
+import type { MilestoneSet } from "../api/types.ts";
 
 export function ContractList() {
   useTitle("Contracts");
@@ -62,11 +65,17 @@ function actionsFor(c: Contract, me: string): Action[] {
 export function ContractDetail({ params }: { params: Record<string, string> }) {
   const s = useStore(session);
   const me = s.status === "signed-in" ? s.user.id : "";
-  const [c, error, reload, setC] = useLoad(async (signal) => {
-    const x = await api<Contract>(`/api/contracts/${params.id}`, { signal });
+  // The contract and its milestones load together, so the page renders once (no shift).
+  const [loaded, error, reload, setLoaded] = useLoad(async (signal) => {
+    const [x, milestones] = await Promise.all([
+      api<Contract>(`/api/contracts/${params.id}`, { signal }),
+      api<MilestoneSet>(`/api/contracts/${params.id}/milestones`, { signal }).catch((e) => e as Error),
+    ]);
     await preloadUsers([x.client_id, x.provider_id]);
-    return x;
+    return { c: x, milestones };
   }, [params.id]);
+  const c = loaded?.c;
+  const setC = (next: Contract) => loaded && setLoaded({ ...loaded, c: next });
   const [events, eventsError, reloadEvents] = useLoad((signal) => api<Page<ContractEvent>>(`/api/contracts/${params.id}/events`, { signal, query: { limit: 100 } }), [params.id]);
   const [reason, setReason] = useState("");
   const [pending, setPending] = useState<Action | null>(null);
@@ -83,14 +92,20 @@ export function ContractDetail({ params }: { params: Record<string, string> }) {
   );
   const [apply, busy, actionError] = useSubmit(async () => {
     if (!pending) return;
-    const next = await api<Contract>(`/api/contracts/${params.id}/status`, { method: "POST", body: { status: pending.to, ...(reason.trim() ? { reason: reason.trim() } : {}) } });
+    const why = reason.trim() ? { reason: reason.trim() } : {};
+    // A dispute goes through the payments route, which freezes the escrow.
+    const next =
+      pending.to === "disputed"
+        ? await api<Contract>(`/api/contracts/${params.id}/dispute`, { method: "POST", body: why })
+        : await api<Contract>(`/api/contracts/${params.id}/status`, { method: "POST", body: { status: pending.to, ...why } });
     setC(next);
+    reload();
     setPending(null);
     setReason("");
     reloadEvents();
   });
   if (error) return <section class="page"><ErrorBox error={error} /></section>;
-  if (!c) return <section class="page" key="loading"><Loading /></section>;
+  if (!c || !loaded) return <section class="page" key="loading"><Loading /></section>;
   const actions = actionsFor(c, me);
   const other = c.client_id === me ? c.provider_id : c.client_id;
   return (
@@ -140,10 +155,25 @@ export function ContractDetail({ params }: { params: Record<string, string> }) {
               <a href={`/jobs/${c.job_id}`}>View job</a>
             </dd>
           </dl>
-          {c.status === "pending" && <p class="muted">The contract becomes active when the client funds its first milestone.</p>}
           <StartChat userId={other} label="Message" />
         </aside>
       </div>
+      {loaded.milestones instanceof Error ? (
+        <div class="card">
+          <h2>Milestones</h2>
+          <ErrorBox error={loaded.milestones} />
+        </div>
+      ) : (
+        <Milestones
+          contract={c}
+          set={loaded.milestones}
+          me={me}
+          onChanged={() => {
+            reload();
+            reloadEvents();
+          }}
+        />
+      )}
       {actions.length > 0 && (
         <div class="card">
           <h2>Actions</h2>
@@ -174,6 +204,7 @@ export function ContractDetail({ params }: { params: Record<string, string> }) {
           )}
         </div>
       )}
+      {(c.client_id === me || c.provider_id === me) && <EngagementReviews engagement={{ contract_id: c.id }} me={me} completed={c.status === "completed"} />}
     </section>
   );
 }

@@ -6,6 +6,8 @@ import { navigate } from "../router.ts";
 import type { Provider, Service } from "../api/types.ts";
 import { Empty, ErrorBox, Field, Loading, Select, TextArea, useLoad, useSubmit, useTitle } from "../ui/kit.tsx";
 import { useCategoryOptions } from "../ui/Filters.tsx";
+import { WorkingHours } from "./Availability.tsx";
+import type { Availability } from "../api/types.ts";
 
 /** The caller's provider profile. The API has no lookup by user (no `/api/providers/me`),
  * so the profile list is scanned for it, at most 20 pages of 100. */
@@ -30,7 +32,12 @@ export function ProfilePage() {
   useTitle("Provider profile");
   const s = useStore(session);
   const me = s.status === "signed-in" ? s.user : null;
-  const [mine, error, reload] = useLoad((signal) => (me ? findMine(me.id, signal) : Promise.resolve(null)), [me?.id]);
+  const [found, error, reload] = useLoad(async (signal) => {
+    const p = me ? await findMine(me.id, signal) : null;
+    const hours = p ? await api<Availability>(`/api/providers/${p.id}/availability`, { signal }) : null;
+    return { p, hours };
+  }, [me?.id]);
+  const mine = found === undefined ? undefined : found.p;
   if (!me) return null;
   if (me.role !== "provider" && me.role !== "worker") {
     return (
@@ -51,6 +58,7 @@ export function ProfilePage() {
         </p>
       )}
       <ProfileForm profile={mine} onSaved={reload} />
+      {mine && found?.hours && <WorkingHours providerId={mine.id} initial={found.hours} />}
       {mine && me.role === "provider" && <ServiceForm />}
     </section>
   );

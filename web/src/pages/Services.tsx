@@ -9,6 +9,7 @@ import { Empty, ErrorBox, Field, Loading, Pager, Select, Stars, money, useList, 
 import { FilterForm, useCategoryOptions } from "../ui/Filters.tsx";
 import { Reviews } from "./Reviews.tsx";
 import { BookForm } from "./Bookings.tsx";
+import { SlotPicker, defaultSlotRange, loadSlots } from "./Availability.tsx";
 
 const orderings: [string, string][] = [
   ["", "Best match / newest"],
@@ -86,13 +87,20 @@ function duration(min: number | null): string {
 
 export function ServiceDetail({ params }: { params: Record<string, string> }) {
   const s = useStore(session);
-  const [service, error, , setService] = useLoad((signal) => api<Service>(`/api/services/${params.id}`, { signal }), [params.id, s.status]);
+  // The service and its first week of free times load together: the page renders once.
+  const [slotRange] = useState(defaultSlotRange);
+  const [loaded, error, , setLoaded] = useLoad(async (signal) => {
+    const [service, slots] = await Promise.all([api<Service>(`/api/services/${params.id}`, { signal }), loadSlots(params.id, slotRange, signal).catch((e) => e as Error)]);
+    return { service, slots };
+  }, [params.id, s.status]);
+  const service = loaded?.service;
+  const setService = (v: Service) => loaded && setLoaded({ ...loaded, service: v });
   const [provider] = useLoad((signal) => (service ? api<Provider>(`/api/providers/${service.provider_id}`, { signal }) : Promise.resolve(undefined)), [service?.provider_id]);
   const [owner] = useLoad((signal) => (service ? api<User>(`/api/users/${service.owner_id}`, { signal }) : Promise.resolve(undefined)), [service?.owner_id]);
   const [likeError, setLikeError] = useState<unknown>(null);
   useTitle(service?.title ?? "Service");
   if (error) return <section class="page"><ErrorBox error={error} /></section>;
-  if (!service) return <section class="page" key="loading"><Loading /></section>;
+  if (!service || !loaded) return <section class="page" key="loading"><Loading /></section>;
   const me = s.status === "signed-in" ? s.user : null;
   const toggleLike = async () => {
     setLikeError(null);
@@ -149,7 +157,13 @@ export function ServiceDetail({ params }: { params: Record<string, string> }) {
           )}
         </aside>
       </div>
-      {me && me.id !== service.owner_id && <BookForm service={service} />}
+      {loaded.slots instanceof Error ? (
+        <ErrorBox error={loaded.slots} />
+      ) : loaded.slots.available ? (
+        me?.id !== service.owner_id && <SlotPicker service={service} initial={loaded.slots} range={slotRange} signedIn={!!me} />
+      ) : (
+        me && me.id !== service.owner_id && <BookForm service={service} />
+      )}
       <h2>Reviews</h2>
       <Reviews query={{ service_id: service.id }} />
     </section>

@@ -1,0 +1,52 @@
+// The chart code, loaded with a dynamic import by ui/Chart.tsx only on the analytics pages,
+// so uPlot stays out of the initial JavaScript.
+import uPlot from "uplot";
+import "uplot/dist/uPlot.min.css";
+
+export interface ChartSeries {
+  label: string;
+  values: number[];
+  color: string;
+}
+
+export interface ChartSpec {
+  /** Unix seconds of each point (UTC midnight of a day, or the first of a month). */
+  xs: number[];
+  series: ChartSeries[];
+  kind: "line" | "bars";
+  /** How a value is printed on the y axis. */
+  format?: (v: number) => string;
+  monthly?: boolean;
+}
+
+export function draw(el: HTMLElement, spec: ChartSpec, width: number, height: number): { resize(w: number): void; destroy(): void } {
+  const bars = spec.kind === "bars" ? uPlot.paths.bars!({ size: [0.7 / Math.max(1, spec.series.length), 40] }) : undefined;
+  const opts: uPlot.Options = {
+    width,
+    height,
+    legend: { show: false },
+    cursor: { drag: { x: false, y: false } },
+    tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
+    scales: { x: { time: true }, y: { range: (_u, min, max) => [Math.min(0, min), Math.max(1, max * 1.1)] } },
+    axes: [
+      { stroke: "#555d66", grid: { stroke: "#eef0f3" }, values: spec.monthly ? "{MMM} {YYYY}" : undefined },
+      { stroke: "#555d66", grid: { stroke: "#eef0f3" }, size: 60, values: (_u, vals) => vals.map((v) => (spec.format ? spec.format(v) : String(v))) },
+    ],
+    series: [
+      {},
+      ...spec.series.map((s) => ({
+        label: s.label,
+        stroke: s.color,
+        width: 2,
+        fill: spec.kind === "bars" ? s.color : undefined,
+        paths: bars,
+        points: { show: spec.xs.length <= 31 },
+      })),
+    ],
+  };
+  const u = new uPlot(opts, [spec.xs, ...spec.series.map((s) => s.values)] as uPlot.AlignedData, el);
+  return {
+    resize: (w) => u.setSize({ width: w, height }),
+    destroy: () => u.destroy(),
+  };
+}

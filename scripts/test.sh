@@ -31,7 +31,7 @@ if [ -z "${AGORA_TEST_SCYLLA:-}" ]; then
   echo "note: AGORA_TEST_SCYLLA is not set, so the ScyllaDB conformance tests will report SKIPPED"
 fi
 
-cargo test --workspace --locked "$@"
+cargo test --workspace --locked --no-fail-fast "$@"
 
 # The JavaScript SDK (clients/js) and the web app's browser tests (web/, headless Chromium,
 # installed with apt-get when missing) run against the agora binary cargo test just built.

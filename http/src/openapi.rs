@@ -37,7 +37,7 @@ impl Modify for BearerAuth {
         catalog::delete_category, catalog::list_skills, catalog::get_skill, catalog::create_skill, catalog::update_skill,
         catalog::delete_skill, catalog::list_companies, catalog::get_company, catalog::create_company,
         catalog::update_company, catalog::delete_company,
-        providers::list, providers::create, providers::get, providers::update, providers::replace, providers::services, providers::reviews,
+        providers::list, providers::create, providers::mine, providers::get, providers::update, providers::replace, providers::services, providers::reviews,
         services::list, services::create, services::get, services::update, services::replace, services::delete, services::like,
         services::unlike, services::reviews,
         jobs::list, jobs::create, jobs::mine, jobs::get, jobs::update, jobs::replace, jobs::withdraw, jobs::proposals::job_proposals,

@@ -1656,3 +1656,18 @@ async fn marketplace_events_notify_the_other_party_exactly_once_live_and_listed(
     client_ws.expect_none("notification", QUIET).await;
     assert!(notifications(&app, &other).await.is_empty());
 }
+
+#[actix_web::test]
+async fn a_provider_reads_its_own_profile_at_me() {
+    let app = spawn_app().await;
+    let worker = member(&app, "me-worker", "worker").await;
+    app.get("/api/providers/me", None).await.expect(401, Some("unauthorized"));
+    app.get("/api/providers/me", Some(&worker.token)).await.expect(404, Some("not_found"));
+    let (p, profile) = provider(&app, "me-provider").await;
+    let r = app.get("/api/providers/me", Some(&p.token)).await;
+    r.expect(200, None);
+    assert_eq!(r.json["id"], profile.as_str(), "{}", r.text);
+    assert_eq!(r.json["user_id"], p.id.as_str(), "{}", r.text);
+    // Another user's profile is never what `me` answers.
+    app.get("/api/providers/me", Some(&worker.token)).await.expect(404, Some("not_found"));
+}

@@ -240,15 +240,9 @@ pub async fn announce(
             None
         }
     };
-    let text = |field: &str, v: &Option<String>, f: &mut FieldErrors| match v.as_deref().map(str::trim) {
-        Some(t) if !t.is_empty() => Some(t.to_string()),
-        _ => {
-            f.add(field, "is required");
-            None
-        }
-    };
-    let title = text("title", &body.title, &mut f);
-    let message = text("message", &body.message, &mut f);
+    use agora_engine::notification::{MAX_MESSAGE_CHARS, MAX_TITLE_CHARS};
+    let title = crate::market::required_text(&mut f, "title", body.title.as_deref(), 1, MAX_TITLE_CHARS);
+    let message = crate::market::required_text(&mut f, "message", body.message.as_deref(), 1, MAX_MESSAGE_CHARS);
     let now = OffsetDateTime::now_utc();
     let expires_at = match body.expires_at.as_deref() {
         None => None,

@@ -131,6 +131,15 @@ pub async fn get(state: web::Data<AppState>, path: web::Path<String>) -> Result<
     Ok(HttpResponse::Ok().json(ProviderView::from(p)))
 }
 
+/// The caller's own provider profile: 404 when the caller has none yet.
+#[utoipa::path(get, path = "/api/providers/me", tag = "providers",
+    responses((status = 200, description = "the caller's profile"), (status = 401, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+pub async fn mine(state: web::Data<AppState>, user: AuthUser) -> Result<HttpResponse, ApiError> {
+    let p = state.store.market().provider_of(user.id).await?.ok_or(ApiError::NotFound)?.value;
+    Ok(HttpResponse::Ok().json(ProviderView::from(p)))
+}
+
 /// Owner edits the profile; admins may set only `is_verified`.
 #[utoipa::path(patch, path = "/api/providers/{id}", tag = "providers", params(("id" = String, Path)), request_body = ProviderBody,
     responses((status = 200, description = "the profile"), (status = 400, body = ErrorEnvelope), (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)),
@@ -346,6 +355,7 @@ pub async fn reviews(
 
 pub fn config(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/api/providers").route(web::get().to(list)).route(web::post().to(create)))
+        .service(web::resource("/api/providers/me").route(web::get().to(mine)))
         .service(
             web::resource("/api/providers/{id}")
                 .route(web::get().to(get))

@@ -7,6 +7,7 @@ import * as realtime from "./api/realtime.ts";
 import { clear as clearNotifications, loadRecent } from "./api/notifications.ts";
 import { Bell } from "./ui/Bell.tsx";
 import { Loading } from "./ui/kit.tsx";
+import { pageView } from "./api/pageviews.ts";
 import { displayName } from "./api/users.ts";
 import { Login, Signup, ResetPassword, VerifyEmail, Account } from "./pages/Auth.tsx";
 import { ServiceList, ServiceDetail } from "./pages/Services.tsx";
@@ -81,6 +82,11 @@ export function App() {
     }
   }, [s.status === "signed-in" ? s.user.id : s.status]);
 
+  // A page view once the page is known to be shown to this session (not while the session loads).
+  useEffect(() => {
+    if (s.status !== "loading") pageView(loc.path);
+  }, [loc.path, s.status]);
+
   useEffect(() => {
     if (first.current) {
       first.current = false;
@@ -146,7 +152,7 @@ function Header() {
   const user = s.status === "signed-in" ? s.user : null;
   return (
     <header class="top">
-      <div class="bar">
+      <div class={user && (user.role === "provider" || user.role === "worker") ? "bar many" : "bar"}>
         <a class="brand" href="/">
           Agora
         </a>

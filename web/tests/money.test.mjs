@@ -383,6 +383,14 @@ test("analytics: the provider sees his figures in a chart, the client hers, the 
   // The two registrations (an admin made on the command line is not a registration).
   assert.match(await page.getByTestId("stat-users").textContent(), /^2 \(2 new\)/);
   await page.getByRole("heading", { name: "Contracts by status" }).waitFor();
+  // The app reports the pages it shows (POST /api/analytics/events, a few seconds later).
+  const until = Date.now() + 20000;
+  while (Number(await page.getByTestId("stat-page-views").textContent()) < 10) {
+    assert.ok(Date.now() < until, `page views: ${await page.getByTestId("stat-page-views").textContent()}`);
+    await page.waitForTimeout(1000);
+    await page.reload();
+    await page.getByTestId("stat-page-views").waitFor();
+  }
   state.adminCtx = ctx;
   state.admin = page;
 });

@@ -12,6 +12,7 @@ import { UserName } from "../ui/Names.tsx";
 import { Chart, type ChartSpec } from "../ui/Chart.tsx";
 import { Empty, ErrorBox, Field, Loading, label, money, useLoad, useTitle } from "../ui/kit.tsx";
 import { useState, useEffect } from "preact/hooks";
+import { minorFactor } from "./Payments.tsx";
 
 type Row = Record<string, number | string>;
 interface Series {
@@ -102,6 +103,7 @@ function moneyCharts(series: Series, prefix: string, title: string, id: string) 
   return [...cols].map((k) => {
     const cur = k.slice(prefix.length + 1);
     const c = seriesChart(series, [[k, `${title} (${cur})`]], "bars", (v) => money({ amount: Math.round(v), currency: cur }).replace(/\.00$/, ""));
+    c.spec.minor = minorFactor(cur);
     return <Chart key={k} id={`${id}-${cur}`} title={`${title} per ${c.spec.monthly ? "month" : "day"} (${cur})`} spec={c.spec} labels={c.labels} summary={c.totals} />;
   });
 }
@@ -327,7 +329,7 @@ function AdminView({ range }: { range: { from: string; to: string } }) {
         <Stat name="Jobs open" value={`${d.jobs.open} of ${d.jobs.total}`} />
         <Stat name="Contracts active" value={d.contracts.active} />
         <Stat name="Contracts completed" value={d.contracts.completed} />
-        <Stat name="Page views" value={d.page_views} />
+        <Stat name="Page views" value={d.page_views} testid="stat-page-views" />
         <Stat name="Searches (no results)" value={`${d.search.total} (${d.search.zero_results})`} />
         {d.money.map((m) => (
           <Stat key={m.currency} name={`GMV / fees (${m.currency})`} value={`${money(m.gmv)} / ${money(m.fees)}`} />

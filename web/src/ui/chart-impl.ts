@@ -16,8 +16,12 @@ export interface ChartSpec {
   kind: "line" | "bars";
   /** How a value is printed on the y axis. */
   format?: (v: number) => string;
+  /** Values are money in minor units: y steps are whole major units. */
+  minor?: number;
   monthly?: boolean;
 }
+
+const STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5, 1e6, 1e7, 1e8];
 
 export function draw(el: HTMLElement, spec: ChartSpec, width: number, height: number): { resize(w: number): void; destroy(): void } {
   const bars = spec.kind === "bars" ? uPlot.paths.bars!({ size: [0.7 / Math.max(1, spec.series.length), 40] }) : undefined;
@@ -30,7 +34,8 @@ export function draw(el: HTMLElement, spec: ChartSpec, width: number, height: nu
     scales: { x: { time: true }, y: { range: (_u, min, max) => [Math.min(0, min), Math.max(1, max * 1.1)] } },
     axes: [
       { stroke: "#555d66", grid: { stroke: "#eef0f3" }, values: spec.monthly ? "{MMM} {YYYY}" : undefined },
-      { stroke: "#555d66", grid: { stroke: "#eef0f3" }, size: 60, values: (_u, vals) => vals.map((v) => (spec.format ? spec.format(v) : String(v))) },
+      // Counts (and money) step in whole units: no 0.25 of a booking.
+      { stroke: "#555d66", grid: { stroke: "#eef0f3" }, size: 60, incrs: STEPS.map((x) => x * (spec.minor ?? 1)), values: (_u, vals) => vals.map((v) => (spec.format ? spec.format(v) : String(v))) },
     ],
     series: [
       {},

@@ -277,9 +277,19 @@ test("the worker adds a bank account and is paid out; the client's payments list
 test("the contract completes, the client reviews it, edits and deletes the review, the provider replies", async () => {
   const ms = client.getByTestId("milestones");
   await client.goto(`${agora.base}${state.contractUrl}`);
+  // A card whose charge is answered later by the gateway's webhook: pending, then paid.
   await ms.getByRole("button", { name: "Fund “Finish”" }).click();
+  await ms.getByRole("button", { name: "Add another card" }).click();
+  await ms.getByLabel("Card number").fill("4000 0000 0000 3220");
+  await ms.getByLabel("Expiry (MM/YY)").fill("01/31");
+  await ms.getByLabel("CVC").fill("321");
+  await ms.getByRole("button", { name: "Save card" }).click();
+  await ms.getByRole("form", { name: "Add a card" }).waitFor({ state: "detached" });
   await ms.getByRole("button", { name: "Fund milestone: $200.00" }).click();
-  await ms.getByText("Paid $200.00").waitFor();
+  await ms.getByText("Payment of $200.00 is pending").waitFor();
+  await ms.getByText("Paid $200.00: “Finish” is funded").waitFor({ timeout: 15000 });
+  await ms.getByTestId("milestone").nth(1).locator(".badge", { hasText: "Funded" }).waitFor();
+  assert.equal((await ms.getByTestId("escrow").textContent()).trim(), "$200.00");
   await provider.goto(`${agora.base}${state.contractUrl}`);
   await provider.getByRole("button", { name: "Submit “Finish” for approval" }).click();
   await provider.getByText("Submitted “Finish”").waitFor();
@@ -421,7 +431,7 @@ test("the new pages: 0 serious or critical axe violations, no layout shift, scre
       await page.locator("main h1").first().waitFor({ state: "attached" });
       await page.waitForFunction(() => !document.querySelector(".loading") && [...document.querySelectorAll(".chart-box")].every((b) => b.dataset.drawn), null, { timeout: 10000 });
       await page.waitForTimeout(150);
-      await page.screenshot({ path: join(shots, `${name}-${label}.png`), fullPage: name.startsWith("analytics") || name.startsWith("contract") || name === "wallet" });
+      await page.screenshot({ path: join(shots, `${name}-${label}.png`), fullPage: true });
       const cls = await page.evaluate(
         () =>
           new Promise((resolve) => {

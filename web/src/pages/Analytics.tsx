@@ -137,8 +137,10 @@ function RangeForm({ from, to }: { from: string; to: string }) {
       <Field label="To" name="to" type="date" value={v.to} onValue={(x) => setV({ ...v, to: x })} />
       <div class="filter-actions">
         <button type="submit">Show</button>
+      </div>
+      <div class="presets actions">
         {[7, 30, 90].map((d) => (
-          <button key={d} type="button" class="secondary" onClick={() => setQuery(defaultRange(d))}>
+          <button key={d} type="button" class="secondary small" onClick={() => setQuery(defaultRange(d))}>
             Last {d} days
           </button>
         ))}

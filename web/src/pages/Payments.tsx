@@ -161,18 +161,46 @@ export function Milestones({ contract, set, me, onChanged }: { contract: Contrac
   const payable = ["pending", "active", "delivered"].includes(contract.status);
   const working = ["active", "delivered"].includes(contract.status);
 
+  // A charge whose outcome comes later (202, payment pending): its payment is polled until it ends.
+  const [waiting, setWaiting] = useState<{ payment: string; title: string } | null>(null);
+  const [asyncError, setAsyncError] = useState<string | null>(null);
+  useEffect(() => {
+    if (!waiting) return;
+    let tries = 0;
+    const t = setInterval(() => {
+      tries++;
+      api<Payment>(`/api/payments/${waiting.payment}`).then(
+        (p) => {
+          if (p.status === "pending" && tries < 60) return;
+          clearInterval(t);
+          setWaiting(null);
+          if (p.status === "failed") {
+            setNote(null);
+            setAsyncError(`The payment for “${waiting.title}” failed${p.failure ? ` (${label(p.failure).toLowerCase()})` : ""}. Try another card.`);
+          } else if (p.status !== "pending") setNote(`Paid ${money(p.amount)}: “${waiting.title}” is funded and held in escrow.`);
+          onChanged();
+        },
+        () => {},
+      );
+    }, 1500);
+    return () => clearInterval(t);
+  }, [waiting?.payment]);
   const [funding, setFunding] = useState(false);
   const [fundError, setFundError] = useState<unknown>(null);
   const pay = async (cardId: string) => {
     if (!step || step.kind !== "fund" || funding) return;
     setFundError(null);
+    setAsyncError(null);
     setFunding(true);
     const path = step.m ? `/api/contracts/${contract.id}/milestones/${step.m.id}/fund` : `/api/contracts/${contract.id}/fund`;
     try {
       const r = await api<FundResult>(path, { method: "POST", body: { payment_method_id: cardId }, headers: { "idempotency-key": key() } });
       resetKey();
       setStep(null);
-      setNote(r.payment.status === "pending" ? `Payment of ${money(r.payment.amount)} is pending: the card issuer is still answering. This page updates when it does.` : `Paid ${money(r.payment.amount)}: “${r.milestone.title}” is funded and held in escrow.`);
+      if (r.payment.status === "pending") {
+        setNote(`Payment of ${money(r.payment.amount)} is pending: the card issuer is still answering. This page updates when it does.`);
+        setWaiting({ payment: r.payment.id, title: r.milestone.title });
+      } else setNote(`Paid ${money(r.payment.amount)}: “${r.milestone.title}” is funded and held in escrow.`);
       onChanged();
     } catch (e) {
       // A declined card is final for this attempt: the next one gets a new key.
@@ -222,6 +250,11 @@ export function Milestones({ contract, set, me, onChanged }: { contract: Contrac
         </p>
       )}
       <ErrorBox error={submitErr} />
+      {asyncError && (
+        <div class="error" role="alert">
+          <p>{asyncError}</p>
+        </div>
+      )}
       {splitting ? (
         <SplitForm
           contract={contract}

@@ -119,8 +119,7 @@ function Ledger({ currency, first }: { currency: string; first: Page<LedgerEntry
             <caption class="sr-only">Wallet entries in {currency}, newest first</caption>
             <thead>
               <tr>
-                <th scope="col">Date</th>
-                <th scope="col">What</th>
+                <th scope="col">Entry</th>
                 <th scope="col" class="num">Available</th>
                 <th scope="col" class="num">Held</th>
               </tr>
@@ -128,10 +127,10 @@ function Ledger({ currency, first }: { currency: string; first: Page<LedgerEntry
             <tbody>
               {list.items.map((e) => (
                 <tr key={`${e.txn_id}-${e.at}-${e.available}-${e.held}`}>
-                  <td>
+                  <td class="entry">
+                    {kinds[e.kind] ?? label(e.kind)}
                     <time dateTime={e.at}>{date(e.at, true)}</time>
                   </td>
-                  <td>{kinds[e.kind] ?? label(e.kind)}</td>
                   <td class="num">{signed(e.available, currency)}</td>
                   <td class="num">{signed(e.held, currency)}</td>
                 </tr>

@@ -89,9 +89,12 @@ async fn more_traffic(client: &reqwest::Client, base: &str, outbox: &std::path::
     let new_password = "staple battery horse 7";
     for t in &emailed {
         let _ = post(client, format!("{base}/api/auth/verify-email"), json!({"token": t})).await;
-        let _ =
-            post(client, format!("{base}/api/auth/password-reset/confirm"), json!({"token": t, "new_password": new_password}))
-                .await;
+        let _ = post(
+            client,
+            format!("{base}/api/auth/password-reset/confirm"),
+            json!({"token": t, "new_password": new_password}),
+        )
+        .await;
     }
     secrets.extend(emailed);
     secrets.push(new_password.to_string());

@@ -127,7 +127,11 @@ impl World {
         r.expect(201, None);
         let service = r.json["id"].as_str().expect("service").to_string();
         let r = app
-            .post("/api/jobs", json!({"title": "Limits job", "description": "Probed at its caps."}), Some(&client.token))
+            .post(
+                "/api/jobs",
+                json!({"title": "Limits job", "description": "Probed at its caps."}),
+                Some(&client.token),
+            )
             .await;
         r.expect(201, None);
         let job = r.json["id"].as_str().expect("job").to_string();
@@ -182,7 +186,8 @@ impl World {
     }
 
     async fn probe(&self, id: &str, cap: usize) -> Result<(), String> {
-        let (c, p, a) = (Some(self.client.token.as_str()), Some(self.provider.token.as_str()), Some(self.admin.token.as_str()));
+        let (c, p, a) =
+            (Some(self.client.token.as_str()), Some(self.provider.token.as_str()), Some(self.admin.token.as_str()));
         match id {
             "body.json" => {
                 // A JSON string padded to exactly n bytes.
@@ -228,19 +233,37 @@ impl World {
                 accepted(&self.get(&format!("/api/services?q={}", words(cap))).await, 200)
             }
             "account.email" => {
-                self.field("POST", "/api/auth/register", None, "email", cap, Some(201), |n| {
-                    json!({"email": email(n, n), "password": "correct horse battery 9"})
-                })
+                self.field(
+                    "POST",
+                    "/api/auth/register",
+                    None,
+                    "email",
+                    cap,
+                    Some(201),
+                    |n| json!({"email": email(n, n), "password": "correct horse battery 9"}),
+                )
                 .await
             }
             "account.password" => {
-                self.field("POST", "/api/auth/register", None, "password", cap, Some(201), |n| {
-                    json!({"email": format!("password-{n}@example.com"), "password": password(n)})
-                })
+                self.field(
+                    "POST",
+                    "/api/auth/register",
+                    None,
+                    "password",
+                    cap,
+                    Some(201),
+                    |n| json!({"email": format!("password-{n}@example.com"), "password": password(n)}),
+                )
                 .await?;
-                self.field("POST", "/api/auth/password/change", c, "new_password", cap, None, |n| {
-                    json!({"old_password": "wrong horse battery 1", "new_password": password(n)})
-                })
+                self.field(
+                    "POST",
+                    "/api/auth/password/change",
+                    c,
+                    "new_password",
+                    cap,
+                    None,
+                    |n| json!({"old_password": "wrong horse battery 1", "new_password": password(n)}),
+                )
                 .await
             }
             "account.name" => {
@@ -264,16 +287,28 @@ impl World {
             }
             "chat.title" => {
                 let others = [self.provider.id.clone(), self.admin.id.clone()];
-                self.field("POST", "/api/conversations", c, "title", cap, Some(201), |n| {
-                    json!({"participant_ids": others, "title": chars(n)})
-                })
+                self.field(
+                    "POST",
+                    "/api/conversations",
+                    c,
+                    "title",
+                    cap,
+                    Some(201),
+                    |n| json!({"participant_ids": others, "title": chars(n)}),
+                )
                 .await
             }
             "chat.participants" => {
                 // The creator counts: `cap - 1` others make `cap` members.
-                self.field("POST", "/api/conversations", c, "participant_ids", cap, None, |n| {
-                    json!({"participant_ids": fake_ids(n - 1), "title": "many"})
-                })
+                self.field(
+                    "POST",
+                    "/api/conversations",
+                    c,
+                    "participant_ids",
+                    cap,
+                    None,
+                    |n| json!({"participant_ids": fake_ids(n - 1), "title": "many"}),
+                )
                 .await
             }
             "job.title" | "job.description" => {
@@ -300,9 +335,15 @@ impl World {
                 .await
             }
             "proposal.message" => {
-                self.field("POST", "/api/proposals", p, "message", cap, Some(201), |n| {
-                    json!({"job_id": self.job, "rate": {"amount": 1000, "currency": "USD"}, "message": chars(n)})
-                })
+                self.field(
+                    "POST",
+                    "/api/proposals",
+                    p,
+                    "message",
+                    cap,
+                    Some(201),
+                    |n| json!({"job_id": self.job, "rate": {"amount": 1000, "currency": "USD"}, "message": chars(n)}),
+                )
                 .await
             }
             "provider.bio" | "provider.city" | "provider.categories" | "provider.skills" => {
@@ -315,7 +356,9 @@ impl World {
                 };
                 self.field("PATCH", &path, p, field, cap, ok, |n| match field {
                     "category_ids" => json!({ field: fake_ids(n) }),
-                    "skills" => json!({ field: fake_ids(n).iter().map(|s| json!({"skill_id": s})).collect::<Vec<_>>() }),
+                    "skills" => {
+                        json!({ field: fake_ids(n).iter().map(|s| json!({"skill_id": s})).collect::<Vec<_>>() })
+                    }
                     _ => json!({ field: chars(n) }),
                 })
                 .await
@@ -323,12 +366,18 @@ impl World {
             "category.name" => {
                 self.field("POST", "/api/categories", a, "name", cap, Some(201), |n| json!({"name": chars(n)})).await
             }
-            "skill.name" => self.field("POST", "/api/skills", a, "name", cap, Some(201), |n| json!({"name": chars(n)})).await,
+            "skill.name" => {
+                self.field("POST", "/api/skills", a, "name", cap, Some(201), |n| json!({"name": chars(n)})).await
+            }
             "company.name" | "company.description" => {
                 let field = id.trim_start_matches("company.");
                 self.field("POST", "/api/companies", p, field, cap, Some(201), |n| {
                     let mut body = json!({"name": format!("Company {n}"), "description": "Makes things."});
-                    body[field] = json!(if field == "name" { format!("{n}{}", chars(n - n.to_string().len())) } else { chars(n) });
+                    body[field] = json!(if field == "name" {
+                        format!("{n}{}", chars(n - n.to_string().len()))
+                    } else {
+                        chars(n)
+                    });
                     body
                 })
                 .await
@@ -363,8 +412,16 @@ impl World {
             "contract.reason" => {
                 let contract = self.contract(20_000).await;
                 let path = format!("/api/contracts/{contract}/status");
-                self.field("POST", &path, c, "reason", cap, Some(200), |n| json!({"status": "cancelled", "reason": chars(n)}))
-                    .await
+                self.field(
+                    "POST",
+                    &path,
+                    c,
+                    "reason",
+                    cap,
+                    Some(200),
+                    |n| json!({"status": "cancelled", "reason": chars(n)}),
+                )
+                .await
             }
             "milestone.title" | "milestone.count" => {
                 let contract = self.contract(5_000).await;
@@ -372,9 +429,15 @@ impl World {
                 let milestone = |title: String, amount: i64| json!({"title": title, "amount": {"amount": amount, "currency": "USD"}});
                 if id == "milestone.title" {
                     return self
-                        .field("PUT", &path, c, "milestones[0].title", cap, Some(200), |n| {
-                            json!({"milestones": [milestone(chars(n), 5_000)]})
-                        })
+                        .field(
+                            "PUT",
+                            &path,
+                            c,
+                            "milestones[0].title",
+                            cap,
+                            Some(200),
+                            |n| json!({"milestones": [milestone(chars(n), 5_000)]}),
+                        )
                         .await;
                 }
                 // `cap` milestones share the 5,000 exactly; one more cannot, but the count is
@@ -386,9 +449,15 @@ impl World {
                 .await
             }
             "payout.holder_name" => {
-                self.field("POST", "/api/payout-methods", p, "holder_name", cap, Some(201), |n| {
-                    json!({"kind": "bank_account", "holder_name": chars(n), "iban": "DE89370400440532013000"})
-                })
+                self.field(
+                    "POST",
+                    "/api/payout-methods",
+                    p,
+                    "holder_name",
+                    cap,
+                    Some(201),
+                    |n| json!({"kind": "bank_account", "holder_name": chars(n), "iban": "DE89370400440532013000"}),
+                )
                 .await
             }
             "notification.title" | "notification.message" | "notification.action_url" => {

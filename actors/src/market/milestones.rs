@@ -171,6 +171,7 @@ impl Command for FundMilestone {
 
 async fn fund(cx: Cx, msg: FundMilestone) -> Result<Funded, ActorError> {
     let (c, actor) = contract_for(&cx, msg.by, msg.contract_id).await?;
+    MilestoneAction::Fund.allowed_for(actor).map_err(ActorError::Refused)?;
     let (set, _) = milestone_set(&cx, &c).await?;
     let target = match msg.milestone_id {
         Some(id) => set.get(id).ok_or(ActorError::NotFound)?.clone(),

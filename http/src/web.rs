@@ -50,18 +50,16 @@ fn looks_like_file(path: &str) -> bool {
 
 /// The encodings the client accepts, from `Accept-Encoding` (a `q=0` refuses one).
 fn accepts(req: &HttpRequest, encoding: &str) -> bool {
-    req.headers()
-        .get_all(header::ACCEPT_ENCODING)
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|item| {
+    req.headers().get_all(header::ACCEPT_ENCODING).filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(
+        |item| {
             let mut parts = item.split(';');
             let name = parts.next().unwrap_or("").trim();
             let refused = parts.any(|p| {
                 p.trim().strip_prefix("q=").and_then(|q| q.trim().parse::<f32>().ok()).is_some_and(|q| q <= 0.0)
             });
             name.eq_ignore_ascii_case(encoding) && !refused
-        })
+        },
+    )
 }
 
 fn etag(file: &EmbeddedFile) -> String {

@@ -247,7 +247,10 @@ mod tests {
         let (cache, other, _dir) = backends();
         other.put(S, "a", "", b"a1".to_vec(), None).await.expect("put");
         other.put(S, "b", "", b"b1".to_vec(), None).await.expect("put");
-        assert_eq!(values(&cache, S, &["a", "missing", "b"]).await, vec![Some(b"a1".to_vec()), None, Some(b"b1".to_vec())]);
+        assert_eq!(
+            values(&cache, S, &["a", "missing", "b"]).await,
+            vec![Some(b"a1".to_vec()), None, Some(b"b1".to_vec())]
+        );
 
         // Another process's write: lists keep the copy in memory; a point read reads
         // storage, and refreshes the copy.

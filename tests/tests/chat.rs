@@ -720,7 +720,11 @@ async fn an_acked_message_can_be_edited_and_deleted_at_once() {
     }
     for i in 0..20 {
         let sent = app
-            .post(&format!("/api/conversations/{conversation}/messages"), json!({"body": format!("r{i}")}), Some(&a.token))
+            .post(
+                &format!("/api/conversations/{conversation}/messages"),
+                json!({"body": format!("r{i}")}),
+                Some(&a.token),
+            )
             .await;
         sent.expect(201, None);
         let id = sent.json["id"].as_str().expect("message id").to_string();

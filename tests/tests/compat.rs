@@ -754,7 +754,10 @@ async fn the_schema_puts_each_parameter_where_the_route_reads_it() {
             for param in op["parameters"].as_array().into_iter().flatten() {
                 let name = param["name"].as_str().expect("parameter name");
                 if param["in"] == "path" {
-                    assert!(path.contains(&format!("{{{name}}}")), "{method} {path}: path parameter {name} is not in the path");
+                    assert!(
+                        path.contains(&format!("{{{name}}}")),
+                        "{method} {path}: path parameter {name} is not in the path"
+                    );
                 }
                 checked += 1;
             }

@@ -14,14 +14,20 @@ async fn get_if_none_match(app: &TestApp, path: &str, tag: &str) -> Reply {
 }
 
 async fn new_service(app: &TestApp, token: &str, title: &str) -> String {
-    let body = json!({"title": title, "description": "Done well and on time", "price": {"amount": 10_000, "currency": "USD"}});
+    let body =
+        json!({"title": title, "description": "Done well and on time", "price": {"amount": 10_000, "currency": "USD"}});
     let r = app.post("/api/services", body, Some(token)).await;
     r.expect(201, None);
     r.json["id"].as_str().expect("service id").to_string()
 }
 
 fn titles(r: &Reply) -> Vec<String> {
-    r.json["results"].as_array().expect("results").iter().map(|s| s["title"].as_str().unwrap_or("").to_string()).collect()
+    r.json["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .map(|s| s["title"].as_str().unwrap_or("").to_string())
+        .collect()
 }
 
 #[actix_web::test]
@@ -46,7 +52,8 @@ async fn lists_and_details_answer_304_until_they_change() {
     // A change makes a new tag: the old one gets the new page.
     let list = app.get("/api/services", None).await;
     let detail = app.get(&format!("/api/services/{id}"), None).await;
-    let r = app.patch(&format!("/api/services/{id}"), json!({"title": "Tiling the kitchen"}), Some(&provider.token)).await;
+    let r =
+        app.patch(&format!("/api/services/{id}"), json!({"title": "Tiling the kitchen"}), Some(&provider.token)).await;
     r.expect(200, None);
     let changed = get_if_none_match(&app, "/api/services", &etag(&list)).await;
     assert_eq!(changed.status, 200);

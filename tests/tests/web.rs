@@ -85,13 +85,8 @@ async fn the_app_is_served_with_its_policy_and_caching() {
             if !packed.exists() {
                 continue;
             }
-            let res = app
-                .client
-                .get(app.url(asset))
-                .header("accept-encoding", encoding)
-                .send()
-                .await
-                .expect("request sent");
+            let res =
+                app.client.get(app.url(asset)).header("accept-encoding", encoding).send().await.expect("request sent");
             assert_eq!(res.headers().get("content-encoding").and_then(|v| v.to_str().ok()), Some(encoding));
             let vary = res.headers().get("vary").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
             assert!(vary.contains("Accept-Encoding"), "{asset}: vary {vary}");
@@ -109,7 +104,15 @@ async fn the_app_is_served_with_its_policy_and_caching() {
 #[actix_web::test]
 async fn the_app_never_shadows_the_api() {
     let app = spawn_app().await;
-    for path in ["/api/nope", "/api/nope/deeper", "/metrics/nope", "/docs/nope.js", "/analytics/nope", "/assets/missing-1234.js", "/favicon-nope.png"] {
+    for path in [
+        "/api/nope",
+        "/api/nope/deeper",
+        "/metrics/nope",
+        "/docs/nope.js",
+        "/analytics/nope",
+        "/assets/missing-1234.js",
+        "/favicon-nope.png",
+    ] {
         let reply = app.get(path, None).await;
         assert_eq!(reply.status, 404, "{path}: {}", reply.text);
         reply.expect(404, Some("not_found"));

@@ -47,7 +47,9 @@ impl PasswordHasher {
     pub async fn hash(&self, password: &Password) -> Result<String, ApiError> {
         let argon = Arc::clone(&self.argon);
         let clear = password.expose().to_string();
-        self.run(move || argon.hash_password(clear.as_bytes()).map(|h| h.to_string())).await?.map_err(ApiError::internal)
+        self.run(move || argon.hash_password(clear.as_bytes()).map(|h| h.to_string()))
+            .await?
+            .map_err(ApiError::internal)
     }
 
     /// Whether `candidate` matches `hash`; with `hash = None` it burns the same time and fails.

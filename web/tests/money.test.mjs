@@ -344,6 +344,26 @@ test("the contract completes, the client reviews it, edits and deletes the revie
   await client.getByTestId("my-review").waitFor();
 });
 
+test("the client picks the card for her booking; the provider's confirmation charges it and holds it for him", async () => {
+  await client.goto(`${agora.base}${state.bookingUrl}`);
+  await client.getByText("is charged to your newest saved card").waitFor();
+  await client.getByRole("button", { name: "Choose the card" }).click();
+  await client.getByLabel("Pay with").selectOption({ label: "Visa ending 4242 (expires 12/2030)" });
+  await client.getByRole("button", { name: "Pay with this card on confirmation: $120.00" }).click();
+  await client.getByText("Card saved for this booking.").waitFor();
+  await client.getByText("is charged to the card you chose").waitFor();
+  await provider.goto(`${agora.base}${state.bookingUrl}`);
+  await provider.getByRole("button", { name: "Confirm", exact: true }).click();
+  await provider.locator(".badge", { hasText: "Confirmed" }).or(provider.getByRole("alert")).first().waitFor();
+  assert.equal(await provider.getByRole("alert").count(), 0, `confirmed: ${await provider.getByRole("alert").allTextContents()}`);
+  await provider.locator(".facts dd", { hasText: "Yes" }).waitFor();
+  await client.locator(".badge", { hasText: "Confirmed" }).waitFor({ timeout: 10000 });
+  await provider.goto(`${agora.base}/wallet`);
+  assert.equal((await provider.getByTestId("held-USD").textContent()).trim(), "$120.00");
+  await client.goto(`${agora.base}/payments`);
+  await client.getByTestId("payment").filter({ hasText: "$120.00 paid to Eric Maker" }).getByRole("link", { name: "Booking" }).waitFor();
+});
+
 test("analytics: the provider sees his figures in a chart, the client hers, the admin dashboard renders for an admin only", async () => {
   // Views of the service were recorded when Dana opened it; the rollup runs every second.
   await provider.goto(`${agora.base}/insights`);

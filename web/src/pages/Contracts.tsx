@@ -67,16 +67,18 @@ export function ContractDetail({ params }: { params: Record<string, string> }) {
   const me = s.status === "signed-in" ? s.user.id : "";
   // The contract and its milestones load together, so the page renders once (no shift).
   const [loaded, error, reload, setLoaded] = useLoad(async (signal) => {
-    const [x, milestones] = await Promise.all([
+    const [x, milestones, events] = await Promise.all([
       api<Contract>(`/api/contracts/${params.id}`, { signal }),
       api<MilestoneSet>(`/api/contracts/${params.id}/milestones`, { signal }).catch((e) => e as Error),
+      api<Page<ContractEvent>>(`/api/contracts/${params.id}/events`, { signal, query: { limit: 100 } }).catch((e) => e as Error),
     ]);
     await preloadUsers([x.client_id, x.provider_id]);
-    return { c: x, milestones };
+    return { c: x, milestones, events };
   }, [params.id]);
   const c = loaded?.c;
   const setC = (next: Contract) => loaded && setLoaded({ ...loaded, c: next });
-  const [events, eventsError, reloadEvents] = useLoad((signal) => api<Page<ContractEvent>>(`/api/contracts/${params.id}/events`, { signal, query: { limit: 100 } }), [params.id]);
+  const events = loaded && !(loaded.events instanceof Error) ? loaded.events : undefined;
+  const eventsError = loaded?.events instanceof Error ? loaded.events : null;
   const [reason, setReason] = useState("");
   const [pending, setPending] = useState<Action | null>(null);
   useTitle(c?.title ?? "Contract");
@@ -85,7 +87,6 @@ export function ContractDetail({ params }: { params: Record<string, string> }) {
       onFrame((f) => {
         if (f.type === "notification" && f.notification.action_url?.startsWith(`/contracts/${params.id}`)) {
           reload();
-          reloadEvents();
         }
       }),
     [params.id],
@@ -102,7 +103,6 @@ export function ContractDetail({ params }: { params: Record<string, string> }) {
     reload();
     setPending(null);
     setReason("");
-    reloadEvents();
   });
   if (error) return <section class="page"><ErrorBox error={error} /></section>;
   if (!c || !loaded) return <section class="page" key="loading"><Loading /></section>;
@@ -168,9 +168,9 @@ export function ContractDetail({ params }: { params: Record<string, string> }) {
           contract={c}
           set={loaded.milestones}
           me={me}
+          admin={s.status === "signed-in" && s.user.role === "admin"}
           onChanged={() => {
             reload();
-            reloadEvents();
           }}
         />
       )}

@@ -145,10 +145,10 @@ export function PayStep({ amount, action, onPay, onCancel, busy, error }: { amou
   );
 }
 
-type Step = { kind: "fund"; m: Milestone | null } | { kind: "changes"; m: Milestone } | { kind: "remove"; m: Milestone } | { kind: "approve"; m: Milestone } | null;
+type Step = { kind: "fund"; m: Milestone | null } | { kind: "changes"; m: Milestone } | { kind: "remove"; m: Milestone } | { kind: "approve"; m: Milestone } | { kind: "refund"; m: Milestone } | null;
 
 /** A contract's milestones with the actions of the caller's side. */
-export function Milestones({ contract, set, me, onChanged }: { contract: Contract; set: MilestoneSet; me: string; onChanged: () => void }) {
+export function Milestones({ contract, set, me, admin, onChanged }: { contract: Contract; set: MilestoneSet; me: string; admin: boolean; onChanged: () => void }) {
   const client = contract.client_id === me;
   const provider = contract.provider_id === me;
   const [step, setStep] = useState<Step>(null);
@@ -212,7 +212,7 @@ export function Milestones({ contract, set, me, onChanged }: { contract: Contrac
   };
 
   const [act, acting, actError] = useSubmit(async () => {
-    if (!step || step.kind === "fund") return;
+    if (!step || step.kind === "fund" || step.kind === "refund") return;
     const path = step.kind === "changes" ? "request-changes" : step.kind;
     await api<Milestone>(`/api/contracts/${contract.id}/milestones/${step.m.id}/${path}`, { method: "POST", headers: { "idempotency-key": key() } });
     resetKey();
@@ -284,7 +284,18 @@ export function Milestones({ contract, set, me, onChanged }: { contract: Contrac
                 {m.refunded ? ` · ${money(minorToMoney(m.refunded, m.amount.currency))} refunded` : ""}
                 {m.submitted_at && m.status === "submitted" ? ` · submitted ${date(m.submitted_at, true)}` : ""}
               </p>
-              {step && step.kind !== "fund" && step.m.id === m.id ? (
+              {step?.kind === "refund" && step.m.id === m.id ? (
+                <RefundStep
+                  m={m}
+                  onDone={(text) => {
+                    setStep(null);
+                    if (text) {
+                      setNote(text);
+                      onChanged();
+                    }
+                  }}
+                />
+              ) : step && step.kind !== "fund" && step.m.id === m.id ? (
                 <div class="confirm">
                   <p>
                     {step.kind === "approve"
@@ -315,6 +326,11 @@ export function Milestones({ contract, set, me, onChanged }: { contract: Contrac
                   {client && m.status === "unfunded" && contract.status !== "completed" && contract.status !== "cancelled" && live.length > 1 && (
                     <button type="button" class="secondary" onClick={() => (resetKey(), setStep({ kind: "remove", m }))}>
                       Remove
+                    </button>
+                  )}
+                  {provider && payable && m.payment_id && m.held > 0 && ["funded", "submitted", "changes_requested"].includes(m.status) && (
+                    <button type="button" class="secondary" onClick={() => setStep({ kind: "refund", m })}>
+                      Refund “{m.title}”
                     </button>
                   )}
                   {provider && working && (m.status === "funded" || m.status === "changes_requested") && (
@@ -356,7 +372,89 @@ export function Milestones({ contract, set, me, onChanged }: { contract: Contrac
         <PayStep amount={nextUnfunded.amount} action={`Fund “${nextUnfunded.title}”`} busy={funding} error={fundError} onPay={(id) => void pay(id)} onCancel={() => setStep(null)} />
       )}
       {provider && contract.status === "pending" && <p class="muted">The contract starts when the client funds its first milestone.</p>}
+      {contract.status === "disputed" && !admin && <p class="muted">The contract is disputed: its escrow is frozen until an admin resolves the dispute.</p>}
+      {admin && contract.status === "disputed" && <ResolveDispute contract={contract} inEscrow={set.in_escrow} onDone={onChanged} />}
     </div>
+  );
+}
+
+/** The provider gives back all or part of what a milestone holds in escrow, to the client's card. */
+function RefundStep({ m, onDone }: { m: Milestone; onDone: (note: string | null) => void }) {
+  const cur = m.amount.currency;
+  const [amount, setAmount] = useState(String(m.held / minorFactor(cur)));
+  const [key, resetKey] = useIdempotencyKey();
+  const [submit, busy, error] = useSubmit(async () => {
+    const minor = toMinor(amount, cur);
+    try {
+      const p = await api<Payment>(`/api/payments/${m.payment_id}/refund`, {
+        method: "POST",
+        // All that is held is the whole refund (an empty body); less is a part refund.
+        body: minor === null || minor === m.held ? {} : { amount: minor },
+        headers: { "idempotency-key": key() },
+      });
+      onDone(`Refunded ${money(minorToMoney(minor ?? m.held, cur))} of “${m.title}” to the client's card (${label(p.status).toLowerCase()}).`);
+    } finally {
+      resetKey();
+    }
+  });
+  return (
+    <form class="confirm" onSubmit={submit} noValidate aria-label={`Refund ${m.title}`}>
+      <p>Give money held for “{m.title}” back to the client's card. What is left stays in escrow.</p>
+      <ErrorBox error={error} />
+      <Field label={`Amount to refund (${cur})`} name="amount" inputMode="decimal" value={amount} onValue={setAmount} error={error} hint={`Held: ${money(minorToMoney(m.held, cur))}`} />
+      <div class="actions">
+        <button type="submit" class="danger" disabled={busy}>
+          {busy ? "Refunding…" : "Confirm: refund"}
+        </button>
+        <button type="button" class="secondary" onClick={() => onDone(null)}>
+          Back
+        </button>
+      </div>
+    </form>
+  );
+}
+
+/** An admin splits a disputed contract's escrow between the provider and the client. */
+function ResolveDispute({ contract, inEscrow, onDone }: { contract: Contract; inEscrow: Money; onDone: () => void }) {
+  const cur = inEscrow.currency;
+  const f = minorFactor(cur);
+  const [release, setRelease] = useState(String(inEscrow.amount / f));
+  const [refund, setRefund] = useState("0");
+  const [key, resetKey] = useIdempotencyKey();
+  const sum = (toMinor(release, cur) ?? 0) + (toMinor(refund, cur) ?? 0);
+  const [submit, busy, error] = useSubmit(async () => {
+    try {
+      await api<Contract>(`/api/admin/disputes/${contract.id}/resolve`, {
+        method: "POST",
+        body: { release: toMinor(release, cur) ?? undefined, refund: toMinor(refund, cur) ?? undefined },
+        headers: { "idempotency-key": key() },
+      });
+      onDone();
+    } finally {
+      resetKey();
+    }
+  });
+  return (
+    <form class="confirm" onSubmit={submit} noValidate aria-labelledby="resolve-h">
+      <h3 id="resolve-h">Resolve the dispute</h3>
+      <p>
+        {money(inEscrow)} is in escrow. The two parts must add up to it:{" "}
+        <span aria-live="polite" data-testid="resolve-left">
+          {sum === inEscrow.amount ? "they do." : `${money(minorToMoney(inEscrow.amount - sum, cur))} left.`}
+        </span>
+      </p>
+      <ErrorBox error={error} />
+      <div class="row2">
+        <Field label={`Release to the provider (${cur})`} name="release" inputMode="decimal" value={release} onValue={setRelease} error={error} />
+        <Field label={`Refund to the client (${cur})`} name="refund" inputMode="decimal" value={refund} onValue={setRefund} error={error} />
+      </div>
+      <p class="muted small">The contract then completes, or is cancelled when nothing is released.</p>
+      <div class="actions">
+        <button type="submit" disabled={busy}>
+          {busy ? "Resolving…" : "Resolve dispute"}
+        </button>
+      </div>
+    </form>
   );
 }
 

@@ -342,6 +342,15 @@ test("the contract completes, the client reviews it, edits and deletes the revie
   await client.getByLabel("5 stars").check();
   await client.getByRole("button", { name: "Post review" }).click();
   await client.getByTestId("my-review").waitFor();
+  // The provider replies from his public profile's review list too.
+  await provider.goto(`${agora.base}/profile`);
+  await provider.getByRole("link", { name: "See your public profile" }).click();
+  await provider.getByRole("heading", { name: "Eric Maker" }).waitFor();
+  await provider.getByLabel("Your reply").fill("Glad the chairs are back in use.");
+  await provider.getByRole("button", { name: "Post reply" }).click();
+  await provider.getByText("Reply: Glad the chairs are back in use.").waitFor();
+  await client.reload();
+  await client.getByTestId("my-review").getByText("Glad the chairs are back in use.").waitFor();
 });
 
 test("the client picks the card for her booking; the provider's confirmation charges it and holds it for him", async () => {

@@ -194,7 +194,7 @@ function ProviderView({ range }: { range: { from: string; to: string } }) {
   if (error) return <ErrorBox error={error} />;
   if (!d) return <Loading what="Loading your figures" />;
   const activity = seriesChart(d.series, [["service_views", "Service views"], ["likes", "Likes"], ["bookings", "Bookings"]], "line");
-  const work = seriesChart(d.series, [["proposals", "Proposals sent"], ["proposals_won", "Proposals won"], ["contracts_completed", "Contracts completed"]], "bars");
+  const work = seriesChart(d.series, [["proposals", "Proposals sent"], ["proposals_won", "Proposals won"], ["contracts_completed", "Contracts completed"]], "line");
   return (
     <>
       <dl class="stats">
@@ -320,7 +320,7 @@ function AdminView({ range }: { range: { from: string; to: string } }) {
   if (error) return <ErrorBox error={error} />;
   if (!d) return <Loading what="Loading the dashboard" />;
   const traffic = seriesChart(d.series, [["page_views", "Page views"], ["service_views", "Service views"], ["searches", "Searches"]], "line");
-  const people = seriesChart(d.series, [["users_new", "New users"], ["active_users", "Active users"]], "bars");
+  const people = seriesChart(d.series, [["users_new", "New users"], ["active_users", "Active users"]], "line");
   const market = seriesChart(d.series, [["jobs_posted", "Jobs posted"], ["contracts_new", "Contracts started"], ["contracts_completed", "Contracts completed"], ["bookings", "Bookings"]], "line");
   return (
     <>

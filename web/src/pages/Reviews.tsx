@@ -1,4 +1,6 @@
 import { useState } from "preact/hooks";
+import { useStore } from "../store.ts";
+import { session } from "../api/session.ts";
 import { api, type Page } from "../api/http.ts";
 import type { Review } from "../api/types.ts";
 import { preloadUsers } from "../api/users.ts";
@@ -6,6 +8,8 @@ import { UserName } from "../ui/Names.tsx";
 import { Empty, ErrorBox, Loading, Pager, TextArea, date, useList, useLoad, useSubmit } from "../ui/kit.tsx";
 
 export function Reviews({ query }: { query: Record<string, string> }) {
+  const s = useStore(session);
+  const me = s.status === "signed-in" ? s.user.id : "";
   const list = useList<Review>("/api/reviews", { ...query, limit: 10 }, (rs) => preloadUsers(rs.map((r) => r.author_id)));
   if (!list.items) return <Loading what="Loading reviews" />;
   return (
@@ -27,10 +31,12 @@ export function Reviews({ query }: { query: Record<string, string> }) {
                 </span> · <time dateTime={r.created_at}>{date(r.created_at)}</time>
               </p>
               {r.comment && <p>{r.comment}</p>}
-              {r.reply && (
+              {r.reply ? (
                 <p class="reply">
                   <strong>Reply:</strong> {r.reply}
                 </p>
+              ) : (
+                r.reviewee_id === me && <ReplyForm review={r} onReplied={(x) => list.setItems((items) => items?.map((y) => (y.id === x.id ? x : y)))} />
               )}
             </li>
           ))}
@@ -198,13 +204,26 @@ function MyReview({ engagement, review, onChanged, completed }: { engagement: En
   );
 }
 
-function ReviewOfMe({ review, onChanged }: { review: Review; onChanged: () => void }) {
+/** The reviewee's one reply to a review. */
+function ReplyForm({ review, onReplied }: { review: Review; onReplied: (r: Review) => void }) {
   const [reply, setReply] = useState("");
   const [submit, busy, error] = useSubmit(async () => {
-    await api<Review>(`/api/reviews/${review.id}/reply`, { method: "POST", body: { reply: reply.trim() } });
+    const r = await api<Review>(`/api/reviews/${review.id}/reply`, { method: "POST", body: { reply: reply.trim() } });
     setReply("");
-    onChanged();
+    onReplied(r);
   });
+  return (
+    <form class="form" onSubmit={submit} noValidate aria-label="Reply to the review">
+      <ErrorBox error={error} />
+      <TextArea label="Your reply" name={`reply-${review.id}`} rows={2} value={reply} onValue={setReply} error={error} maxLength={2000} />
+      <button type="submit" disabled={busy}>
+        {busy ? "Sending…" : "Post reply"}
+      </button>
+    </form>
+  );
+}
+
+function ReviewOfMe({ review, onChanged }: { review: Review; onChanged: () => void }) {
   return (
     <div class="review" data-testid="review-of-me">
       <h3>
@@ -220,13 +239,7 @@ function ReviewOfMe({ review, onChanged }: { review: Review; onChanged: () => vo
           <strong>Your reply:</strong> {review.reply}
         </p>
       ) : (
-        <form class="form" onSubmit={submit} noValidate aria-label="Reply to the review">
-          <ErrorBox error={error} />
-          <TextArea label="Your reply" name={`reply-${review.id}`} rows={2} value={reply} onValue={setReply} error={error} maxLength={2000} />
-          <button type="submit" disabled={busy}>
-            {busy ? "Sending…" : "Post reply"}
-          </button>
-        </form>
+        <ReplyForm review={review} onReplied={onChanged} />
       )}
     </div>
   );

@@ -487,6 +487,8 @@ test("analytics: the provider sees his figures in a chart, the client hers, the 
   // The two registrations (an admin made on the command line is not a registration).
   assert.match(await page.getByTestId("stat-users").textContent(), /^2 \(2 new\)/);
   await page.getByRole("heading", { name: "Contracts by status" }).waitFor();
+  // The ledger's fee report: 10 % of the $100 and $200 milestones and of the dispute's $50.
+  assert.match(await page.getByTestId("fee-totals").textContent(), /\$35\.00 from 3 releases/);
   // The app reports the pages it shows (POST /api/analytics/events, a few seconds later).
   const until = Date.now() + 20000;
   while (Number(await page.getByTestId("stat-page-views").textContent()) < 10) {

@@ -315,10 +315,22 @@ function Counted({ list, empty }: { list: { q: string; count: number }[]; empty:
   );
 }
 
+interface FeeReport {
+  from: string;
+  to: string;
+  totals: { currency: string; amount: Money; releases: number }[];
+  days: { date: string; amount: Money; releases: number }[];
+}
+
 function AdminView({ range }: { range: { from: string; to: string } }) {
-  const [d, error] = useFigures<Dashboard>("/api/analytics/dashboard", range);
+  // The dashboard and the ledger's fee report (GET /api/admin/payments/fees) load together.
+  const [both, error] = useLoad(
+    (signal) => Promise.all([api<Dashboard>("/api/analytics/dashboard", { signal, query: range }), api<FeeReport>("/api/admin/payments/fees", { signal, query: range })]),
+    [range.from, range.to],
+  );
   if (error) return <ErrorBox error={error} />;
-  if (!d) return <Loading what="Loading the dashboard" />;
+  if (!both) return <Loading what="Loading the dashboard" />;
+  const [d, fees] = both;
   const traffic = seriesChart(d.series, [["page_views", "Page views"], ["service_views", "Service views"], ["searches", "Searches"]], "line");
   const people = seriesChart(d.series, [["users_new", "New users"], ["active_users", "Active users"]], "line");
   const market = seriesChart(d.series, [["jobs_posted", "Jobs posted"], ["contracts_new", "Contracts started"], ["contracts_completed", "Contracts completed"], ["bookings", "Bookings"]], "line");
@@ -345,6 +357,20 @@ function AdminView({ range }: { range: { from: string; to: string } }) {
         {moneyCharts(d.series, "fees", "Platform fees", "fees")}
       </div>
       <div class="cols2">
+        <div class="card">
+          <h2>Platform fees (from the ledger)</h2>
+          {fees.totals.length === 0 ? (
+            <p class="muted">No fees in this range.</p>
+          ) : (
+            <ul class="plain" data-testid="fee-totals">
+              {fees.totals.map((t) => (
+                <li key={t.currency}>
+                  <strong>{money(t.amount)}</strong> from {t.releases} {t.releases === 1 ? "release" : "releases"}
+                </li>
+              ))}
+            </ul>
+          )}
+        </div>
         <div class="card">
           <h2>Contracts by status</h2>
           {Object.keys(d.contracts.by_status).length === 0 ? (

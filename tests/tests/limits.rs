@@ -50,9 +50,7 @@ fn email(n: usize, tag: usize) -> String {
         let take = if domain_len > 63 && domain_len - take < 2 { take - 2 } else { take };
         labels.push("b".repeat(take));
         domain_len -= take;
-        if domain_len > 0 {
-            domain_len -= 1;
-        }
+        domain_len = domain_len.saturating_sub(1);
     }
     let email = format!("{local}@{}.com", labels.join("."));
     assert_eq!(email.len(), n, "{email}");
@@ -150,9 +148,7 @@ impl World {
     /// The common probe: `body(n)` sent past the cap, then at it.
     async fn field(
         &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
+        (method, path, token): (&str, &str, Option<&str>),
         field: &str,
         cap: usize,
         ok: Option<u16>,
@@ -234,9 +230,7 @@ impl World {
             }
             "account.email" => {
                 self.field(
-                    "POST",
-                    "/api/auth/register",
-                    None,
+                    ("POST", "/api/auth/register", None),
                     "email",
                     cap,
                     Some(201),
@@ -246,9 +240,7 @@ impl World {
             }
             "account.password" => {
                 self.field(
-                    "POST",
-                    "/api/auth/register",
-                    None,
+                    ("POST", "/api/auth/register", None),
                     "password",
                     cap,
                     Some(201),
@@ -256,9 +248,7 @@ impl World {
                 )
                 .await?;
                 self.field(
-                    "POST",
-                    "/api/auth/password/change",
-                    c,
+                    ("POST", "/api/auth/password/change", c),
                     "new_password",
                     cap,
                     None,
@@ -268,7 +258,8 @@ impl World {
             }
             "account.name" => {
                 for name in ["first_name", "last_name"] {
-                    self.field("PATCH", "/api/auth/me", c, name, cap, Some(200), |n| json!({ name: chars(n) })).await?;
+                    self.field(("PATCH", "/api/auth/me", c), name, cap, Some(200), |n| json!({ name: chars(n) }))
+                        .await?;
                 }
                 Ok(())
             }
@@ -276,7 +267,7 @@ impl World {
                 let conversation = self.app.conversation(&self.client, &[&self.provider]).await;
                 let path = format!("/api/conversations/{conversation}/messages");
                 let field = if id == "chat.body" { "body" } else { "client_msg_id" };
-                self.field("POST", &path, c, field, cap, Some(201), |n| {
+                self.field(("POST", &path, c), field, cap, Some(201), |n| {
                     if field == "body" {
                         json!({"body": chars(n)})
                     } else {
@@ -288,9 +279,7 @@ impl World {
             "chat.title" => {
                 let others = [self.provider.id.clone(), self.admin.id.clone()];
                 self.field(
-                    "POST",
-                    "/api/conversations",
-                    c,
+                    ("POST", "/api/conversations", c),
                     "title",
                     cap,
                     Some(201),
@@ -301,9 +290,7 @@ impl World {
             "chat.participants" => {
                 // The creator counts: `cap - 1` others make `cap` members.
                 self.field(
-                    "POST",
-                    "/api/conversations",
-                    c,
+                    ("POST", "/api/conversations", c),
                     "participant_ids",
                     cap,
                     None,
@@ -313,7 +300,7 @@ impl World {
             }
             "job.title" | "job.description" => {
                 let field = id.trim_start_matches("job.");
-                self.field("POST", "/api/jobs", c, field, cap, Some(201), |n| {
+                self.field(("POST", "/api/jobs", c), field, cap, Some(201), |n| {
                     let mut body = json!({"title": "A job at the caps", "description": "Described."});
                     body[field] = json!(chars(n));
                     body
@@ -322,7 +309,7 @@ impl World {
             }
             "service.title" | "service.description" | "service.tags" | "service.tag" => {
                 let field = if id == "service.tag" { "tags" } else { id.trim_start_matches("service.") };
-                self.field("POST", "/api/services", p, field, cap, Some(201), |n| {
+                self.field(("POST", "/api/services", p), field, cap, Some(201), |n| {
                     let mut body = json!({"title": "A service at the caps", "description": "Described.",
                                           "price": {"amount": 1000, "currency": "USD"}, "duration_minutes": 60});
                     body[field] = match id {
@@ -336,9 +323,7 @@ impl World {
             }
             "proposal.message" => {
                 self.field(
-                    "POST",
-                    "/api/proposals",
-                    p,
+                    ("POST", "/api/proposals", p),
                     "message",
                     cap,
                     Some(201),
@@ -354,7 +339,7 @@ impl World {
                     "provider.categories" => ("category_ids", None),
                     _ => ("skills", None),
                 };
-                self.field("PATCH", &path, p, field, cap, ok, |n| match field {
+                self.field(("PATCH", &path, p), field, cap, ok, |n| match field {
                     "category_ids" => json!({ field: fake_ids(n) }),
                     "skills" => {
                         json!({ field: fake_ids(n).iter().map(|s| json!({"skill_id": s})).collect::<Vec<_>>() })
@@ -364,14 +349,14 @@ impl World {
                 .await
             }
             "category.name" => {
-                self.field("POST", "/api/categories", a, "name", cap, Some(201), |n| json!({"name": chars(n)})).await
+                self.field(("POST", "/api/categories", a), "name", cap, Some(201), |n| json!({"name": chars(n)})).await
             }
             "skill.name" => {
-                self.field("POST", "/api/skills", a, "name", cap, Some(201), |n| json!({"name": chars(n)})).await
+                self.field(("POST", "/api/skills", a), "name", cap, Some(201), |n| json!({"name": chars(n)})).await
             }
             "company.name" | "company.description" => {
                 let field = id.trim_start_matches("company.");
-                self.field("POST", "/api/companies", p, field, cap, Some(201), |n| {
+                self.field(("POST", "/api/companies", p), field, cap, Some(201), |n| {
                     let mut body = json!({"name": format!("Company {n}"), "description": "Makes things."});
                     body[field] = json!(if field == "name" {
                         format!("{n}{}", chars(n - n.to_string().len()))
@@ -393,17 +378,17 @@ impl World {
                 }
                 let review = |n: usize| json!({"contract_id": contract, "rating": 5, "comment": chars(n)});
                 if id == "review.comment" {
-                    return self.field("POST", "/api/reviews", c, "comment", cap, Some(201), review).await;
+                    return self.field(("POST", "/api/reviews", c), "comment", cap, Some(201), review).await;
                 }
                 let r = self.app.post("/api/reviews", review(10), c).await;
                 r.expect(201, None);
                 let path = format!("/api/reviews/{}/reply", r.json["id"].as_str().expect("review id"));
-                self.field("POST", &path, p, "reply", cap, Some(200), |n| json!({"reply": chars(n)})).await
+                self.field(("POST", &path, p), "reply", cap, Some(200), |n| json!({"reply": chars(n)})).await
             }
             "booking.note" => {
                 let card = self.app.card(&self.client, "4242424242424242").await;
                 let start = OffsetDateTime::now_utc().replace_nanosecond(0).expect("s") + time::Duration::days(3);
-                self.field("POST", "/api/bookings", c, "note", cap, Some(201), |n| {
+                self.field(("POST", "/api/bookings", c), "note", cap, Some(201), |n| {
                     json!({"service_id": self.service, "start_at": ts(start), "end_at": ts(start + time::Duration::hours(1)),
                            "payment_method_id": card, "note": chars(n)})
                 })
@@ -413,9 +398,7 @@ impl World {
                 let contract = self.contract(20_000).await;
                 let path = format!("/api/contracts/{contract}/status");
                 self.field(
-                    "POST",
-                    &path,
-                    c,
+                    ("POST", &path, c),
                     "reason",
                     cap,
                     Some(200),
@@ -430,9 +413,7 @@ impl World {
                 if id == "milestone.title" {
                     return self
                         .field(
-                            "PUT",
-                            &path,
-                            c,
+                            ("PUT", &path, c),
                             "milestones[0].title",
                             cap,
                             Some(200),
@@ -442,7 +423,7 @@ impl World {
                 }
                 // `cap` milestones share the 5,000 exactly; one more cannot, but the count is
                 // what is refused.
-                self.field("PUT", &path, c, "milestones", cap, Some(200), |n| {
+                self.field(("PUT", &path, c), "milestones", cap, Some(200), |n| {
                     let each = 5_000 / i64::try_from(cap).expect("cap");
                     json!({"milestones": (0..n).map(|i| milestone(format!("Part {i}"), each)).collect::<Vec<_>>()})
                 })
@@ -450,9 +431,7 @@ impl World {
             }
             "payout.holder_name" => {
                 self.field(
-                    "POST",
-                    "/api/payout-methods",
-                    p,
+                    ("POST", "/api/payout-methods", p),
                     "holder_name",
                     cap,
                     Some(201),
@@ -462,7 +441,7 @@ impl World {
             }
             "notification.title" | "notification.message" | "notification.action_url" => {
                 let field = id.trim_start_matches("notification.");
-                self.field("POST", "/api/admin/notifications", a, field, cap, Some(201), |n| {
+                self.field(("POST", "/api/admin/notifications", a), field, cap, Some(201), |n| {
                     let mut body = json!({"user_id": self.client.id, "kind": "announcement", "title": "Hello", "message": "Read this."});
                     body[field] = json!(if field == "action_url" { format!("/{}", chars(n - 1)) } else { chars(n) });
                     body
@@ -471,7 +450,7 @@ impl World {
             }
             "analytics.batch" | "analytics.path" => {
                 let field = if id == "analytics.batch" { "events" } else { "events[0].path" };
-                self.field("POST", "/api/analytics/events", c, field, cap, Some(202), |n| {
+                self.field(("POST", "/api/analytics/events", c), field, cap, Some(202), |n| {
                     if id == "analytics.batch" {
                         json!({"events": (0..n).map(|_| json!({"kind": "page_view", "path": "/"})).collect::<Vec<_>>()})
                     } else {
@@ -483,7 +462,7 @@ impl World {
             "hours.ranges" | "hours.overrides" => {
                 let path = format!("/api/providers/{}/availability", self.provider_profile);
                 let field = if id == "hours.ranges" { "weekly" } else { "overrides" };
-                self.field("PUT", &path, p, field, cap, Some(200), |n| {
+                self.field(("PUT", &path, p), field, cap, Some(200), |n| {
                     if id == "hours.ranges" {
                         // n one-minute ranges, ten minutes apart, from 08:00.
                         let ranges: Vec<Value> = (0..n)

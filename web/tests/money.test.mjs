@@ -258,7 +258,13 @@ test("the worker adds a bank account and is paid out; the client's payments list
   }
   await provider.getByTestId("ledger").getByText("Payout requested").waitFor();
 
+  // The client's saved cards are on her wallet page: the declined one goes.
   await client.goto(`${agora.base}/wallet`);
+  await client.getByTestId("card").nth(1).waitFor();
+  assert.equal(await client.getByTestId("card").count(), 2);
+  await client.getByRole("button", { name: "Remove the card ending 0002" }).click();
+  await client.getByTestId("card").filter({ hasText: "0002" }).waitFor({ state: "detached" });
+  assert.equal(await client.getByTestId("card").count(), 1);
   await client.getByRole("link", { name: "Payments and receipts" }).click();
   await client.waitForURL(/\/payments$/);
   const paid = client.getByTestId("payment").filter({ hasText: "$100.00 paid to Eric Maker" }).filter({ hasText: "Succeeded" });

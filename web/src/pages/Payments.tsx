@@ -40,7 +40,7 @@ export function useIdempotencyKey(): [() => string, () => void] {
   ];
 }
 
-function cardLabel(c: PaymentMethod): string {
+export function cardLabel(c: PaymentMethod): string {
   return `${label(c.brand)} ending ${c.last4} (expires ${String(c.exp_month).padStart(2, "0")}/${c.exp_year})`;
 }
 

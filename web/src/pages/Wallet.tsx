@@ -2,9 +2,9 @@
 import { useEffect, useState } from "preact/hooks";
 import { api, type Page } from "../api/http.ts";
 import { onFrame } from "../api/realtime.ts";
-import type { Balance, LedgerEntry, Payout, PayoutMethod } from "../api/types.ts";
+import type { Balance, LedgerEntry, PaymentMethod, Payout, PayoutMethod } from "../api/types.ts";
 import { Badge, Empty, ErrorBox, Field, Loading, Pager, Select, date, label, money, useLoad, useSubmit, useTitle } from "../ui/kit.tsx";
-import { minorToMoney, toMinor, useIdempotencyKey } from "./Payments.tsx";
+import { CardForm, cardLabel, minorToMoney, toMinor, useIdempotencyKey } from "./Payments.tsx";
 
 const kinds: Record<string, string> = {
   fund: "Milestone funded (held for you)",
@@ -26,14 +26,15 @@ export function WalletPage() {
   const [currency, setCurrency] = useState("");
   // Everything the page shows first loads together, so it renders once (no layout shift).
   const [wallet, error, reload] = useLoad(async (signal) => {
-    const [w, methods, payouts] = await Promise.all([
+    const [w, methods, payouts, cards] = await Promise.all([
       api<{ balances: Balance[] }>("/api/wallet", { signal }),
       api<Page<PayoutMethod>>("/api/payout-methods", { signal, query: { limit: 50 } }),
       api<Page<Payout>>("/api/payouts", { signal, query: { limit: 20 } }),
+      api<Page<PaymentMethod>>("/api/payment-methods", { signal, query: { limit: 50 } }),
     ]);
     const cur = currency || w.balances[0]?.currency || "";
     const ledger = cur ? await api<Page<LedgerEntry>>("/api/wallet/ledger", { signal, query: { currency: cur, limit: 20 } }) : null;
-    return { balances: w.balances, methods: methods.results, payouts, ledger, ledgerCurrency: cur, at: Date.now() };
+    return { balances: w.balances, methods: methods.results, payouts, ledger, ledgerCurrency: cur, cards: cards.results, at: Date.now() };
   }, [currency]);
   const refresh = reload;
   useEffect(() => onFrame((f) => f.type === "notification" && f.notification.type === "payment" && refresh()), []);
@@ -72,6 +73,7 @@ export function WalletPage() {
           {cur && wallet.ledger && wallet.ledgerCurrency === cur ? <Ledger currency={cur} first={wallet.ledger} key={`${cur}-${wallet.at}`} /> : cur ? <Loading what="Loading the ledger" /> : <Empty>No entries yet.</Empty>}
         </div>
         <div>
+          <Cards cards={wallet.cards} onChanged={refresh} />
           <PayoutMethods methods={wallet.methods} onChanged={refresh} />
           <RequestPayout balances={wallet.balances} methods={wallet.methods} onDone={refresh} />
         </div>
@@ -141,6 +143,54 @@ function Ledger({ currency, first }: { currency: string; first: Page<LedgerEntry
       )}
       <Pager next={list.next} onMore={list.more} busy={list.busy} />
     </>
+  );
+}
+
+/** Saved cards (for milestones and bookings): add or remove one. */
+function Cards({ cards, onChanged }: { cards: PaymentMethod[]; onChanged: () => void }) {
+  const [adding, setAdding] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const remove = async (id: string) => {
+    setError(null);
+    try {
+      await api(`/api/payment-methods/${id}`, { method: "DELETE" });
+      onChanged();
+    } catch (e) {
+      setError(e);
+    }
+  };
+  return (
+    <div class="card">
+      <h2>Saved cards</h2>
+      <ErrorBox error={error} />
+      {cards.length === 0 ? (
+        <p class="muted">No saved card. You can add one here or when you pay.</p>
+      ) : (
+        <ul class="plain" aria-label="Saved cards">
+          {cards.map((c) => (
+            <li key={c.id} class="row-between" data-testid="card">
+              <span>{cardLabel(c)}</span>
+              <button type="button" class="secondary small" onClick={() => void remove(c.id)} aria-label={`Remove the card ending ${c.last4}`}>
+                Remove
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+      {adding ? (
+        <CardForm
+          onSaved={() => {
+            setAdding(false);
+            onChanged();
+          }}
+          onCancel={() => setAdding(false)}
+        />
+      ) : (
+        <button type="button" class="secondary" onClick={() => setAdding(true)}>
+          Add a card
+        </button>
+      )}
+    </div>
   );
 }
 

@@ -478,6 +478,13 @@ test("analytics: the provider sees his figures in a chart, the client hers, the 
   await provider.getByRole("button", { name: "Last 7 days" }).click();
   await provider.waitForURL(/from=\d{4}-\d\d-\d\d&to=/);
   await provider.waitForFunction(() => document.querySelector(".chart tbody")?.rows.length === 7, null, { timeout: 10000 });
+  // The same figures as CSV (format=csv, fetched with the token).
+  const [download] = await Promise.all([provider.waitForEvent("download"), provider.getByRole("button", { name: "Download the daily figures (CSV)" }).click()]);
+  assert.match(download.suggestedFilename(), /^agora-provider-daily-\d{4}-\d\d-\d\d-\d{4}-\d\d-\d\d\.csv$/);
+  const csv = readFileSync(await download.path(), "utf8").trim().split("\n");
+  assert.match(csv[0], /^date,service_views,likes,bookings,/);
+  assert.equal(csv.length, 8, "a header and seven days");
+  assert.ok(csv.slice(1).some((l) => /,[1-9]/.test(l)), "some day has figures");
 
   await client.goto(`${agora.base}/insights`);
   await client.getByRole("heading", { name: "Analytics: client", level: 1 }).waitFor();

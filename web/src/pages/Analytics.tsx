@@ -108,6 +108,36 @@ function moneyCharts(series: Series, prefix: string, title: string, id: string) 
   });
 }
 
+/** `?format=csv` of a dashboard, fetched with the bearer token and handed over as a file. */
+async function downloadCsv(path: string, range: { from: string; to: string }, series: "daily" | "monthly", name: string): Promise<void> {
+  const text = await api<string>(path, { raw: true, query: { ...range, format: "csv", series }, headers: { accept: "text/csv" } });
+  const url = URL.createObjectURL(new Blob([text], { type: "text/csv" }));
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = `agora-${name}-${series}-${range.from}-${range.to}.csv`;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+function CsvLinks({ path, range, name }: { path: string; range: { from: string; to: string }; name: string }) {
+  const [error, setError] = useState<unknown>(null);
+  return (
+    <div class="card">
+      <h2>Export</h2>
+      <ErrorBox error={error} />
+      <div class="actions">
+        {(["daily", "monthly"] as const).map((s) => (
+          <button key={s} type="button" class="secondary" onClick={() => void downloadCsv(path, range, s, name).catch(setError)}>
+            Download the {s} figures (CSV)
+          </button>
+        ))}
+      </div>
+    </div>
+  );
+}
+
 function Stat({ name, value, testid }: { name: string; value: ComponentChildren; testid?: string }) {
   return (
     <div class="stat">
@@ -256,6 +286,7 @@ function ProviderView({ range }: { range: { from: string; to: string } }) {
           </ul>
         </div>
       )}
+      <CsvLinks path="/api/analytics/provider" range={range} name="provider" />
     </>
   );
 }
@@ -298,6 +329,7 @@ function ClientView({ range }: { range: { from: string; to: string } }) {
           <Counted list={d.search_history} empty="No searches in this range." />
         </div>
       </div>
+      <CsvLinks path="/api/analytics/client" range={range} name="client" />
     </>
   );
 }
@@ -439,6 +471,7 @@ function AdminView({ range }: { range: { from: string; to: string } }) {
           <Counted list={d.search.zero_result_queries} empty="None in this range." />
         </div>
       </div>
+      <CsvLinks path="/api/analytics/dashboard" range={range} name="platform" />
     </>
   );
 }

@@ -2,7 +2,8 @@
 # Runs the whole Agora test suite on a fresh machine. Installs redis-server first when it
 # is missing (tests that need Redis start their own on a free port), and nginx (the deploy
 # test checks deploy/nginx/agora.conf with `nginx -t`), then the SDK and browser tests
-# (scripts/test-sdk.sh, scripts/test-web.sh; the latter installs chromium when missing).
+# (scripts/test-sdk.sh, scripts/test-web.sh; the latter installs chromium when missing), and
+# the schema-driven API fuzzing (scripts/test-schema.sh, schemathesis).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,3 +40,6 @@ target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import js
 export AGORA_BIN="$target_dir/debug/agora"
 ./scripts/test-sdk.sh
 ./scripts/test-web.sh
+# Schema-driven fuzzing of the whole API (schemathesis from PyPI, installed on first use),
+# one minute per role here; longer by hand (see the script).
+SCHEMA_MAX_TIME=${SCHEMA_MAX_TIME:-60} ./scripts/test-schema.sh

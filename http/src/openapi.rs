@@ -71,9 +71,50 @@ struct ApiDoc;
 /// rather than from their handlers (see `middleware::rate_limit::WriteClass`).
 const WRITE_LIMITED: &[&str] = &["/api/conversations", "/api/bookings"];
 
+/// An error answer in the envelope.
+fn error_response(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    ResponseBuilder::new()
+        .description(description)
+        .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorEnvelope"))).build())
+        .build()
+        .into()
+}
+
+/// The answers that come from the layers in front of every handler rather than from the
+/// handlers themselves, added to each operation they can reach: 401 from the bearer
+/// extractor (operations with `security`), 400 from the JSON and query extractors, 413 and
+/// 415 from the body limit and the JSON content type (operations with a body), and 429
+/// from the rate limits (every operation: anonymous and signed-in callers are limited).
+fn common_responses(doc: &mut utoipa::openapi::OpenApi) {
+    for item in doc.paths.paths.values_mut() {
+        for op in
+            [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete].into_iter().flatten()
+        {
+            let mut add = |code: &str, description: &str| {
+                op.responses.responses.entry(code.to_string()).or_insert_with(|| error_response(description));
+            };
+            let has_body = op.request_body.is_some();
+            let has_params = op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            if op.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                add("401", "unauthorized, invalid_token or token_expired: a valid access token is required");
+            }
+            if has_body || has_params {
+                add("400", "invalid_json, invalid_query or validation_failed");
+            }
+            if has_body {
+                add("413", "payload_too_large: the body is over max_body_bytes");
+                add("415", "unsupported_media_type: the body must be application/json");
+            }
+            add("429", "rate_limited: too many requests; see Retry-After");
+        }
+    }
+}
+
 /// The whole document, aliases included.
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
+    common_responses(&mut doc);
     for path in WRITE_LIMITED {
         if let Some(op) = doc.paths.paths.get_mut(*path).and_then(|item| item.post.as_mut()) {
             op.responses.responses.entry("429".to_string()).or_insert_with(|| {

@@ -185,6 +185,7 @@ test("a client splits a contract, funds a milestone with a sandbox card, the wor
   const declined = ms.getByRole("alert");
   await declined.waitFor();
   assert.match(await declined.textContent(), /declined/i);
+  await ms.screenshot({ path: join(shots, "contract-pay-step-declined-desktop.png") });
   // A card that fails the Luhn check never reaches the gateway.
   await ms.getByRole("button", { name: "Add another card" }).click();
   await ms.getByLabel("Card number").fill("4242 4242 4242 4241");

@@ -155,6 +155,10 @@ export function Milestones({ contract, set, me, admin, onChanged }: { contract: 
   const [note, setNote] = useState<string | null>(null);
   const [splitting, setSplitting] = useState(false);
   const [key, resetKey] = useIdempotencyKey();
+  // A new step replaces the last step's message.
+  useEffect(() => {
+    if (step !== null || splitting) setNote(null);
+  }, [step, splitting]);
   const live = set.results.filter((m) => m.status !== "removed");
   const nextUnfunded = live.find((m) => m.status === "unfunded") ?? null;
   const anyFunded = set.results.some((m) => m.payment_id || m.status !== "unfunded");

@@ -75,7 +75,7 @@ for role in client provider; do
     --checks not_a_server_error,status_code_conformance,response_schema_conformance,content_type_conformance \
     --header "Authorization: Bearer $access" \
     --max-examples "$examples" --max-time "$max_time" --workers 2 \
-    --seed 20261204 --no-color --warnings off \
+    --seed 20261204 --no-color --warnings off ${SCHEMA_PHASES:+--phases "$SCHEMA_PHASES"} \
     --exclude-path-regex '^/(ws|docs|metrics)' --exclude-path '/api/payments/webhooks/{gateway}' \
     --exclude-path '/api/auth/logout' --exclude-path '/api/auth/password/change' \
     --report-dir "$work/report"; then

@@ -158,5 +158,105 @@ pub fn document() -> utoipa::openapi::OpenApi {
             .collect();
         doc.paths.paths.extend(copies);
     }
+    unique_operation_ids(&mut doc);
+    links(&mut doc);
     doc
+}
+
+/// The operations of a path item, with their lower-case method names.
+fn operations(
+    item: &mut utoipa::openapi::PathItem,
+) -> impl Iterator<Item = (&'static str, &mut utoipa::openapi::path::Operation)> {
+    [
+        ("get", &mut item.get),
+        ("post", &mut item.post),
+        ("put", &mut item.put),
+        ("patch", &mut item.patch),
+        ("delete", &mut item.delete),
+    ]
+    .into_iter()
+    .filter_map(|(m, op)| op.as_mut().map(|op| (m, op)))
+}
+
+/// Every operation gets an id unique in the document (`get_api_jobs_id`): handler names
+/// repeat across resources (`list`, `get`), and aliases copy their canonical's.
+fn unique_operation_ids(doc: &mut utoipa::openapi::OpenApi) {
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let slug: String = path
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+            .collect::<String>()
+            .split('_')
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join("_");
+        for (method, op) in operations(item) {
+            op.operation_id = Some(format!("{method}_{slug}"));
+        }
+    }
+}
+
+/// Where the object a create answers (201 with its `id`) lives, besides under the create's
+/// own path: accepting a proposal makes a contract, sending to a conversation a message.
+const CREATED_ELSEWHERE: &[(&str, &str)] = &[
+    ("/accept", "/api/contracts"),
+    ("/hire", "/api/contracts"),
+    ("/api/conversations/{id}/messages", "/api/messages"),
+];
+
+/// OpenAPI links from each create to the operations on what it made: `POST /api/jobs`
+/// (201 `{id}`) links to every operation under `/api/jobs/{id}` whose only path parameter
+/// is `id`, with `id = $response.body#/id`, so clients and stateful testing tools follow a
+/// created object to its reads, edits and deletes.
+fn links(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::link::LinkBuilder;
+    let paths: Vec<String> = doc.paths.paths.keys().cloned().collect();
+    let targets_of = |base: &str| -> Vec<(String, String)> {
+        let prefix = format!("{base}/{{id}}");
+        let mut found = Vec::new();
+        for path in paths.iter().filter(|p| **p == prefix || p.starts_with(&format!("{prefix}/"))) {
+            if path.matches('{').count() != 1 {
+                continue;
+            }
+            if let Some(item) = doc.paths.paths.get(path) {
+                for (method, present) in [
+                    ("get", item.get.is_some()),
+                    ("put", item.put.is_some()),
+                    ("patch", item.patch.is_some()),
+                    ("delete", item.delete.is_some()),
+                    ("post", item.post.is_some()),
+                ] {
+                    if present {
+                        found.push((path.clone(), method.to_string()));
+                    }
+                }
+            }
+        }
+        found
+    };
+    let mut plan = Vec::new();
+    for path in &paths {
+        let base = CREATED_ELSEWHERE
+            .iter()
+            .find(|(suffix, _)| path.ends_with(suffix))
+            .map(|(_, to)| (*to).to_string())
+            .unwrap_or_else(|| path.clone());
+        let targets = targets_of(&base);
+        if !targets.is_empty() {
+            plan.push((path.clone(), targets));
+        }
+    }
+    for (path, targets) in plan {
+        let Some(op) = doc.paths.paths.get_mut(&path).and_then(|item| item.post.as_mut()) else { continue };
+        let Some(utoipa::openapi::RefOr::T(created)) = op.responses.responses.get_mut("201") else { continue };
+        for (target, method) in targets {
+            let pointer = target.replace('~', "~0").replace('/', "~1");
+            let name = format!("{method}_{}", target.trim_start_matches('/').replace(['/', '{', '}', '-'], "_"));
+            let link = LinkBuilder::new()
+                .operation_ref(format!("#/paths/{pointer}/{method}"))
+                .parameter("id", "$response.body#/id")
+                .build();
+            created.links.insert(name, link.into());
+        }
+    }
 }

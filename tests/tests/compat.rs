@@ -213,8 +213,30 @@ async fn the_api_root_lists_every_resource_and_the_schema_has_every_alias() {
     ] {
         assert!(paths[path][method].is_object(), "{method} {path} is not in the OpenAPI document");
     }
-    // An alias documents the canonical route's operation.
-    assert_eq!(paths["/api/contracts/{id}/update_status"], paths["/api/contracts/{id}/status"]);
+    // An alias documents the canonical route's operation (under its own operation id).
+    let without_id = |v: &Value| {
+        let mut v = v.clone();
+        v["post"].as_object_mut().expect("post").remove("operationId");
+        v
+    };
+    assert_eq!(
+        without_id(&paths["/api/contracts/{id}/update_status"]),
+        without_id(&paths["/api/contracts/{id}/status"])
+    );
+    // Operation ids are unique, and a create links to the operations on what it made.
+    let mut ids = std::collections::BTreeSet::new();
+    for (path, item) in paths.as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("item") {
+            let id = op["operationId"].as_str().unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+            assert!(ids.insert(id.to_string()), "operationId {id} twice");
+        }
+    }
+    let links = paths["/api/jobs"]["post"]["responses"]["201"]["links"].as_object().expect("links from POST /api/jobs");
+    let get = links
+        .values()
+        .find(|l| l["operationRef"] == "#/paths/~1api~1jobs~1{id}/get")
+        .expect("a link to GET /api/jobs/{id}");
+    assert_eq!(get["parameters"]["id"], "$response.body#/id");
     let _: &Value = &paths["/api/services/{id}/comments"];
 }
 

@@ -1,5 +1,5 @@
 import { useState } from "preact/hooks";
-import { api, type Page } from "../api/http.ts";
+import { AgoraError, api } from "../api/http.ts";
 import { session } from "../api/session.ts";
 import { useStore } from "../store.ts";
 import { navigate } from "../router.ts";
@@ -9,18 +9,14 @@ import { useCategoryOptions } from "../ui/Filters.tsx";
 import { WorkingHours } from "./Availability.tsx";
 import type { Availability } from "../api/types.ts";
 
-/** The caller's provider profile. The API has no lookup by user (no `/api/providers/me`),
- * so the profile list is scanned for it, at most 20 pages of 100. */
-async function findMine(userId: string, signal: AbortSignal): Promise<Provider | null> {
-  let cursor: string | null = null;
-  for (let i = 0; i < 20; i++) {
-    const page: Page<Provider> = await api<Page<Provider>>("/api/providers", { query: { limit: 100, cursor, ordering: "-created_at" }, signal });
-    const mine = page.results.find((p) => p.user_id === userId);
-    if (mine) return mine;
-    cursor = page.next_cursor;
-    if (!cursor) break;
+/** The caller's provider profile (`GET /api/providers/me`), or null when there is none yet (404). */
+async function findMine(signal: AbortSignal): Promise<Provider | null> {
+  try {
+    return await api<Provider>("/api/providers/me", { signal });
+  } catch (e) {
+    if (e instanceof AgoraError && e.status === 404) return null;
+    throw e;
   }
-  return null;
 }
 
 function toMinor(v: string): number | null {
@@ -33,7 +29,7 @@ export function ProfilePage() {
   const s = useStore(session);
   const me = s.status === "signed-in" ? s.user : null;
   const [found, error, reload] = useLoad(async (signal) => {
-    const p = me ? await findMine(me.id, signal) : null;
+    const p = me ? await findMine(signal) : null;
     const hours = p ? await api<Availability>(`/api/providers/${p.id}/availability`, { signal }) : null;
     return { p, hours };
   }, [me?.id]);

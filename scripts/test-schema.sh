@@ -67,6 +67,7 @@ token() { # email role
 }
 
 status=0
+cd "$work"  # schemathesis keeps its example database in the working directory
 for role in client provider; do
   access=$(token "schema-$role@example.com" "$role")
   echo "test-schema: $role, up to ${max_time}s and $examples examples per operation"

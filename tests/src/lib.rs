@@ -7,6 +7,8 @@ use std::time::Duration;
 use agora_http::{Application, Settings};
 use serde_json::{json, Value};
 
+pub mod fuzz;
+
 /// A known secret, so tests can mint tokens (expired ones, say) with the server's key.
 pub const TEST_JWT_SECRET: &str = "agora-test-secret-0123456789-abcdefghijklmnop";
 pub const PASSWORD: &str = "correct horse battery 9";

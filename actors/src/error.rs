@@ -47,6 +47,7 @@ impl ActorError {
             ActorError::Refused(DomainError::Forbidden(_)) => "forbidden",
             ActorError::Refused(DomainError::Transition { .. }) => "invalid_transition",
             ActorError::Refused(DomainError::Conflict { code, .. }) => code,
+            ActorError::Refused(DomainError::File(r)) => r.code(),
             ActorError::RateLimited(_) => "rate_limited",
             ActorError::TooManyConnections => "too_many_connections",
             ActorError::Storage(_) | ActorError::Unavailable => "internal",
@@ -74,7 +75,7 @@ impl From<DomainError> for ActorError {
             DomainError::Invalid(fields) => ActorError::Invalid(fields),
             DomainError::Forbidden(why) => ActorError::Forbidden(why),
             DomainError::Transition { .. } => ActorError::Conflict("the message was deleted"),
-            other @ DomainError::Conflict { .. } => ActorError::Refused(other),
+            other @ (DomainError::Conflict { .. } | DomainError::File(_)) => ActorError::Refused(other),
         }
     }
 }

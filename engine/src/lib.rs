@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod analytics;
+pub mod attachment;
 pub mod availability;
 pub mod booking;
 pub mod card;
@@ -26,6 +27,7 @@ pub mod search;
 pub mod webhook;
 
 pub use account::{Email, Password, PersonName, Role, Username};
+pub use attachment::{FileName, FileRefusal, FileType, Kind as AttachmentKind, Limits as AttachmentLimits, Use as AttachmentUse};
 pub use availability::{SlotPolicy, TimeZoneName, WorkingHours};
 pub use booking::Booking;
 pub use chat::{ClientMsgId, ConversationKind, MessageBody, NewConversation};
@@ -35,7 +37,7 @@ pub use event::DomainEvent;
 pub use ids::{
     BookingId, CategoryId, CompanyId, ContractId, ConversationId, JobId, LedgerTxnId, MessageId, MilestoneId,
     NotificationId, PaymentId, PaymentMethodId, PayoutId, PayoutMethodId, ProposalId, ProviderId, ReviewId, ServiceId,
-    SessionId, SkillId, UserId,
+    SessionId, SkillId, UploadId, UserId, AttachmentId,
 };
 pub use job::Job;
 pub use market::{Availability, BookingActor, BookingStatus, JobStatus, ProposalStatus, SkillLevel};

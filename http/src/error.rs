@@ -210,6 +210,18 @@ impl From<agora_actors::ActorError> for ApiError {
             }
             C::Storage(e) => e.into(),
             C::Unavailable => ApiError::Unavailable("actor unavailable".into()),
+            C::Upload(r) => {
+                use agora_actors::attachments::UploadRefusal as U;
+                let message = r.to_string();
+                match r {
+                    U::ChecksumMismatch => ApiError::ChecksumMismatch,
+                    U::Expired => ApiError::Gone { code: "upload_expired", message },
+                    U::BeyondLength => ApiError::PayloadTooLarge,
+                    U::OffsetMismatch { .. } | U::Locked | U::Incomplete | U::InUse => {
+                        ApiError::Conflict { code: r.code(), message }
+                    }
+                }
+            }
         }
     }
 }

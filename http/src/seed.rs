@@ -1619,6 +1619,7 @@ impl Planner {
                 client_msg_id: None,
                 edited_at: None,
                 deleted: false,
+                attachments: Vec::new(),
             });
         }
         // Senders have read up to their own last message; most have read everything.

@@ -152,8 +152,8 @@ impl UserSession {
                         .map(|a| agora_engine::AttachmentId::parse(a))
                         .collect::<Result<Vec<_>, _>>()
                         .map_err(|e| with_field("attachment_ids", e))?;
-                    let body =
-                        MessageBody::parse_with_attachments(&body, attachments.len()).map_err(|e| with_field("body", e))?;
+                    let body = MessageBody::parse_with_attachments(&body, attachments.len())
+                        .map_err(|e| with_field("body", e))?;
                     let client_msg_id =
                         ClientMsgId::parse(&client_msg_id).map_err(|e| with_field("client_msg_id", e))?;
                     Ok::<_, ActorError>(SendMessage {

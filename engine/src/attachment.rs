@@ -205,12 +205,29 @@ impl FileType {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FileRefusal {
     /// The bytes are of no accepted type (`found` is what sniffing said, if anything).
-    UnsupportedType { found: Option<String> },
+    UnsupportedType {
+        found: Option<String>,
+    },
     /// An accepted type, but not for this use (a PDF in a service gallery).
-    NotAllowedHere { kind: Kind, used_for: Use },
-    TooLarge { kind: Kind, size: u64, max: u64 },
-    TooLong { kind: Kind, duration_ms: u64, max_ms: u64 },
-    QuotaExceeded { used: u64, size: u64, quota: u64 },
+    NotAllowedHere {
+        kind: Kind,
+        used_for: Use,
+    },
+    TooLarge {
+        kind: Kind,
+        size: u64,
+        max: u64,
+    },
+    TooLong {
+        kind: Kind,
+        duration_ms: u64,
+        max_ms: u64,
+    },
+    QuotaExceeded {
+        used: u64,
+        size: u64,
+        quota: u64,
+    },
     /// Truncated or corrupt: the decoder for its type could not read it.
     Unreadable(String),
     /// A file built to hurt: a decompression bomb, a polyglot, active content.
@@ -249,23 +266,21 @@ impl fmt::Display for FileRefusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             FileRefusal::UnsupportedType { found: Some(t) } => write!(f, "files of type {t} are not accepted"),
-            FileRefusal::UnsupportedType { found: None } => f.write_str("the file's type is not recognised or not accepted"),
+            FileRefusal::UnsupportedType { found: None } => {
+                f.write_str("the file's type is not recognised or not accepted")
+            }
             FileRefusal::NotAllowedHere { kind, used_for } => {
                 write!(f, "{kind} files cannot be attached to a {}", used_for.as_str())
             }
             FileRefusal::TooLarge { kind, size, max } => {
                 write!(f, "the {kind} is {size} bytes; at most {max} bytes are accepted")
             }
-            FileRefusal::TooLong { kind, duration_ms, max_ms } => write!(
-                f,
-                "the {kind} lasts {} s; at most {} s are accepted",
-                duration_ms.div_ceil(1000),
-                max_ms / 1000
-            ),
-            FileRefusal::QuotaExceeded { used, size, quota } => write!(
-                f,
-                "storing {size} more bytes would exceed your quota ({used} of {quota} bytes used)"
-            ),
+            FileRefusal::TooLong { kind, duration_ms, max_ms } => {
+                write!(f, "the {kind} lasts {} s; at most {} s are accepted", duration_ms.div_ceil(1000), max_ms / 1000)
+            }
+            FileRefusal::QuotaExceeded { used, size, quota } => {
+                write!(f, "storing {size} more bytes would exceed your quota ({used} of {quota} bytes used)")
+            }
             FileRefusal::Unreadable(why) => write!(f, "the file cannot be read: {why}"),
             FileRefusal::Hostile(why) => write!(f, "the file is refused: {why}"),
         }
@@ -434,11 +449,8 @@ pub struct FileName(String);
 impl FileName {
     pub fn parse(raw: &str) -> FileName {
         let last = raw.rsplit(['/', '\\']).next().unwrap_or("");
-        let cleaned: String = last
-            .chars()
-            .filter(|c| !c.is_control() && !matches!(c, '"' | '<' | '>'))
-            .take(MAX_NAME_CHARS)
-            .collect();
+        let cleaned: String =
+            last.chars().filter(|c| !c.is_control() && !matches!(c, '"' | '<' | '>')).take(MAX_NAME_CHARS).collect();
         let trimmed = cleaned.trim().trim_start_matches('.').trim();
         if trimmed.is_empty() {
             FileName("file".into())
@@ -522,10 +534,13 @@ mod tests {
         }
     }
 
+    /// (sniffed type, use, size, the type admitted or the refusal's code).
+    type AdmitCase<'a> = (Option<&'a str>, Use, u64, Result<FileType, &'a str>);
+
     #[test]
     fn admit_checks_type_use_and_size() {
         let l = Limits::default();
-        let cases: &[(Option<&str>, Use, u64, Result<FileType, &str>)] = &[
+        let cases: &[AdmitCase] = &[
             (Some("image/jpeg"), Use::Message, 10 * MB, Ok(FileType::Jpeg)),
             (Some("image/jpeg"), Use::Message, 10 * MB + 1, Err("file_too_large")),
             (Some("audio/ogg"), Use::Message, 20 * MB, Ok(FileType::Ogg)),

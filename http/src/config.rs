@@ -622,7 +622,9 @@ impl Settings {
             Some(url) if url.starts_with("s3://") => {
                 agora_actors::blob::BlobSettings::S3 { url: url.clone(), options: Vec::new() }
             }
-            Some(dir) => agora_actors::blob::BlobSettings::Local(PathBuf::from(dir.strip_prefix("file://").unwrap_or(dir))),
+            Some(dir) => {
+                agora_actors::blob::BlobSettings::Local(PathBuf::from(dir.strip_prefix("file://").unwrap_or(dir)))
+            }
             None => agora_actors::blob::BlobSettings::Local(self.data_dir.join("blobs")),
         }
     }

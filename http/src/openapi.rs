@@ -4,8 +4,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    analytics, attachments, auth, availability, bookings, catalog, contracts, conversations, jobs, notifications, ops, payments,
-    providers, reviews, services, uploads, users,
+    analytics, attachments, auth, availability, bookings, catalog, contracts, conversations, jobs, notifications, ops,
+    payments, providers, reviews, services, uploads, users,
 };
 
 struct BearerAuth;

@@ -4,10 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix::Actor as _;
 use actix_cors::Cors;
 use actix_web::dev::Server;
 use actix_web::middleware::{from_fn, Compress, ErrorHandlers};
-use actix::Actor as _;
 use actix_web::{web, App, HttpServer};
 use agora_storage::Store;
 use anyhow::Context as _;
@@ -126,8 +126,8 @@ impl Application {
         let search = Arc::clone(&hub.search);
         let (services, jobs, providers) = agora_actors::subscribers::search::rebuild(&store, &search).await?;
         tracing::info!(services, jobs, providers, "search index built from storage");
-        let blobs = agora_actors::blob::open(&settings.blob_settings())
-            .map_err(|e| anyhow::anyhow!("blob store: {e}"))?;
+        let blobs =
+            agora_actors::blob::open(&settings.blob_settings()).map_err(|e| anyhow::anyhow!("blob store: {e}"))?;
         tracing::info!(blob_store = blobs.name(), "attachment blob store opened");
         let attachments = agora_actors::attachments::Attachments::new(
             store.clone(),

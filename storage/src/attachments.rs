@@ -167,13 +167,23 @@ impl Attachments<'_> {
         let pk = id.to_string();
         cas_retry(|| async {
             let Some(cur) = get_versioned::<Upload>(self.b, Table::UploadsById, &pk, "").await? else {
-                return Err(StoreError::Corrupt { table: Table::UploadsById.name(), detail: format!("upload {pk} vanished") });
+                return Err(StoreError::Corrupt {
+                    table: Table::UploadsById.name(),
+                    detail: format!("upload {pk} vanished"),
+                });
             };
             let mut next = cur.value.clone();
             next.attachment_id = Some(attachment);
             let out = self
                 .b
-                .cas(Table::UploadsById, &pk, "", Expect::Version(cur.version), encode(Table::UploadsById, &next)?, Some(Duration::from_secs(2 * 86_400)))
+                .cas(
+                    Table::UploadsById,
+                    &pk,
+                    "",
+                    Expect::Version(cur.version),
+                    encode(Table::UploadsById, &next)?,
+                    Some(Duration::from_secs(2 * 86_400)),
+                )
                 .await?;
             Ok(out.applied().then_some(next))
         })
@@ -193,7 +203,11 @@ impl Attachments<'_> {
     /// Uploads whose expiry is before `before` (id and expiry), oldest first, at most
     /// `limit`. Their rows may already be gone (TTL); the index entry stays until
     /// [`Attachments::forget_upload_index`], so the partial file is always found.
-    pub async fn uploads_expired(&self, before: OffsetDateTime, limit: usize) -> Result<Vec<(UploadId, OffsetDateTime)>, StoreError> {
+    pub async fn uploads_expired(
+        &self,
+        before: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<(UploadId, OffsetDateTime)>, StoreError> {
         let cutoff = time_key(before, "");
         let mut out = Vec::new();
         each_row(self.b, Table::UploadsByExpiry, ALL, |row| {
@@ -215,14 +229,23 @@ impl Attachments<'_> {
     pub async fn create(&self, a: &Attachment) -> Result<(), StoreError> {
         let applied = self
             .b
-            .cas(Table::AttachmentsById, &a.id.to_string(), "", Expect::Absent, encode(Table::AttachmentsById, a)?, None)
+            .cas(
+                Table::AttachmentsById,
+                &a.id.to_string(),
+                "",
+                Expect::Absent,
+                encode(Table::AttachmentsById, a)?,
+                None,
+            )
             .await?;
         if !applied.applied() {
             return Err(StoreError::Duplicate("attachment"));
         }
         if a.attached_to.is_none() {
             let ck = time_key(a.created_at, &a.id.to_string());
-            self.b.put(Table::AttachmentsUnattached, ALL, &ck, encode(Table::AttachmentsUnattached, &a.owner)?, None).await?;
+            self.b
+                .put(Table::AttachmentsUnattached, ALL, &ck, encode(Table::AttachmentsUnattached, &a.owner)?, None)
+                .await?;
         }
         Ok(())
     }
@@ -237,7 +260,12 @@ impl Attachments<'_> {
     /// Attaches an unattached attachment of `owner` to `target`. `Ok(None)` when it does
     /// not exist or is someone else's; `StoreError::Duplicate` when already attached
     /// elsewhere (attaching again to the same target is a no-op).
-    pub async fn attach(&self, id: AttachmentId, owner: UserId, target: AttachedTo) -> Result<Option<Attachment>, StoreError> {
+    pub async fn attach(
+        &self,
+        id: AttachmentId,
+        owner: UserId,
+        target: AttachedTo,
+    ) -> Result<Option<Attachment>, StoreError> {
         let pk = id.to_string();
         let out = cas_retry(|| async {
             let Some(cur) = get_versioned::<Attachment>(self.b, Table::AttachmentsById, &pk, "").await? else {
@@ -255,7 +283,14 @@ impl Attachments<'_> {
             next.attached_to = Some(target);
             let applied = lost(
                 self.b
-                    .cas(Table::AttachmentsById, &pk, "", Expect::Version(cur.version), encode(Table::AttachmentsById, &next)?, None)
+                    .cas(
+                        Table::AttachmentsById,
+                        &pk,
+                        "",
+                        Expect::Version(cur.version),
+                        encode(Table::AttachmentsById, &next)?,
+                        None,
+                    )
                     .await
                     .and_then(|o| if o.applied() { Ok(()) } else { Err(StoreError::Conflict) }),
             )?;
@@ -275,7 +310,11 @@ impl Attachments<'_> {
     }
 
     /// Unattached attachments created before `before`, oldest first, at most `limit`.
-    pub async fn unattached_before(&self, before: OffsetDateTime, limit: usize) -> Result<Vec<AttachmentId>, StoreError> {
+    pub async fn unattached_before(
+        &self,
+        before: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<AttachmentId>, StoreError> {
         let cutoff = time_key(before, "");
         let mut out = Vec::new();
         each_row(self.b, Table::AttachmentsUnattached, ALL, |row| {
@@ -300,12 +339,26 @@ impl Attachments<'_> {
                 Some(v) => (v.value, Expect::Version(v.version)),
                 None => (BlobRef { refs: 0, size }, Expect::Absent),
             };
-            let refs = if delta >= 0 { value.refs.saturating_add(delta.unsigned_abs()) } else { value.refs.saturating_sub(delta.unsigned_abs()) };
+            let refs = if delta >= 0 {
+                value.refs.saturating_add(delta.unsigned_abs())
+            } else {
+                value.refs.saturating_sub(delta.unsigned_abs())
+            };
             if refs == 0 {
                 if let Some(v) = &cur {
                     // Zero references: remove the row, guarded by its version.
                     let gone = BlobRef { refs: 0, size: v.value.size };
-                    let out = self.b.cas(Table::BlobRefs, blob, "", Expect::Version(v.version), encode(Table::BlobRefs, &gone)?, Some(Duration::from_secs(1))).await?;
+                    let out = self
+                        .b
+                        .cas(
+                            Table::BlobRefs,
+                            blob,
+                            "",
+                            Expect::Version(v.version),
+                            encode(Table::BlobRefs, &gone)?,
+                            Some(Duration::from_secs(1)),
+                        )
+                        .await?;
                     return Ok(out.applied().then_some(0));
                 }
                 return Ok(Some(0));
@@ -352,8 +405,15 @@ impl Attachments<'_> {
                 Some(v) => (v.value.bytes, Expect::Version(v.version)),
                 None => (0, Expect::Absent),
             };
-            let bytes = if delta >= 0 { bytes.saturating_add(delta.unsigned_abs()) } else { bytes.saturating_sub(delta.unsigned_abs()) };
-            let out = self.b.cas(Table::StorageUsage, pk, "", expect, encode(Table::StorageUsage, &Usage { bytes })?, None).await?;
+            let bytes = if delta >= 0 {
+                bytes.saturating_add(delta.unsigned_abs())
+            } else {
+                bytes.saturating_sub(delta.unsigned_abs())
+            };
+            let out = self
+                .b
+                .cas(Table::StorageUsage, pk, "", expect, encode(Table::StorageUsage, &Usage { bytes })?, None)
+                .await?;
             Ok(out.applied().then_some(bytes))
         })
         .await

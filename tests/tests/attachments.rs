@@ -318,7 +318,14 @@ async fn tus_create(app: &TestApp, token: &str, name: &str, length: usize) -> ag
     .await
 }
 
-async fn tus_patch(app: &TestApp, token: &str, location: &str, offset: usize, chunk: &[u8], checksum: Option<&[u8]>) -> agora_tests::Reply {
+async fn tus_patch(
+    app: &TestApp,
+    token: &str,
+    location: &str,
+    offset: usize,
+    chunk: &[u8],
+    checksum: Option<&[u8]>,
+) -> agora_tests::Reply {
     let mut req = app
         .client
         .patch(app.url(location))
@@ -328,7 +335,10 @@ async fn tus_patch(app: &TestApp, token: &str, location: &str, offset: usize, ch
         .header("content-type", "application/offset+octet-stream")
         .body(chunk.to_vec());
     if let Some(digest_of) = checksum {
-        req = req.header("Upload-Checksum", format!("sha256 {}", base64::engine::general_purpose::STANDARD.encode(Sha256::digest(digest_of))));
+        req = req.header(
+            "Upload-Checksum",
+            format!("sha256 {}", base64::engine::general_purpose::STANDARD.encode(Sha256::digest(digest_of))),
+        );
     }
     app.send(req).await
 }
@@ -405,7 +415,8 @@ async fn jpeg_exif_gps_is_stripped_and_thumbnails_are_made() {
         assert!(img.width() <= max && img.height() <= max, "{}x{} within {max}", img.width(), img.height());
         assert_eq!(gps_of(&t), None);
     }
-    let small = image::load_from_memory(&bytes_of(&app, m["thumbnail_url"].as_str().expect("url")).await).expect("small");
+    let small =
+        image::load_from_memory(&bytes_of(&app, m["thumbnail_url"].as_str().expect("url")).await).expect("small");
     assert_eq!((small.width(), small.height()), (320, 240));
 }
 
@@ -416,7 +427,12 @@ async fn sniffing_decides_the_type_and_hostile_files_are_refused() {
     // A PNG named .pdf is a PNG.
     let r = multipart(&app, &a.token, "report.pdf", &png(300, 200)).await;
     r.expect(201, None);
-    assert_eq!((r.json["kind"].as_str(), r.json["content_type"].as_str()), (Some("image"), Some("image/png")), "{}", r.text);
+    assert_eq!(
+        (r.json["kind"].as_str(), r.json["content_type"].as_str()),
+        (Some("image"), Some("image/png")),
+        "{}",
+        r.text
+    );
     assert_eq!((r.json["width"].as_u64(), r.json["height"].as_u64()), (Some(300), Some(200)));
     // A PDF's pages are counted, whatever its name says.
     let r = multipart(&app, &a.token, "photo.jpg", &pdf()).await;
@@ -427,9 +443,19 @@ async fn sniffing_decides_the_type_and_hostile_files_are_refused() {
     r.expect(201, None);
     assert_eq!(r.json["content_type"], "text/plain; charset=utf-8");
     let refusals: Vec<(&str, Vec<u8>, u16, &str)> = vec![
-        ("page.jpg", b"<!DOCTYPE html><html><body><script>alert(1)</script></body></html>".to_vec(), 415, "unsupported_file_type"),
+        (
+            "page.jpg",
+            b"<!DOCTYPE html><html><body><script>alert(1)</script></body></html>".to_vec(),
+            415,
+            "unsupported_file_type",
+        ),
         ("bomb.zip", zip_bomb(), 415, "unsupported_file_type"),
-        ("app.exe", b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00".to_vec(), 415, "unsupported_file_type"),
+        (
+            "app.exe",
+            b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00".to_vec(),
+            415,
+            "unsupported_file_type",
+        ),
         ("huge.png", png_bomb(), 422, "hostile_file"),
         ("cut.jpg", jpeg(400, 300)[..3000].to_vec(), 422, "unreadable_file"),
         ("both.jpg", polyglot(), 422, "hostile_file"),
@@ -528,7 +554,13 @@ async fn tus_resumes_from_its_offset_with_checksums() {
     assert_eq!(tus_offset(&app, &a.token, &location).await, half as u64);
     // Wrong content type: 415; somebody else's upload: 404.
     let r = app
-        .send(app.client.patch(app.url(&location)).bearer_auth(&a.token).header("Upload-Offset", half.to_string()).body(vec![1, 2]))
+        .send(
+            app.client
+                .patch(app.url(&location))
+                .bearer_auth(&a.token)
+                .header("Upload-Offset", half.to_string())
+                .body(vec![1, 2]),
+        )
         .await;
     r.expect(415, Some("unsupported_media_type"));
     let other = app.user("snoop").await;
@@ -707,9 +739,13 @@ async fn unattached_uploads_are_swept_and_shared_blobs_stay_while_referenced() {
     let wav_path = blob_dir.join(&wav_key[0..2]).join(&wav_key[2..4]).join(&wav_key);
     assert!(wav_path.is_file());
     let kept_id = kept.json["id"].as_str().expect("id");
-    app.post(&format!("/api/conversations/{conv}/messages"), json!({"body": "the contract", "attachment_ids": [kept_id]}), Some(&a.token))
-        .await
-        .expect(201, None);
+    app.post(
+        &format!("/api/conversations/{conv}/messages"),
+        json!({"body": "the contract", "attachment_ids": [kept_id]}),
+        Some(&a.token),
+    )
+    .await
+    .expect(201, None);
     // An abandoned tus upload, too: its partial file goes once it expires.
     let created = tus_create(&app, &a.token, "abandoned.pdf", 5000).await;
     created.expect(201, None);
@@ -719,7 +755,8 @@ async fn unattached_uploads_are_swept_and_shared_blobs_stay_while_referenced() {
     assert!(part.is_file(), "partial upload at {}", part.display());
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let gone = app.get(&format!("/api/attachments/{}", dropped.json["id"].as_str().expect("id")), Some(&a.token)).await;
+        let gone =
+            app.get(&format!("/api/attachments/{}", dropped.json["id"].as_str().expect("id")), Some(&a.token)).await;
         let wav_gone = !wav_path.exists();
         if gone.status == 404 && wav_gone && !part.exists() {
             break;
@@ -741,7 +778,9 @@ async fn unattached_uploads_are_swept_and_shared_blobs_stay_while_referenced() {
 async fn refusals_are_counted_by_reason() {
     let app = spawn_app().await;
     let a = app.user("counted").await;
-    multipart(&app, &a.token, "x.jpg", b"<html><script>1</script></html>").await.expect(415, Some("unsupported_file_type"));
+    multipart(&app, &a.token, "x.jpg", b"<html><script>1</script></html>")
+        .await
+        .expect(415, Some("unsupported_file_type"));
     let metrics = app.get("/metrics", None).await;
     assert!(
         metrics.text.lines().any(|l| l.starts_with("agora_upload_refusals_total{reason=\"unsupported_file_type\"}")),

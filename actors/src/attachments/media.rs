@@ -128,7 +128,8 @@ fn read(path: &Path) -> Result<Vec<u8>, FileRefusal> {
 /// after its first scan (entropy-coded data never holds `FF D9`), a PNG without `IEND`, a
 /// WebP shorter than its RIFF size. Decoders fill a cut image with grey; Agora refuses it.
 pub fn truncated_image(file: FileType, bytes: &[u8]) -> bool {
-    let find = |needle: &[u8], from: usize| bytes.get(from..).and_then(|b| b.windows(needle.len()).position(|w| w == needle));
+    let find =
+        |needle: &[u8], from: usize| bytes.get(from..).and_then(|b| b.windows(needle.len()).position(|w| w == needle));
     match file {
         FileType::Jpeg => match find(&[0xff, 0xda], 2) {
             Some(sos) => find(&[0xff, 0xd9], sos + 2).is_none(),
@@ -207,7 +208,8 @@ fn media(path: &Path, file: FileType) -> Result<(Option<u64>, Option<Vec<u8>>), 
 
     let f = std::fs::File::open(path).map_err(unreadable)?;
     let mss = MediaSourceStream::new(Box::new(f), Default::default());
-    let probed = symphonia::default::get_probe().probe(&Hint::new(), mss, FormatOptions::default(), MetadataOptions::default());
+    let probed =
+        symphonia::default::get_probe().probe(&Hint::new(), mss, FormatOptions::default(), MetadataOptions::default());
     let mut format = match probed {
         Ok(f) => f,
         // Videos whose container the demuxers do not know are kept without a duration.
@@ -324,12 +326,18 @@ pub fn pdf_pages(bytes: &[u8]) -> Result<u32, FileRefusal> {
         if bytes[i] == b'/' {
             let rest = &bytes[i + 1..];
             if rest.starts_with(b"Count") {
-                let digits: Vec<u8> = rest[5..].iter().skip_while(|b| b.is_ascii_whitespace()).take_while(|b| b.is_ascii_digit()).copied().collect();
+                let digits: Vec<u8> = rest[5..]
+                    .iter()
+                    .skip_while(|b| b.is_ascii_whitespace())
+                    .take_while(|b| b.is_ascii_digit())
+                    .copied()
+                    .collect();
                 if let Ok(n) = std::str::from_utf8(&digits).unwrap_or("").parse::<u32>() {
                     max_count = max_count.max(n);
                 }
             } else if rest.starts_with(b"Type") {
-                let after: Vec<u8> = rest[4..].iter().skip_while(|b| b.is_ascii_whitespace()).take(6).copied().collect();
+                let after: Vec<u8> =
+                    rest[4..].iter().skip_while(|b| b.is_ascii_whitespace()).take(6).copied().collect();
                 if after.starts_with(b"/Page") && !after.starts_with(b"/Pages") {
                     pages += 1;
                 }

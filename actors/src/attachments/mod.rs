@@ -159,7 +159,11 @@ fn refuse(r: FileRefusal) -> ActorError {
 }
 
 impl Attachments {
-    pub fn new(store: Store, blobs: Arc<dyn BlobStore>, settings: AttachmentSettings) -> Result<Attachments, ActorError> {
+    pub fn new(
+        store: Store,
+        blobs: Arc<dyn BlobStore>,
+        settings: AttachmentSettings,
+    ) -> Result<Attachments, ActorError> {
         std::fs::create_dir_all(&settings.uploads_dir).map_err(io_err)?;
         Ok(Attachments { inner: Arc::new(Inner { store, blobs, settings, locks: Mutex::new(HashMap::new()) }) })
     }
@@ -225,7 +229,12 @@ impl Attachments {
     }
 
     /// The upload as its owner sees it (anyone else: not found).
-    pub async fn upload_state(&self, caller: UserId, id: UploadId, now: OffsetDateTime) -> Result<UploadState, ActorError> {
+    pub async fn upload_state(
+        &self,
+        caller: UserId,
+        id: UploadId,
+        now: OffsetDateTime,
+    ) -> Result<UploadState, ActorError> {
         let upload = self.inner.store.attachments().upload(id).await?.ok_or(ActorError::NotFound)?;
         if upload.owner != caller {
             return Err(ActorError::NotFound);
@@ -323,7 +332,13 @@ impl Attachments {
 
     /// A whole file in one request (multipart): an upload created and completed at once.
     /// `path` is a temp file of the caller's, removed here.
-    pub async fn upload_file(&self, owner: UserId, name: FileName, path: &Path, now: OffsetDateTime) -> Result<Attachment, ActorError> {
+    pub async fn upload_file(
+        &self,
+        owner: UserId,
+        name: FileName,
+        path: &Path,
+        now: OffsetDateTime,
+    ) -> Result<Attachment, ActorError> {
         let size = tokio::fs::metadata(path).await.map_err(io_err)?.len();
         let result = async {
             let limits = self.limits();
@@ -479,7 +494,12 @@ impl Attachments {
     }
 
     /// Opens a stored copy, optionally a byte range of it.
-    pub async fn open(&self, a: &Attachment, variant: Variant, range: Option<std::ops::Range<u64>>) -> Result<Download, ActorError> {
+    pub async fn open(
+        &self,
+        a: &Attachment,
+        variant: Variant,
+        range: Option<std::ops::Range<u64>>,
+    ) -> Result<Download, ActorError> {
         let (blob, size, content_type) = match variant {
             Variant::Original => (a.blob.clone(), a.size, a.content_type.clone()),
             Variant::Small | Variant::Large => {
@@ -499,10 +519,14 @@ impl Attachments {
 
     /// Checks that `ids` may be attached by `owner` (distinct, at most 10, complete, the
     /// owner's, not attached elsewhere) and answers them in order.
-    pub async fn claimable(&self, owner: UserId, ids: &[AttachmentId], used_for: Use) -> Result<Vec<Attachment>, ActorError> {
+    pub async fn claimable(
+        &self,
+        owner: UserId,
+        ids: &[AttachmentId],
+        used_for: Use,
+    ) -> Result<Vec<Attachment>, ActorError> {
         claimable(&self.inner.store, owner, ids, used_for).await
     }
-
 
     /// Removes abandoned uploads (expired partial files) and attachments left unattached
     /// longer than the grace period, releasing their blobs. Answers how many went.
@@ -555,7 +579,12 @@ impl Attachments {
 /// Checks that `ids` may be attached by `owner` to an object of `used_for` (distinct, at
 /// most 10, the owner's, of a kind allowed there, not attached elsewhere) and answers them
 /// in order. The conversation actor calls it before committing a message.
-pub async fn claimable(store: &Store, owner: UserId, ids: &[AttachmentId], used_for: Use) -> Result<Vec<Attachment>, ActorError> {
+pub async fn claimable(
+    store: &Store,
+    owner: UserId,
+    ids: &[AttachmentId],
+    used_for: Use,
+) -> Result<Vec<Attachment>, ActorError> {
     agora_engine::attachment::check_count(ids).map_err(|e| with_field("attachment_ids", e))?;
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {

@@ -53,43 +53,45 @@ fn blob_path(root: &Path, key: &BlobKey) -> PathBuf {
 
 /// Copies `src` into a temp file while hashing, fsyncs it and links it into place.
 fn store_blocking(root: &Path, src: &mut dyn Read) -> Result<Stored, BlobError> {
-        let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let tmp = root.join("tmp").join(format!("{}-{n}.part", std::process::id()));
-        let result = (|| {
-            let mut out = std::fs::File::create(&tmp).map_err(io)?;
-            let mut hasher = Sha256::new();
-            let mut buf = vec![0u8; CHUNK];
-            let mut size = 0u64;
-            loop {
-                let n = src.read(&mut buf).map_err(io)?;
-                if n == 0 {
-                    break;
-                }
-                hasher.update(&buf[..n]);
-                out.write_all(&buf[..n]).map_err(io)?;
-                size += n as u64;
+    let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let tmp = root.join("tmp").join(format!("{}-{n}.part", std::process::id()));
+    let result = (|| {
+        let mut out = std::fs::File::create(&tmp).map_err(io)?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; CHUNK];
+        let mut size = 0u64;
+        loop {
+            let n = src.read(&mut buf).map_err(io)?;
+            if n == 0 {
+                break;
             }
-            out.sync_all().map_err(io)?;
-            drop(out);
-            let key = BlobKey::from_digest(hasher.finalize().into());
-            let dest = blob_path(root, &key);
-            let dir = dest.parent().ok_or_else(|| BlobError::Backend("blob path has no parent".into()))?;
-            std::fs::create_dir_all(dir).map_err(io)?;
-            let written = match std::fs::hard_link(&tmp, &dest) {
-                Ok(()) => true,
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
-                Err(e) => return Err(io(e)),
-            };
-            if written {
-                std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
-            }
-            Ok(Stored { key, size, written })
-        })();
-        let _ = std::fs::remove_file(&tmp);
-        result
+            hasher.update(&buf[..n]);
+            out.write_all(&buf[..n]).map_err(io)?;
+            size += n as u64;
+        }
+        out.sync_all().map_err(io)?;
+        drop(out);
+        let key = BlobKey::from_digest(hasher.finalize().into());
+        let dest = blob_path(root, &key);
+        let dir = dest.parent().ok_or_else(|| BlobError::Backend("blob path has no parent".into()))?;
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let written = match std::fs::hard_link(&tmp, &dest) {
+            Ok(()) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
+            Err(e) => return Err(io(e)),
+        };
+        if written {
+            std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+        }
+        Ok(Stored { key, size, written })
+    })();
+    let _ = std::fs::remove_file(&tmp);
+    result
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, BlobError> + Send + 'static) -> Result<T, BlobError> {
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, BlobError> + Send + 'static,
+) -> Result<T, BlobError> {
     tokio::task::spawn_blocking(f).await.map_err(|e| BlobError::Backend(format!("blob task failed: {e}")))?
 }
 

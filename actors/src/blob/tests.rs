@@ -121,9 +121,8 @@ impl Drop for Moto {
 
 fn moto_binary() -> Option<PathBuf> {
     let which = |name: &str| {
-        std::env::var_os("PATH").and_then(|paths| {
-            std::env::split_paths(&paths).map(|p| p.join(name)).find(|p| p.is_file())
-        })
+        std::env::var_os("PATH")
+            .and_then(|paths| std::env::split_paths(&paths).map(|p| p.join(name)).find(|p| p.is_file()))
     };
     if let Some(p) = which("moto_server") {
         return Some(p);
@@ -166,7 +165,10 @@ fn http(port: u16, method: &str, path: &str) -> Result<u16, String> {
         .map_err(|e| e.to_string())?;
     let mut head = [0u8; 12];
     s.read_exact(&mut head).map_err(|e| e.to_string())?;
-    std::str::from_utf8(&head[9..12]).map_err(|e| e.to_string())?.parse().map_err(|e: std::num::ParseIntError| e.to_string())
+    std::str::from_utf8(&head[9..12])
+        .map_err(|e| e.to_string())?
+        .parse()
+        .map_err(|e: std::num::ParseIntError| e.to_string())
 }
 
 fn s3_store(moto: &Moto, prefix: &str) -> Arc<dyn BlobStore> {

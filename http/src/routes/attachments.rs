@@ -67,11 +67,21 @@ impl Signer {
 
     /// Checks a link: the signature first (403 `invalid_signature`), then the expiry
     /// (403 `link_expired`).
-    pub fn check(&self, id: AttachmentId, variant: Variant, exp: i64, sig: &str, now: OffsetDateTime) -> Result<(), ApiError> {
+    pub fn check(
+        &self,
+        id: AttachmentId,
+        variant: Variant,
+        exp: i64,
+        sig: &str,
+        now: OffsetDateTime,
+    ) -> Result<(), ApiError> {
         let bytes = hex::decode(sig).map_err(|_| bad_signature())?;
         self.mac(id, variant, exp).verify_slice(&bytes).map_err(|_| bad_signature())?;
         if exp < now.unix_timestamp() {
-            return Err(ApiError::Refused { code: "link_expired", message: "this download link has expired; ask for a new one" });
+            return Err(ApiError::Refused {
+                code: "link_expired",
+                message: "this download link has expired; ask for a new one",
+            });
         }
         Ok(())
     }
@@ -150,12 +160,21 @@ fn attachment_id(raw: &str) -> Result<AttachmentId, ApiError> {
     responses((status = 200, body = AttachmentView), (status = 401, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope)),
     security(("bearer" = [])))]
 #[tracing::instrument(skip_all, fields(user = %user.id))]
-pub async fn get(state: web::Data<AppState>, user: AuthUser, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn get(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let a = state.attachments.visible(user.id, attachment_id(&path)?).await?;
-    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(AttachmentView::of(&a, &state.signer, OffsetDateTime::now_utc())))
+    Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(AttachmentView::of(
+        &a,
+        &state.signer,
+        OffsetDateTime::now_utc(),
+    )))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ThumbQuery {
     /// `small` (default) or `large`.
     pub size: Option<String>,
@@ -188,6 +207,7 @@ pub async fn thumbnail(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ContentQuery {
     /// `original` (default), `small` or `large`.
     pub v: Option<String>,
@@ -197,46 +217,64 @@ pub struct ContentQuery {
     pub sig: Option<String>,
 }
 
+/// A `Range` that no byte of the file satisfies (416).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unsatisfiable;
+
 /// One `Range: bytes=...` against `size`: `Ok(None)` for the whole file (no or a
-/// multi-range header), `Err(())` when unsatisfiable.
-pub fn parse_range(raw: Option<&str>, size: u64) -> Result<Option<std::ops::Range<u64>>, ()> {
+/// multi-range header), `Err(Unsatisfiable)` when no byte matches.
+pub fn parse_range(raw: Option<&str>, size: u64) -> Result<Option<std::ops::Range<u64>>, Unsatisfiable> {
     let Some(raw) = raw else { return Ok(None) };
     let Some(spec) = raw.trim().strip_prefix("bytes=") else { return Ok(None) };
     if spec.contains(',') {
         return Ok(None);
     }
-    let (a, b) = spec.split_once('-').ok_or(())?;
+    let (a, b) = spec.split_once('-').ok_or(Unsatisfiable)?;
     let (a, b) = (a.trim(), b.trim());
     let range = match (a.is_empty(), b.is_empty()) {
         (true, false) => {
-            let n: u64 = b.parse().map_err(|_| ())?;
+            let n: u64 = b.parse().map_err(|_| Unsatisfiable)?;
             if n == 0 {
-                return Err(());
+                return Err(Unsatisfiable);
             }
             size.saturating_sub(n)..size
         }
         (false, _) => {
-            let start: u64 = a.parse().map_err(|_| ())?;
-            let end = if b.is_empty() { size } else { b.parse::<u64>().map_err(|_| ())?.saturating_add(1).min(size) };
+            let start: u64 = a.parse().map_err(|_| Unsatisfiable)?;
+            let end = if b.is_empty() {
+                size
+            } else {
+                b.parse::<u64>().map_err(|_| Unsatisfiable)?.saturating_add(1).min(size)
+            };
             if start >= size || start >= end {
-                return Err(());
+                return Err(Unsatisfiable);
             }
             start..end
         }
-        (true, true) => return Err(()),
+        (true, true) => return Err(Unsatisfiable),
     };
     if range.start >= range.end {
-        return Err(());
+        return Err(Unsatisfiable);
     }
     Ok(Some(range))
 }
 
 /// `filename` for `Content-Disposition`: ASCII fallback plus the RFC 5987 UTF-8 form.
 fn disposition(kind: &str, name: &str) -> String {
-    let ascii: String = name.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '_' }).filter(|c| *c != '"' && *c != '\\').collect();
+    let ascii: String = name
+        .chars()
+        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '_' })
+        .filter(|c| *c != '"' && *c != '\\')
+        .collect();
     let encoded: String = name
         .bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect();
     format!("{kind}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
@@ -268,7 +306,7 @@ pub async fn content(
     let range_header = req.headers().get(header::RANGE).and_then(|v| v.to_str().ok());
     let range = match parse_range(range_header, size) {
         Ok(r) => r,
-        Err(()) => {
+        Err(Unsatisfiable) => {
             return Ok(HttpResponse::RangeNotSatisfiable()
                 .insert_header((header::CONTENT_RANGE, format!("bytes */{size}")))
                 .content_type("application/json")
@@ -291,7 +329,10 @@ pub async fn content(
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .insert_header((header::CONTENT_SECURITY_POLICY, DOWNLOAD_CSP))
         .insert_header(("Cross-Origin-Resource-Policy", "same-site"))
-        .insert_header((header::CONTENT_DISPOSITION, disposition(if is_image { "inline" } else { "attachment" }, &a.name)))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            disposition(if is_image { "inline" } else { "attachment" }, &a.name),
+        ))
         .insert_header((header::ETAG, format!("\"{blob}\"")))
         .insert_header((header::CACHE_CONTROL, "private, max-age=300"))
         // Already compressed or binary: the compression middleware leaves it alone.
@@ -312,17 +353,18 @@ mod tests {
 
     #[test]
     fn ranges() {
-        let table: &[(Option<&str>, Result<Option<std::ops::Range<u64>>, ()>)] = &[
+        type Parsed = Result<Option<std::ops::Range<u64>>, Unsatisfiable>;
+        let table: &[(Option<&str>, Parsed)] = &[
             (None, Ok(None)),
             (Some("bytes=0-9"), Ok(Some(0..10))),
             (Some("bytes=90-"), Ok(Some(90..100))),
             (Some("bytes=-10"), Ok(Some(90..100))),
             (Some("bytes=-1000"), Ok(Some(0..100))),
             (Some("bytes=50-1000"), Ok(Some(50..100))),
-            (Some("bytes=100-"), Err(())),
-            (Some("bytes=9-3"), Err(())),
-            (Some("bytes=-0"), Err(())),
-            (Some("bytes=x-y"), Err(())),
+            (Some("bytes=100-"), Err(Unsatisfiable)),
+            (Some("bytes=9-3"), Err(Unsatisfiable)),
+            (Some("bytes=-0"), Err(Unsatisfiable)),
+            (Some("bytes=x-y"), Err(Unsatisfiable)),
             (Some("bytes=0-1,5-6"), Ok(None)),
             (Some("items=0-1"), Ok(None)),
         ];
@@ -337,14 +379,22 @@ mod tests {
         let id = AttachmentId::from_uuid(uuid::Uuid::now_v7());
         let now = OffsetDateTime::now_utc();
         let url = s.url(id, Variant::Original, now);
-        let q: std::collections::HashMap<_, _> = url.split_once('?').expect("query").1.split('&').filter_map(|p| p.split_once('=')).collect();
+        let q: std::collections::HashMap<_, _> =
+            url.split_once('?').expect("query").1.split('&').filter_map(|p| p.split_once('=')).collect();
         let exp: i64 = q["exp"].parse().expect("exp");
         assert!(s.check(id, Variant::Original, exp, q["sig"], now).is_ok());
         assert_eq!(s.check(id, Variant::Small, exp, q["sig"], now).map_err(|e| e.code()), Err("invalid_signature"));
-        assert_eq!(s.check(id, Variant::Original, exp + 1, q["sig"], now).map_err(|e| e.code()), Err("invalid_signature"));
+        assert_eq!(
+            s.check(id, Variant::Original, exp + 1, q["sig"], now).map_err(|e| e.code()),
+            Err("invalid_signature")
+        );
         let old = s.url_until(id, Variant::Original, now.unix_timestamp() - 1);
         let sig = old.rsplit("sig=").next().expect("sig");
-        assert_eq!(s.check(id, Variant::Original, now.unix_timestamp() - 1, sig, now).map_err(|e| e.code()), Err("link_expired"));
-        assert!(disposition("attachment", "r\u{e9}sum\u{e9} \"x\".pdf").contains("filename*=UTF-8''r%C3%A9sum%C3%A9%20%22x%22.pdf"));
+        assert_eq!(
+            s.check(id, Variant::Original, now.unix_timestamp() - 1, sig, now).map_err(|e| e.code()),
+            Err("link_expired")
+        );
+        assert!(disposition("attachment", "r\u{e9}sum\u{e9} \"x\".pdf")
+            .contains("filename*=UTF-8''r%C3%A9sum%C3%A9%20%22x%22.pdf"));
     }
 }

@@ -9,7 +9,9 @@ use std::time::Instant;
 use actix_web::{web, HttpResponse};
 use agora_actors::conversation::{DeleteMessage, EditMessage, MarkRead, SendMessage};
 use agora_actors::protocol::MessageView;
-use agora_engine::{AttachmentId, ClientMsgId, ConversationId, FieldErrors, MessageBody, MessageId, NewConversation, UserId};
+use agora_engine::{
+    AttachmentId, ClientMsgId, ConversationId, FieldErrors, MessageBody, MessageId, NewConversation, UserId,
+};
 use agora_storage::chat::{Block, Conversation, MemberView};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;

@@ -70,21 +70,22 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 fn parse_u64(headers: &HeaderMap, name: &'static str) -> Result<Option<u64>, ApiError> {
     match header_str(headers, name) {
         None => Ok(None),
-        Some(v) => v
-            .parse::<u64>()
-            .map(Some)
-            .map_err(|_| ApiError::invalid_field(name, "must be a non-negative integer")),
+        Some(v) => {
+            v.parse::<u64>().map(Some).map_err(|_| ApiError::invalid_field(name, "must be a non-negative integer"))
+        }
     }
 }
 
-/// `Tus-Resumable` must name the version we speak when present (412 otherwise).
-fn check_version(req: &HttpRequest) -> Result<(), HttpResponse> {
+/// `Tus-Resumable` must name the version we speak when present: the 412 otherwise.
+fn version_refusal(req: &HttpRequest) -> Option<HttpResponse> {
     match header_str(req.headers(), "Tus-Resumable") {
-        Some(v) if v != TUS_VERSION => Err(HttpResponse::PreconditionFailed()
-            .insert_header(("Tus-Version", TUS_VERSION))
-            .content_type("application/json")
-            .body(crate::error::envelope("bad_request", "unsupported Tus-Resumable version", None))),
-        _ => Ok(()),
+        Some(v) if v != TUS_VERSION => Some(
+            HttpResponse::PreconditionFailed()
+                .insert_header(("Tus-Version", TUS_VERSION))
+                .content_type("application/json")
+                .body(crate::error::envelope("bad_request", "unsupported Tus-Resumable version", None)),
+        ),
+        _ => None,
     }
 }
 
@@ -142,7 +143,7 @@ pub async fn create(
     if content_type.starts_with("multipart/form-data") {
         return multipart(&state, &user, &req, payload).await;
     }
-    if let Err(res) = check_version(&req) {
+    if let Some(res) = version_refusal(&req) {
         return Ok(res);
     }
     if req.headers().contains_key("Upload-Defer-Length") {
@@ -153,8 +154,7 @@ pub async fn create(
     let metadata = header_str(req.headers(), "Upload-Metadata").filter(|m| !m.is_empty());
     let name = metadata_name(metadata)?;
     let now = OffsetDateTime::now_utc();
-    let upload =
-        state.attachments.create_upload(user.id, length, name, metadata.map(str::to_string), now).await?;
+    let upload = state.attachments.create_upload(user.id, length, name, metadata.map(str::to_string), now).await?;
     let location = format!("/api/uploads/{}", upload.id);
     let mut res = HttpResponse::Created();
     tus_headers(&mut res);
@@ -192,7 +192,11 @@ fn state_headers(res: &mut HttpResponseBuilder, s: &UploadState) {
     responses((status = 200, description = "Upload-Offset and Upload-Length headers"), (status = 404), (status = 410)),
     security(("bearer" = [])))]
 #[tracing::instrument(skip_all, fields(user = %user.id))]
-pub async fn head(state: web::Data<AppState>, user: AuthUser, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn head(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let s = state.attachments.upload_state(user.id, upload_id(&path)?, OffsetDateTime::now_utc()).await?;
     let mut res = HttpResponse::Ok();
     state_headers(&mut res, &s);
@@ -204,7 +208,11 @@ pub async fn head(state: web::Data<AppState>, user: AuthUser, path: web::Path<St
     responses((status = 200, body = UploadView), (status = 404, body = ErrorEnvelope), (status = 410, body = ErrorEnvelope)),
     security(("bearer" = [])))]
 #[tracing::instrument(skip_all, fields(user = %user.id))]
-pub async fn get(state: web::Data<AppState>, user: AuthUser, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn get(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let s = state.attachments.upload_state(user.id, upload_id(&path)?, OffsetDateTime::now_utc()).await?;
     let mut res = HttpResponse::Ok();
     state_headers(&mut res, &s);
@@ -255,7 +263,7 @@ pub async fn patch(
     path: web::Path<String>,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    if let Err(res) = check_version(&req) {
+    if let Some(res) = version_refusal(&req) {
         return Ok(res);
     }
     let id = upload_id(&path)?;
@@ -286,7 +294,10 @@ async fn multipart(
         .map(|b| b.trim_matches('"').to_string())
         .next()
         .filter(|b| !b.is_empty() && b.len() <= 70)
-        .ok_or_else(|| ApiError::BadRequest { code: "invalid_body", message: "multipart body without a boundary".into() })?;
+        .ok_or_else(|| ApiError::BadRequest {
+            code: "invalid_body",
+            message: "multipart body without a boundary".into(),
+        })?;
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk.map_err(|e| ApiError::BadRequest { code: "invalid_body", message: e.to_string() })?;
@@ -295,8 +306,10 @@ async fn multipart(
         }
         body.extend_from_slice(&chunk);
     }
-    let (name, bytes) = multipart_file(&body, &boundary)
-        .ok_or_else(|| ApiError::BadRequest { code: "invalid_body", message: "no `file` part in the multipart body".into() })?;
+    let (name, bytes) = multipart_file(&body, &boundary).ok_or_else(|| ApiError::BadRequest {
+        code: "invalid_body",
+        message: "no `file` part in the multipart body".into(),
+    })?;
     let path = state.attachments.temp_path();
     let write = async {
         let mut f = tokio::fs::File::create(&path).await?;
@@ -332,7 +345,11 @@ pub fn multipart_file<'a>(body: &'a [u8], boundary: &str) -> Option<(String, &'a
         let content_end = find(body, end_marker.as_bytes(), content_start)?;
         let disposition = headers.lines().find(|l| l.to_ascii_lowercase().starts_with("content-disposition:"))?;
         let param = |key: &str| {
-            disposition.split(';').map(str::trim).find_map(|p| p.strip_prefix(&format!("{key}="))).map(|v| v.trim_matches('"').to_string())
+            disposition
+                .split(';')
+                .map(str::trim)
+                .find_map(|p| p.strip_prefix(&format!("{key}=")))
+                .map(|v| v.trim_matches('"').to_string())
         };
         if param("name").as_deref() == Some("file") {
             return Some((param("filename").unwrap_or_default(), &body[content_start..content_end]));
@@ -342,14 +359,18 @@ pub fn multipart_file<'a>(body: &'a [u8], boundary: &str) -> Option<(String, &'a
 }
 
 pub fn config(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/api/uploads").route(web::method(actix_web::http::Method::OPTIONS).to(options)).route(web::post().to(create)))
-        .service(
-            web::resource("/api/uploads/{id}")
-                .route(web::head().to(head))
-                .route(web::get().to(get))
-                .route(web::patch().to(patch))
-                .route(web::method(actix_web::http::Method::OPTIONS).to(options)),
-        );
+    cfg.service(
+        web::resource("/api/uploads")
+            .route(web::method(actix_web::http::Method::OPTIONS).to(options))
+            .route(web::post().to(create)),
+    )
+    .service(
+        web::resource("/api/uploads/{id}")
+            .route(web::head().to(head))
+            .route(web::get().to(get))
+            .route(web::patch().to(patch))
+            .route(web::method(actix_web::http::Method::OPTIONS).to(options)),
+    );
 }
 
 #[cfg(test)]
@@ -361,14 +382,22 @@ mod tests {
         let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.txt\"\r\nContent-Type: text/plain\r\n\r\nline1\r\nline2\r\n--XyZ--\r\n";
         let (name, bytes) = multipart_file(body, "XyZ").expect("file part");
         assert_eq!((name.as_str(), bytes), ("a.txt", &b"line1\r\nline2"[..]));
-        assert!(multipart_file(b"--XyZ\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\n1\r\n--XyZ--", "XyZ").is_none());
+        assert!(
+            multipart_file(b"--XyZ\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\n1\r\n--XyZ--", "XyZ").is_none()
+        );
         assert!(multipart_file(b"garbage", "XyZ").is_none());
     }
 
     #[test]
     fn metadata_names() {
-        assert_eq!(metadata_name(Some("filename cGhvdG8uanBn,filetype aW1hZ2UvanBlZw==")).expect("ok").as_str(), "photo.jpg");
-        assert_eq!(metadata_name(Some("relativePath bnVsbA==,name Li4vLi4vZXZpbC5wZGY=")).expect("ok").as_str(), "evil.pdf");
+        assert_eq!(
+            metadata_name(Some("filename cGhvdG8uanBn,filetype aW1hZ2UvanBlZw==")).expect("ok").as_str(),
+            "photo.jpg"
+        );
+        assert_eq!(
+            metadata_name(Some("relativePath bnVsbA==,name Li4vLi4vZXZpbC5wZGY=")).expect("ok").as_str(),
+            "evil.pdf"
+        );
         assert_eq!(metadata_name(None).expect("ok").as_str(), "file");
         assert!(metadata_name(Some("filename !!!")).is_err());
         assert_eq!(http_date(OffsetDateTime::UNIX_EPOCH), "Thu, 01 Jan 1970 00:00:00 GMT");

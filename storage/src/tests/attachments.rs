@@ -57,7 +57,10 @@ async fn attach_once_and_unattached_listing() {
     let claimed = s.attach(old.id, owner, target).await.expect("attach").expect("claimed");
     assert_eq!(claimed.attached_to, Some(target));
     assert!(s.attach(old.id, owner, target).await.expect("again").is_some(), "the same target again is a no-op");
-    let elsewhere = AttachedTo::Message { conversation_id: ConversationId::from_uuid(uuid::Uuid::now_v7()), message_id: MessageId::from_uuid(uuid::Uuid::now_v7()) };
+    let elsewhere = AttachedTo::Message {
+        conversation_id: ConversationId::from_uuid(uuid::Uuid::now_v7()),
+        message_id: MessageId::from_uuid(uuid::Uuid::now_v7()),
+    };
     assert!(matches!(s.attach(old.id, owner, elsewhere).await, Err(crate::StoreError::Duplicate(_))));
     assert_eq!(s.unattached_before(t0 + Duration::hours(3), 10).await.expect("list"), vec![young.id]);
     s.delete(&young).await.expect("delete");

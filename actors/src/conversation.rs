@@ -468,6 +468,22 @@ impl ConversationActor {
             })
             .await
         };
+        let store = self.store.clone();
+        let work = async move {
+            let (head, message) = work.await?;
+            if message.deleted {
+                // The deleted message lets its files go: they wait out the unattached
+                // grace period, then the sweeper removes them (and their last blobs).
+                let target = AttachedTo::Message { conversation_id: message.conversation_id, message_id: message.id };
+                let now = OffsetDateTime::now_utc();
+                for a in &message.attachments {
+                    if let Err(e) = store.attachments().detach(a.id, target, now).await {
+                        tracing::warn!(attachment = %a.id, error = %e, "a deleted message's attachment was not released");
+                    }
+                }
+            }
+            Ok::<_, ActorError>((head, message))
+        };
         AtomicResponse::new(Box::pin(work.into_actor(self).map(|res, act, _| {
             let (head, message) = res?;
             act.head = Some(head);

@@ -91,9 +91,18 @@ pub struct Attachment {
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     pub attached_to: Option<AttachedTo>,
+    /// When it last became unattached after being attached (its message deleted); the
+    /// grace period runs from here. `None`: unattached since `created_at`.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub released_at: Option<OffsetDateTime>,
 }
 
 impl Attachment {
+    /// Where the grace period of an unattached attachment starts.
+    pub fn unattached_since(&self) -> OffsetDateTime {
+        self.released_at.unwrap_or(self.created_at)
+    }
+
     /// Every blob this attachment holds a reference on (served copy and thumbnails).
     pub fn blobs(&self) -> Vec<(String, u64)> {
         let mut v = vec![(self.blob.clone(), self.size)];
@@ -298,15 +307,54 @@ impl Attachments<'_> {
         })
         .await?;
         if let Some(a) = &out {
-            self.b.delete(Table::AttachmentsUnattached, ALL, &time_key(a.created_at, &a.id.to_string())).await?;
+            self.b
+                .delete(Table::AttachmentsUnattached, ALL, &time_key(a.unattached_since(), &a.id.to_string()))
+                .await?;
         }
         Ok(out)
+    }
+
+    /// Lets an attachment go from `target` (its message was deleted): unattached again,
+    /// listed for the sweeper from `now`. A no-op when attached elsewhere or absent.
+    pub async fn detach(&self, id: AttachmentId, target: AttachedTo, now: OffsetDateTime) -> Result<(), StoreError> {
+        let pk = id.to_string();
+        let released = cas_retry(|| async {
+            let Some(cur) = get_versioned::<Attachment>(self.b, Table::AttachmentsById, &pk, "").await? else {
+                return Ok(Some(None));
+            };
+            if cur.value.attached_to != Some(target) {
+                return Ok(Some(None));
+            }
+            let mut next = cur.value.clone();
+            next.attached_to = None;
+            next.released_at = Some(now);
+            let out = self
+                .b
+                .cas(
+                    Table::AttachmentsById,
+                    &pk,
+                    "",
+                    Expect::Version(cur.version),
+                    encode(Table::AttachmentsById, &next)?,
+                    None,
+                )
+                .await?;
+            Ok(out.applied().then_some(Some(next)))
+        })
+        .await?;
+        if let Some(a) = released {
+            let ck = time_key(a.unattached_since(), &a.id.to_string());
+            self.b
+                .put(Table::AttachmentsUnattached, ALL, &ck, encode(Table::AttachmentsUnattached, &a.owner)?, None)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Removes the attachment's rows (its blob references are released by the caller).
     pub async fn delete(&self, a: &Attachment) -> Result<(), StoreError> {
         self.b.delete(Table::AttachmentsById, &a.id.to_string(), "").await?;
-        self.b.delete(Table::AttachmentsUnattached, ALL, &time_key(a.created_at, &a.id.to_string())).await
+        self.b.delete(Table::AttachmentsUnattached, ALL, &time_key(a.unattached_since(), &a.id.to_string())).await
     }
 
     /// Unattached attachments created before `before`, oldest first, at most `limit`.

@@ -746,6 +746,18 @@ async fn unattached_uploads_are_swept_and_shared_blobs_stay_while_referenced() {
     )
     .await
     .expect(201, None);
+    // A deleted message lets its files go: members lose them at once, the sweeper
+    // removes them after the grace period.
+    let sent = multipart(&app, &a.token, "retracted.txt", b"sent by mistake\n").await;
+    sent.expect(201, None);
+    let retracted = sent.json["id"].as_str().expect("id").to_string();
+    let msg = app
+        .post(&format!("/api/conversations/{conv}/messages"), json!({"attachment_ids": [retracted]}), Some(&a.token))
+        .await;
+    msg.expect(201, None);
+    app.get(&format!("/api/attachments/{retracted}"), Some(&b.token)).await.expect(200, None);
+    app.delete(&format!("/api/messages/{}", msg.json["id"].as_str().expect("id")), Some(&a.token)).await;
+    app.get(&format!("/api/attachments/{retracted}"), Some(&b.token)).await.expect(404, Some("not_found"));
     // An abandoned tus upload, too: its partial file goes once it expires.
     let created = tus_create(&app, &a.token, "abandoned.pdf", 5000).await;
     created.expect(201, None);
@@ -758,7 +770,8 @@ async fn unattached_uploads_are_swept_and_shared_blobs_stay_while_referenced() {
         let gone =
             app.get(&format!("/api/attachments/{}", dropped.json["id"].as_str().expect("id")), Some(&a.token)).await;
         let wav_gone = !wav_path.exists();
-        if gone.status == 404 && wav_gone && !part.exists() {
+        let retracted_gone = app.get(&format!("/api/attachments/{retracted}"), Some(&a.token)).await.status == 404;
+        if gone.status == 404 && wav_gone && !part.exists() && retracted_gone {
             break;
         }
         assert!(std::time::Instant::now() < deadline, "the sweeper removes unattached attachments");

@@ -420,6 +420,7 @@ impl Attachments {
             thumbnails,
             created_at: now,
             attached_to: None,
+            released_at: None,
         };
         let stored_bytes: u64 = attachment.blobs().iter().map(|(_, s)| *s).sum();
         let att = self.inner.store.attachments();

@@ -35,6 +35,7 @@ fn attachment(owner: UserId, at: time::OffsetDateTime) -> Attachment {
         thumbnails: Vec::new(),
         created_at: at,
         attached_to: None,
+        released_at: None,
     }
 }
 

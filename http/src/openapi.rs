@@ -39,7 +39,7 @@ impl Modify for BearerAuth {
         catalog::update_company, catalog::delete_company,
         providers::list, providers::create, providers::get, providers::update, providers::replace, providers::services, providers::reviews,
         services::list, services::create, services::get, services::update, services::replace, services::delete, services::like,
-        services::unlike, services::reviews,
+        services::unlike, services::reviews, services::set_gallery,
         jobs::list, jobs::create, jobs::mine, jobs::get, jobs::update, jobs::replace, jobs::withdraw, jobs::proposals::job_proposals,
         jobs::proposals::hire, jobs::proposals::propose, jobs::proposals::my_proposals, jobs::proposals::get_proposal,
         jobs::proposals::accept, jobs::proposals::withdraw,

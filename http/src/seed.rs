@@ -1241,6 +1241,7 @@ impl Planner {
                 created_at: at,
                 updated_at: at,
                 deleted: false,
+                gallery: Vec::new(),
             });
         }
         Ok(())

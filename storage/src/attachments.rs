@@ -49,7 +49,14 @@ pub struct Upload {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum AttachedTo {
-    Message { conversation_id: ConversationId, message_id: MessageId },
+    Message {
+        conversation_id: ConversationId,
+        message_id: MessageId,
+    },
+    /// A service's public gallery: anyone may see it.
+    Gallery {
+        service_id: agora_engine::ServiceId,
+    },
 }
 
 /// A thumbnail: a re-encoded, smaller copy of an image.

@@ -801,3 +801,64 @@ async fn refusals_are_counted_by_reason() {
         metrics.text.lines().filter(|l| l.contains("upload")).collect::<Vec<_>>().join("\n")
     );
 }
+
+#[actix_web::test]
+async fn a_service_gallery_is_ordered_public_and_images_only() {
+    let app = spawn_app().await;
+    let (provider, _) = app.provider("gallery").await;
+    let created = app
+        .post(
+            "/api/services",
+            json!({"title": "Garden design", "description": "Plans and planting", "price": {"amount": 9000, "currency": "USD"}}),
+            Some(&provider.token),
+        )
+        .await;
+    created.expect(201, None);
+    let service = created.json["id"].as_str().expect("service id").to_string();
+    let upload = |name: &'static str, bytes: Vec<u8>| {
+        let (app, token) = (&app, provider.token.clone());
+        async move {
+            let r = multipart(app, &token, name, &bytes).await;
+            r.expect(201, None);
+            r.json["id"].as_str().expect("id").to_string()
+        }
+    };
+    let first = upload("before.jpg", jpeg_with_gps()).await;
+    let second = upload("after.png", png(200, 100)).await;
+    let brief = upload("brief.pdf", pdf()).await;
+    let path = format!("/api/services/{service}/gallery");
+    // Images only; the owner only.
+    app.put(&path, json!({"attachment_ids": [first, brief]}), Some(&provider.token))
+        .await
+        .expect(415, Some("file_type_not_allowed"));
+    let stranger = app.user("stranger").await;
+    let theirs = multipart(&app, &stranger.token, "mine.png", &png(20, 20)).await;
+    app.put(&path, json!({"attachment_ids": [theirs.json["id"]]}), Some(&stranger.token))
+        .await
+        .expect(403, Some("forbidden"));
+    app.put(&path, json!({"attachment_ids": [theirs.json["id"]]}), Some(&provider.token))
+        .await
+        .expect(400, Some("validation_failed"));
+    // Ordered as given, and public: anyone reads the service and its thumbnails.
+    let set = app.put(&path, json!({"attachment_ids": [second, first]}), Some(&provider.token)).await;
+    set.expect(200, None);
+    let shown = app.get(&format!("/api/services/{service}"), None).await;
+    shown.expect(200, None);
+    let gallery = shown.json["gallery"].as_array().expect("gallery").clone();
+    assert_eq!(
+        gallery.iter().map(|g| g["id"].as_str().unwrap_or("")).collect::<Vec<_>>(),
+        vec![second.as_str(), first.as_str()]
+    );
+    assert_eq!((gallery[0]["width"].as_u64(), gallery[0]["height"].as_u64()), (Some(200), Some(100)));
+    let redirect = app.get(gallery[1]["thumbnail_url"].as_str().expect("thumbnail_url"), None).await;
+    assert_eq!(redirect.status, 302, "{}", redirect.text);
+    let thumb = bytes_of(&app, &header(&redirect, "location")).await;
+    assert!(image::load_from_memory(&thumb).is_ok());
+    assert_eq!(gps_of(&thumb), None, "a public gallery never shows where the photo was taken");
+    // An image already in another gallery or message cannot be taken; one left out is let go.
+    let again = app.put(&path, json!({"attachment_ids": [first]}), Some(&provider.token)).await;
+    again.expect(200, None);
+    assert_eq!(again.json["gallery"].as_array().map(Vec::len), Some(1));
+    app.get(&format!("/api/attachments/{second}/thumbnail"), None).await.expect(404, Some("not_found"));
+    assert_eq!(app.get(&format!("/api/attachments/{first}/thumbnail"), None).await.status, 302);
+}

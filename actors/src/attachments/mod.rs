@@ -478,14 +478,31 @@ impl Attachments {
     }
 
     pub async fn may_view(&self, caller: UserId, a: &Attachment) -> Result<bool, ActorError> {
-        if a.owner == caller {
+        self.may_view_as(Some(caller), a).await
+    }
+
+    /// [`Attachments::may_view`] for a caller who may be anonymous: a service gallery's
+    /// images are public, everything else needs an account that may see it.
+    pub async fn may_view_as(&self, caller: Option<UserId>, a: &Attachment) -> Result<bool, ActorError> {
+        if caller == Some(a.owner) {
             return Ok(true);
         }
-        match a.attached_to {
-            None => Ok(false),
-            Some(AttachedTo::Message { conversation_id, .. }) => {
+        match (a.attached_to, caller) {
+            (Some(AttachedTo::Gallery { .. }), _) => Ok(true),
+            (None, _) | (_, None) => Ok(false),
+            (Some(AttachedTo::Message { conversation_id, .. }), Some(caller)) => {
                 Ok(self.inner.store.chat().get(conversation_id).await?.is_some_and(|c| c.value.is_member(caller)))
             }
+        }
+    }
+
+    /// The attachment, if `caller` (possibly anonymous) may see it; not found otherwise.
+    pub async fn visible_as(&self, caller: Option<UserId>, id: AttachmentId) -> Result<Attachment, ActorError> {
+        let a = self.inner.store.attachments().get(id).await?.ok_or(ActorError::NotFound)?;
+        if self.may_view_as(caller, &a).await? {
+            Ok(a)
+        } else {
+            Err(ActorError::NotFound)
         }
     }
 

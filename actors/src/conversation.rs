@@ -10,8 +10,9 @@ use std::time::{Duration, Instant};
 use actix::dev::ToEnvelope;
 use actix::prelude::*;
 use agora_engine::chat::{may_change_message, next_read_seq};
-use agora_engine::{ClientMsgId, ConversationId, MessageBody, MessageId, NotificationType, UserId};
-use agora_storage::chat::{Conversation, Message, ReadCursor};
+use agora_engine::{AttachmentUse, ClientMsgId, ConversationId, MessageBody, MessageId, NotificationType, UserId};
+use agora_storage::attachments::AttachedTo;
+use agora_storage::chat::{Conversation, Message, MessageAttachment, ReadCursor};
 use agora_storage::{cas_retry, lost, Store, StoreError, Versioned};
 use time::OffsetDateTime;
 
@@ -270,6 +271,8 @@ pub struct SendMessage {
     pub sender: UserId,
     pub body: MessageBody,
     pub client_msg_id: Option<ClientMsgId>,
+    /// Uploaded attachments of the sender's to send with the message (at most 10).
+    pub attachments: Vec<agora_engine::AttachmentId>,
     /// When the request arrived (for the send → durable → delivered histogram).
     pub origin: Instant,
 }
@@ -296,7 +299,7 @@ impl Handler<SendMessage> for ConversationActor {
                 return Err(ActorError::Blocked);
             }
             let cmid = msg.client_msg_id.as_ref().map(|c| c.as_str().to_string());
-            let (chat, msg, cmid) = (&chat, &msg, &cmid);
+            let (chat, msg, cmid, store) = (&chat, &msg, &cmid, &store);
             // The first attempt uses the actor's head; after a lost race the head is read
             // again (another node, or a retired actor, moved it) and rolled forward.
             let cached = std::sync::Mutex::new(Some(head));
@@ -317,6 +320,11 @@ impl Handler<SendMessage> for ConversationActor {
                         return Ok(Some((head, Sent { message, duplicate: true }, None)));
                     }
                 }
+                let files = if msg.attachments.is_empty() {
+                    Vec::new()
+                } else {
+                    crate::attachments::claimable(store, msg.sender, &msg.attachments, AttachmentUse::Message).await?
+                };
                 let message = Message {
                     id: MessageId::from_uuid(uuid::Uuid::now_v7()),
                     conversation_id: head.value.id,
@@ -327,8 +335,17 @@ impl Handler<SendMessage> for ConversationActor {
                     client_msg_id: cmid.clone(),
                     edited_at: None,
                     deleted: false,
+                    attachments: files.iter().map(MessageAttachment::from).collect(),
                 };
                 let Some(next) = lost(chat.commit(&head, &message).await)? else { return Ok(None) };
+                // Committed: the files now belong to the message (and only its
+                // conversation's members may download them).
+                let target = AttachedTo::Message { conversation_id: message.conversation_id, message_id: message.id };
+                for f in &files {
+                    if let Err(e) = store.attachments().attach(f.id, msg.sender, target).await {
+                        tracing::warn!(attachment = %f.id, error = %e, "attachment not claimed by its message");
+                    }
+                }
                 metrics::histogram!("agora_message_latency_seconds", "stage" => "durable")
                     .record(origin.elapsed().as_secs_f64());
                 Ok(Some((next, Sent { message, duplicate: false }, Some(head.value))))
@@ -450,6 +467,22 @@ impl ConversationActor {
                 Ok(lost(chat.save_message(&head, message).await)?.map(|next| (next, message.clone())))
             })
             .await
+        };
+        let store = self.store.clone();
+        let work = async move {
+            let (head, message) = work.await?;
+            if message.deleted {
+                // The deleted message lets its files go: they wait out the unattached
+                // grace period, then the sweeper removes them (and their last blobs).
+                let target = AttachedTo::Message { conversation_id: message.conversation_id, message_id: message.id };
+                let now = OffsetDateTime::now_utc();
+                for a in &message.attachments {
+                    if let Err(e) = store.attachments().detach(a.id, target, now).await {
+                        tracing::warn!(attachment = %a.id, error = %e, "a deleted message's attachment was not released");
+                    }
+                }
+            }
+            Ok::<_, ActorError>((head, message))
         };
         AtomicResponse::new(Box::pin(work.into_actor(self).map(|res, act, _| {
             let (head, message) = res?;

@@ -30,6 +30,9 @@ pub enum ActorError {
     TooManyConnections,
     #[error("storage: {0}")]
     Storage(#[from] StoreError),
+    /// An upload or attachment step refused (offset, checksum, expiry, in use).
+    #[error("{0}")]
+    Upload(crate::attachments::UploadRefusal),
     /// An actor could not be reached (shutting down).
     #[error("service unavailable")]
     Unavailable,
@@ -47,6 +50,8 @@ impl ActorError {
             ActorError::Refused(DomainError::Forbidden(_)) => "forbidden",
             ActorError::Refused(DomainError::Transition { .. }) => "invalid_transition",
             ActorError::Refused(DomainError::Conflict { code, .. }) => code,
+            ActorError::Refused(DomainError::File(r)) => r.code(),
+            ActorError::Upload(r) => r.code(),
             ActorError::RateLimited(_) => "rate_limited",
             ActorError::TooManyConnections => "too_many_connections",
             ActorError::Storage(_) | ActorError::Unavailable => "internal",
@@ -74,7 +79,7 @@ impl From<DomainError> for ActorError {
             DomainError::Invalid(fields) => ActorError::Invalid(fields),
             DomainError::Forbidden(why) => ActorError::Forbidden(why),
             DomainError::Transition { .. } => ActorError::Conflict("the message was deleted"),
-            other @ DomainError::Conflict { .. } => ActorError::Refused(other),
+            other @ (DomainError::Conflict { .. } | DomainError::File(_)) => ActorError::Refused(other),
         }
     }
 }

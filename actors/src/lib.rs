@@ -20,6 +20,8 @@
 //! typed messages here and the bounded queue in [`connection`].
 
 pub mod analytics;
+pub mod attachments;
+pub mod blob;
 pub mod broker;
 pub mod bus;
 pub mod cluster;

@@ -57,6 +57,9 @@ pub enum ClientFrame {
         conversation_id: String,
         client_msg_id: String,
         body: String,
+        /// Uploaded attachment ids (at most 10); with any, `body` may be empty.
+        #[serde(default, alias = "attachments")]
+        attachment_ids: Vec<String>,
     },
     Edit {
         message_id: String,
@@ -184,6 +187,51 @@ pub struct MessageView {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub edited_at: Option<String>,
     pub deleted: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub attachments: Vec<AttachmentView>,
+}
+
+/// A file attached to a message, as clients see it. `thumbnail_url` (images) answers,
+/// for a member, a redirect to a short-lived signed link; `GET /api/attachments/{id}`
+/// gives the signed `url` of the file itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttachmentView {
+    pub id: String,
+    pub kind: String,
+    pub name: String,
+    pub size: u64,
+    #[serde(rename = "type")]
+    pub content_type: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub width: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub height: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub duration_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub peaks: Option<Vec<u8>>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub pages: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub thumbnail_url: Option<String>,
+}
+
+impl From<&agora_storage::chat::MessageAttachment> for AttachmentView {
+    fn from(a: &agora_storage::chat::MessageAttachment) -> Self {
+        AttachmentView {
+            id: a.id.to_string(),
+            kind: a.kind.as_str().to_string(),
+            name: a.name.clone(),
+            size: a.size,
+            content_type: a.content_type.clone(),
+            width: a.width,
+            height: a.height,
+            duration_ms: a.duration_ms,
+            peaks: a.peaks.clone(),
+            pages: a.pages,
+            thumbnail_url: a.thumbnail.then(|| format!("/api/attachments/{}/thumbnail", a.id)),
+        }
+    }
 }
 
 impl From<&Message> for MessageView {
@@ -198,6 +246,7 @@ impl From<&Message> for MessageView {
             client_msg_id: m.client_msg_id.clone(),
             edited_at: m.edited_at.map(rfc3339),
             deleted: m.deleted,
+            attachments: if m.deleted { Vec::new() } else { m.attachments.iter().map(AttachmentView::from).collect() },
         }
     }
 }
@@ -264,6 +313,8 @@ pub enum ServerFrame {
         edited_at: Option<String>,
         #[serde(skip_serializing_if = "std::ops::Not::not", default)]
         deleted: bool,
+        #[serde(skip_serializing_if = "Vec::is_empty", default)]
+        attachments: Vec<AttachmentView>,
     },
     MessageEdited {
         conversation_id: String,
@@ -330,6 +381,7 @@ impl ServerFrame {
             client_msg_id: v.client_msg_id,
             edited_at: v.edited_at,
             deleted: v.deleted,
+            attachments: v.attachments,
         }
     }
 
@@ -423,7 +475,12 @@ mod tests {
 
     #[test]
     fn decodes_json_and_msgpack_alike() {
-        let frame = ClientFrame::Send { conversation_id: "c".into(), client_msg_id: "m1".into(), body: "hi".into() };
+        let frame = ClientFrame::Send {
+            conversation_id: "c".into(),
+            client_msg_id: "m1".into(),
+            body: "hi".into(),
+            attachment_ids: Vec::new(),
+        };
         let json = serde_json::to_vec(&frame).expect("json");
         let mp = rmp_serde::to_vec_named(&frame).expect("msgpack");
         assert_eq!(decode(&json, Encoding::Json).expect("json frame"), frame);
@@ -443,6 +500,7 @@ mod tests {
             client_msg_id: Some("x".into()),
             edited_at: None,
             deleted: false,
+            attachments: Vec::new(),
         };
         let local = SharedFrame::new(frame.clone());
         let bytes = local.bytes(Encoding::Msgpack);

@@ -144,10 +144,16 @@ impl UserSession {
     fn handle_frame(&mut self, id: ConnectionId, frame: ClientFrame, received: Instant, ctx: &mut Context<Self>) {
         let reference = frame.reference();
         match frame {
-            ClientFrame::Send { conversation_id, client_msg_id, body } => {
+            ClientFrame::Send { conversation_id, client_msg_id, body, attachment_ids } => {
                 let cmd = (|| {
                     let conversation_id = ConversationId::parse(&conversation_id).map_err(|_| ActorError::NotFound)?;
-                    let body = MessageBody::parse(&body).map_err(|e| with_field("body", e))?;
+                    let attachments = attachment_ids
+                        .iter()
+                        .map(|a| agora_engine::AttachmentId::parse(a))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|e| with_field("attachment_ids", e))?;
+                    let body = MessageBody::parse_with_attachments(&body, attachments.len())
+                        .map_err(|e| with_field("body", e))?;
                     let client_msg_id =
                         ClientMsgId::parse(&client_msg_id).map_err(|e| with_field("client_msg_id", e))?;
                     Ok::<_, ActorError>(SendMessage {
@@ -155,6 +161,7 @@ impl UserSession {
                         sender: self.user,
                         body,
                         client_msg_id: Some(client_msg_id),
+                        attachments,
                         origin: received,
                     })
                 })();

@@ -152,6 +152,7 @@ async fn conversation_actors_stop_when_idle_and_restart_from_storage() {
         sender: a,
         body: MessageBody::parse(&format!("hello {n}")).expect("body"),
         client_msg_id: None,
+        attachments: Vec::new(),
         origin: std::time::Instant::now(),
     };
     let first = w.hub.conversations.send(send(1)).await.expect("registry").expect("sent");

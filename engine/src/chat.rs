@@ -33,6 +33,15 @@ impl MessageBody {
         Ok(MessageBody(raw.to_string()))
     }
 
+    /// A body that may be empty when the message carries attachments (a photo or a voice
+    /// note alone); the other rules are the same.
+    pub fn parse_with_attachments(raw: &str, attachments: usize) -> Result<Self, DomainError> {
+        if attachments > 0 && raw.trim().is_empty() {
+            return Ok(MessageBody(String::new()));
+        }
+        Self::parse(raw)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -145,6 +154,9 @@ mod tests {
         assert!(MessageBody::parse("hi").is_ok());
         assert!(MessageBody::parse("   ").is_err());
         assert!(MessageBody::parse("").is_err());
+        assert!(MessageBody::parse_with_attachments("", 1).is_ok(), "a photo alone");
+        assert!(MessageBody::parse_with_attachments("  ", 0).is_err());
+        assert!(MessageBody::parse_with_attachments(&"x".repeat(4001), 1).is_err());
         assert!(MessageBody::parse(&"x".repeat(MAX_BODY_CHARS)).is_ok());
         assert!(MessageBody::parse(&"x".repeat(MAX_BODY_CHARS + 1)).is_err());
         assert!(MessageBody::parse("a\0b").is_err());

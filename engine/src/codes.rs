@@ -33,6 +33,20 @@ pub const FUNDING_REQUIRED: &str = "funding_required";
 pub const MILESTONE_UNFUNDED: &str = "milestone_unfunded";
 pub const PAYMENT_METHOD_REQUIRED: &str = "payment_method_required";
 pub const CSRF_FAILED: &str = "csrf_failed";
+// Attachments and uploads (docs/attachments.md).
+pub const UNSUPPORTED_FILE_TYPE: &str = "unsupported_file_type";
+pub const FILE_TYPE_NOT_ALLOWED: &str = "file_type_not_allowed";
+pub const FILE_TOO_LARGE: &str = "file_too_large";
+pub const MEDIA_TOO_LONG: &str = "media_too_long";
+pub const QUOTA_EXCEEDED: &str = "quota_exceeded";
+pub const UNREADABLE_FILE: &str = "unreadable_file";
+pub const HOSTILE_FILE: &str = "hostile_file";
+pub const UPLOAD_OFFSET_MISMATCH: &str = "upload_offset_mismatch";
+pub const CHECKSUM_MISMATCH: &str = "checksum_mismatch";
+pub const UPLOAD_EXPIRED: &str = "upload_expired";
+pub const UPLOAD_INCOMPLETE: &str = "upload_incomplete";
+pub const LINK_EXPIRED: &str = "link_expired";
+pub const ATTACHMENT_IN_USE: &str = "attachment_in_use";
 
 /// Every code, sorted.
 pub const ALL: &[&str] = &[
@@ -40,9 +54,11 @@ pub const ALL: &[&str] = &[
     "already_replied",
     "already_reviewed",
     "already_verified",
+    "attachment_in_use",
     "bad_request",
     "blocked",
     "booking_overlap",
+    "checksum_mismatch",
     "concurrent_update",
     "conflict",
     "contract_not_payable",
@@ -51,9 +67,12 @@ pub const ALL: &[&str] = &[
     "duplicate_proposal",
     "email_taken",
     "error",
+    "file_too_large",
+    "file_type_not_allowed",
     "forbidden",
     "funding_required",
     "has_children",
+    "hostile_file",
     "idempotency_key_in_use",
     "idempotency_key_reused",
     "insufficient_funds",
@@ -70,6 +89,8 @@ pub const ALL: &[&str] = &[
     "invalid_token",
     "invalid_transition",
     "job_not_open",
+    "link_expired",
+    "media_too_long",
     "method_not_allowed",
     "milestone_unfunded",
     "milestones_locked",
@@ -83,6 +104,7 @@ pub const ALL: &[&str] = &[
     "payment_method_required",
     "profile_exists",
     "proposal_not_pending",
+    "quota_exceeded",
     "rate_limited",
     "refresh_token_reused",
     "service_unavailable",
@@ -92,7 +114,12 @@ pub const ALL: &[&str] = &[
     "too_many_connections",
     "unauthorized",
     "unknown_type",
+    "unreadable_file",
+    "unsupported_file_type",
     "unsupported_media_type",
+    "upload_expired",
+    "upload_incomplete",
+    "upload_offset_mismatch",
     "username_taken",
     "validation_failed",
     "websocket_upgrade_required",

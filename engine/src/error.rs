@@ -68,6 +68,9 @@ pub enum DomainError {
     /// of [`crate::codes::ALL`].
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// An attachment refused by the file rules (type, size, duration, quota, content).
+    #[error("{0}")]
+    File(crate::attachment::FileRefusal),
 }
 
 impl DomainError {
@@ -89,6 +92,7 @@ impl DomainError {
             DomainError::Forbidden(_) => crate::codes::FORBIDDEN,
             DomainError::Transition { .. } => crate::codes::INVALID_TRANSITION,
             DomainError::Conflict { code, .. } => code,
+            DomainError::File(r) => r.code(),
         }
     }
 

@@ -146,3 +146,11 @@ id_type!(
     /// A provider's bank account for payouts (a gateway token with country and last4).
     PayoutMethodId
 );
+id_type!(
+    /// A resumable upload (tus) or a multipart upload in progress.
+    UploadId
+);
+id_type!(
+    /// A stored file that messages, proposals, deliveries and galleries refer to.
+    AttachmentId
+);

@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod analytics;
+pub mod attachment;
 pub mod availability;
 pub mod booking;
 pub mod card;
@@ -26,6 +27,9 @@ pub mod search;
 pub mod webhook;
 
 pub use account::{Email, Password, PersonName, Role, Username};
+pub use attachment::{
+    FileName, FileRefusal, FileType, Kind as AttachmentKind, Limits as AttachmentLimits, Use as AttachmentUse,
+};
 pub use availability::{SlotPolicy, TimeZoneName, WorkingHours};
 pub use booking::Booking;
 pub use chat::{ClientMsgId, ConversationKind, MessageBody, NewConversation};
@@ -33,9 +37,9 @@ pub use contract::{Contract, ContractActor, ContractEvent, ContractStatus, Statu
 pub use error::{DomainError, FieldErrors};
 pub use event::DomainEvent;
 pub use ids::{
-    BookingId, CategoryId, CompanyId, ContractId, ConversationId, JobId, LedgerTxnId, MessageId, MilestoneId,
-    NotificationId, PaymentId, PaymentMethodId, PayoutId, PayoutMethodId, ProposalId, ProviderId, ReviewId, ServiceId,
-    SessionId, SkillId, UserId,
+    AttachmentId, BookingId, CategoryId, CompanyId, ContractId, ConversationId, JobId, LedgerTxnId, MessageId,
+    MilestoneId, NotificationId, PaymentId, PaymentMethodId, PayoutId, PayoutMethodId, ProposalId, ProviderId,
+    ReviewId, ServiceId, SessionId, SkillId, UploadId, UserId,
 };
 pub use job::Job;
 pub use market::{Availability, BookingActor, BookingStatus, JobStatus, ProposalStatus, SkillLevel};

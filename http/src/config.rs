@@ -144,6 +144,27 @@ pub struct Settings {
     pub trust_proxy: Switch,
     /// Open WebSockets allowed per user on one node; beyond, the new one is closed with 4008.
     pub ws_max_connections_per_user: usize,
+    // Attachments (docs/attachments.md).
+    /// Where attachment bytes live: unset = `<data dir>/blobs`; `s3://bucket/prefix` = an
+    /// S3-compatible service (credentials, region, endpoint from the usual `AWS_*` variables).
+    pub blob_url: Option<String>,
+    /// Caps per attachment kind, in bytes (413 beyond), and the longest audio and video, in seconds.
+    pub attachment_image_max_bytes: u64,
+    pub attachment_audio_max_bytes: u64,
+    pub attachment_audio_max_secs: u64,
+    pub attachment_document_max_bytes: u64,
+    pub attachment_video_max_bytes: u64,
+    pub attachment_video_max_secs: u64,
+    /// Bytes of attachments one user may keep (413 `quota_exceeded` beyond).
+    pub attachment_quota_bytes: u64,
+    /// How long a resumable upload may take (tus `Upload-Expires`), and how long a finished
+    /// upload may stay unattached before it is removed, in seconds.
+    pub upload_expiry_secs: u64,
+    pub attachment_unattached_secs: u64,
+    /// How often abandoned uploads and unattached attachments are looked for, in seconds.
+    pub attachment_sweep_interval_secs: u64,
+    /// How long a signed download link works, in seconds.
+    pub attachment_link_ttl_secs: u64,
 }
 
 impl Default for Settings {
@@ -207,6 +228,18 @@ impl Default for Settings {
             metrics_listen: None,
             trust_proxy: Switch::Off,
             ws_max_connections_per_user: 20,
+            blob_url: None,
+            attachment_image_max_bytes: 10 * 1024 * 1024,
+            attachment_audio_max_bytes: 20 * 1024 * 1024,
+            attachment_audio_max_secs: 600,
+            attachment_document_max_bytes: 25 * 1024 * 1024,
+            attachment_video_max_bytes: 100 * 1024 * 1024,
+            attachment_video_max_secs: 600,
+            attachment_quota_bytes: 1024 * 1024 * 1024,
+            upload_expiry_secs: 24 * 3600,
+            attachment_unattached_secs: 24 * 3600,
+            attachment_sweep_interval_secs: 300,
+            attachment_link_ttl_secs: 300,
         }
     }
 }
@@ -315,6 +348,18 @@ const ENV_KEYS: &[&str] = &[
     "METRICS_LISTEN",
     "TRUST_PROXY",
     "WS_MAX_CONNECTIONS_PER_USER",
+    "BLOB_URL",
+    "ATTACHMENT_IMAGE_MAX_BYTES",
+    "ATTACHMENT_AUDIO_MAX_BYTES",
+    "ATTACHMENT_AUDIO_MAX_SECS",
+    "ATTACHMENT_DOCUMENT_MAX_BYTES",
+    "ATTACHMENT_VIDEO_MAX_BYTES",
+    "ATTACHMENT_VIDEO_MAX_SECS",
+    "ATTACHMENT_QUOTA_BYTES",
+    "UPLOAD_EXPIRY_SECS",
+    "ATTACHMENT_UNATTACHED_SECS",
+    "ATTACHMENT_SWEEP_INTERVAL_SECS",
+    "ATTACHMENT_LINK_TTL_SECS",
     // Read by the command line itself.
     "CONFIG",
 ];
@@ -468,6 +513,18 @@ impl Settings {
             "METRICS_LISTEN" => self.metrics_listen = opt(value),
             "TRUST_PROXY" => self.trust_proxy = word(var, value)?,
             "WS_MAX_CONNECTIONS_PER_USER" => self.ws_max_connections_per_user = parse(var, value)?,
+            "BLOB_URL" => self.blob_url = opt(value),
+            "ATTACHMENT_IMAGE_MAX_BYTES" => self.attachment_image_max_bytes = parse(var, value)?,
+            "ATTACHMENT_AUDIO_MAX_BYTES" => self.attachment_audio_max_bytes = parse(var, value)?,
+            "ATTACHMENT_AUDIO_MAX_SECS" => self.attachment_audio_max_secs = parse(var, value)?,
+            "ATTACHMENT_DOCUMENT_MAX_BYTES" => self.attachment_document_max_bytes = parse(var, value)?,
+            "ATTACHMENT_VIDEO_MAX_BYTES" => self.attachment_video_max_bytes = parse(var, value)?,
+            "ATTACHMENT_VIDEO_MAX_SECS" => self.attachment_video_max_secs = parse(var, value)?,
+            "ATTACHMENT_QUOTA_BYTES" => self.attachment_quota_bytes = parse(var, value)?,
+            "UPLOAD_EXPIRY_SECS" => self.upload_expiry_secs = parse(var, value)?,
+            "ATTACHMENT_UNATTACHED_SECS" => self.attachment_unattached_secs = parse(var, value)?,
+            "ATTACHMENT_SWEEP_INTERVAL_SECS" => self.attachment_sweep_interval_secs = parse(var, value)?,
+            "ATTACHMENT_LINK_TTL_SECS" => self.attachment_link_ttl_secs = parse(var, value)?,
             // Variables read elsewhere (tests, tools) are not settings.
             "TEST_SCYLLA" | "CONFIG" => {}
             _ => return Ok(false),
@@ -543,6 +600,33 @@ impl Settings {
             return Err(ConfigError::Invalid("storage = scylla needs scylla_nodes".into()));
         }
         Ok(())
+    }
+
+    /// The attachment caps as the engine's rules take them.
+    pub fn attachment_limits(&self) -> agora_engine::AttachmentLimits {
+        agora_engine::AttachmentLimits {
+            image_max_bytes: self.attachment_image_max_bytes,
+            audio_max_bytes: self.attachment_audio_max_bytes,
+            audio_max_ms: self.attachment_audio_max_secs.saturating_mul(1000),
+            document_max_bytes: self.attachment_document_max_bytes,
+            video_max_bytes: self.attachment_video_max_bytes,
+            video_max_ms: self.attachment_video_max_secs.saturating_mul(1000),
+            quota_bytes: self.attachment_quota_bytes,
+            ..agora_engine::AttachmentLimits::default()
+        }
+    }
+
+    /// Where the attachment blobs live.
+    pub fn blob_settings(&self) -> agora_actors::blob::BlobSettings {
+        match &self.blob_url {
+            Some(url) if url.starts_with("s3://") => {
+                agora_actors::blob::BlobSettings::S3 { url: url.clone(), options: Vec::new() }
+            }
+            Some(dir) => {
+                agora_actors::blob::BlobSettings::Local(PathBuf::from(dir.strip_prefix("file://").unwrap_or(dir)))
+            }
+            None => agora_actors::blob::BlobSettings::Local(self.data_dir.join("blobs")),
+        }
     }
 
     pub fn outbox_dir(&self) -> PathBuf {

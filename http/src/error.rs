@@ -45,6 +45,15 @@ pub enum ApiError {
     Unavailable(String),
     #[error("internal error")]
     Internal(String),
+    /// An attachment refused by the file rules: 415, 413 or 422 by the refusal's kind.
+    #[error("{0}")]
+    File(agora_engine::FileRefusal),
+    /// 410: an upload that expired (tus expiration extension).
+    #[error("{message}")]
+    Gone { code: &'static str, message: String },
+    /// 460: the tus checksum extension's answer to a chunk whose digest does not match.
+    #[error("the chunk's checksum does not match")]
+    ChecksumMismatch,
 }
 
 #[derive(Serialize)]
@@ -92,6 +101,9 @@ impl ApiError {
             ApiError::TooManyRequests { .. } => "rate_limited",
             ApiError::Unavailable(_) => "service_unavailable",
             ApiError::Internal(_) => "internal_error",
+            ApiError::File(r) => r.code(),
+            ApiError::Gone { code, .. } => code,
+            ApiError::ChecksumMismatch => "checksum_mismatch",
         }
     }
 }
@@ -111,6 +123,9 @@ impl ResponseError for ApiError {
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::File(r) => StatusCode::from_u16(r.status()).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY),
+            ApiError::Gone { .. } => StatusCode::GONE,
+            ApiError::ChecksumMismatch => StatusCode::from_u16(460).unwrap_or(StatusCode::BAD_REQUEST),
         }
     }
 
@@ -151,6 +166,7 @@ impl From<DomainError> for ApiError {
                 ApiError::PaymentRequired { code: agora_engine::codes::PAYMENT_DECLINED, message }
             }
             DomainError::Conflict { code, message } => ApiError::Conflict { code, message },
+            DomainError::File(r) => ApiError::File(r),
         }
     }
 }
@@ -194,6 +210,18 @@ impl From<agora_actors::ActorError> for ApiError {
             }
             C::Storage(e) => e.into(),
             C::Unavailable => ApiError::Unavailable("actor unavailable".into()),
+            C::Upload(r) => {
+                use agora_actors::attachments::UploadRefusal as U;
+                let message = r.to_string();
+                match r {
+                    U::ChecksumMismatch => ApiError::ChecksumMismatch,
+                    U::Expired => ApiError::Gone { code: "upload_expired", message },
+                    U::BeyondLength => ApiError::PayloadTooLarge,
+                    U::OffsetMismatch { .. } | U::Locked | U::Incomplete | U::InUse => {
+                        ApiError::Conflict { code: r.code(), message }
+                    }
+                }
+            }
         }
     }
 }
@@ -248,6 +276,8 @@ mod code_tests {
             ApiError::Validation(FieldErrors::new()),
             ApiError::Forbidden("x"),
             ApiError::UnsupportedMediaType("x".into()),
+            ApiError::ChecksumMismatch,
+            ApiError::File(agora_engine::FileRefusal::Unreadable("x".into())),
             ApiError::TooManyRequests { message: "x", retry_after: Duration::from_secs(1) },
         ] {
             assert!(agora_engine::codes::is_known(e.code()), "{}", e.code());

@@ -4,8 +4,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    analytics, auth, availability, bookings, catalog, contracts, conversations, jobs, notifications, ops, payments,
-    providers, reviews, services, users,
+    analytics, attachments, auth, availability, bookings, catalog, contracts, conversations, jobs, notifications, ops,
+    payments, providers, reviews, services, uploads, users,
 };
 
 struct BearerAuth;
@@ -39,7 +39,7 @@ impl Modify for BearerAuth {
         catalog::update_company, catalog::delete_company,
         providers::list, providers::create, providers::mine, providers::get, providers::update, providers::replace, providers::services, providers::reviews,
         services::list, services::create, services::get, services::update, services::replace, services::delete, services::like,
-        services::unlike, services::reviews,
+        services::unlike, services::reviews, services::set_gallery,
         jobs::list, jobs::create, jobs::mine, jobs::get, jobs::update, jobs::replace, jobs::withdraw, jobs::proposals::job_proposals,
         jobs::proposals::hire, jobs::proposals::propose, jobs::proposals::my_proposals, jobs::proposals::get_proposal,
         jobs::proposals::accept, jobs::proposals::withdraw,
@@ -55,6 +55,8 @@ impl Modify for BearerAuth {
         availability::get, availability::put, availability::delete, availability::slots, availability::issue_feed,
         availability::revoke_feed, availability::feed,
         analytics::ingest, analytics::dashboard, analytics::provider, analytics::client,
+        uploads::options, uploads::create, uploads::head, uploads::get, uploads::patch,
+        attachments::get, attachments::thumbnail, attachments::content,
     ),
     tags((name = "auth", description = "Accounts and tokens"), (name = "accounts"), (name = "operations"),
         (name = "messaging", description = "Conversations, messages, read cursors and blocks (live over GET /ws, see docs/protocol.md)"),
@@ -63,7 +65,8 @@ impl Modify for BearerAuth {
         (name = "contracts"), (name = "bookings"), (name = "reviews"),
         (name = "availability", description = "Working hours, free slots, private calendar feeds"),
         (name = "payments", description = "Saved cards, milestones and escrow, payments, wallet and ledger (docs/payments.md)"),
-        (name = "analytics", description = "Page views and client actions, and the admin, provider and client dashboards (docs/analytics.md)"))
+        (name = "analytics", description = "Page views and client actions, and the admin, provider and client dashboards (docs/analytics.md)"),
+        (name = "attachments", description = "Resumable uploads (tus 1.0), multipart uploads, attachment metadata and signed downloads (docs/attachments.md)"))
 )]
 struct ApiDoc;
 

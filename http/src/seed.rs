@@ -1241,6 +1241,7 @@ impl Planner {
                 created_at: at,
                 updated_at: at,
                 deleted: false,
+                gallery: Vec::new(),
             });
         }
         Ok(())
@@ -1619,6 +1620,7 @@ impl Planner {
                 client_msg_id: None,
                 edited_at: None,
                 deleted: false,
+                attachments: Vec::new(),
             });
         }
         // Senders have read up to their own last message; most have read everything.

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix::Actor as _;
 use actix_cors::Cors;
 use actix_web::dev::Server;
 use actix_web::middleware::{from_fn, Compress, ErrorHandlers};
@@ -125,6 +126,32 @@ impl Application {
         let search = Arc::clone(&hub.search);
         let (services, jobs, providers) = agora_actors::subscribers::search::rebuild(&store, &search).await?;
         tracing::info!(services, jobs, providers, "search index built from storage");
+        let blobs =
+            agora_actors::blob::open(&settings.blob_settings()).map_err(|e| anyhow::anyhow!("blob store: {e}"))?;
+        tracing::info!(blob_store = blobs.name(), "attachment blob store opened");
+        let attachments = agora_actors::attachments::Attachments::new(
+            store.clone(),
+            blobs,
+            agora_actors::attachments::AttachmentSettings {
+                limits: settings.attachment_limits(),
+                uploads_dir: settings.data_dir.join("uploads"),
+                upload_ttl: Duration::from_secs(settings.upload_expiry_secs.max(1)),
+                unattached_ttl: Duration::from_secs(settings.attachment_unattached_secs),
+            },
+        )
+        .map_err(|e| anyhow::anyhow!("attachments: {e}"))?;
+        attachments.publish_blob_bytes().await.map_err(|e| anyhow::anyhow!("attachments: {e}"))?;
+        let sweeping = attachments.clone();
+        agora_actors::periodic::Periodic::new(
+            "attachments_sweep",
+            Duration::from_secs(settings.attachment_sweep_interval_secs.max(1)),
+            move |now| {
+                let a = sweeping.clone();
+                async move { a.sweep(now).await }
+            },
+        )
+        .start();
+        let signer = crate::routes::attachments::Signer::new(&secret, settings.attachment_link_ttl_secs);
         let state = web::Data::new(AppState {
             settings: Arc::clone(&settings),
             store,
@@ -143,6 +170,8 @@ impl Application {
             )?),
             cluster: cluster.clone(),
             proxies: crate::client_ip::TrustedProxies::parse(&settings.trusted_proxies).map_err(anyhow::Error::msg)?,
+            attachments,
+            signer,
         });
         let limiters = web::Data::new(Arc::new(Limiters::new(&settings, cluster.as_ref())));
         spawn_housekeeping(state.clone(), limiters.clone(), metrics);
@@ -181,6 +210,8 @@ impl Application {
                 .configure(routes::reviews::config)
                 .configure(routes::payments::config)
                 .configure(routes::analytics::config)
+                .configure(routes::uploads::config)
+                .configure(routes::attachments::config)
                 .configure(crate::ws::config)
                 .service(utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").url("/api/schema", openapi::document()))
                 .service(web::resource("/docs").route(web::get().to(|| async {
@@ -235,6 +266,11 @@ impl Application {
     /// The port of the `/metrics` listener, when `metrics_listen` is set.
     pub fn metrics_port(&self) -> Option<u16> {
         self.metrics_server.as_ref().map(|(port, _)| *port)
+    }
+
+    /// A handle that stops the HTTP server (tests use it to restart on the same data dir).
+    pub fn server_handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
     }
 
     pub fn store(&self) -> Store {

@@ -29,4 +29,8 @@ pub struct AppState {
     pub cluster: Option<agora_actors::cluster::Cluster>,
     /// Whose `X-Forwarded-For` names the client ([`crate::client_ip`]).
     pub proxies: crate::client_ip::TrustedProxies,
+    /// Uploads, attachments and their blob store.
+    pub attachments: agora_actors::attachments::Attachments,
+    /// Signs and checks attachment download links.
+    pub signer: crate::routes::attachments::Signer,
 }

@@ -38,6 +38,51 @@ pub struct Message {
     pub edited_at: Option<OffsetDateTime>,
     #[serde(default)]
     pub deleted: bool,
+    /// Files sent with the message (at most 10), as they were when it was sent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<MessageAttachment>,
+}
+
+/// A file attached to a message: a snapshot of the attachment's metadata at send time,
+/// so history needs no second read. The bytes are reached through the attachment id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MessageAttachment {
+    pub id: agora_engine::AttachmentId,
+    pub kind: agora_engine::AttachmentKind,
+    pub name: String,
+    pub size: u64,
+    pub content_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peaks: Option<Vec<u8>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pages: Option<u32>,
+    /// Whether thumbnails exist (images).
+    #[serde(default)]
+    pub thumbnail: bool,
+}
+
+impl From<&crate::attachments::Attachment> for MessageAttachment {
+    fn from(a: &crate::attachments::Attachment) -> Self {
+        MessageAttachment {
+            id: a.id,
+            kind: a.kind,
+            name: a.name.clone(),
+            size: a.size,
+            content_type: a.content_type.clone(),
+            width: a.width,
+            height: a.height,
+            duration_ms: a.duration_ms,
+            peaks: a.peaks.clone(),
+            pages: a.pages,
+            thumbnail: !a.thumbnails.is_empty(),
+        }
+    }
 }
 
 /// The conversation head.

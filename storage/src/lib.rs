@@ -9,6 +9,7 @@
 //! [`internals`] (cargo feature `internals`, enabled by benches/ only).
 
 pub mod analytics;
+pub mod attachments;
 pub mod availability;
 mod backend;
 mod cache;

@@ -224,6 +224,17 @@ pub struct Service {
     pub updated_at: OffsetDateTime,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deleted: bool,
+    /// The service's public gallery: images, in the owner's order (at most 10).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gallery: Vec<GalleryImage>,
+}
+
+/// One image of a service gallery (an attachment attached to the service).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GalleryImage {
+    pub id: agora_engine::AttachmentId,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
 }
 entity!(Service, ServiceId, Table::ServicesById, |s| vec![
     (Table::ServicesByProvider, s.provider_id.to_string()),

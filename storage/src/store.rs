@@ -88,6 +88,10 @@ impl Store {
         crate::payments::Payments { b: self.backend.as_ref() }
     }
 
+    pub fn attachments(&self) -> crate::attachments::Attachments<'_> {
+        crate::attachments::Attachments { b: self.backend.as_ref() }
+    }
+
     pub fn notifications(&self) -> crate::notify::Notifications<'_> {
         crate::notify::Notifications { b: self.backend.as_ref() }
     }

@@ -4,7 +4,7 @@
 //! checks the two agree. Keys are documented in docs/storage.md.
 
 /// The schema version this build writes. Older stores migrate forward; newer ones are refused.
-pub const SCHEMA_VERSION: u32 = 7;
+pub const SCHEMA_VERSION: u32 = 8;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Table {
@@ -201,6 +201,21 @@ pub enum Table {
     AnalyticsUsers,
     /// pk = "rollup", ck = "" : how far the rollup has read, and the batch it is applying.
     AnalyticsCheckpoint,
+    // ---- schema version 8: attachments
+    /// pk = upload id, ck = "" : an upload in progress or just completed (TTL = its expiry + 1 day).
+    UploadsById,
+    /// pk = "all", ck = "<expires unix secs, 12 digits>:<upload id>" : uploads by expiry, so
+    /// the sweeper removes the partial files of abandoned ones.
+    UploadsByExpiry,
+    /// pk = attachment id, ck = "" : a stored file (type, sizes, blobs, what it is attached to).
+    AttachmentsById,
+    /// pk = "all", ck = "<created unix secs, 12 digits>:<attachment id>" : attachments not
+    /// attached to anything yet (removed after 24 h by the sweeper).
+    AttachmentsUnattached,
+    /// pk = blob key (SHA-256 hex), ck = "" : how many attachments refer to the blob.
+    BlobRefs,
+    /// pk = user id, ck = "" : the bytes of attachments the user keeps (quota).
+    StorageUsage,
 }
 
 impl Table {
@@ -290,6 +305,12 @@ impl Table {
         Table::AnalyticsRanks,
         Table::AnalyticsUsers,
         Table::AnalyticsCheckpoint,
+        Table::UploadsById,
+        Table::UploadsByExpiry,
+        Table::AttachmentsById,
+        Table::AttachmentsUnattached,
+        Table::BlobRefs,
+        Table::StorageUsage,
     ];
 
     pub const fn name(self) -> &'static str {
@@ -379,6 +400,12 @@ impl Table {
             Table::AnalyticsRanks => "analytics_ranks",
             Table::AnalyticsUsers => "analytics_users",
             Table::AnalyticsCheckpoint => "analytics_checkpoint",
+            Table::UploadsById => "uploads_by_id",
+            Table::UploadsByExpiry => "uploads_by_expiry",
+            Table::AttachmentsById => "attachments_by_id",
+            Table::AttachmentsUnattached => "attachments_unattached",
+            Table::BlobRefs => "blob_refs",
+            Table::StorageUsage => "storage_usage",
         }
     }
 
@@ -438,6 +465,12 @@ impl Table {
             | Table::AnalyticsRanks
             | Table::AnalyticsUsers
             | Table::AnalyticsCheckpoint => 7,
+            Table::UploadsById
+            | Table::UploadsByExpiry
+            | Table::AttachmentsById
+            | Table::AttachmentsUnattached
+            | Table::BlobRefs
+            | Table::StorageUsage => 8,
             _ => 3,
         }
     }

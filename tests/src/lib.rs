@@ -67,6 +67,20 @@ pub async fn start(settings: Settings) -> TestApp {
     }
 }
 
+/// Starts an app on these settings and answers, with it, a handle that stops its HTTP
+/// server (`handle.stop(false)`), so a test can restart on the same data dir.
+pub async fn start_stoppable(settings: Settings) -> (TestApp, actix_web::dev::ServerHandle) {
+    agora_http::telemetry::init_logging(&settings);
+    let data_dir = settings.data_dir.clone();
+    let app = Application::build(settings).await.expect("app builds");
+    let port = app.port();
+    let metrics_port = app.metrics_port();
+    let handle = app.server_handle();
+    actix_web::rt::spawn(app.run_until_stopped());
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    (TestApp { address: format!("http://127.0.0.1:{port}"), port, client, data_dir, metrics_port, _dir: None }, handle)
+}
+
 /// A response read whole: status, headers and JSON body (`Value::Null` when empty or not JSON).
 pub struct Reply {
     pub status: u16,

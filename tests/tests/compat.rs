@@ -650,6 +650,28 @@ async fn every_documented_route_answers_with_a_documented_status() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert!(!notification.is_empty(), "the provider has a notification");
+    // An image attachment (multipart) and a tus upload in progress, the provider's.
+    let mut png = std::io::Cursor::new(Vec::new());
+    image::DynamicImage::ImageRgb8(image::RgbImage::from_pixel(40, 30, image::Rgb([200, 10, 10])))
+        .write_to(&mut png, image::ImageFormat::Png)
+        .expect("png");
+    let mut body = b"--walk\r\nContent-Disposition: form-data; name=\"file\"; filename=\"red.png\"\r\n\r\n".to_vec();
+    body.extend_from_slice(png.get_ref());
+    body.extend_from_slice(b"\r\n--walk--\r\n");
+    let uploaded = app
+        .send(
+            app.client
+                .post(app.url("/api/uploads"))
+                .bearer_auth(&provider.token)
+                .header("content-type", "multipart/form-data; boundary=walk")
+                .body(body),
+        )
+        .await;
+    let attachment = id(&uploaded);
+    let tus = app
+        .send(app.client.post(app.url("/api/uploads")).bearer_auth(&provider.token).header("Upload-Length", "100"))
+        .await;
+    let upload = id(&tus);
 
     // The object each path parameter stands for.
     let object = |path: &str, param: &str| -> String {
@@ -661,6 +683,8 @@ async fn every_documented_route_answers_with_a_documented_status() {
             ("gateway", _) => "sandbox".into(),
             (_, _) if path.starts_with("/notifications/") => notification.clone(),
             (_, "appointments" | "bookings" | "service-bookings") => booking.clone(),
+            (_, "attachments") => attachment.clone(),
+            (_, "uploads") => upload.clone(),
             (_, "categories" | "service-categories") => category.clone(),
             (_, "companies") => company.clone(),
             (_, "contracts" | "admin") => contract.clone(),

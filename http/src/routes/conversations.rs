@@ -9,7 +9,9 @@ use std::time::Instant;
 use actix_web::{web, HttpResponse};
 use agora_actors::conversation::{DeleteMessage, EditMessage, MarkRead, SendMessage};
 use agora_actors::protocol::MessageView;
-use agora_engine::{ClientMsgId, ConversationId, FieldErrors, MessageBody, MessageId, NewConversation, UserId};
+use agora_engine::{
+    AttachmentId, ClientMsgId, ConversationId, FieldErrors, MessageBody, MessageId, NewConversation, UserId,
+};
 use agora_storage::chat::{Block, Conversation, MemberView};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -226,9 +228,14 @@ async fn history_page(
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct SendBody {
+    /// The text; may be empty (or absent) when `attachment_ids` names at least one file.
     pub body: Option<String>,
     /// Idempotency key: a retry with the same value answers the original message.
     pub client_msg_id: Option<String>,
+    /// Up to 10 of the caller's uploaded attachments (`POST /api/uploads`), not attached
+    /// elsewhere; `attachments` is accepted as an alias.
+    #[serde(default, alias = "attachments")]
+    pub attachment_ids: Vec<String>,
 }
 
 /// Sends a message (also delivered live). 201 with the message; 200 with the original when
@@ -384,6 +391,8 @@ pub struct MessageBodyWithConversation {
     pub conversation: Option<String>,
     pub body: Option<String>,
     pub client_msg_id: Option<String>,
+    #[serde(default, alias = "attachments")]
+    pub attachment_ids: Vec<String>,
 }
 
 /// Sends a message to `conversation` (the seeds' `POST /api/messages/`): the same as
@@ -402,7 +411,11 @@ pub async fn send_message(
         return Err(ApiError::invalid_field("conversation", "is required"));
     };
     let id = ConversationId::parse(raw).map_err(|_| ApiError::invalid_field("conversation", "must be a UUID"))?;
-    let send = SendBody { body: body.body.clone(), client_msg_id: body.client_msg_id.clone() };
+    let send = SendBody {
+        body: body.body.clone(),
+        client_msg_id: body.client_msg_id.clone(),
+        attachment_ids: body.attachment_ids.clone(),
+    };
     send_to(&state, &user, id, &send).await
 }
 
@@ -414,14 +427,22 @@ async fn send_to(
 ) -> Result<HttpResponse, ApiError> {
     let origin = Instant::now();
     let mut f = FieldErrors::new();
-    let text = required(&mut f, "body", body.body.as_deref(), MessageBody::parse);
+    let mut attachments = Vec::with_capacity(body.attachment_ids.len());
+    for raw in &body.attachment_ids {
+        if let Some(id) = f.check("attachment_ids", AttachmentId::parse(raw)) {
+            attachments.push(id);
+        }
+    }
+    let n = body.attachment_ids.len();
+    let raw_body = body.body.as_deref().or(if n > 0 { Some("") } else { None });
+    let text = required(&mut f, "body", raw_body, |b| MessageBody::parse_with_attachments(b, n));
     let client_msg_id = optional(&mut f, "client_msg_id", body.client_msg_id.as_deref(), ClientMsgId::parse);
     f.into_result()?;
     let Some(text) = text else { return Err(ApiError::invalid_field("body", "is required")) };
     let sent = state
         .hub
         .conversations
-        .send(SendMessage { conversation_id, sender: user.id, body: text, client_msg_id, origin })
+        .send(SendMessage { conversation_id, sender: user.id, body: text, client_msg_id, attachments, origin })
         .await??;
     let view = MessageView::from(&sent.message);
     Ok(if sent.duplicate { HttpResponse::Ok().json(view) } else { HttpResponse::Created().json(view) })

@@ -1,6 +1,7 @@
 //! REST routes, one module per resource, each exposing `config`.
 
 pub mod analytics;
+pub mod attachments;
 pub mod auth;
 pub mod availability;
 pub mod bookings;
@@ -14,6 +15,7 @@ pub mod payments;
 pub mod providers;
 pub mod reviews;
 pub mod services;
+pub mod uploads;
 pub mod users;
 
 /// `(alias prefix, canonical prefix)` for resources with two names (the seeds' names): the

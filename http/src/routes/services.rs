@@ -3,7 +3,9 @@
 //! orderings price, -created_at, rating, popularity). Likes are idempotent PUT/DELETE.
 
 use actix_web::{web, HttpResponse};
-use agora_actors::market::catalog::services::{CreateService, DeleteService, ServiceFields, SetLike, UpdateService};
+use agora_actors::market::catalog::services::{
+    CreateService, DeleteService, ServiceFields, SetGallery, SetLike, UpdateService,
+};
 use agora_engine::availability::BookingRules;
 use agora_engine::catalog::duration;
 use agora_engine::market::tags;
@@ -146,6 +148,41 @@ pub async fn update(
     body: web::Json<ServiceBody>,
 ) -> Result<HttpResponse, ApiError> {
     change(&state, &user, &path, &body, false).await
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct GalleryBody {
+    /// Up to 10 of the owner's image attachments (`POST /api/uploads`), in display order;
+    /// `[]` empties the gallery.
+    #[serde(default, alias = "attachments")]
+    pub attachment_ids: Vec<String>,
+}
+
+/// Owner only: sets the service's public gallery (ordered images). Images left out are let
+/// go; other kinds of file are refused (415 `file_type_not_allowed`).
+#[utoipa::path(put, path = "/api/services/{id}/gallery", tag = "services", params(("id" = String, Path)), request_body = GalleryBody,
+    responses((status = 200, description = "the service with its gallery"), (status = 400, body = ErrorEnvelope),
+        (status = 403, body = ErrorEnvelope), (status = 404, body = ErrorEnvelope), (status = 409, body = ErrorEnvelope),
+        (status = 415, body = ErrorEnvelope)),
+    security(("bearer" = [])))]
+#[tracing::instrument(skip_all, fields(user = %user.id))]
+pub async fn set_gallery(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<String>,
+    body: web::Json<GalleryBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = service_id(&path)?;
+    let mut f = FieldErrors::new();
+    let mut attachment_ids = Vec::with_capacity(body.attachment_ids.len());
+    for raw in &body.attachment_ids {
+        if let Some(a) = f.check("attachment_ids", agora_engine::AttachmentId::parse(raw)) {
+            attachment_ids.push(a);
+        }
+    }
+    f.into_result()?;
+    let cmd = SetGallery { by: caller(&user), id, attachment_ids, at: OffsetDateTime::now_utc() };
+    Ok(HttpResponse::Ok().json(ServiceView::liked(run(&state, cmd).await?, false)))
 }
 
 /// An owner's edit (`replace`: a full replacement, with create's required fields).
@@ -325,6 +362,7 @@ pub fn config(cfg: &mut web::ServiceConfig) {
                 .route(web::put().to(replace))
                 .route(web::delete().to(delete)),
         )
+        .service(web::resource("/api/services/{id}/gallery").route(web::put().to(set_gallery)))
         .service(
             web::resource("/api/services/{id}/like")
                 .route(web::put().to(like))

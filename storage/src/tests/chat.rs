@@ -30,6 +30,7 @@ fn message(conversation: ConversationId, seq: u64, sender: UserId, at: OffsetDat
         client_msg_id: Some(format!("c{seq}")),
         edited_at: None,
         deleted: false,
+        attachments: Vec::new(),
     }
 }
 

@@ -3,6 +3,7 @@
 //! the ScyllaDB schema check, and chat storage under torn writes.
 
 mod analytics;
+mod attachments;
 mod availability;
 mod chat;
 mod conformance;

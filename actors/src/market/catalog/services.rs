@@ -79,6 +79,7 @@ impl Command for CreateService {
                 created_at: self.at,
                 updated_at: self.at,
                 deleted: false,
+                gallery: Vec::new(),
             };
             m.insert(&s).await?;
             publish(&cx, CatalogItem::Service(s.id), self.at).await;
@@ -238,6 +239,72 @@ impl Command for SetLike {
                 cx.bus.publish([liked], self.at).await;
             }
             Ok(LikeState { liked: self.liked, likes_count: s.likes_count })
+        })
+    }
+}
+
+/// The owner sets the service's gallery: up to 10 of the owner's image attachments, in
+/// order. New images are claimed by the service (anyone may then see them); images left
+/// out are let go (unattached again, removed by the sweeper after the grace period).
+#[derive(actix::Message)]
+#[rtype(result = "Result<Service, ActorError>")]
+pub struct SetGallery {
+    pub by: Caller,
+    pub id: ServiceId,
+    pub attachment_ids: Vec<agora_engine::AttachmentId>,
+    pub at: OffsetDateTime,
+}
+
+impl Command for SetGallery {
+    type Output = Service;
+    fn aggregate(&self) -> Aggregate {
+        Aggregate::Service(self.id)
+    }
+    fn run(self, cx: Cx) -> BoxFuture<'static, Result<Service, ActorError>> {
+        Box::pin(async move {
+            use agora_storage::attachments::AttachedTo;
+            use agora_storage::market::GalleryImage;
+            let current = live(&cx.store, self.id).await?;
+            rules::owner_only(current.owner_id, self.by.id, "only the owner may change this gallery")
+                .map_err(refused)?;
+            let target = AttachedTo::Gallery { service_id: self.id };
+            let kept: Vec<_> = current.gallery.iter().map(|g| g.id).collect();
+            let new: Vec<_> = self.attachment_ids.iter().copied().filter(|id| !kept.contains(id)).collect();
+            agora_engine::attachment::check_count(&self.attachment_ids).map_err(|e| {
+                let mut f = agora_engine::FieldErrors::new();
+                f.check::<()>("attachment_ids", Err(e));
+                ActorError::Invalid(f)
+            })?;
+            let fresh =
+                crate::attachments::claimable(&cx.store, self.by.id, &new, agora_engine::AttachmentUse::Gallery)
+                    .await?;
+            let gallery: Vec<GalleryImage> = self
+                .attachment_ids
+                .iter()
+                .filter_map(|id| {
+                    current.gallery.iter().find(|g| g.id == *id).cloned().or_else(|| {
+                        fresh.iter().find(|a| a.id == *id).map(|a| GalleryImage {
+                            id: a.id,
+                            width: a.width,
+                            height: a.height,
+                        })
+                    })
+                })
+                .collect();
+            let set = gallery.clone();
+            let updated =
+                change_own(&cx, self.by, self.id, "only the owner may change this gallery", self.at, move |s| {
+                    s.gallery = set.clone()
+                })
+                .await?;
+            let att = cx.store.attachments();
+            for a in &fresh {
+                att.attach(a.id, self.by.id, target).await?;
+            }
+            for old in kept.iter().filter(|id| !self.attachment_ids.contains(id)) {
+                att.detach(*old, target, self.at).await?;
+            }
+            Ok(updated)
         })
     }
 }

@@ -142,6 +142,20 @@ pub struct ServiceView {
     pub updated_at: OffsetDateTime,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub liked: Option<bool>,
+    /// The public gallery, in order (`PUT /api/services/{id}/gallery`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub gallery: Vec<GalleryImageView>,
+}
+
+/// One gallery image: `thumbnail_url` (320 px) and `preview_url` (1280 px) answer anyone
+/// with a redirect to a short-lived signed link.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct GalleryImageView {
+    pub id: String,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub thumbnail_url: String,
+    pub preview_url: String,
 }
 
 impl ServiceView {
@@ -170,6 +184,17 @@ impl From<Service> for ServiceView {
             created_at: s.created_at,
             updated_at: s.updated_at,
             liked: None,
+            gallery: s
+                .gallery
+                .iter()
+                .map(|g| GalleryImageView {
+                    id: g.id.to_string(),
+                    width: g.width,
+                    height: g.height,
+                    thumbnail_url: format!("/api/attachments/{}/thumbnail", g.id),
+                    preview_url: format!("/api/attachments/{}/thumbnail?size=large", g.id),
+                })
+                .collect(),
         }
     }
 }
@@ -238,6 +263,7 @@ mod tests {
             created_at: at(),
             updated_at: at(),
             deleted: false,
+            gallery: Vec::new(),
         }
     }
 

@@ -124,13 +124,20 @@ fn moto_binary() -> Option<PathBuf> {
         std::env::var_os("PATH")
             .and_then(|paths| std::env::split_paths(&paths).map(|p| p.join(name)).find(|p| p.is_file()))
     };
-    if let Some(p) = which("moto_server") {
+    // Where scripts/install-moto.sh puts it when the system Python refuses pip installs.
+    let cached = || {
+        let cache = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+        Some(cache.join("agora/moto/bin/moto_server")).filter(|p| p.is_file())
+    };
+    if let Some(p) = which("moto_server").or_else(cached) {
         return Some(p);
     }
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/install-moto.sh");
     let ok = Command::new("bash").arg(&script).stdout(Stdio::null()).status().map(|s| s.success()).unwrap_or(false);
     if ok {
-        which("moto_server")
+        which("moto_server").or_else(cached)
     } else {
         None
     }

@@ -597,7 +597,12 @@ async fn tus_resumes_across_a_restart_on_the_same_data_dir() {
     let location = header(&created, "location");
     tus_patch(&first, &a.token, &location, 0, &data[..half], None).await.expect(204, None);
     handle.stop(false).await;
-    assert!(first.client.get(first.url("/api/health")).send().await.is_err(), "the first server is gone");
+    // The first server is gone (a fresh client each try: no pooled connection survives).
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while reqwest::Client::new().get(first.url("/api/health")).send().await.is_ok() {
+        assert!(std::time::Instant::now() < deadline, "the first server still answers");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     let (second, _handle) = start_stoppable(settings).await;
     assert_eq!(tus_offset(&second, &a.token, &location).await, half as u64, "the offset survived the restart");

@@ -22,8 +22,9 @@ function freePort() {
 }
 
 /** Starts `agora serve`; `admin: {email, password}` first makes that admin account with
- * `agora admin create` in the same data dir (registration cannot make admins). */
-export async function startAgora({ admin } = {}) {
+ * `agora admin create` in the same data dir (registration cannot make admins); `env` adds
+ * settings (`AGORA_<KEY>`). */
+export async function startAgora({ admin, env: extra = {} } = {}) {
   const bin = process.env.AGORA_BIN;
   if (!bin || !existsSync(bin)) throw new Error(`AGORA_BIN must name the agora binary (got ${bin ?? "nothing"})`);
   const dataDir = mkdtempSync(join(tmpdir(), "agora-web-e2e-"));
@@ -37,6 +38,7 @@ export async function startAgora({ admin } = {}) {
     AGORA_LOG: "warn",
     // Several sign-ups, logins and a password reset run within one minute from one address.
     AGORA_RATE_AUTH_PER_MIN: "1000",
+    ...extra,
   };
   if (admin) {
     const made = spawnSync(bin, ["admin", "create", "--email", admin.email, "--password", admin.password], { env, encoding: "utf8" });

@@ -5,6 +5,7 @@
  * times RFC 3339 UTC strings, `seq` and counters non-negative integers. Server frames may
  * gain new optional fields within v1: the SDK passes unknown fields through untouched.
  */
+import type { MessageAttachment } from "./types.js";
 
 // ---------------------------------------------------------------------------------------
 // Client -> server
@@ -16,8 +17,10 @@ export interface SendFrame {
   conversation_id: string;
   /** 1 to 64 printable ASCII characters without spaces, unique per sender and conversation. */
   client_msg_id: string;
-  /** 1 to 4000 characters, not only whitespace, no NUL. */
+  /** 1 to 4000 characters, not only whitespace, no NUL; may be `""` with `attachment_ids`. */
   body: string;
+  /** Up to 10 of the sender's unattached uploads (`/api/uploads`). */
+  attachment_ids?: string[];
 }
 
 /** Change one of your messages. Success is the `message_edited` frame. */
@@ -91,6 +94,8 @@ export interface MessageFrame {
   edited_at?: string;
   /** Only in `sync` replays of deleted messages (then `body` is empty). */
   deleted?: boolean;
+  /** The files sent with it (absent when none, empty once deleted). */
+  attachments?: MessageAttachment[];
 }
 
 export interface MessageEditedFrame {
@@ -251,7 +256,7 @@ type FieldTable<F extends { type: string }> = {
 
 /** Fields of every client frame (besides `type`). */
 export const CLIENT_FRAME_FIELDS = {
-  send: { required: ["conversation_id", "client_msg_id", "body"], optional: [] },
+  send: { required: ["conversation_id", "client_msg_id", "body"], optional: ["attachment_ids"] },
   edit: { required: ["message_id", "body"], optional: [] },
   delete: { required: ["message_id"], optional: [] },
   read: { required: ["conversation_id", "seq"], optional: [] },
@@ -265,7 +270,7 @@ export const SERVER_FRAME_FIELDS = {
   hello: { required: ["user_id", "connection_id", "heartbeat_ms", "server_time"], optional: [] },
   message: {
     required: ["conversation_id", "message_id", "seq", "sender_id", "body", "sent_at"],
-    optional: ["client_msg_id", "edited_at", "deleted"],
+    optional: ["client_msg_id", "edited_at", "deleted", "attachments"],
   },
   message_edited: { required: ["conversation_id", "message_id", "seq", "body", "edited_at"], optional: [] },
   message_deleted: { required: ["conversation_id", "message_id", "seq"], optional: [] },

@@ -63,6 +63,7 @@ export {
 } from "./realtime.js";
 export { decodeFrame, encodeFrame, FrameDecodeError, SUBPROTOCOLS, type Encoding, type WireData } from "./codec.js";
 export { backoffDelay, resolveBackoff, type BackoffOptions } from "./backoff.js";
+export { uploadFile, uploadMultipart, type UploadOptions } from "./uploads.js";
 export { Emitter, type Listener } from "./emitter.js";
 export * from "./frames.js";
 export type * from "./types.js";

@@ -342,7 +342,7 @@ export class AgoraRealtime extends Emitter<RealtimeEvents> {
    * acked (the server deduplicates). Rejects with an {@link AgoraError} for `not_found`,
    * `blocked` and `invalid`; an `internal` error is retried.
    */
-  send(conversationId: string, body: string, opts: { clientMsgId?: string } = {}): Promise<AckFrame> {
+  send(conversationId: string, body: string, opts: { clientMsgId?: string; attachmentIds?: string[] } = {}): Promise<AckFrame> {
     const clientMsgId = opts.clientMsgId ?? this.newClientMsgId();
     const existing = this.pending.get(clientMsgId);
     if (existing) return existing.promise;
@@ -354,7 +354,8 @@ export class AgoraRealtime extends Emitter<RealtimeEvents> {
         new AgoraError({ status: 0, code: "invalid", message: "client_msg_id: 1 to 64 printable ASCII characters without spaces", ref: clientMsgId }),
       );
     }
-    if (body.trim() === "") {
+    const attachmentIds = opts.attachmentIds ?? [];
+    if (body.trim() === "" && attachmentIds.length === 0) {
       return Promise.reject(new AgoraError({ status: 0, code: "invalid", message: "body: must not be empty", ref: clientMsgId }));
     }
     let resolve!: (ack: AckFrame) => void;
@@ -364,7 +365,9 @@ export class AgoraRealtime extends Emitter<RealtimeEvents> {
       reject = rej;
     });
     const entry: PendingSend = {
-      frame: { type: "send", conversation_id: conversationId, client_msg_id: clientMsgId, body },
+      frame: attachmentIds.length
+        ? { type: "send", conversation_id: conversationId, client_msg_id: clientMsgId, body, attachment_ids: attachmentIds }
+        : { type: "send", conversation_id: conversationId, client_msg_id: clientMsgId, body },
       resolve,
       reject,
       promise,

@@ -95,6 +95,8 @@ export interface Service {
   liked?: boolean;
   created_at: string;
   updated_at: string;
+  /** The public gallery in display order (absent when empty). */
+  gallery?: GalleryImage[];
 }
 
 export interface ServiceBody {
@@ -329,6 +331,62 @@ export interface ChatMessage {
   client_msg_id?: string;
   edited_at?: string;
   deleted: boolean;
+  /** The files sent with it (absent when none; empty once the message is deleted). */
+  attachments?: MessageAttachment[];
+}
+
+// --- attachments (docs/attachments.md) --------------------------------------------------
+
+export type AttachmentKind = "image" | "document" | "audio" | "video";
+
+/** A file as a message carries it (a snapshot; no signed links). */
+export interface MessageAttachment {
+  id: string;
+  kind: AttachmentKind;
+  name: string;
+  size: number;
+  /** The content type sniffed from the bytes. */
+  type: string;
+  width?: number;
+  height?: number;
+  duration_ms?: number;
+  /** Voice notes: 64 peak amplitudes, 0..=255. */
+  peaks?: number[];
+  /** PDFs. */
+  pages?: number;
+  /** Images: `/api/attachments/{id}/thumbnail` (a redirect for members with the token). */
+  thumbnail_url?: string;
+}
+
+/** `GET /api/attachments/{id}`: the metadata with short-lived signed links. */
+export interface Attachment {
+  id: string;
+  kind: AttachmentKind;
+  name: string;
+  size: number;
+  content_type: string;
+  width?: number;
+  height?: number;
+  duration_ms?: number;
+  peaks?: number[];
+  pages?: number;
+  sha256: string;
+  thumbnail_url?: string;
+  preview_url?: string;
+  url: string;
+  url_expires_at: string;
+  created_at: string;
+}
+
+/** One image of a service's public gallery. */
+export interface GalleryImage {
+  id: string;
+  width: number | null;
+  height: number | null;
+  /** 320 px; answers anyone (a redirect to a signed link). */
+  thumbnail_url: string;
+  /** 1280 px. */
+  preview_url: string;
 }
 
 export interface Conversation {

@@ -44,7 +44,9 @@ function subsections(text, level) {
 }
 
 const backticked = (s) => [...s.matchAll(/`([a-z_]+)`/g)].map((m) => m[1]);
-const jsonBlocks = (s) => [...s.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => JSON.parse(m[1]));
+// Whole frames only: a block that is a fragment (`"attachments": [...]`) shows one field.
+const jsonBlocks = (s) =>
+  [...s.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => m[1]).filter((b) => b.trimStart().startsWith("{")).map((b) => JSON.parse(b));
 
 const frames = section(doc, "Frames");
 const directions = subsections(frames, 3);

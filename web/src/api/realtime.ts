@@ -86,9 +86,9 @@ export function isOpen(): boolean {
 }
 
 /** Sends a message: resolves with its ack (queued while offline, retried until acked). */
-export function send(conversationId: string, body: string, clientMsgId: string): Promise<{ message_id: string; seq: number; sent_at: string }> {
+export function send(conversationId: string, body: string, clientMsgId: string, attachmentIds: string[] = []): Promise<{ message_id: string; seq: number; sent_at: string }> {
   if (!rt) return Promise.reject(new Error("not connected"));
-  return rt.send(conversationId, body, { clientMsgId });
+  return rt.send(conversationId, body, attachmentIds.length ? { clientMsgId, attachmentIds } : { clientMsgId });
 }
 
 export function markRead(conversationId: string, seq: number): boolean {

@@ -7,6 +7,9 @@ import * as rt from "../api/realtime.ts";
 import type { Conversation, ConversationDetail, Message, User } from "../api/types.ts";
 import { displayName, getUser } from "../api/users.ts";
 import { Empty, ErrorBox, Loading, useSubmit, useTitle } from "../ui/kit.tsx";
+import { Attachments } from "../ui/Attachments.tsx";
+import { MAX_FILES, bytes, recordingType, snapshot, upload, type Attachment, type MessageAttachment } from "../api/attachments.ts";
+import { AgoraError, describe } from "../api/http.ts";
 
 /** "Message" button: opens (or creates) the direct conversation with a user. */
 export function StartChat({ userId, label = "Send a message" }: { userId: string; label?: string }) {
@@ -126,7 +129,7 @@ export function Chat({ params }: { params: Record<string, string> }) {
                           <span class="sr-only"> unread</span>
                         </span>
                       )}
-                      <span class="conv-last">{c.last_message ? (c.last_message.deleted ? "Message deleted" : c.last_message.body) : "No messages yet"}</span>
+                      <span class="conv-last">{c.last_message ? (c.last_message.deleted ? "Message deleted" : c.last_message.body || filesLine(c.last_message.attachments)) : "No messages yet"}</span>
                     </a>
                   </li>
                 );
@@ -146,7 +149,46 @@ export function Chat({ params }: { params: Record<string, string> }) {
   );
 }
 
-type Shown = Message & { pending?: "sending" | "failed" };
+type Shown = Message & { pending?: "sending" | "failed"; local?: boolean };
+
+function filesLine(files: MessageAttachment[] | undefined): string {
+  if (!files?.length) return "";
+  return files.length === 1 ? `Attachment: ${files[0].name}` : `${files.length} attachments`;
+}
+
+/** A file on its way: uploading (with progress), done (its attachment), or refused. */
+interface Outgoing {
+  key: number;
+  name: string;
+  size: number;
+  sent: number;
+  state: "uploading" | "done" | "failed";
+  error?: unknown;
+  attachment?: Attachment;
+  abort: AbortController;
+}
+
+/** The refusal of an upload as one sentence, naming the rule (the envelope's message comes with it). */
+function refusalText(e: unknown): string {
+  if (e instanceof AgoraError) {
+    const why =
+      e.status === 415
+        ? "This type of file is not accepted."
+        : e.status === 413
+          ? e.code === "quota_exceeded"
+            ? "Your storage for attachments is full."
+            : e.code === "media_too_long"
+              ? "The recording is too long."
+              : "The file is too large."
+          : e.status === 422
+            ? e.code === "hostile_file"
+              ? "The file was refused as unsafe."
+              : "The file could not be read."
+            : "";
+    return why ? `${why} ${describe(e)}` : describe(e);
+  }
+  return describe(e);
+}
 
 function ConversationPane({ id, me, conv: listed, users: listUsers, onRead }: { id: string; me: string; conv?: Conversation; users: Record<string, User>; onRead: (seq: number) => void }) {
   const [conv, setConv] = useState<Conversation | undefined>(listed);
@@ -155,6 +197,11 @@ function ConversationPane({ id, me, conv: listed, users: listUsers, onRead }: { 
   const [error, setError] = useState<unknown>(null);
   const [loadingOlder, setLoadingOlder] = useState(false);
   const [text, setText] = useState("");
+  const [files, setFiles] = useState<Outgoing[]>([]);
+  const [fileNote, setFileNote] = useState("");
+  const [dragging, setDragging] = useState(false);
+  const fileKey = useRef(0);
+  const picker = useRef<HTMLInputElement>(null);
   const [typing, setTyping] = useState<Record<string, number>>({});
   // The other members' read cursors: the detail's read_seqs, then the live read frames.
   const [reads, setReads] = useState<Record<string, number>>({});
@@ -278,32 +325,71 @@ function ConversationPane({ id, me, conv: listed, users: listUsers, onRead }: { 
     }
   };
 
+  const uploading = files.some((f) => f.state === "uploading");
+  const ready = files.filter((f) => f.state === "done" && f.attachment).map((f) => f.attachment!);
+  const canSend = !uploading && (text.trim().length > 0 || ready.length > 0);
+
   const send = (e: Event) => {
     e.preventDefault();
     const body = text.trim();
-    if (!body) return;
+    if (!canSend) return;
     counter.current += 1;
     const cmid = `web-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}-${counter.current}`;
-    const draft: Shown = { id: cmid, conversation_id: id, seq: Number.MAX_SAFE_INTEGER, sender_id: me, body, sent_at: new Date().toISOString(), client_msg_id: cmid, deleted: false, pending: "sending" };
+    const attachments = ready.map(snapshot);
+    const draft: Shown = { id: cmid, conversation_id: id, seq: Number.MAX_SAFE_INTEGER, sender_id: me, body, sent_at: new Date().toISOString(), client_msg_id: cmid, deleted: false, pending: "sending", local: true, ...(attachments.length ? { attachments } : {}) };
     stick.current = true;
     setMsgs((c) => [...(c ?? []), draft]);
     setText("");
+    setFiles([]);
+    setFileNote("");
     sendTyping(false);
-    deliver(cmid, body);
+    deliver(cmid, body, attachments.map((a) => a.id));
+  };
+
+  /** Starts uploading the chosen or dropped files (at most MAX_FILES per message). */
+  const addFiles = (list: FileList | File[] | null) => {
+    const chosen = [...(list ?? [])];
+    if (!chosen.length) return;
+    const room = MAX_FILES - files.length;
+    const taken = chosen.slice(0, Math.max(0, room));
+    setFileNote(chosen.length > taken.length ? `At most ${MAX_FILES} files per message: ${chosen.length - taken.length} left out.` : "");
+    for (const file of taken) startUpload(file, file.name);
+  };
+
+  const startUpload = (file: Blob, name: string) => {
+    fileKey.current += 1;
+    const key = fileKey.current;
+    const abort = new AbortController();
+    const patch = (p: Partial<Outgoing>) => setFiles((fs) => fs.map((f) => (f.key === key ? { ...f, ...p } : f)));
+    setFiles((fs) => [...fs, { key, name, size: file.size, sent: 0, state: "uploading", abort }]);
+    upload(file, name, (sent) => patch({ sent }), abort.signal).then(
+      (attachment) => patch({ state: "done", attachment, sent: file.size }),
+      (error) => {
+        if (abort.signal.aborted) return;
+        patch({ state: "failed", error });
+      },
+    );
+  };
+
+  const removeFile = (key: number) => {
+    setFiles((fs) => {
+      fs.find((f) => f.key === key)?.abort.abort();
+      return fs.filter((f) => f.key !== key);
+    });
   };
 
   /** Over the socket (queued while offline, retried until acked); over REST when there is no socket at all. */
-  const deliver = (cmid: string, body: string) => {
+  const deliver = (cmid: string, body: string, attachmentIds: string[] = []) => {
     const sent = (m: { message_id?: string; id?: string; seq: number; sent_at: string }) =>
       setMsgs((c) => merge((c ?? []).map((x) => (x.client_msg_id === cmid ? { ...x, id: m.message_id ?? m.id ?? x.id, seq: m.seq, sent_at: m.sent_at, pending: undefined } : x)), []));
     const failed = () => setMsgs((c) => c?.map((x) => (x.client_msg_id === cmid && x.pending ? { ...x, pending: "failed" } : x)));
-    if (rt.status.get() !== "offline") rt.send(id, body, cmid).then(sent, failed);
-    else api<Message>(`/api/conversations/${id}/messages`, { method: "POST", body: { body, client_msg_id: cmid } }).then(sent, failed);
+    if (rt.status.get() !== "offline") rt.send(id, body, cmid, attachmentIds).then(sent, failed);
+    else api<Message>(`/api/conversations/${id}/messages`, { method: "POST", body: { body, client_msg_id: cmid, attachment_ids: attachmentIds } }).then(sent, failed);
   };
 
   const retry = (m: Shown) => {
     setMsgs((c) => c?.map((x) => (x.client_msg_id === m.client_msg_id ? { ...x, pending: "sending" } : x)));
-    deliver(m.client_msg_id!, m.body);
+    deliver(m.client_msg_id!, m.body, (m.attachments ?? []).map((a) => a.id));
   };
 
   const others = (conv?.participant_ids ?? []).filter((p) => p !== me);
@@ -314,7 +400,24 @@ function ConversationPane({ id, me, conv: listed, users: listUsers, onRead }: { 
   const directPeer = conv?.kind === "direct" ? others[0] : undefined;
 
   return (
-    <div class="conv card" aria-labelledby="conv-title">
+    <div
+      class={`conv card${dragging ? " dragging" : ""}`}
+      aria-labelledby="conv-title"
+      onDragOver={(e) => {
+        if (!e.dataTransfer?.types.includes("Files")) return;
+        e.preventDefault();
+        setDragging(true);
+      }}
+      onDragLeave={(e) => {
+        if (e.currentTarget === e.target) setDragging(false);
+      }}
+      onDrop={(e) => {
+        if (!e.dataTransfer?.files.length) return;
+        e.preventDefault();
+        setDragging(false);
+        addFiles(e.dataTransfer.files);
+      }}
+    >
       <div class="conv-head">
         <a class="back" href="/conversations">
           ‹ <span class="sr-only">Back to </span>all conversations
@@ -352,9 +455,10 @@ function ConversationPane({ id, me, conv: listed, users: listUsers, onRead }: { 
           )}
           {msgs.length === 0 && <li class="empty">No messages yet. Say hello!</li>}
           {msgs.map((m) => (
-            <li key={m.client_msg_id ?? m.id} class={`msg${m.sender_id === me ? " mine" : ""}${m.pending ? ` ${m.pending}` : ""}`} data-testid="message" data-seq={m.pending ? undefined : m.seq}>
+            <li key={m.client_msg_id ?? m.id} class={`msg${m.sender_id === me ? " mine" : ""}${m.pending ? ` ${m.pending}` : ""}${!m.deleted && m.attachments?.length ? " has-files" : ""}`} data-testid="message" data-seq={m.pending ? undefined : m.seq}>
               <span class="sr-only">{m.sender_id === me ? "You" : displayName(users[m.sender_id])}: </span>
-              <span class="body">{m.deleted ? <em>Message deleted</em> : m.body}</span>
+              {(m.deleted || m.body) && <span class="body">{m.deleted ? <em>Message deleted</em> : m.body}</span>}
+              {!m.deleted && m.attachments && m.attachments.length > 0 && <Attachments items={m.attachments} mine={m.sender_id === me} />}
               <span class="when">
                 <time dateTime={m.sent_at}>{new Date(m.sent_at).toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit" })}</time>
                 {m.edited_at && !m.deleted && " · edited"}
@@ -380,7 +484,54 @@ function ConversationPane({ id, me, conv: listed, users: listUsers, onRead }: { 
       <p class="typing" aria-live="polite" data-testid="typing">
         {whoTypes.length ? `${whoTypes.join(", ")} ${whoTypes.length > 1 ? "are" : "is"} typing…` : ""}
       </p>
+      {(files.length > 0 || fileNote) && (
+        <div class="outgoing">
+          {fileNote && (
+            <p class="field-error" role="alert">
+              {fileNote}
+            </p>
+          )}
+          <ul aria-label="Files to send">
+            {files.map((f) => (
+              <li key={f.key} class={`out-file ${f.state}`} data-testid="upload" data-state={f.state}>
+                <span class="file-name">{f.name}</span>
+                <span class="file-meta">{bytes(f.size)}</span>
+                {f.state === "uploading" && <progress max={f.size || 1} value={f.sent} aria-label={`Uploading ${f.name}`} />}
+                {f.state === "done" && <span class="ok-note">Ready</span>}
+                {f.state === "failed" && (
+                  <span class="field-error" role="alert" data-testid="upload-error">
+                    {f.name}: {refusalText(f.error)}
+                  </span>
+                )}
+                <button type="button" class="secondary small-btn" onClick={() => removeFile(f.key)}>
+                  {f.state === "uploading" ? "Cancel" : "Remove"}
+                  <span class="sr-only"> {f.name}</span>
+                </button>
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
       <form class="composer" onSubmit={send}>
+        <input
+          ref={picker}
+          id="attach-files"
+          type="file"
+          multiple
+          class="sr-only"
+          tabIndex={-1}
+          aria-hidden="true"
+          onChange={(e) => {
+            const input = e.target as HTMLInputElement;
+            addFiles(input.files);
+            input.value = "";
+          }}
+        />
+        <button type="button" class="secondary icon-btn" onClick={() => picker.current?.click()} disabled={files.length >= MAX_FILES} data-testid="attach">
+          <span aria-hidden="true">+</span>
+          <span class="sr-only">Attach files</span>
+        </button>
+        <VoiceNote disabled={files.length >= MAX_FILES} onRecorded={(blob, name) => startUpload(blob, name)} />
         <label for="composer" class="sr-only">
           Message
         </label>
@@ -399,7 +550,7 @@ function ConversationPane({ id, me, conv: listed, users: listUsers, onRead }: { 
             if (e.key === "Enter" && !e.shiftKey) send(e);
           }}
         />
-        <button type="submit" disabled={!text.trim()}>
+        <button type="submit" disabled={!canSend}>
           Send
         </button>
       </form>
@@ -419,9 +570,72 @@ function merge(cur: Shown[], incoming: Shown[]): Shown[] {
       drafts.push(m);
       continue;
     }
+    const had = bySeq.get(m.seq);
+    if (had && !had.local && m.local) continue;
     bySeq.set(m.seq, m);
   }
   const sent = new Set([...bySeq.values()].map((m) => m.client_msg_id).filter(Boolean));
   const rest = drafts.filter((d) => !sent.has(d.client_msg_id));
   return [...[...bySeq.values()].sort((a, b) => a.seq - b.seq), ...rest];
+}
+
+/** Records a voice note with MediaRecorder (Ogg/Opus or WebM), shown only where it works. */
+function VoiceNote({ onRecorded, disabled }: { onRecorded: (blob: Blob, name: string) => void; disabled: boolean }) {
+  const [type] = useState(recordingType);
+  const [rec, setRec] = useState<{ r: MediaRecorder; started: number } | null>(null);
+  const [secs, setSecs] = useState(0);
+  const [error, setError] = useState("");
+  useEffect(() => {
+    if (!rec) return;
+    const t = window.setInterval(() => setSecs(Math.floor((Date.now() - rec.started) / 1000)), 500);
+    return () => clearInterval(t);
+  }, [rec]);
+  if (!type) return null;
+  const start = async () => {
+    setError("");
+    let stream: MediaStream;
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+    } catch {
+      setError("The microphone could not be used. Allow it in the browser to record a voice note.");
+      return;
+    }
+    const r = new MediaRecorder(stream, { mimeType: type });
+    const chunks: Blob[] = [];
+    r.ondataavailable = (e) => e.data.size && chunks.push(e.data);
+    r.onstop = () => {
+      stream.getTracks().forEach((t) => t.stop());
+      const blob = new Blob(chunks, { type: r.mimeType || type });
+      const ext = (r.mimeType || type).includes("ogg") ? "ogg" : "webm";
+      const stamp = new Date().toISOString().slice(0, 19).replace(/[:T]/g, "-");
+      if (blob.size) onRecorded(blob, `voice-note-${stamp}.${ext}`);
+    };
+    r.start(250);
+    setSecs(0);
+    setRec({ r, started: Date.now() });
+  };
+  const stop = () => {
+    rec?.r.stop();
+    setRec(null);
+  };
+  return (
+    <>
+      {rec ? (
+        <button type="button" class="danger icon-btn" onClick={stop} data-testid="record-stop">
+          <span aria-hidden="true">■</span> {Math.floor(secs / 60)}:{String(secs % 60).padStart(2, "0")}
+          <span class="sr-only">Stop recording and attach the voice note</span>
+        </button>
+      ) : (
+        <button type="button" class="secondary icon-btn" onClick={() => void start()} disabled={disabled} data-testid="record">
+          <span aria-hidden="true">●</span>
+          <span class="sr-only">Record a voice note</span>
+        </button>
+      )}
+      {error && (
+        <span class="rec-error field-error" role="alert">
+          {error}
+        </span>
+      )}
+    </>
+  );
 }

@@ -8,6 +8,7 @@ import { Empty, ErrorBox, Field, Loading, Select, TextArea, useLoad, useSubmit, 
 import { useCategoryOptions } from "../ui/Filters.tsx";
 import { WorkingHours } from "./Availability.tsx";
 import type { Availability } from "../api/types.ts";
+import { GalleryEditors } from "../ui/Gallery.tsx";
 
 /** The caller's provider profile (`GET /api/providers/me`), or null when there is none yet (404). */
 async function findMine(signal: AbortSignal): Promise<Provider | null> {
@@ -55,6 +56,7 @@ export function ProfilePage() {
       )}
       <ProfileForm profile={mine} onSaved={reload} />
       {mine && found?.hours && <WorkingHours providerId={mine.id} initial={found.hours} />}
+      {mine && me.role === "provider" && <GalleryEditors providerId={mine.id} />}
       {mine && me.role === "provider" && <ServiceForm />}
     </section>
   );

@@ -1,3 +1,4 @@
+import { Gallery } from "../ui/Gallery.tsx";
 import { useState } from "preact/hooks";
 import { useStore } from "../store.ts";
 import { location } from "../router.ts";
@@ -119,6 +120,7 @@ export function ServiceDetail({ params }: { params: Record<string, string> }) {
       <h1>{service.title}</h1>
       <div class="cols">
         <article class="card">
+          <Gallery service={service} />
           <p class="pre">{service.description}</p>
           {service.tags.length > 0 && (
             <ul class="tags" aria-label="Tags">

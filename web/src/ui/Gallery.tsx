@@ -99,6 +99,7 @@ function GalleryEditor({ service, onSaved }: { service: Service; onSaved: (s: Se
   const save = async (ids: string[], done: string) => {
     setBusy(true);
     setError(null);
+    setStatus("");
     try {
       const v = await api<Service>(`/api/services/${service.id}/gallery`, { method: "PUT", body: { attachment_ids: ids } });
       onSaved(v);
@@ -125,6 +126,7 @@ function GalleryEditor({ service, onSaved }: { service: Service; onSaved: (s: Se
     }
     if (!files.length) return;
     setError(null);
+    if (files.length <= room) setStatus("");
     const rows = files.map((f) => ({ key: ++key.current, name: f.name, size: f.size, sent: 0 }));
     setAdding(rows);
     const ids: string[] = [];

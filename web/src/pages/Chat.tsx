@@ -527,7 +527,7 @@ function ConversationPane({ id, me, conv: listed, users: listUsers, onRead }: { 
             input.value = "";
           }}
         />
-        <button type="button" class="secondary icon-btn" onClick={() => picker.current?.click()} disabled={files.length >= MAX_FILES} data-testid="attach">
+        <button type="button" class="secondary icon-btn" title="Attach files (or drop them here)" onClick={() => picker.current?.click()} disabled={files.length >= MAX_FILES} data-testid="attach">
           <span aria-hidden="true">+</span>
           <span class="sr-only">Attach files</span>
         </button>
@@ -621,13 +621,13 @@ function VoiceNote({ onRecorded, disabled }: { onRecorded: (blob: Blob, name: st
   return (
     <>
       {rec ? (
-        <button type="button" class="danger icon-btn" onClick={stop} data-testid="record-stop">
+        <button type="button" class="danger icon-btn" title="Stop recording and attach the voice note" onClick={stop} data-testid="record-stop">
           <span aria-hidden="true">■</span> {Math.floor(secs / 60)}:{String(secs % 60).padStart(2, "0")}
           <span class="sr-only">Stop recording and attach the voice note</span>
         </button>
       ) : (
-        <button type="button" class="secondary icon-btn" onClick={() => void start()} disabled={disabled} data-testid="record">
-          <span aria-hidden="true">●</span>
+        <button type="button" class="secondary icon-btn" title="Record a voice note" onClick={() => void start()} disabled={disabled} data-testid="record">
+          <span aria-hidden="true" class="rec-dot">●</span>
           <span class="sr-only">Record a voice note</span>
         </button>
       )}

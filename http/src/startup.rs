@@ -142,15 +142,6 @@ impl Application {
         .map_err(|e| anyhow::anyhow!("attachments: {e}"))?;
         attachments.publish_blob_bytes().await.map_err(|e| anyhow::anyhow!("attachments: {e}"))?;
         let sweeping = attachments.clone();
-        agora_actors::periodic::Periodic::new(
-            "attachments_sweep",
-            Duration::from_secs(settings.attachment_sweep_interval_secs.max(1)),
-            move |now| {
-                let a = sweeping.clone();
-                async move { a.sweep(now).await }
-            },
-        )
-        .start();
         let signer = crate::routes::attachments::Signer::new(&secret, settings.attachment_link_ttl_secs);
         let state = web::Data::new(AppState {
             settings: Arc::clone(&settings),
@@ -251,6 +242,17 @@ impl Application {
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let port = server.addrs().first().map(|a| a.port()).ok_or_else(|| anyhow::anyhow!("no listening address"))?;
         let server = server.run();
+        // The attachments sweeper starts once the listener is bound: an actor started on a
+        // start-up that then fails would first run while the runtime is being torn down.
+        agora_actors::periodic::Periodic::new(
+            "attachments_sweep",
+            Duration::from_secs(settings.attachment_sweep_interval_secs.max(1)),
+            move |now| {
+                let a = sweeping.clone();
+                async move { a.sweep(now).await }
+            },
+        )
+        .start();
         let metrics_server = match &settings.metrics_listen {
             Some(addr) => Some(metrics_server(state.clone(), addr)?),
             None => None,

@@ -255,6 +255,26 @@ impl TestApp {
         r.json["id"].as_str().expect("payment method id").to_string()
     }
 
+    /// Uploads `bytes` named `name` as `token` with the plain multipart `POST /api/uploads`
+    /// (the declared type is always image/jpeg: the server sniffs the bytes).
+    pub async fn upload(&self, token: &str, name: &str, bytes: &[u8]) -> Reply {
+        let boundary = "agoraTestBoundary7MA4YWxk";
+        let mut body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: image/jpeg\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        self.send(
+            self.client
+                .post(self.url("/api/uploads"))
+                .bearer_auth(token)
+                .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+                .body(body),
+        )
+        .await
+    }
+
     /// Creates a conversation as `by` with `others`; answers its id.
     pub async fn conversation(&self, by: &TestUser, others: &[&TestUser]) -> String {
         let ids: Vec<&str> = others.iter().map(|u| u.id.as_str()).collect();

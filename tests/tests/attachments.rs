@@ -285,21 +285,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Uploads `bytes` as one multipart file.
 async fn multipart(app: &TestApp, token: &str, name: &str, bytes: &[u8]) -> agora_tests::Reply {
-    let boundary = "agoraTestBoundary7MA4YWxk";
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: image/jpeg\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(bytes);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    app.send(
-        app.client
-            .post(app.url("/api/uploads"))
-            .bearer_auth(token)
-            .header("content-type", format!("multipart/form-data; boundary={boundary}"))
-            .body(body),
-    )
-    .await
+    app.upload(token, name, bytes).await
 }
 
 fn b64(s: &str) -> String {
@@ -866,4 +852,7 @@ async fn a_service_gallery_is_ordered_public_and_images_only() {
     assert_eq!(again.json["gallery"].as_array().map(Vec::len), Some(1));
     app.get(&format!("/api/attachments/{second}/thumbnail"), None).await.expect(404, Some("not_found"));
     assert_eq!(app.get(&format!("/api/attachments/{first}/thumbnail"), None).await.status, 302);
+    // A deleted service's gallery is no longer public.
+    app.delete(&format!("/api/services/{service}"), Some(&provider.token)).await.expect(204, None);
+    app.get(&format!("/api/attachments/{first}/thumbnail"), None).await.expect(404, Some("not_found"));
 }

@@ -34,6 +34,9 @@ enum Who {
     Provider,
     /// Both parties (client and provider).
     Parties,
+    /// Both parties; anonymous callers get 404, not 401 (the route also serves public
+    /// gallery images, so it does not require a token).
+    PartiesAnonymousHidden,
     /// The client, and providers and workers (open jobs).
     ClientAndSellers,
     Admin,
@@ -93,6 +96,12 @@ const MATRIX: &[(&str, &str, Who, &str)] = &[
     ("PATCH", "/api/messages/{id}", Who::Client, r#"{"body":"edited"}"#),
     ("PUT", "/api/messages/{id}", Who::Client, r#"{"body":"edited again"}"#),
     ("POST", "/api/notifications/{id}/read", Who::Client, "{}"),
+    ("GET", "/api/attachments/{id}", Who::Parties, ""),
+    ("GET", "/api/attachments/{id}/thumbnail", Who::PartiesAnonymousHidden, ""),
+    ("GET", "/api/uploads/{id}", Who::Client, ""),
+    // The owner's PATCH without tus headers is refused as a bad chunk, never as a stranger.
+    ("PATCH", "/api/uploads/{id}", Who::Client, ""),
+    ("PUT", "/api/services/{id}/gallery", Who::Provider, r#"{"attachment_ids":[]}"#),
     ("GET", "/api/payment-methods/{id}", Who::Client, ""),
     ("GET", "/api/contracts/{id}", Who::Parties, ""),
     ("GET", "/api/contracts/{id}/events", Who::Parties, ""),
@@ -136,6 +145,7 @@ const MATRIX: &[(&str, &str, Who, &str)] = &[
     ("DELETE", "/api/categories/{id}", Who::Admin, ""),
     ("DELETE", "/api/skills/{id}", Who::Admin, ""),
     ("GET", "/api/calendar/feed/{token}", Who::Exempt("a capability URL: bookings_reviews.rs and availability.rs"), ""),
+    ("GET", "/api/attachments/{id}/content", Who::Exempt("a signed link: attachments.rs"), ""),
     ("POST", "/api/payments/webhooks/{gateway}", Who::Exempt("signed by the gateway: payments.rs"), ""),
 ];
 
@@ -310,6 +320,35 @@ impl World {
             .await;
         r.expect(201, None);
         ids.insert("message", id(&r));
+        // An image attached to a message there, and an upload the client has begun.
+        let mut png = std::io::Cursor::new(Vec::new());
+        image::RgbaImage::from_pixel(32, 24, image::Rgba([200, 120, 40, 255]))
+            .write_to(&mut png, image::ImageFormat::Png)
+            .expect("png");
+        let r = app.upload(&client.token, "site.png", png.get_ref()).await;
+        r.expect(201, None);
+        let attachment = id(&r);
+        let r = app
+            .post(
+                &format!("/api/conversations/{conversation}/messages"),
+                json!({"body": "a photo", "attachment_ids": [attachment]}),
+                Some(&client.token),
+            )
+            .await;
+        r.expect(201, None);
+        ids.insert("attachment", attachment);
+        let r = app
+            .send(
+                app.client
+                    .post(app.url("/api/uploads"))
+                    .bearer_auth(&client.token)
+                    .header("Tus-Resumable", "1.0.0")
+                    .header("Upload-Length", "100"),
+            )
+            .await;
+        r.expect(201, None);
+        let location = r.headers.get("location").and_then(|v| v.to_str().ok()).expect("Location").to_string();
+        ids.insert("upload", location.rsplit('/').next().expect("upload id").to_string());
         ids.insert("conversation", conversation);
         let mut notification = None;
         for _ in 0..100 {
@@ -359,6 +398,8 @@ impl World {
                 ("contracts" | "disputes", _) => "contract",
                 ("bookings" | "service-bookings" | "appointments", _) => "booking",
                 ("reviews" | "ratings", _) => "review",
+                ("attachments", _) => "attachment",
+                ("uploads", _) => "upload",
                 other => panic!("no object for {other:?} in {canonical}"),
             };
             let value = self.ids.get(key).cloned().unwrap_or_else(|| key.to_string());
@@ -400,7 +441,9 @@ impl World {
         let mut v = match who {
             Who::Client => vec![("the client", &self.client)],
             Who::Provider => vec![("the provider", &self.provider)],
-            Who::Parties => vec![("the client", &self.client), ("the provider", &self.provider)],
+            Who::Parties | Who::PartiesAnonymousHidden => {
+                vec![("the client", &self.client), ("the provider", &self.provider)]
+            }
             Who::ClientAndSellers => vec![("the client", &self.client), ("the provider", &self.provider)],
             Who::Admin => vec![("an admin", &self.admin)],
             Who::AnyUser | Who::Public | Who::Exempt(_) => Vec::new(),
@@ -460,7 +503,11 @@ async fn every_route_with_an_id_is_authorized_per_object() {
         let concrete = w.path(&key.1, path, false);
         // Anonymous.
         let r = w.call(method, &concrete, body, None).await;
-        let expected = if who == Who::Public { 200 } else { 401 };
+        let expected = match who {
+            Who::Public => 200,
+            Who::PartiesAnonymousHidden => 404,
+            _ => 401,
+        };
         if r.status != expected {
             failures
                 .push(format!("{method} {path}: anonymous got {} (expected {expected}): {:.200}", r.status, r.text));

@@ -190,9 +190,17 @@ impl Command for DeleteService {
     }
     fn run(self, cx: Cx) -> BoxFuture<'static, Result<(), ActorError>> {
         Box::pin(async move {
-            change_own(&cx, self.by, self.id, "only the owner may delete this service", self.at, |s| s.deleted = true)
-                .await
-                .map(|_| ())
+            let deleted = change_own(&cx, self.by, self.id, "only the owner may delete this service", self.at, |s| {
+                s.deleted = true
+            })
+            .await?;
+            // Its gallery stops being public at once: the images are let go (unattached,
+            // removed by the sweeper after the grace period).
+            let target = agora_storage::attachments::AttachedTo::Gallery { service_id: self.id };
+            for image in &deleted.gallery {
+                cx.store.attachments().detach(image.id, target, self.at).await?;
+            }
+            Ok(())
         })
     }
 }

@@ -15,8 +15,11 @@ use agora_engine::webhook;
 use agora_engine::WorkingHours;
 use agora_storage::search::{decode_offset, encode_offset, MAX_OFFSET};
 
+/// A property: panics when the input breaks it.
+pub type Property = fn(&[u8]);
+
 /// Every target, by name (the file names in `fuzz/fuzz_targets/`).
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Property)] = &[
     ("frame_json", frame_json),
     ("frame_msgpack", frame_msgpack),
     ("search_query", search_query),

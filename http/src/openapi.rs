@@ -91,9 +91,7 @@ fn error_response(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::
 /// from the rate limits (every operation: anonymous and signed-in callers are limited).
 fn common_responses(doc: &mut utoipa::openapi::OpenApi) {
     for item in doc.paths.paths.values_mut() {
-        for op in
-            [&mut item.get, &mut item.post, &mut item.put, &mut item.patch, &mut item.delete].into_iter().flatten()
-        {
+        for (_, op) in operations(item) {
             let mut add = |code: &str, description: &str| {
                 op.responses.responses.entry(code.to_string()).or_insert_with(|| error_response(description));
             };
@@ -176,6 +174,8 @@ fn operations(
         ("put", &mut item.put),
         ("patch", &mut item.patch),
         ("delete", &mut item.delete),
+        ("head", &mut item.head),
+        ("options", &mut item.options),
     ]
     .into_iter()
     .filter_map(|(m, op)| op.as_mut().map(|op| (m, op)))

@@ -55,15 +55,18 @@ export AGORA_DATA_DIR="$work/data" AGORA_LISTEN="127.0.0.1:$port" AGORA_RATE_LIM
 server=$!
 base="http://127.0.0.1:$port"
 for _ in $(seq 1 100); do
-  curl -sf "$base/api/health" >/dev/null 2>&1 && break
+  python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' "$base/api/health" >/dev/null 2>&1 && break
   sleep 0.2
 done
 
 token() { # email role
   local body
   body=$(printf '{"email":"%s","password":"correct horse battery 9","role":"%s"}' "$1" "$2")
-  curl -sf -X POST "$base/api/auth/register" -H 'content-type: application/json' -d "$body" |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["access"])'
+  python3 - "$base/api/auth/register" "$body" <<'PY'
+import json, sys, urllib.request
+req = urllib.request.Request(sys.argv[1], data=sys.argv[2].encode(), headers={"content-type": "application/json"})
+print(json.load(urllib.request.urlopen(req, timeout=30))["access"])
+PY
 }
 
 status=0
